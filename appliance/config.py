@@ -1,0 +1,214 @@
+"""The one configuration loader: defaults, then `appliance.toml`, then `APPLIANCE_*` variables.
+
+Every key is declared in a dataclass below; an unknown key, in the file or the environment,
+is an error that names it, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from appliance.errors import ApplianceError
+
+ENV_PREFIX = "APPLIANCE_"
+# Variables that choose where the configuration lives rather than being part of it.
+RESERVED_ENV = {"APPLIANCE_DATA_DIR", "APPLIANCE_CONFIG"}
+
+
+@dataclasses.dataclass
+class WebConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # The address people use to reach the appliance; links in setup URLs and invitations use it.
+    public_url: str = ""
+
+
+@dataclasses.dataclass
+class SfuConfig:
+    host: str = "127.0.0.1"
+    port: int = 8081
+
+
+@dataclasses.dataclass
+class DatabaseConfig:
+    # Empty: SQLite in the data dir. Otherwise a peewee URL, e.g. postgresql://user@host/parley.
+    url: str = ""
+
+
+@dataclasses.dataclass
+class QueueConfig:
+    # Empty: huey on SQLite in the data dir. Otherwise redis://host:6379/0.
+    url: str = ""
+    workers: int = 2
+
+
+@dataclasses.dataclass
+class AuthConfig:
+    session_idle_minutes: int = 120
+    session_max_hours: int = 12
+    lockout_attempts: int = 5
+    lockout_minutes: int = 15
+
+
+@dataclasses.dataclass
+class AuditConfig:
+    checkpoint_every: int = 100
+
+
+@dataclasses.dataclass
+class MetricsConfig:
+    # When set, /metrics answers only requests bearing `Authorization: Bearer <token>`.
+    token: str = ""
+
+
+@dataclasses.dataclass
+class Config:
+    data_dir: Path
+    web: WebConfig = dataclasses.field(default_factory=WebConfig)
+    sfu: SfuConfig = dataclasses.field(default_factory=SfuConfig)
+    database: DatabaseConfig = dataclasses.field(default_factory=DatabaseConfig)
+    queue: QueueConfig = dataclasses.field(default_factory=QueueConfig)
+    auth: AuthConfig = dataclasses.field(default_factory=AuthConfig)
+    audit: AuditConfig = dataclasses.field(default_factory=AuditConfig)
+    metrics: MetricsConfig = dataclasses.field(default_factory=MetricsConfig)
+
+    @property
+    def public_url(self) -> str:
+        """Base URL for links shown to people, without a trailing slash."""
+        if self.web.public_url:
+            return self.web.public_url.rstrip("/")
+        host = "127.0.0.1" if self.web.host in ("0.0.0.0", "::", "") else self.web.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.web.port}"
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.data_dir / 'appliance.db'}"
+
+
+SECTIONS: dict[str, type[Any]] = {
+    f.name: f.default_factory  # type: ignore[misc]
+    for f in dataclasses.fields(Config)
+    if f.name != "data_dir"
+}
+
+
+def default_data_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """`APPLIANCE_DATA_DIR`, else the per-user data directory."""
+    if environ.get("APPLIANCE_DATA_DIR"):
+        return Path(environ["APPLIANCE_DATA_DIR"])
+    base = environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "parley"
+
+
+def load_config(
+    data_dir: Path,
+    config_path: Path | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> Config:
+    """Build the configuration for `data_dir`.
+
+    `config_path` defaults to `APPLIANCE_CONFIG`, else `<data_dir>/appliance.toml`; a file that
+    was named explicitly must exist, the default one may be absent.
+    """
+    explicit = config_path or (
+        Path(environ["APPLIANCE_CONFIG"]) if environ.get("APPLIANCE_CONFIG") else None
+    )
+    path = explicit or data_dir / "appliance.toml"
+    file_values: dict[str, Any] = {}
+    if path.exists():
+        try:
+            file_values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ApplianceError(f"cannot read config file {path}: {exc}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ApplianceError(f"config file {path} is not valid TOML: {exc}") from exc
+    elif explicit is not None:
+        raise ApplianceError(f"config file {path} does not exist")
+
+    sections: dict[str, dict[str, Any]] = {}
+    for section, values in file_values.items():
+        if section not in SECTIONS:
+            raise ApplianceError(
+                f"{path}: unknown section [{section}]; known: {', '.join(SECTIONS)}"
+            )
+        if not isinstance(values, dict):
+            raise ApplianceError(f"{path}: '{section}' must be a table like [{section}]")
+        for key, value in values.items():
+            sections.setdefault(section, {})[key] = _checked(section, key, value, f"{path}")
+
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV:
+            continue
+        section, key = _split_env_name(name)
+        sections.setdefault(section, {})[key] = _from_env(section, key, raw, name)
+
+    built = {section: SECTIONS[section](**sections.get(section, {})) for section in SECTIONS}
+    return Config(data_dir=data_dir, **built)
+
+
+_KIND: dict[type[Any], str] = {
+    str: "a string",
+    int: "an integer",
+    bool: "true or false",
+    float: "a number",
+}
+
+
+def _field_types(section: str) -> dict[str, type[Any]]:
+    types = {"str": str, "int": int, "bool": bool, "float": float}
+    return {f.name: types[str(f.type)] for f in dataclasses.fields(SECTIONS[section])}
+
+
+def _checked(section: str, key: str, value: Any, source: str) -> Any:
+    fields = _field_types(section)
+    if key not in fields:
+        raise ApplianceError(
+            f"{source}: unknown key '{key}' in [{section}]; known: {', '.join(fields)}"
+        )
+    expected = fields[key]
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if type(value) is not expected:
+        raise ApplianceError(
+            f"{source}: [{section}] {key} must be {_KIND[expected]}, got {value!r}"
+        )
+    return value
+
+
+def _split_env_name(name: str) -> tuple[str, str]:
+    rest = name[len(ENV_PREFIX) :].lower()
+    for section in SECTIONS:
+        if rest.startswith(section + "_"):
+            key = rest[len(section) + 1 :]
+            if key in _field_types(section):
+                return section, key
+            raise ApplianceError(f"environment variable {name}: unknown key '{key}' in [{section}]")
+    raise ApplianceError(
+        f"environment variable {name} names no config section; "
+        f"use APPLIANCE_<SECTION>_<KEY> with a section of: {', '.join(SECTIONS)}"
+    )
+
+
+def _from_env(section: str, key: str, raw: str, name: str) -> Any:
+    expected = _field_types(section)[key]
+    if expected is str:
+        return raw
+    if expected is bool:
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ApplianceError(f"environment variable {name} must be true or false, got {raw!r}")
+    try:
+        return expected(raw)
+    except ValueError:
+        raise ApplianceError(
+            f"environment variable {name} must be {_KIND[expected]}, got {raw!r}"
+        ) from None

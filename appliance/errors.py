@@ -1,0 +1,16 @@
+"""The one error type the domain layer raises for a person to read and act on."""
+
+
+class ApplianceError(Exception):
+    """Something the operator or user can fix: the message says what was wrong and what to do.
+
+    The CLI prints it as one line and exits non-zero; the web layer maps it to a 4xx answer.
+    """
+
+
+class NotFound(ApplianceError):
+    """A named object does not exist (or is not visible to the caller)."""
+
+
+class Conflict(ApplianceError):
+    """The request contradicts what is stored (a duplicate e-mail, a used token)."""

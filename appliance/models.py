@@ -1,0 +1,279 @@
+"""The data model: one peewee model per noun of the domain.
+
+These classes describe the schema as the newest migration leaves it; `appliance.migrations`
+builds and upgrades databases, and a test checks that both agree.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import peewee
+
+from appliance.database import database, utcnow
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    RECRUITER = "recruiter"
+    INTERVIEWER = "interviewer"
+    COMPLIANCE = "compliance"
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class Setting(BaseModel):
+    key = peewee.CharField(primary_key=True, max_length=64)
+    value = peewee.TextField()
+
+
+class User(BaseModel):
+    id = peewee.AutoField()
+    email = peewee.CharField(unique=True, max_length=254)
+    name = peewee.CharField(max_length=200, default="")
+    role = peewee.CharField(max_length=16)
+    password_hash = peewee.CharField(max_length=200)
+    active = peewee.BooleanField(default=True)
+    created_at = peewee.DateTimeField(default=utcnow)
+    totp_secret = peewee.CharField(max_length=64, null=True)
+    failed_signins = peewee.IntegerField(default=0)
+    locked_until = peewee.DateTimeField(null=True)
+
+
+class Session(BaseModel):
+    # Only the SHA-256 of the cookie's token is kept, so a database read yields no live session.
+    token_hash = peewee.CharField(primary_key=True, max_length=64)
+    user = peewee.ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
+    created_at = peewee.DateTimeField(default=utcnow)
+    last_seen_at = peewee.DateTimeField(default=utcnow)
+    expires_at = peewee.DateTimeField()
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    user_id: int
+
+
+class Position(BaseModel):
+    id = peewee.AutoField()
+    title = peewee.CharField(max_length=200)
+    department = peewee.CharField(max_length=200, default="")
+    location = peewee.CharField(max_length=200, default="")
+    description = peewee.TextField(default="")
+    status = peewee.CharField(max_length=16, default="open")
+    created_at = peewee.DateTimeField(default=utcnow)
+    updated_at = peewee.DateTimeField(default=utcnow)
+
+
+class Candidate(BaseModel):
+    id = peewee.AutoField()
+    name = peewee.CharField(max_length=200)
+    email = peewee.CharField(max_length=254)
+    phone = peewee.CharField(max_length=64, default="")
+    position = peewee.ForeignKeyField(
+        Position, null=True, backref="candidates", on_delete="SET NULL"
+    )
+    status = peewee.CharField(max_length=16, default="active")
+    notes = peewee.TextField(default="")
+    created_at = peewee.DateTimeField(default=utcnow)
+    updated_at = peewee.DateTimeField(default=utcnow)
+    erased_at = peewee.DateTimeField(null=True)
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    position_id: int | None
+
+
+class Kit(BaseModel):
+    id = peewee.AutoField()
+    name = peewee.CharField(max_length=200)
+    description = peewee.TextField(default="")
+    position = peewee.ForeignKeyField(Position, null=True, backref="kits", on_delete="SET NULL")
+    created_at = peewee.DateTimeField(default=utcnow)
+    updated_at = peewee.DateTimeField(default=utcnow)
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    position_id: int | None
+
+
+class Competency(BaseModel):
+    id = peewee.AutoField()
+    kit = peewee.ForeignKeyField(Kit, backref="competencies", on_delete="CASCADE")
+    name = peewee.CharField(max_length=200)
+    description = peewee.TextField(default="")
+    ordinal = peewee.IntegerField(default=0)
+    # What a score of 1..5 means for this competency, one column per level.
+    guide_1 = peewee.TextField(default="")
+    guide_2 = peewee.TextField(default="")
+    guide_3 = peewee.TextField(default="")
+    guide_4 = peewee.TextField(default="")
+    guide_5 = peewee.TextField(default="")
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    kit_id: int
+
+
+class Question(BaseModel):
+    id = peewee.AutoField()
+    kit = peewee.ForeignKeyField(Kit, backref="questions", on_delete="CASCADE")
+    competency = peewee.ForeignKeyField(Competency, backref="questions", on_delete="CASCADE")
+    text = peewee.TextField()
+    guidance = peewee.TextField(default="")
+    ordinal = peewee.IntegerField(default=0)
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    kit_id: int
+    competency_id: int
+
+
+class Interview(BaseModel):
+    id = peewee.AutoField()
+    position = peewee.ForeignKeyField(Position, backref="interviews", on_delete="CASCADE")
+    candidate = peewee.ForeignKeyField(Candidate, backref="interviews", on_delete="CASCADE")
+    kit = peewee.ForeignKeyField(Kit, null=True, backref="interviews", on_delete="SET NULL")
+    starts_at = peewee.DateTimeField()
+    ends_at = peewee.DateTimeField()
+    status = peewee.CharField(max_length=16, default="scheduled")
+    created_by = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = peewee.DateTimeField(default=utcnow)
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    position_id: int
+    candidate_id: int
+    kit_id: int | None
+    created_by_id: int | None
+
+
+class InterviewParticipant(BaseModel):
+    id = peewee.AutoField()
+    interview = peewee.ForeignKeyField(Interview, backref="participants", on_delete="CASCADE")
+    user = peewee.ForeignKeyField(User, backref="participations", on_delete="CASCADE")
+    role = peewee.CharField(max_length=16, default="interviewer")
+
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    interview_id: int
+    user_id: int
+
+    class Meta:
+        indexes = ((("interview", "user"), True),)
+
+
+class Consent(BaseModel):
+    id = peewee.AutoField()
+    interview = peewee.ForeignKeyField(Interview, backref="consents", on_delete="CASCADE")
+    kind = peewee.CharField(max_length=32)
+    granted = peewee.BooleanField()
+    text_shown = peewee.TextField()
+    decided_at = peewee.DateTimeField(default=utcnow)
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    interview_id: int
+
+
+class Scorecard(BaseModel):
+    id = peewee.AutoField()
+    interview = peewee.ForeignKeyField(Interview, backref="scorecards", on_delete="CASCADE")
+    author = peewee.ForeignKeyField(User, backref="scorecards", on_delete="CASCADE")
+    recommendation = peewee.CharField(max_length=16, null=True)
+    summary = peewee.TextField(default="")
+    created_at = peewee.DateTimeField(default=utcnow)
+    submitted_at = peewee.DateTimeField(null=True)
+
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    interview_id: int
+    author_id: int
+
+    class Meta:
+        indexes = ((("interview", "author"), True),)
+
+
+class CompetencyScore(BaseModel):
+    id = peewee.AutoField()
+    scorecard = peewee.ForeignKeyField(Scorecard, backref="scores", on_delete="CASCADE")
+    competency = peewee.ForeignKeyField(Competency, on_delete="CASCADE")
+    score = peewee.IntegerField(constraints=[peewee.Check("score BETWEEN 1 AND 5")])
+    notes = peewee.TextField(default="")
+
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    scorecard_id: int
+    competency_id: int
+
+    class Meta:
+        indexes = ((("scorecard", "competency"), True),)
+
+
+class Recording(BaseModel):
+    id = peewee.AutoField()
+    interview = peewee.ForeignKeyField(Interview, backref="recordings", on_delete="CASCADE")
+    participant_identity = peewee.CharField(max_length=200)
+    track_kind = peewee.CharField(max_length=16)
+    blob_name = peewee.CharField(max_length=200, unique=True)
+    status = peewee.CharField(max_length=16, default="recording")
+    started_at = peewee.DateTimeField(default=utcnow)
+    ended_at = peewee.DateTimeField(null=True)
+    size_bytes = peewee.BigIntegerField(default=0)
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    interview_id: int
+
+
+class Comment(BaseModel):
+    id = peewee.AutoField()
+    interview = peewee.ForeignKeyField(Interview, backref="comments", on_delete="CASCADE")
+    recording = peewee.ForeignKeyField(
+        Recording, null=True, backref="comments", on_delete="CASCADE"
+    )
+    author = peewee.ForeignKeyField(User, backref="comments", on_delete="CASCADE")
+    offset_ms = peewee.IntegerField(null=True)
+    body = peewee.TextField()
+    created_at = peewee.DateTimeField(default=utcnow)
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    interview_id: int
+    recording_id: int | None
+    author_id: int
+
+
+class TranscriptSegment(BaseModel):
+    id = peewee.AutoField()
+    recording = peewee.ForeignKeyField(Recording, backref="segments", on_delete="CASCADE")
+    speaker = peewee.CharField(max_length=200)
+    start_ms = peewee.IntegerField()
+    end_ms = peewee.IntegerField()
+    # Sealed with the recording's data key, like every object derived from a recording.
+    sealed_text = peewee.BlobField()
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    recording_id: int
+
+
+class AuditEntry(BaseModel):
+    seq = peewee.IntegerField(primary_key=True)
+    at = peewee.CharField(max_length=32)
+    actor = peewee.CharField(max_length=254)
+    action = peewee.CharField(max_length=64)
+    subject = peewee.CharField(max_length=254)
+    details = peewee.TextField()
+    prev_hash = peewee.CharField(max_length=64)
+    entry_hash = peewee.CharField(max_length=64)
+
+
+class AuditCheckpoint(BaseModel):
+    id = peewee.AutoField()
+    seq = peewee.IntegerField(unique=True)
+    entry_hash = peewee.CharField(max_length=64)
+    at = peewee.CharField(max_length=32)
+    signature = peewee.CharField(max_length=128)
+
+
+ALL_MODELS: list[type[BaseModel]] = [
+    Setting,
+    User,
+    Session,
+    Position,
+    Candidate,
+    Kit,
+    Competency,
+    Question,
+    Interview,
+    InterviewParticipant,
+    Consent,
+    Scorecard,
+    CompetencyScore,
+    Recording,
+    Comment,
+    TranscriptSegment,
+    AuditEntry,
+    AuditCheckpoint,
+]

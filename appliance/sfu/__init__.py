@@ -1,0 +1,1 @@
+"""The SFU process: signaling, WebRTC peers, encoded forwarding, recording and caption taps."""

@@ -1,0 +1,1 @@
+"""Everything that must stay trustworthy at rest: keys, the audit log, sealed recordings."""

@@ -1,0 +1,195 @@
+"""The append-only, hash-chained audit log with signed checkpoints.
+
+Each entry commits to the previous entry's hash, so altering, deleting or reordering a row
+breaks the chain at that row. Every `checkpoint_every` entries, and when a process stops, the
+newest entry's hash is signed with the appliance's Ed25519 key, so even a rewrite of the
+whole tail is caught by the checkpoint that covered it. The exact hashing and signing rules
+are in docs/audit-log.md.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import peewee
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from appliance.database import serialized
+from appliance.models import AuditCheckpoint, AuditEntry
+
+GENESIS_HASH = "0" * 64
+CHECKPOINT_DOMAIN = b"parley-audit-checkpoint-v1\n"
+
+
+def canonical_details(details: Mapping[str, Any]) -> str:
+    return json.dumps(details, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def entry_hash(
+    seq: int, at: str, actor: str, action: str, subject: str, details: str, prev_hash: str
+) -> str:
+    """SHA-256 over the canonical JSON array of the entry's fields, hex."""
+    body = json.dumps(
+        [seq, at, actor, action, subject, details, prev_hash],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def checkpoint_message(seq: int, entry_hash_hex: str, at: str) -> bytes:
+    return CHECKPOINT_DOMAIN + f"{seq}\n{entry_hash_hex}\n{at}".encode()
+
+
+class AuditLog:
+    """Appends entries to the log of the database the models are bound to."""
+
+    def __init__(
+        self, db: peewee.Database, signing_key: Ed25519PrivateKey, checkpoint_every: int = 100
+    ) -> None:
+        self.db = db
+        self.signing_key = signing_key
+        self.checkpoint_every = max(1, checkpoint_every)
+
+    def record(
+        self,
+        actor: str,
+        action: str,
+        subject: str = "",
+        details: Mapping[str, Any] | None = None,
+    ) -> AuditEntry:
+        """Append one entry (and a checkpoint when one is due); returns the stored entry."""
+        with serialized(self.db):
+            last = AuditEntry.select().order_by(AuditEntry.seq.desc()).first()
+            seq = last.seq + 1 if last else 1
+            prev = last.entry_hash if last else GENESIS_HASH
+            at = _now()
+            text = canonical_details(details or {})
+            entry = AuditEntry.create(
+                seq=seq,
+                at=at,
+                actor=actor,
+                action=action,
+                subject=subject,
+                details=text,
+                prev_hash=prev,
+                entry_hash=entry_hash(seq, at, actor, action, subject, text, prev),
+            )
+            if seq % self.checkpoint_every == 0:
+                self._sign(entry)
+        return entry
+
+    def checkpoint(self) -> AuditCheckpoint | None:
+        """Sign the newest entry unless it is already covered; called at shutdown."""
+        with serialized(self.db):
+            last = AuditEntry.select().order_by(AuditEntry.seq.desc()).first()
+            if last is None:
+                return None
+            if AuditCheckpoint.select().where(AuditCheckpoint.seq == last.seq).exists():
+                return None
+            return self._sign(last)
+
+    def _sign(self, entry: AuditEntry) -> AuditCheckpoint:
+        at = _now()
+        signature = self.signing_key.sign(checkpoint_message(entry.seq, entry.entry_hash, at))
+        return AuditCheckpoint.create(
+            seq=entry.seq, entry_hash=entry.entry_hash, at=at, signature=signature.hex()
+        )
+
+
+@dataclass(frozen=True)
+class Verification:
+    entries: int
+    checkpoints: int
+    # The first entry whose row is wrong or missing, and why; None when the log is intact.
+    bad_seq: int | None = None
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.bad_seq is None
+
+
+def verify(public_key: Ed25519PublicKey) -> Verification:
+    """Check the whole chain and every checkpoint; name the earliest entry that fails."""
+    problems: list[tuple[int, str]] = []
+    hashes: dict[int, str] = {}
+    count = AuditEntry.select().count()
+    expected_seq = 1
+    prev = GENESIS_HASH
+    for entry in _entries():
+        if entry.seq != expected_seq:
+            if entry.seq > expected_seq:
+                problems.append((expected_seq, f"entry {expected_seq} is missing"))
+            else:
+                problems.append((entry.seq, f"entry {entry.seq} is out of order"))
+            break
+        if entry.prev_hash != prev:
+            problems.append(
+                (
+                    entry.seq,
+                    f"entry {entry.seq} does not follow entry {entry.seq - 1}: "
+                    "the chain is broken (a row was altered, removed or reordered)",
+                )
+            )
+            break
+        recomputed = entry_hash(
+            entry.seq,
+            entry.at,
+            entry.actor,
+            entry.action,
+            entry.subject,
+            entry.details,
+            entry.prev_hash,
+        )
+        if recomputed != entry.entry_hash:
+            problems.append((entry.seq, f"entry {entry.seq} was altered: its hash does not match"))
+            break
+        hashes[entry.seq] = entry.entry_hash
+        prev = entry.entry_hash
+        expected_seq += 1
+
+    checkpoints = list(AuditCheckpoint.select().order_by(AuditCheckpoint.seq))
+    last_good = expected_seq - 1
+    for cp in checkpoints:
+        try:
+            public_key.verify(
+                bytes.fromhex(cp.signature), checkpoint_message(cp.seq, cp.entry_hash, cp.at)
+            )
+        except (InvalidSignature, ValueError):
+            problems.append((cp.seq, f"the checkpoint at entry {cp.seq} has an invalid signature"))
+            continue
+        if cp.seq > last_good and not problems:
+            problems.append(
+                (
+                    last_good + 1,
+                    f"entries {last_good + 1}..{cp.seq} are missing: "
+                    f"a signed checkpoint covers entry {cp.seq}",
+                )
+            )
+        elif cp.seq in hashes and hashes[cp.seq] != cp.entry_hash:
+            problems.append(
+                (
+                    cp.seq,
+                    f"entry {cp.seq} differs from the signed checkpoint: "
+                    f"an entry at or before {cp.seq} was rewritten",
+                )
+            )
+    if not problems:
+        return Verification(entries=count, checkpoints=len(checkpoints))
+    seq, reason = min(problems, key=lambda p: p[0])
+    return Verification(entries=count, checkpoints=len(checkpoints), bad_seq=seq, reason=reason)
+
+
+def _entries() -> Iterator[AuditEntry]:
+    return iter(AuditEntry.select().order_by(AuditEntry.seq).iterator())
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -1,0 +1,66 @@
+"""The one place that decides who reaches which route.
+
+Every route handler states its rule in `opt` with `allow(...)` or `PUBLIC`; the app-wide guard
+enforces it and refuses a route that states none, so a forgotten rule fails closed (and the
+route-table test fails).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio.to_thread
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+
+from appliance.models import Role, User
+from appliance.runtime import Runtime
+from appliance.sessions import find_session_user
+
+ACCESS_KEY = "access"
+SESSION_COOKIE = "parley_session"
+PUBLIC = "public"
+STAFF = frozenset(Role)
+
+
+def allow(*roles: Role) -> dict[str, Any]:
+    """Route option: only signed-in staff with one of `roles`."""
+    return {ACCESS_KEY: frozenset(roles)}
+
+
+def public() -> dict[str, Any]:
+    """Route option: anyone, signed in or not."""
+    return {ACCESS_KEY: PUBLIC}
+
+
+def staff() -> dict[str, Any]:
+    """Route option: any signed-in staff member."""
+    return {ACCESS_KEY: STAFF}
+
+
+def route_rule(handler: BaseRouteHandler) -> frozenset[Role] | str | None:
+    rule = handler.opt.get(ACCESS_KEY)
+    if rule == PUBLIC or isinstance(rule, frozenset):
+        return rule
+    return None
+
+
+async def access_guard(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    runtime: Runtime = connection.app.state.runtime
+    token = connection.cookies.get(SESSION_COOKIE, "")
+    user: User | None = None
+    if token:
+        user = await anyio.to_thread.run_sync(find_session_user, token, runtime.config.auth)
+    connection.scope["user"] = user
+    rule = route_rule(handler)
+    if rule is None:
+        raise PermissionDeniedException(f"route {handler} states no access rule")
+    if rule == PUBLIC:
+        return
+    if user is None:
+        raise NotAuthorizedException("sign in to continue")
+    if Role(user.role) not in rule:
+        raise PermissionDeniedException("your role does not allow this page")

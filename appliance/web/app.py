@@ -1,0 +1,160 @@
+"""Building the litestar application around an opened `Runtime`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Litestar, Request, Response, Router
+from litestar.config.csrf import CSRFConfig
+from litestar.di import Provide
+from litestar.enums import ScopeType
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+)
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect, Template
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from appliance import __version__
+from appliance.errors import ApplianceError, Conflict, NotFound
+from appliance.runtime import Runtime
+from appliance.web.access import access_guard, public
+from appliance.web.routes import candidates, health, kits, positions, setup, signin, users
+
+HERE = Path(__file__).parent
+ROUTE_MODULES = (signin, setup, health, users, positions, candidates, kits)
+
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    # Setup and join links carry secrets in their path: never leak them in a Referer.
+    "referrer-policy": "no-referrer",
+    "content-security-policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+    "cache-control": "no-store",
+}
+
+
+def _wants_html(request: Request[Any, Any, Any]) -> bool:
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get(
+        "accept", "text/html"
+    )
+
+
+def _error(request: Request[Any, Any, Any], status: int, title: str, message: str) -> Response[Any]:
+    if _wants_html(request):
+        return Template(
+            template_name="message.html",
+            context={"user": request.scope.get("user"), "title": title, "message": message},
+            status_code=status,
+        )
+    return Response({"status_code": status, "detail": message}, status_code=status)
+
+
+def _domain_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, NotFound):
+        return _error(request, 404, "Not found", str(exc))
+    if isinstance(exc, Conflict):
+        return _error(request, 409, "Conflict", str(exc))
+    return _error(request, 400, "Cannot do that", str(exc))
+
+
+def _not_signed_in(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if _wants_html(request):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return Redirect(f"/login?next={quote(target, safe='/')}", status_code=303)
+    return _error(request, 401, "Sign in", "sign in to continue")
+
+
+def _forbidden(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    detail = exc.detail if isinstance(exc, HTTPException) else str(exc)
+    return _error(request, 403, "Not allowed", detail)
+
+
+def _not_found(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    return _error(request, 404, "Not found", "there is nothing at this address")
+
+
+def _secure_and_count(app: ASGIApp) -> ASGIApp:
+    """On every response, errors and static files included: security headers, and a count of
+    answered requests by method and status for /metrics."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        method = scope["method"]
+
+        async def finishing_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [
+                    (name.encode(), value.encode())
+                    for name, value in SECURITY_HEADERS.items()
+                    if name.encode() not in present
+                ]
+                message = {**message, "headers": headers}
+                health.HTTP_REQUESTS.labels(method, str(message["status"])).inc()
+            await send(message)
+
+        await app(scope, receive, finishing_send)
+
+    return middleware
+
+
+def create_app(runtime: Runtime) -> Litestar:
+    """The web application for `runtime`; every route passes the access guard."""
+    handlers = [
+        handler
+        for module in ROUTE_MODULES
+        for handler in vars(module).values()
+        if isinstance(handler, HTTPRouteHandler)
+    ]
+    static = create_static_files_router(
+        path="/static", directories=[HERE / "static"], opt=public(), include_in_schema=False
+    )
+    csrf_secret = runtime.keys.derive("web csrf").hex()
+    app = Litestar(
+        route_handlers=[*handlers, static],
+        guards=[access_guard],
+        dependencies={"runtime": Provide(lambda: runtime, sync_to_thread=False)},
+        csrf_config=CSRFConfig(
+            secret=csrf_secret,
+            cookie_name="parley_csrf",
+            cookie_samesite="strict",
+            cookie_secure=runtime.config.public_url.startswith("https://"),
+        ),
+        template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
+        openapi_config=OpenAPIConfig(
+            title="Parley",
+            version=__version__,
+            path="/schema",
+            render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
+            openapi_router=Router(
+                "/schema", route_handlers=[], include_in_schema=False, opt=public()
+            ),
+        ),
+        exception_handlers={
+            ApplianceError: _domain_error,
+            NotAuthorizedException: _not_signed_in,
+            PermissionDeniedException: _forbidden,
+            NotFoundException: _not_found,
+        },
+        middleware=[_secure_and_count],
+        debug=False,
+    )
+    app.state.runtime = runtime
+    return app

@@ -1,0 +1,57 @@
+"""Helpers shared by the server-rendered pages: templates, forms, redirects, the acting user."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.di import NamedDependency
+from litestar.params import URLEncodedBody
+from litestar.response import Redirect, Template
+
+from appliance.errors import ApplianceError
+from appliance.models import User
+from appliance.runtime import Runtime
+
+FormData = URLEncodedBody[dict[str, str]]
+# The process's Runtime, provided to handlers by the app's "runtime" dependency.
+AppRuntime = NamedDependency[Runtime]
+
+
+def page(
+    template: str, request: Request[Any, Any, Any], status_code: int = 200, /, **context: Any
+) -> Template:
+    """Render `template` with the signed-in user (or None) and the given context."""
+    return Template(
+        template_name=template,
+        context={"user": request.scope.get("user"), **context},
+        status_code=status_code,
+    )
+
+
+def see_other(path: str) -> Redirect:
+    """Post/redirect/get: after a successful form, go to `path` with 303."""
+    return Redirect(path=path, status_code=303)
+
+
+def actor(request: Request[Any, Any, Any]) -> str:
+    """The audit actor for the signed-in user."""
+    user: User = request.scope["user"]
+    return str(user.email)
+
+
+def local_path(target: str, fallback: str = "/") -> str:
+    """Only same-site paths may be redirect targets (no open redirects)."""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return fallback
+
+
+def optional_int(value: str) -> int | None:
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ApplianceError(f"'{value}' is not a valid choice") from None

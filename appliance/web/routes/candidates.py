@@ -1,0 +1,153 @@
+"""Candidates: recruiter pages and the JSON API."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Request, get, post, put
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.response import Redirect, Template
+
+from appliance import candidates, positions
+from appliance.candidates import CandidateFields
+from appliance.errors import ApplianceError
+from appliance.models import Candidate, Role
+from appliance.web.access import allow
+from appliance.web.pages import AppRuntime, FormData, actor, optional_int, page, see_other
+from appliance.web.threads import in_thread
+
+HIRING = allow(Role.ADMIN, Role.RECRUITER)
+
+
+@dataclass
+class CandidateView:
+    id: int
+    name: str
+    email: str
+    phone: str
+    position_id: int | None
+    status: str
+    notes: str
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+
+    @classmethod
+    def of(cls, c: Candidate) -> CandidateView:
+        return cls(
+            id=c.id,
+            name=c.name,
+            email=c.email,
+            phone=c.phone,
+            position_id=c.position_id,
+            status=c.status,
+            notes=c.notes,
+            created_at=c.created_at,
+            updated_at=c.updated_at,
+        )
+
+
+def _fields(data: dict[str, str]) -> CandidateFields:
+    return CandidateFields(
+        name=data.get("name", ""),
+        email=data.get("email", ""),
+        phone=data.get("phone", ""),
+        position_id=optional_int(data.get("position_id", "")),
+        status=data.get("status", "active"),
+        notes=data.get("notes", ""),
+    )
+
+
+def _context(**extra: Any) -> dict[str, Any]:
+    return {"positions": positions.list_positions(), "statuses": candidates.STATUSES, **extra}
+
+
+@get("/candidates", opt=HIRING, include_in_schema=False)
+@in_thread
+def candidates_page(request: Request[Any, Any, Any]) -> Template:
+    return page(
+        "candidates.html",
+        request,
+        **_context(candidates=candidates.list_candidates(), form={}, error=None),
+    )
+
+
+@post("/candidates", opt=HIRING, include_in_schema=False)
+@in_thread
+def add_candidate(
+    request: Request[Any, Any, Any], runtime: AppRuntime, data: FormData
+) -> Template | Redirect:
+    try:
+        candidate = candidates.create_candidate(runtime.audit, actor(request), _fields(data))
+    except ApplianceError as exc:
+        return page(
+            "candidates.html",
+            request,
+            400,
+            **_context(candidates=candidates.list_candidates(), form=data, error=str(exc)),
+        )
+    return see_other(f"/candidates/{candidate.id}")
+
+
+@get("/candidates/{candidate_id:int}", opt=HIRING, include_in_schema=False)
+@in_thread
+def candidate_page(request: Request[Any, Any, Any], candidate_id: FromPath[int]) -> Template:
+    candidate = candidates.get_candidate(candidate_id)
+    form = vars(CandidateView.of(candidate))
+    return page("candidate.html", request, **_context(candidate=candidate, form=form, error=None))
+
+
+@post("/candidates/{candidate_id:int}", opt=HIRING, include_in_schema=False)
+@in_thread
+def edit_candidate(
+    request: Request[Any, Any, Any],
+    runtime: AppRuntime,
+    candidate_id: FromPath[int],
+    data: FormData,
+) -> Template | Redirect:
+    try:
+        candidates.update_candidate(runtime.audit, actor(request), candidate_id, _fields(data))
+    except ApplianceError as exc:
+        candidate = candidates.get_candidate(candidate_id)
+        return page(
+            "candidate.html",
+            request,
+            400,
+            **_context(candidate=candidate, form=data, error=str(exc)),
+        )
+    return see_other(f"/candidates/{candidate_id}")
+
+
+@get("/api/candidates", opt=HIRING, tags=["candidates"])
+@in_thread
+def api_list_candidates(position_id: FromQuery[int | None] = None) -> list[CandidateView]:
+    """Candidates, optionally only those for one position."""
+    return [CandidateView.of(c) for c in candidates.list_candidates(position_id)]
+
+
+@post("/api/candidates", opt=HIRING, tags=["candidates"])
+@in_thread
+def api_create_candidate(
+    request: Request[Any, Any, Any], runtime: AppRuntime, data: JSONBody[CandidateFields]
+) -> CandidateView:
+    return CandidateView.of(candidates.create_candidate(runtime.audit, actor(request), data))
+
+
+@get("/api/candidates/{candidate_id:int}", opt=HIRING, tags=["candidates"])
+@in_thread
+def api_get_candidate(candidate_id: FromPath[int]) -> CandidateView:
+    return CandidateView.of(candidates.get_candidate(candidate_id))
+
+
+@put("/api/candidates/{candidate_id:int}", opt=HIRING, tags=["candidates"])
+@in_thread
+def api_update_candidate(
+    request: Request[Any, Any, Any],
+    runtime: AppRuntime,
+    candidate_id: FromPath[int],
+    data: JSONBody[CandidateFields],
+) -> CandidateView:
+    return CandidateView.of(
+        candidates.update_candidate(runtime.audit, actor(request), candidate_id, data)
+    )

@@ -1,0 +1,92 @@
+"""Health and metrics for the operator's monitoring."""
+
+from __future__ import annotations
+
+import hmac
+import shutil
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Request, get
+from litestar.exceptions import NotAuthorizedException
+from litestar.response import Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    generate_latest,
+)
+
+from appliance import __version__
+from appliance.models import AuditEntry, Role, User
+from appliance.web.access import public
+from appliance.web.pages import AppRuntime
+from appliance.web.threads import in_thread
+
+REGISTRY = CollectorRegistry()
+HTTP_REQUESTS = Counter(
+    "parley_http_requests", "HTTP requests answered", ["method", "status"], registry=REGISTRY
+)
+USERS = Gauge("parley_staff_users", "Active staff accounts", ["role"], registry=REGISTRY)
+AUDIT_ENTRIES = Gauge("parley_audit_entries", "Entries in the audit log", registry=REGISTRY)
+DATA_DIR_FREE = Gauge("parley_data_dir_free_bytes", "Free space in the data dir", registry=REGISTRY)
+
+
+@dataclass
+class ComponentStatus:
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class Health:
+    status: str
+    version: str
+    components: list[ComponentStatus]
+
+
+def _check_database() -> ComponentStatus:
+    try:
+        User.select().count()
+    except Exception as exc:  # any failure to query is exactly what health must report
+        return ComponentStatus("database", False, type(exc).__name__)
+    return ComponentStatus("database", True)
+
+
+def _check_data_dir(runtime: AppRuntime) -> ComponentStatus:
+    try:
+        free = shutil.disk_usage(runtime.config.data_dir).free
+    except OSError as exc:
+        return ComponentStatus("data_dir", False, exc.strerror or "unreadable")
+    ok = free > 512 * 1024 * 1024
+    return ComponentStatus("data_dir", ok, f"{free // (1024 * 1024)} MiB free")
+
+
+@get("/healthz", opt=public(), tags=["operations"])
+@in_thread
+def healthz(runtime: AppRuntime) -> Response[Health]:
+    """Component status; 200 when every component is healthy, 503 otherwise."""
+    components = [_check_database(), _check_data_dir(runtime)]
+    ok = all(c.ok for c in components)
+    body = Health(status="ok" if ok else "degraded", version=__version__, components=components)
+    return Response(body, status_code=200 if ok else 503)
+
+
+@get("/metrics", opt=public(), tags=["operations"], media_type=CONTENT_TYPE_LATEST)
+@in_thread
+def metrics(request: Request[Any, Any, Any], runtime: AppRuntime) -> Response[bytes]:
+    """Prometheus text format; needs `Authorization: Bearer <[metrics] token>` when one is set."""
+    expected = runtime.config.metrics.token
+    if expected:
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise NotAuthorizedException("metrics need the configured bearer token")
+    for role in Role:
+        USERS.labels(role.value).set(
+            User.select().where((User.role == role.value) & (User.active == True)).count()  # noqa: E712
+        )
+    AUDIT_ENTRIES.set(AuditEntry.select().count())
+    DATA_DIR_FREE.set(shutil.disk_usage(runtime.config.data_dir).free)
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,159 @@
+"""Positions: recruiter pages and the JSON API."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Request, get, post, put
+from litestar.params import FromPath, JSONBody
+from litestar.response import Redirect, Template
+
+from appliance import positions
+from appliance.errors import ApplianceError
+from appliance.models import Position, Role
+from appliance.positions import PositionFields
+from appliance.web.access import allow
+from appliance.web.pages import AppRuntime, FormData, actor, page, see_other
+from appliance.web.threads import in_thread
+
+HIRING = allow(Role.ADMIN, Role.RECRUITER)
+
+
+@dataclass
+class PositionView:
+    id: int
+    title: str
+    department: str
+    location: str
+    description: str
+    status: str
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+
+    @classmethod
+    def of(cls, p: Position) -> PositionView:
+        return cls(
+            id=p.id,
+            title=p.title,
+            department=p.department,
+            location=p.location,
+            description=p.description,
+            status=p.status,
+            created_at=p.created_at,
+            updated_at=p.updated_at,
+        )
+
+
+def _fields(data: dict[str, str]) -> PositionFields:
+    return PositionFields(
+        title=data.get("title", ""),
+        department=data.get("department", ""),
+        location=data.get("location", ""),
+        description=data.get("description", ""),
+        status=data.get("status", "open"),
+    )
+
+
+@get("/positions", opt=HIRING, include_in_schema=False)
+@in_thread
+def positions_page(request: Request[Any, Any, Any]) -> Template:
+    return page(
+        "positions.html",
+        request,
+        positions=positions.list_positions(),
+        statuses=positions.STATUSES,
+        form={},
+        error=None,
+    )
+
+
+@post("/positions", opt=HIRING, include_in_schema=False)
+@in_thread
+def add_position(
+    request: Request[Any, Any, Any], runtime: AppRuntime, data: FormData
+) -> Template | Redirect:
+    try:
+        position = positions.create_position(runtime.audit, actor(request), _fields(data))
+    except ApplianceError as exc:
+        return page(
+            "positions.html",
+            request,
+            400,
+            positions=positions.list_positions(),
+            statuses=positions.STATUSES,
+            form=data,
+            error=str(exc),
+        )
+    return see_other(f"/positions/{position.id}")
+
+
+@get("/positions/{position_id:int}", opt=HIRING, include_in_schema=False)
+@in_thread
+def position_page(request: Request[Any, Any, Any], position_id: FromPath[int]) -> Template:
+    position = positions.get_position(position_id)
+    return page(
+        "position.html",
+        request,
+        position=position,
+        statuses=positions.STATUSES,
+        form=vars(PositionView.of(position)),
+        error=None,
+    )
+
+
+@post("/positions/{position_id:int}", opt=HIRING, include_in_schema=False)
+@in_thread
+def edit_position(
+    request: Request[Any, Any, Any], runtime: AppRuntime, position_id: FromPath[int], data: FormData
+) -> Template | Redirect:
+    try:
+        positions.update_position(runtime.audit, actor(request), position_id, _fields(data))
+    except ApplianceError as exc:
+        return page(
+            "position.html",
+            request,
+            400,
+            position=positions.get_position(position_id),
+            statuses=positions.STATUSES,
+            form=data,
+            error=str(exc),
+        )
+    return see_other(f"/positions/{position_id}")
+
+
+@get("/api/positions", opt=HIRING, tags=["positions"])
+@in_thread
+def api_list_positions() -> list[PositionView]:
+    """All positions, open ones first."""
+    return [PositionView.of(p) for p in positions.list_positions()]
+
+
+@post("/api/positions", opt=HIRING, tags=["positions"])
+@in_thread
+def api_create_position(
+    request: Request[Any, Any, Any], runtime: AppRuntime, data: JSONBody[PositionFields]
+) -> PositionView:
+    """Create a position."""
+    return PositionView.of(positions.create_position(runtime.audit, actor(request), data))
+
+
+@get("/api/positions/{position_id:int}", opt=HIRING, tags=["positions"])
+@in_thread
+def api_get_position(position_id: FromPath[int]) -> PositionView:
+    return PositionView.of(positions.get_position(position_id))
+
+
+@put("/api/positions/{position_id:int}", opt=HIRING, tags=["positions"])
+@in_thread
+def api_update_position(
+    request: Request[Any, Any, Any],
+    runtime: AppRuntime,
+    position_id: FromPath[int],
+    data: JSONBody[PositionFields],
+) -> PositionView:
+    """Replace a position's fields."""
+    return PositionView.of(
+        positions.update_position(runtime.audit, actor(request), position_id, data)
+    )

@@ -1,0 +1,113 @@
+"""Signing in and out, the staff home page, and the user's own account (TOTP)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.datastructures import Cookie
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from appliance import accounts
+from appliance.accounts import SignInAttempt, SignInFailed
+from appliance.errors import ApplianceError
+from appliance.models import User
+from appliance.sessions import end_session, start_session
+from appliance.web.access import SESSION_COOKIE, public, staff
+from appliance.web.pages import AppRuntime, FormData, local_path, page, see_other
+from appliance.web.threads import in_thread
+
+
+@get("/", opt=public(), sync_to_thread=False, include_in_schema=False)
+def home(request: Request[Any, Any, Any]) -> Template | Redirect:
+    if request.scope.get("user") is None:
+        return Redirect("/login", status_code=303)
+    return page("home.html", request)
+
+
+@get("/login", opt=public(), sync_to_thread=False, include_in_schema=False)
+def login_form(request: Request[Any, Any, Any], next: FromQuery[str] = "/") -> Template:
+    return page("login.html", request, next=local_path(next), email="", error=None)
+
+
+@post("/login", opt=public(), include_in_schema=False)
+@in_thread
+def login(
+    request: Request[Any, Any, Any], runtime: AppRuntime, data: FormData
+) -> Template | Redirect:
+    target = local_path(data.get("next", "/"))
+    attempt = SignInAttempt(
+        email=data.get("email", ""),
+        password=data.get("password", ""),
+        totp_code=data.get("code", ""),
+        remote=request.client.host if request.client else "",
+    )
+    try:
+        user = accounts.sign_in(runtime.audit, runtime.config.auth, attempt)
+    except SignInFailed as exc:
+        return page("login.html", request, 401, next=target, email=attempt.email, error=str(exc))
+    token = start_session(user, runtime.config.auth)
+    response = see_other(target)
+    response.cookies.append(session_cookie(runtime, token))
+    return response
+
+
+@post("/logout", opt=staff(), include_in_schema=False)
+@in_thread
+def logout(request: Request[Any, Any, Any], runtime: AppRuntime) -> Redirect:
+    end_session(request.cookies.get(SESSION_COOKIE, ""))
+    user: User = request.scope["user"]
+    runtime.audit.record(user.email, "auth.signout", user.email)
+    response = see_other("/login")
+    response.cookies.append(Cookie(key=SESSION_COOKIE, value="", max_age=0, path="/"))
+    return response
+
+
+def session_cookie(runtime: AppRuntime, token: FromPath[str]) -> Cookie:
+    return Cookie(
+        key=SESSION_COOKIE,
+        value=token,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=runtime.config.public_url.startswith("https://"),
+        max_age=runtime.config.auth.session_max_hours * 3600,
+    )
+
+
+@get("/account", opt=staff(), sync_to_thread=False, include_in_schema=False)
+def account(request: Request[Any, Any, Any]) -> Template:
+    user: User = request.scope["user"]
+    secret = accounts.new_totp_secret()
+    return page(
+        "account.html", request, secret=secret, uri=accounts.totp_uri(user, secret), error=None
+    )
+
+
+@post("/account/totp", opt=staff(), include_in_schema=False)
+@in_thread
+def enable_totp(
+    request: Request[Any, Any, Any], runtime: AppRuntime, data: FormData
+) -> Template | Redirect:
+    user: User = request.scope["user"]
+    secret = data.get("secret", "")
+    try:
+        accounts.enable_totp(runtime.audit, user, secret, data.get("code", ""))
+    except ApplianceError as exc:
+        uri = accounts.totp_uri(user, secret)
+        return page("account.html", request, 400, secret=secret, uri=uri, error=str(exc))
+    return see_other("/account")
+
+
+@post("/account/totp/disable", opt=staff(), include_in_schema=False)
+@in_thread
+def disable_totp(
+    request: Request[Any, Any, Any], runtime: AppRuntime, data: FormData
+) -> Template | Redirect:
+    user: User = request.scope["user"]
+    try:
+        accounts.disable_totp(runtime.audit, user, data.get("code", ""))
+    except ApplianceError as exc:
+        return page("account.html", request, 400, secret="", uri="", error=str(exc))
+    return see_other("/account")

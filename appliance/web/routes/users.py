@@ -1,0 +1,76 @@
+"""Administrators manage staff accounts and roles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from appliance import accounts
+from appliance.errors import ApplianceError
+from appliance.models import Role
+from appliance.web.access import allow
+from appliance.web.pages import AppRuntime, FormData, actor, page, see_other
+from appliance.web.threads import in_thread
+
+ADMIN = allow(Role.ADMIN)
+
+
+def _users_page(request: Request[Any, Any, Any], status: int = 200, **context: Any) -> Template:
+    context.setdefault("error", None)
+    context.setdefault("form", {})
+    return page(
+        "users.html", request, status, users=accounts.list_users(), roles=list(Role), **context
+    )
+
+
+@get("/admin/users", opt=ADMIN, include_in_schema=False)
+@in_thread
+def users_page(request: Request[Any, Any, Any]) -> Template:
+    return _users_page(request)
+
+
+@post("/admin/users", opt=ADMIN, include_in_schema=False)
+@in_thread
+def add_user(
+    request: Request[Any, Any, Any], runtime: AppRuntime, data: FormData
+) -> Template | Redirect:
+    try:
+        accounts.create_user(
+            runtime.audit,
+            actor(request),
+            data.get("email", ""),
+            data.get("role", ""),
+            data.get("password", ""),
+            name=data.get("name", ""),
+        )
+    except ApplianceError as exc:
+        form = {k: v for k, v in data.items() if k != "password"}
+        return _users_page(request, 400, error=str(exc), form=form)
+    return see_other("/admin/users")
+
+
+@post("/admin/users/{user_id:int}/role", opt=ADMIN, include_in_schema=False)
+@in_thread
+def change_role(
+    request: Request[Any, Any, Any], runtime: AppRuntime, user_id: FromPath[int], data: FormData
+) -> Template | Redirect:
+    try:
+        accounts.change_role(runtime.audit, actor(request), user_id, data.get("role", ""))
+    except ApplianceError as exc:
+        return _users_page(request, 400, error=str(exc))
+    return see_other("/admin/users")
+
+
+@post("/admin/users/{user_id:int}/active", opt=ADMIN, include_in_schema=False)
+@in_thread
+def set_active(
+    request: Request[Any, Any, Any], runtime: AppRuntime, user_id: FromPath[int], data: FormData
+) -> Template | Redirect:
+    try:
+        accounts.set_active(runtime.audit, actor(request), user_id, data.get("active") == "true")
+    except ApplianceError as exc:
+        return _users_page(request, 400, error=str(exc))
+    return see_other("/admin/users")

@@ -1,0 +1,18 @@
+// Small progressive enhancements for every form; pages work without them.
+
+// Ask before destructive actions marked with data-confirm.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-confirm]");
+  if (button && !window.confirm(button.dataset.confirm)) {
+    event.preventDefault();
+  }
+});
+
+// Disable a form's submit button once it is sent, so a double click does not post twice.
+document.addEventListener("submit", (event) => {
+  if (event.defaultPrevented) return;
+  const button = event.submitter;
+  if (button) {
+    window.setTimeout(() => { button.disabled = true; }, 0);
+  }
+});

@@ -1,0 +1,96 @@
+"""Fixtures that build real appliances: a data dir on disk, its database, keys and web app."""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from litestar.testing import TestClient
+
+from appliance.accounts import create_user
+from appliance.config import Config, load_config
+from appliance.datadir import initialize
+from appliance.models import User
+from appliance.runtime import Runtime, open_runtime
+from appliance.web.app import create_app
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def config(data_dir: Path) -> Config:
+    return load_config(data_dir, environ={})
+
+
+@pytest.fixture
+def setup_url(config: Config) -> str:
+    result = initialize(config)
+    assert result.setup_url
+    return result.setup_url
+
+
+@pytest.fixture
+def runtime(config: Config, setup_url: str) -> Iterator[Runtime]:
+    rt = open_runtime(config)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[TestClient]:  # type: ignore[type-arg]
+    with TestClient(app=create_app(runtime), base_url="http://127.0.0.1") as test_client:
+        yield test_client
+
+
+def make_user(runtime: Runtime, role: str, email: str | None = None) -> User:
+    return create_user(runtime.audit, "test", email or f"{role}@example.com", role, PASSWORD)
+
+
+def csrf_token(client: TestClient, path: str = "/login") -> str:  # type: ignore[type-arg]
+    """Fetch a form page and return the CSRF token it embeds (the cookie is kept by the client)."""
+    page = client.get(path, headers={"accept": "text/html"})
+    match = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+    assert match, f"no CSRF field on {path}"
+    return match.group(1)
+
+
+def sign_in(client: TestClient, email: str, password: str = PASSWORD, code: str = "") -> int:  # type: ignore[type-arg]
+    token = csrf_token(client)
+    response = client.post(
+        "/login",
+        data={"_csrf_token": token, "email": email, "password": password, "code": code},
+        follow_redirects=False,
+    )
+    return response.status_code
+
+
+def post_form(client: TestClient, path: str, data: dict[str, str]) -> object:  # type: ignore[type-arg]
+    """POST a form the way a browser does: with the CSRF token from the page's cookie."""
+    token = client.cookies.get("parley_csrf") or csrf_token(client)
+    return client.post(
+        path,
+        data={"_csrf_token": token, **data},
+        headers={"accept": "text/html"},
+        follow_redirects=False,
+    )
+
+
+def api_headers(client: TestClient) -> dict[str, str]:  # type: ignore[type-arg]
+    if not client.cookies.get("parley_csrf"):
+        csrf_token(client)
+    return {"x-csrftoken": client.cookies["parley_csrf"], "accept": "application/json"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port

@@ -1,0 +1,68 @@
+from pathlib import Path
+
+import pytest
+
+from appliance.config import default_data_dir, load_config
+from appliance.errors import ApplianceError
+
+
+def test_defaults_serve_on_loopback_with_sqlite_in_the_data_dir(tmp_path: Path) -> None:
+    config = load_config(tmp_path, environ={})
+    assert config.web.host == "127.0.0.1"
+    assert config.database_url == f"sqlite:///{tmp_path / 'appliance.db'}"
+    assert config.public_url == "http://127.0.0.1:8080"
+
+
+def test_file_values_then_environment_overrides(tmp_path: Path) -> None:
+    (tmp_path / "appliance.toml").write_text(
+        '[web]\nport = 9000\npublic_url = "https://parley.example.org/"\n'
+        "[auth]\nlockout_attempts = 3\n"
+    )
+    config = load_config(
+        tmp_path, environ={"APPLIANCE_WEB_PORT": "9100", "APPLIANCE_AUDIT_CHECKPOINT_EVERY": "7"}
+    )
+    assert config.web.port == 9100
+    assert config.public_url == "https://parley.example.org"
+    assert config.auth.lockout_attempts == 3
+    assert config.audit.checkpoint_every == 7
+
+
+def test_unknown_key_in_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / "appliance.toml").write_text("[web]\nprot = 9000\n")
+    with pytest.raises(ApplianceError, match="unknown key 'prot' in \\[web\\]"):
+        load_config(tmp_path, environ={})
+
+
+def test_unknown_section_in_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / "appliance.toml").write_text("[wbe]\nport = 9000\n")
+    with pytest.raises(ApplianceError, match="unknown section \\[wbe\\]"):
+        load_config(tmp_path, environ={})
+
+
+def test_unknown_environment_key_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ApplianceError, match="APPLIANCE_WEB_PROT"):
+        load_config(tmp_path, environ={"APPLIANCE_WEB_PROT": "1"})
+    with pytest.raises(ApplianceError, match="APPLIANCE_NOPE"):
+        load_config(tmp_path, environ={"APPLIANCE_NOPE": "1"})
+
+
+def test_wrong_types_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "appliance.toml").write_text('[web]\nport = "eighty"\n')
+    with pytest.raises(ApplianceError, match="port must be an integer"):
+        load_config(tmp_path, environ={})
+    (tmp_path / "appliance.toml").write_text("")
+    with pytest.raises(ApplianceError, match="APPLIANCE_WEB_PORT must be an integer"):
+        load_config(tmp_path, environ={"APPLIANCE_WEB_PORT": "eighty"})
+
+
+def test_broken_toml_and_missing_explicit_file_are_clear_errors(tmp_path: Path) -> None:
+    (tmp_path / "appliance.toml").write_text("[web\n")
+    with pytest.raises(ApplianceError, match="not valid TOML"):
+        load_config(tmp_path, environ={})
+    with pytest.raises(ApplianceError, match="does not exist"):
+        load_config(tmp_path, tmp_path / "missing.toml", environ={})
+
+
+def test_data_dir_comes_from_environment_then_xdg(tmp_path: Path) -> None:
+    assert default_data_dir({"APPLIANCE_DATA_DIR": str(tmp_path)}) == tmp_path
+    assert default_data_dir({"XDG_DATA_HOME": str(tmp_path)}) == tmp_path / "parley"

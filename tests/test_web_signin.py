@@ -1,0 +1,169 @@
+"""First-run setup, sign-in, CSRF and session cookies through the real web app."""
+
+from urllib.parse import urlparse
+
+import pyotp
+from litestar.testing import TestClient
+
+from appliance.models import AuditEntry, Position, Session, User
+from appliance.runtime import Runtime
+from tests.conftest import PASSWORD, csrf_token, make_user, post_form, sign_in
+
+
+def _setup_form(client: TestClient, path: str, email: str = "admin@example.com") -> object:  # type: ignore[type-arg]
+    token = csrf_token(client, path)
+    return client.post(
+        path,
+        data={
+            "_csrf_token": token,
+            "email": email,
+            "name": "Ada",
+            "password": PASSWORD,
+            "password_again": PASSWORD,
+        },
+        headers={"accept": "text/html"},
+        follow_redirects=False,
+    )
+
+
+def test_setup_link_creates_the_first_admin_once(client: TestClient, setup_url: str) -> None:  # type: ignore[type-arg]
+    path = urlparse(setup_url).path
+    response = _setup_form(client, path)
+    assert response.status_code == 303  # type: ignore[attr-defined]
+    admin = User.get(User.email == "admin@example.com")
+    assert admin.role == "admin"
+    assert client.get("/", headers={"accept": "text/html"}).text.count("Users") >= 1
+    again = client.get(path, headers={"accept": "text/html"})
+    assert again.status_code == 404 and "no longer valid" in again.text
+    replay = client.post(
+        path,
+        data={
+            "_csrf_token": client.cookies["parley_csrf"],
+            "email": "evil@example.com",
+            "name": "",
+            "password": PASSWORD,
+            "password_again": PASSWORD,
+        },
+        headers={"accept": "text/html"},
+    )
+    assert replay.status_code == 404
+    assert not User.select().where(User.email == "evil@example.com").exists()
+
+
+def test_setup_with_a_wrong_token_is_refused(client: TestClient, setup_url: str) -> None:  # type: ignore[type-arg]
+    response = client.get("/setup/not-the-token", headers={"accept": "text/html"})
+    assert response.status_code == 404
+    assert User.select().count() == 0
+
+
+def test_wrong_password_shows_an_error_and_sets_no_session(
+    client: TestClient, runtime: Runtime
+) -> None:  # type: ignore[type-arg]
+    make_user(runtime, "recruiter")
+    assert sign_in(client, "recruiter@example.com", "not the password") == 401
+    assert Session.select().count() == 0
+    assert "parley_session" not in client.cookies
+    assert sign_in(client, "recruiter@example.com") == 303
+    assert Session.select().count() == 1
+    assert client.get("/positions", headers={"accept": "text/html"}).status_code == 200
+
+
+def test_session_cookie_is_httponly_and_samesite(client: TestClient, runtime: Runtime) -> None:  # type: ignore[type-arg]
+    make_user(runtime, "recruiter")
+    token = csrf_token(client)
+    response = client.post(
+        "/login",
+        data={"_csrf_token": token, "email": "recruiter@example.com", "password": PASSWORD},
+        follow_redirects=False,
+    )
+    cookie = response.headers["set-cookie"].lower()
+    assert "parley_session=" in cookie and "httponly" in cookie and "samesite=lax" in cookie
+
+
+def test_login_requires_the_totp_code_when_enabled(client: TestClient, runtime: Runtime) -> None:  # type: ignore[type-arg]
+    user = make_user(runtime, "recruiter")
+    secret = pyotp.random_base32()
+    user.totp_secret = secret
+    user.save()
+    assert sign_in(client, "recruiter@example.com") == 401
+    assert sign_in(client, "recruiter@example.com", code=pyotp.TOTP(secret).now()) == 303
+
+
+def test_missing_or_forged_csrf_token_changes_nothing(client: TestClient, runtime: Runtime) -> None:  # type: ignore[type-arg]
+    make_user(runtime, "recruiter")
+    assert sign_in(client, "recruiter@example.com") == 303
+    entries = AuditEntry.select().count()
+    missing = client.post("/positions", data={"title": "Engineer"}, headers={"accept": "text/html"})
+    forged = client.post(
+        "/positions",
+        data={"title": "Engineer", "_csrf_token": "0" * 128},
+        headers={"accept": "text/html"},
+    )
+    api = client.post("/api/positions", json={"title": "Engineer"})
+    assert (missing.status_code, forged.status_code, api.status_code) == (403, 403, 403)
+    assert Position.select().count() == 0
+    assert AuditEntry.select().count() == entries
+
+
+def test_tampered_session_cookie_is_treated_as_signed_out(
+    client: TestClient, runtime: Runtime
+) -> None:  # type: ignore[type-arg]
+    make_user(runtime, "recruiter")
+    assert sign_in(client, "recruiter@example.com") == 303
+    real = client.cookies["parley_session"]
+    client.cookies.set("parley_session", real[:-2] + ("AA" if real[-2:] != "AA" else "BB"))
+    page = client.get("/positions", headers={"accept": "text/html"}, follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"].startswith("/login")
+    assert client.get("/api/positions").status_code == 401
+    assert Session.select().count() == 1
+
+
+def test_sign_out_ends_the_server_side_session(client: TestClient, runtime: Runtime) -> None:  # type: ignore[type-arg]
+    make_user(runtime, "recruiter")
+    assert sign_in(client, "recruiter@example.com") == 303
+    token = client.cookies["parley_session"]
+    assert post_form(client, "/logout", {}).status_code == 303  # type: ignore[attr-defined]
+    assert Session.select().count() == 0
+    client.cookies.set("parley_session", token)
+    assert client.get("/api/positions").status_code == 401
+
+
+def test_login_redirect_target_must_be_local(client: TestClient, runtime: Runtime) -> None:  # type: ignore[type-arg]
+    make_user(runtime, "recruiter")
+    token = csrf_token(client)
+    response = client.post(
+        "/login",
+        data={
+            "_csrf_token": token,
+            "email": "recruiter@example.com",
+            "password": PASSWORD,
+            "next": "//evil.example.com/",
+        },
+        follow_redirects=False,
+    )
+    assert response.headers["location"] == "/"
+
+
+def test_enabling_totp_from_the_account_page(client: TestClient, runtime: Runtime) -> None:  # type: ignore[type-arg]
+    make_user(runtime, "interviewer")
+    assert sign_in(client, "interviewer@example.com") == 303
+    secret = pyotp.random_base32()
+    bad = post_form(client, "/account/totp", {"secret": secret, "code": "000000"})
+    assert bad.status_code == 400  # type: ignore[attr-defined]
+    assert User.get().totp_secret is None
+    good = post_form(client, "/account/totp", {"secret": secret, "code": pyotp.TOTP(secret).now()})
+    assert good.status_code == 303  # type: ignore[attr-defined]
+    assert User.get().totp_secret == secret
+
+
+def test_healthz_and_openapi_are_served(client: TestClient) -> None:  # type: ignore[type-arg]
+    from openapi_spec_validator import validate
+
+    health = client.get("/healthz")
+    assert health.status_code == 200
+    assert {c["name"] for c in health.json()["components"]} == {"database", "data_dir"}
+    document = client.get("/schema").json()
+    validate(document)
+    assert "/api/kits" in document["paths"]
+    metrics = client.get("/metrics")
+    assert metrics.status_code == 200 and "parley_audit_entries" in metrics.text

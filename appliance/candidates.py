@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import peewee
+
 from appliance import validation
 from appliance.accounts import normalize_email
 from appliance.database import utcnow
@@ -40,7 +42,7 @@ class CandidateFields:
 def list_candidates(position_id: int | None = None) -> list[Candidate]:
     query = (
         Candidate.select(Candidate, Position)
-        .join(Position, join_type="LEFT OUTER")
+        .join(Position, peewee.JOIN.LEFT_OUTER)
         .where(Candidate.erased_at.is_null())
     )
     if position_id is not None:

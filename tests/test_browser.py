@@ -1,0 +1,126 @@
+"""A real Chromium drives the real server: first-run setup, sign-in, building a kit."""
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.conftest import PASSWORD, free_port
+
+pytestmark = pytest.mark.browser
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """A web process on a free port; yields (base URL, one-time setup URL)."""
+    data, port = tmp_path / "data", free_port()
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "APPLIANCE_WEB_PORT": str(port)}
+    init = subprocess.run(
+        [sys.executable, "-m", "appliance", "init", "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    setup_url = next(line.strip() for line in init.stdout.splitlines() if "/setup/" in line)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "appliance", "serve", "web", "--data-dir", str(data)], env=env
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/healthz", timeout=2).close()
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "web process did not start"
+            time.sleep(0.2)
+    yield base, setup_url
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def _sign_in(page: Page, base: str, email: str) -> None:
+    page.goto(f"{base}/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_setup_sign_in_and_build_a_kit(
+    browser: Browser, server: tuple[str, str], tmp_path: Path
+) -> None:
+    base, setup_url = server
+    page = browser.new_page()
+
+    page.goto(setup_url)
+    expect(page.get_by_role("heading", name="Welcome to Parley")).to_be_visible()
+    page.get_by_label("Your name").fill("Ada Admin")
+    page.get_by_label("E-mail").fill("ada@example.com")
+    page.get_by_label("Password", exact=False).first.fill(PASSWORD)
+    page.get_by_label("Password again").fill(PASSWORD)
+    page.get_by_role("button", name="Create administrator").click()
+    expect(page.get_by_role("heading", name="Hello, Ada Admin")).to_be_visible()
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.goto(setup_url)
+    expect(page.get_by_text("no longer valid")).to_be_visible()
+
+    _sign_in(page, base, "ada@example.com")
+    page.get_by_role("navigation").get_by_role("link", name="Interview kits").click()
+    page.get_by_label("Name").fill("Backend engineer")
+    page.get_by_role("button", name="Create kit").click()
+    expect(page.get_by_role("heading", name="Backend engineer")).to_be_visible()
+
+    form = page.locator("#add-competency")
+    form.get_by_label("Competency").fill("System design")
+    for level, text in enumerate(["None", "Basic", "Sound", "Strong", "Outstanding"], start=1):
+        form.get_by_label(str(level), exact=True).fill(text)
+    form.get_by_role("button", name="Add competency").click()
+    competency = page.locator("article.competency", has_text="System design")
+    expect(competency).to_be_visible()
+    expect(competency.get_by_text("Outstanding")).to_be_visible()
+
+    competency.get_by_label("New question").fill("Design a rate limiter for our API")
+    competency.get_by_role("button", name="Add question").click()
+    expect(page.get_by_text("Design a rate limiter for our API")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "kit.png"), full_page=True)
+
+    page.reload()
+    expect(page.locator("ol.questions li")).to_have_count(1)
+
+
+def test_wrong_password_keeps_the_user_out(browser: Browser, server: tuple[str, str]) -> None:
+    base, _ = server
+    page = browser.new_page()
+    page.goto(f"{base}/kits")
+    expect(page).to_have_url(f"{base}/login?next=/kits")
+    page.get_by_label("E-mail").fill("nobody@example.com")
+    page.get_by_label("Password").fill("wrong password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("wrong e-mail or password")

@@ -1,0 +1,188 @@
+"""The `appliance` command as an operator runs it: real processes, real files."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from openapi_spec_validator import validate
+
+from tests.conftest import PASSWORD, free_port
+
+
+def appliance(
+    *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "appliance", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **(env or {})},
+    )
+
+
+def assert_clean_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert result.returncode == 1, result
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("appliance: error:"), result.stderr
+    for word in words:
+        assert word in lines[0]
+
+
+def test_help_lists_the_commands() -> None:
+    result = appliance("--help")
+    for command in ("init", "serve", "user", "audit"):
+        assert command in result.stdout
+
+
+def test_init_creates_private_files_and_prints_a_setup_link(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    result = appliance("init", "--data-dir", str(data))
+    assert result.returncode == 0, result.stderr
+    assert "/setup/" in result.stdout
+    assert data.stat().st_mode & 0o777 == 0o700
+    for key in ("kek.key", "signing.key"):
+        assert (data / "keys" / key).stat().st_mode & 0o777 == 0o600
+    assert len((data / "keys" / "kek.key").read_bytes()) == 32
+    again = appliance("init", "--data-dir", str(data))
+    assert "up to date" in again.stdout
+
+
+def test_init_reports_an_unusable_data_dir_in_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    assert_clean_error(appliance("init", "--data-dir", str(blocker / "data")), "not usable")
+    assert blocker.read_text() == "not a directory"
+
+
+def test_unknown_config_key_is_named(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert appliance("init", "--data-dir", str(data)).returncode == 0
+    (data / "appliance.toml").write_text("[web]\nprot = 1\n")
+    assert_clean_error(appliance("serve", "web", "--data-dir", str(data)), "prot")
+    (data / "appliance.toml").unlink()
+    assert_clean_error(
+        appliance("init", "--data-dir", str(data), env={"APPLIANCE_AUTH_LOCKOUT": "3"}),
+        "APPLIANCE_AUTH_LOCKOUT",
+    )
+
+
+def test_user_add_reads_the_password_from_stdin_and_audits(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    appliance("init", "--data-dir", data)
+    added = appliance(
+        "user",
+        "add",
+        "Rae@Example.com",
+        "--role",
+        "recruiter",
+        "--password-stdin",
+        "--data-dir",
+        data,
+        stdin=PASSWORD + "\n",
+    )
+    assert added.returncode == 0, added.stderr
+    assert "rae@example.com (recruiter)" in added.stdout
+    duplicate = appliance(
+        "user",
+        "add",
+        "rae@example.com",
+        "--role",
+        "admin",
+        "--password-stdin",
+        "--data-dir",
+        data,
+        stdin=PASSWORD + "\n",
+    )
+    assert_clean_error(duplicate, "already exists")
+    short = appliance(
+        "user",
+        "add",
+        "sam@example.com",
+        "--role",
+        "admin",
+        "--password-stdin",
+        "--data-dir",
+        data,
+        stdin="short\n",
+    )
+    assert_clean_error(short, "at least 10")
+    verified = appliance("audit", "verify", "--data-dir", data)
+    assert verified.returncode == 0 and verified.stdout.startswith("OK: ")
+
+
+def test_commands_on_a_missing_data_dir_say_so(tmp_path: Path) -> None:
+    missing = str(tmp_path / "nowhere")
+    assert_clean_error(
+        appliance(
+            "user",
+            "add",
+            "a@example.com",
+            "--role",
+            "admin",
+            "--password-stdin",
+            "--data-dir",
+            missing,
+            stdin=PASSWORD + "\n",
+        ),
+        "does not exist",
+    )
+    assert_clean_error(appliance("audit", "verify", "--data-dir", missing))
+
+
+def _wait_for(url: str, deadline: float) -> bytes:
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                body: bytes = response.read()
+                return body
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_serve_runs_web_sfu_and_worker_and_stops_cleanly(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    web_port, sfu_port = free_port(), free_port()
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "APPLIANCE_SFU_PORT": str(sfu_port)}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "appliance",
+            "serve",
+            "--data-dir",
+            str(data),
+            "--port",
+            str(web_port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        health = json.loads(_wait_for(f"http://127.0.0.1:{web_port}/healthz", deadline))
+        assert health["status"] == "ok"
+        sfu = json.loads(_wait_for(f"http://127.0.0.1:{sfu_port}/healthz", deadline))
+        assert sfu["status"] == "ok"
+        validate(json.loads(_wait_for(f"http://127.0.0.1:{web_port}/schema", deadline)))
+        children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True)
+        assert len(children.stdout.split()) == 3
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "/setup/" in out
+    assert "Traceback" not in err
+    verified = appliance("audit", "verify", "--data-dir", str(data))
+    assert verified.returncode == 0, verified.stderr

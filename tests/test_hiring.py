@@ -1,0 +1,188 @@
+"""Positions, candidates and interview kits: domain rules, pages and the JSON API."""
+
+import pytest
+from litestar.testing import TestClient
+
+from appliance import kits, positions
+from appliance.candidates import CandidateFields, create_candidate, list_candidates
+from appliance.errors import ApplianceError, NotFound
+from appliance.kits import CompetencyDoc, KitDoc, QuestionDoc
+from appliance.models import AuditEntry, Candidate, Competency, Kit, Position, Question
+from appliance.positions import PositionFields
+from appliance.runtime import Runtime
+from tests.conftest import api_headers, make_user, post_form, sign_in
+
+GUIDE = ["No evidence", "Some", "Solid", "Strong", "Exceptional"]
+
+
+def _kit_doc() -> KitDoc:
+    return KitDoc(
+        name="Backend engineer",
+        competencies=[
+            CompetencyDoc(
+                name="System design",
+                guide=GUIDE,
+                questions=[
+                    QuestionDoc(text="Design a URL shortener"),
+                    QuestionDoc(text="Scale it"),
+                ],
+            ),
+            CompetencyDoc(name="Collaboration", guide=GUIDE),
+        ],
+    )
+
+
+@pytest.fixture
+def recruiter_client(client: TestClient, runtime: Runtime) -> TestClient:  # type: ignore[type-arg]
+    make_user(runtime, "recruiter")
+    assert sign_in(client, "recruiter@example.com") == 303
+    return client
+
+
+def test_position_fields_are_validated(runtime: Runtime) -> None:
+    with pytest.raises(ApplianceError, match="Title is required"):
+        positions.create_position(runtime.audit, "t", PositionFields(title="  "))
+    with pytest.raises(ApplianceError, match="Status must be one of"):
+        positions.create_position(runtime.audit, "t", PositionFields(title="Eng", status="gone"))
+    assert Position.select().count() == 0
+
+
+def test_candidate_needs_an_existing_position_and_a_valid_email(runtime: Runtime) -> None:
+    with pytest.raises(NotFound):
+        create_candidate(
+            runtime.audit, "t", CandidateFields("Ann", "ann@example.com", position_id=42)
+        )
+    with pytest.raises(ApplianceError, match="e-mail"):
+        create_candidate(runtime.audit, "t", CandidateFields("Ann", "not-an-address"))
+    position = positions.create_position(runtime.audit, "t", PositionFields(title="Eng"))
+    candidate = create_candidate(
+        runtime.audit, "t", CandidateFields("Ann", " Ann@Example.com ", position_id=position.id)
+    )
+    assert candidate.email == "ann@example.com"
+    assert [c.id for c in list_candidates(position.id)] == [candidate.id]
+
+
+def test_candidate_audit_entries_hold_no_personal_data(runtime: Runtime) -> None:
+    create_candidate(runtime.audit, "t", CandidateFields("Zed Zulu", "zed@example.com"))
+    entry = AuditEntry.get(AuditEntry.action == "candidate.create")
+    assert (
+        "Zed" not in entry.details + entry.subject and "zed@" not in entry.details + entry.subject
+    )
+
+
+def test_kit_document_round_trips_in_order(runtime: Runtime) -> None:
+    kit = kits.create_kit(runtime.audit, "t", _kit_doc())
+    doc = kits.kit_document(kit)
+    assert [c.name for c in doc.competencies] == ["System design", "Collaboration"]
+    assert doc.competencies[0].guide == GUIDE
+    assert [q.text for q in doc.competencies[0].questions] == ["Design a URL shortener", "Scale it"]
+
+
+def test_an_invalid_part_stores_nothing_of_the_kit(runtime: Runtime) -> None:
+    doc = _kit_doc()
+    doc.competencies[1].guide = ["only", "three", "levels"]
+    with pytest.raises(ApplianceError, match="exactly 5 levels"):
+        kits.create_kit(runtime.audit, "t", doc)
+    assert (Kit.select().count(), Competency.select().count(), Question.select().count()) == (
+        0,
+        0,
+        0,
+    )
+
+
+def test_removing_a_competency_removes_its_questions(runtime: Runtime) -> None:
+    kit = kits.create_kit(runtime.audit, "t", _kit_doc())
+    design = kits.kit_document(kit).competencies[0]
+    assert design.id is not None
+    kits.remove_competency(runtime.audit, "t", kit.id, design.id)
+    assert Question.select().count() == 0
+    with pytest.raises(NotFound):
+        kits.add_question(runtime.audit, "t", kit.id, design.id, QuestionDoc(text="orphan"))
+
+
+def test_kit_editor_pages(recruiter_client: TestClient) -> None:  # type: ignore[type-arg]
+    client = recruiter_client
+    created = post_form(
+        client, "/kits", {"name": "Support lead", "description": "", "position_id": ""}
+    )
+    assert created.status_code == 303  # type: ignore[attr-defined]
+    path = created.headers["location"]  # type: ignore[attr-defined]
+    competency = {"name": "Empathy", "description": "Reads the customer"}
+    competency |= {f"guide_{n}": GUIDE[n - 1] for n in range(1, 6)}
+    assert post_form(client, f"{path}/competencies", competency).status_code == 303  # type: ignore[attr-defined]
+    competency_id = Competency.get().id
+    added = post_form(
+        client,
+        f"{path}/competencies/{competency_id}/questions",
+        {"text": "Tell me about an angry customer"},
+    )
+    assert added.status_code == 303  # type: ignore[attr-defined]
+    page = client.get(path, headers={"accept": "text/html"})
+    assert "Empathy" in page.text and "angry customer" in page.text and "Exceptional" in page.text
+    empty = post_form(client, f"{path}/competencies/{competency_id}/questions", {"text": " "})
+    assert empty.status_code == 400 and "Question is required" in empty.text  # type: ignore[attr-defined]
+    assert Question.select().count() == 1
+
+
+def test_position_and_candidate_pages_show_form_errors(recruiter_client: TestClient) -> None:  # type: ignore[type-arg]
+    client = recruiter_client
+    bad = post_form(client, "/positions", {"title": "", "status": "open"})
+    assert bad.status_code == 400 and "Title is required" in bad.text  # type: ignore[attr-defined]
+    good = post_form(client, "/positions", {"title": "Data engineer", "status": "open"})
+    assert good.status_code == 303  # type: ignore[attr-defined]
+    position_id = Position.get().id
+    bad = post_form(
+        client, "/candidates", {"name": "Bo", "email": "bo@", "position_id": str(position_id)}
+    )
+    assert bad.status_code == 400 and "not a valid e-mail" in bad.text  # type: ignore[attr-defined]
+    assert 'value="Bo"' in bad.text  # type: ignore[attr-defined]
+    good = post_form(
+        client,
+        "/candidates",
+        {"name": "Bo", "email": "bo@example.com", "position_id": str(position_id)},
+    )
+    assert good.status_code == 303  # type: ignore[attr-defined]
+    assert Candidate.get().position_id == position_id
+
+
+def test_api_creates_and_reads_a_whole_kit(recruiter_client: TestClient) -> None:  # type: ignore[type-arg]
+    client = recruiter_client
+    body = {
+        "name": "Designer",
+        "competencies": [
+            {"name": "Craft", "guide": GUIDE, "questions": [{"text": "Walk me through a project"}]}
+        ],
+    }
+    created = client.post("/api/kits", json=body, headers=api_headers(client))
+    assert created.status_code == 201, created.text
+    kit_id = created.json()["id"]
+    fetched = client.get(f"/api/kits/{kit_id}").json()
+    assert fetched["competencies"][0]["questions"][0]["text"] == "Walk me through a project"
+    assert client.get("/api/kits/999").status_code == 404
+
+
+def test_api_rejects_bad_bodies_without_storing(recruiter_client: TestClient) -> None:  # type: ignore[type-arg]
+    client = recruiter_client
+    headers = api_headers(client)
+    assert client.post("/api/positions", json={"title": ""}, headers=headers).status_code == 400
+    assert client.post("/api/positions", json={"nope": 1}, headers=headers).status_code == 400
+    malformed = client.post(
+        "/api/kits",
+        content=b'{"name": "x", "competencies": [',
+        headers={**headers, "content-type": "application/json"},
+    )
+    assert malformed.status_code == 400
+    assert Position.select().count() == 0 and Kit.select().count() == 0
+
+
+def test_api_updates_a_position(recruiter_client: TestClient) -> None:  # type: ignore[type-arg]
+    client = recruiter_client
+    headers = api_headers(client)
+    created = client.post("/api/positions", json={"title": "QA"}, headers=headers).json()
+    updated = client.put(
+        f"/api/positions/{created['id']}",
+        json={"title": "QA lead", "status": "on_hold"},
+        headers=headers,
+    )
+    assert updated.status_code == 200 and updated.json()["status"] == "on_hold"
+    assert Position.get().title == "QA lead"

@@ -1,0 +1,135 @@
+"""Every route states who may reach it, and the guard enforces exactly that.
+
+A new route must be added to EXPECTED with its roles, or this test fails.
+"""
+
+import re
+
+import httpx
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from appliance.models import Role, User
+from appliance.runtime import Runtime
+from appliance.sessions import start_session
+from appliance.web.access import PUBLIC, SESSION_COOKIE, route_rule
+from appliance.web.app import create_app
+
+A, R, I, C = Role.ADMIN, Role.RECRUITER, Role.INTERVIEWER, Role.COMPLIANCE
+STAFF = {A, R, I, C}
+HIRING = {A, R}
+
+EXPECTED: dict[tuple[str, str], set[Role] | str] = {
+    ("GET", "/"): PUBLIC,
+    ("GET", "/login"): PUBLIC,
+    ("POST", "/login"): PUBLIC,
+    ("POST", "/logout"): STAFF,
+    ("GET", "/account"): STAFF,
+    ("POST", "/account/totp"): STAFF,
+    ("POST", "/account/totp/disable"): STAFF,
+    ("GET", "/setup/{token:str}"): PUBLIC,
+    ("POST", "/setup/{token:str}"): PUBLIC,
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/metrics"): PUBLIC,
+    ("GET", "/static/{file_path:path}"): PUBLIC,
+    ("GET", "/schema"): PUBLIC,
+    ("GET", "/schema/openapi.json"): PUBLIC,
+    ("GET", "/schema/{path:str}"): PUBLIC,
+    ("GET", "/admin/users"): {A},
+    ("POST", "/admin/users"): {A},
+    ("POST", "/admin/users/{user_id:int}/role"): {A},
+    ("POST", "/admin/users/{user_id:int}/active"): {A},
+    ("GET", "/positions"): HIRING,
+    ("POST", "/positions"): HIRING,
+    ("GET", "/positions/{position_id:int}"): HIRING,
+    ("POST", "/positions/{position_id:int}"): HIRING,
+    ("GET", "/api/positions"): HIRING,
+    ("POST", "/api/positions"): HIRING,
+    ("GET", "/api/positions/{position_id:int}"): HIRING,
+    ("PUT", "/api/positions/{position_id:int}"): HIRING,
+    ("GET", "/candidates"): HIRING,
+    ("POST", "/candidates"): HIRING,
+    ("GET", "/candidates/{candidate_id:int}"): HIRING,
+    ("POST", "/candidates/{candidate_id:int}"): HIRING,
+    ("GET", "/api/candidates"): HIRING,
+    ("POST", "/api/candidates"): HIRING,
+    ("GET", "/api/candidates/{candidate_id:int}"): HIRING,
+    ("PUT", "/api/candidates/{candidate_id:int}"): HIRING,
+    ("GET", "/kits"): HIRING,
+    ("POST", "/kits"): HIRING,
+    ("GET", "/kits/{kit_id:int}"): HIRING,
+    ("POST", "/kits/{kit_id:int}"): HIRING,
+    ("POST", "/kits/{kit_id:int}/competencies"): HIRING,
+    ("POST", "/kits/{kit_id:int}/competencies/{competency_id:int}"): HIRING,
+    ("POST", "/kits/{kit_id:int}/competencies/{competency_id:int}/delete"): HIRING,
+    ("POST", "/kits/{kit_id:int}/competencies/{competency_id:int}/questions"): HIRING,
+    ("POST", "/kits/{kit_id:int}/questions/{question_id:int}/delete"): HIRING,
+    ("GET", "/api/kits"): HIRING,
+    ("POST", "/api/kits"): HIRING,
+    ("GET", "/api/kits/{kit_id:int}"): HIRING,
+}
+
+
+def _declared(app: Litestar) -> dict[tuple[str, str], object]:
+    found: dict[tuple[str, str], object] = {}
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            for method in handler.http_methods:
+                if method in ("OPTIONS", "HEAD"):
+                    continue
+                rule = route_rule(handler)
+                found[(method, route.path)] = rule if rule == PUBLIC or rule is None else set(rule)
+    return found
+
+
+def test_every_route_has_the_expected_rule(runtime: Runtime) -> None:
+    declared = _declared(create_app(runtime))
+    openapi_extras = {k for k in declared if k[1].startswith("/schema/") and k not in EXPECTED}
+    assert all(declared[k] == PUBLIC for k in openapi_extras), "schema routes must be public"
+    unlisted = set(declared) - set(EXPECTED) - openapi_extras
+    assert not unlisted, f"routes without an entry in EXPECTED: {sorted(unlisted)}"
+    assert not set(EXPECTED) - set(declared), "EXPECTED lists routes that no longer exist"
+    wrong = {k: declared[k] for k in EXPECTED if declared[k] != EXPECTED[k]}
+    assert not wrong, f"routes whose rule differs from EXPECTED: {wrong}"
+
+
+def _concrete(path: str) -> str:
+    path = re.sub(r"\{[a-z_]+:int\}", "999999", path)
+    return re.sub(r"\{[a-z_]+:(str|path)\}", "css/parley.css", path)
+
+
+def _refused(response: httpx.Response) -> bool:
+    if response.status_code == 403:
+        return True
+    return response.status_code == 401 and "sign in to continue" in response.text
+
+
+@pytest.mark.parametrize("key", sorted(EXPECTED), ids=lambda k: f"{k[0]} {k[1]}")
+def test_the_guard_enforces_the_rule(runtime: Runtime, key: tuple[str, str]) -> None:
+    method, path = key
+    rule = EXPECTED[key]
+    # Sessions are made directly: hashing four passwords per route would only slow this down.
+    tokens = {
+        role: start_session(
+            User.create(email=f"{role.value}@example.com", role=role.value, password_hash="!"),
+            runtime.config.auth,
+        )
+        for role in Role
+    }
+    with TestClient(app=create_app(runtime)) as client:
+        client.get("/login")  # a CSRF cookie, so state-changing requests reach the guard
+        csrf = client.cookies["parley_csrf"]
+        callers: dict[Role | None, str | None] = {None: None, **tokens}
+        for role, token in callers.items():
+            client.cookies.delete(SESSION_COOKIE)
+            if token:
+                client.cookies.set(SESSION_COOKIE, token)
+            response = client.request(
+                method,
+                _concrete(path),
+                headers={"accept": "application/json", "x-csrftoken": csrf},
+                follow_redirects=False,
+            )
+            allowed = rule == PUBLIC or (role is not None and role in rule)
+            assert _refused(response) != allowed, (role, method, path, response.status_code)

@@ -15,6 +15,7 @@ test: $(STAMP_TEST) chromium
 
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check appliance tests
+	$(BIN)/ruff format --check appliance tests
 	$(BIN)/mypy
 
 $(VENV)/bin/python:

@@ -7,7 +7,9 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from litestar import Litestar
 from litestar.testing import TestClient
 
 from appliance.accounts import create_user
@@ -45,7 +47,7 @@ def runtime(config: Config, setup_url: str) -> Iterator[Runtime]:
 
 
 @pytest.fixture
-def client(runtime: Runtime) -> Iterator[TestClient]:  # type: ignore[type-arg]
+def client(runtime: Runtime) -> Iterator[TestClient[Litestar]]:
     with TestClient(app=create_app(runtime), base_url="http://127.0.0.1") as test_client:
         yield test_client
 
@@ -54,7 +56,7 @@ def make_user(runtime: Runtime, role: str, email: str | None = None) -> User:
     return create_user(runtime.audit, "test", email or f"{role}@example.com", role, PASSWORD)
 
 
-def csrf_token(client: TestClient, path: str = "/login") -> str:  # type: ignore[type-arg]
+def csrf_token(client: TestClient[Litestar], path: str = "/login") -> str:
     """Fetch a form page and return the CSRF token it embeds (the cookie is kept by the client)."""
     page = client.get(path, headers={"accept": "text/html"})
     match = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
@@ -62,7 +64,9 @@ def csrf_token(client: TestClient, path: str = "/login") -> str:  # type: ignore
     return match.group(1)
 
 
-def sign_in(client: TestClient, email: str, password: str = PASSWORD, code: str = "") -> int:  # type: ignore[type-arg]
+def sign_in(
+    client: TestClient[Litestar], email: str, password: str = PASSWORD, code: str = ""
+) -> int:
     token = csrf_token(client)
     response = client.post(
         "/login",
@@ -72,7 +76,7 @@ def sign_in(client: TestClient, email: str, password: str = PASSWORD, code: str 
     return response.status_code
 
 
-def post_form(client: TestClient, path: str, data: dict[str, str]) -> object:  # type: ignore[type-arg]
+def post_form(client: TestClient[Litestar], path: str, data: dict[str, str]) -> httpx.Response:
     """POST a form the way a browser does: with the CSRF token from the page's cookie."""
     token = client.cookies.get("parley_csrf") or csrf_token(client)
     return client.post(
@@ -83,7 +87,7 @@ def post_form(client: TestClient, path: str, data: dict[str, str]) -> object:  #
     )
 
 
-def api_headers(client: TestClient) -> dict[str, str]:  # type: ignore[type-arg]
+def api_headers(client: TestClient[Litestar]) -> dict[str, str]:
     if not client.cookies.get("parley_csrf"):
         csrf_token(client)
     return {"x-csrftoken": client.cookies["parley_csrf"], "accept": "application/json"}

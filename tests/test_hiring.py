@@ -1,6 +1,7 @@
 """Positions, candidates and interview kits: domain rules, pages and the JSON API."""
 
 import pytest
+from litestar import Litestar
 from litestar.testing import TestClient
 
 from appliance import kits, positions
@@ -33,7 +34,7 @@ def _kit_doc() -> KitDoc:
 
 
 @pytest.fixture
-def recruiter_client(client: TestClient, runtime: Runtime) -> TestClient:  # type: ignore[type-arg]
+def recruiter_client(client: TestClient[Litestar], runtime: Runtime) -> TestClient[Litestar]:
     make_user(runtime, "recruiter")
     assert sign_in(client, "recruiter@example.com") == 303
     return client
@@ -100,52 +101,54 @@ def test_removing_a_competency_removes_its_questions(runtime: Runtime) -> None:
         kits.add_question(runtime.audit, "t", kit.id, design.id, QuestionDoc(text="orphan"))
 
 
-def test_kit_editor_pages(recruiter_client: TestClient) -> None:  # type: ignore[type-arg]
+def test_kit_editor_pages(recruiter_client: TestClient[Litestar]) -> None:
     client = recruiter_client
     created = post_form(
         client, "/kits", {"name": "Support lead", "description": "", "position_id": ""}
     )
-    assert created.status_code == 303  # type: ignore[attr-defined]
-    path = created.headers["location"]  # type: ignore[attr-defined]
+    assert created.status_code == 303
+    path = created.headers["location"]
     competency = {"name": "Empathy", "description": "Reads the customer"}
     competency |= {f"guide_{n}": GUIDE[n - 1] for n in range(1, 6)}
-    assert post_form(client, f"{path}/competencies", competency).status_code == 303  # type: ignore[attr-defined]
+    assert post_form(client, f"{path}/competencies", competency).status_code == 303
     competency_id = Competency.get().id
     added = post_form(
         client,
         f"{path}/competencies/{competency_id}/questions",
         {"text": "Tell me about an angry customer"},
     )
-    assert added.status_code == 303  # type: ignore[attr-defined]
+    assert added.status_code == 303
     page = client.get(path, headers={"accept": "text/html"})
     assert "Empathy" in page.text and "angry customer" in page.text and "Exceptional" in page.text
     empty = post_form(client, f"{path}/competencies/{competency_id}/questions", {"text": " "})
-    assert empty.status_code == 400 and "Question is required" in empty.text  # type: ignore[attr-defined]
+    assert empty.status_code == 400 and "Question is required" in empty.text
     assert Question.select().count() == 1
 
 
-def test_position_and_candidate_pages_show_form_errors(recruiter_client: TestClient) -> None:  # type: ignore[type-arg]
+def test_position_and_candidate_pages_show_form_errors(
+    recruiter_client: TestClient[Litestar],
+) -> None:
     client = recruiter_client
     bad = post_form(client, "/positions", {"title": "", "status": "open"})
-    assert bad.status_code == 400 and "Title is required" in bad.text  # type: ignore[attr-defined]
+    assert bad.status_code == 400 and "Title is required" in bad.text
     good = post_form(client, "/positions", {"title": "Data engineer", "status": "open"})
-    assert good.status_code == 303  # type: ignore[attr-defined]
+    assert good.status_code == 303
     position_id = Position.get().id
     bad = post_form(
         client, "/candidates", {"name": "Bo", "email": "bo@", "position_id": str(position_id)}
     )
-    assert bad.status_code == 400 and "not a valid e-mail" in bad.text  # type: ignore[attr-defined]
-    assert 'value="Bo"' in bad.text  # type: ignore[attr-defined]
+    assert bad.status_code == 400 and "not a valid e-mail" in bad.text
+    assert 'value="Bo"' in bad.text
     good = post_form(
         client,
         "/candidates",
         {"name": "Bo", "email": "bo@example.com", "position_id": str(position_id)},
     )
-    assert good.status_code == 303  # type: ignore[attr-defined]
+    assert good.status_code == 303
     assert Candidate.get().position_id == position_id
 
 
-def test_api_creates_and_reads_a_whole_kit(recruiter_client: TestClient) -> None:  # type: ignore[type-arg]
+def test_api_creates_and_reads_a_whole_kit(recruiter_client: TestClient[Litestar]) -> None:
     client = recruiter_client
     body = {
         "name": "Designer",
@@ -161,7 +164,7 @@ def test_api_creates_and_reads_a_whole_kit(recruiter_client: TestClient) -> None
     assert client.get("/api/kits/999").status_code == 404
 
 
-def test_api_rejects_bad_bodies_without_storing(recruiter_client: TestClient) -> None:  # type: ignore[type-arg]
+def test_api_rejects_bad_bodies_without_storing(recruiter_client: TestClient[Litestar]) -> None:
     client = recruiter_client
     headers = api_headers(client)
     assert client.post("/api/positions", json={"title": ""}, headers=headers).status_code == 400
@@ -175,7 +178,7 @@ def test_api_rejects_bad_bodies_without_storing(recruiter_client: TestClient) ->
     assert Position.select().count() == 0 and Kit.select().count() == 0
 
 
-def test_api_updates_a_position(recruiter_client: TestClient) -> None:  # type: ignore[type-arg]
+def test_api_updates_a_position(recruiter_client: TestClient[Litestar]) -> None:
     client = recruiter_client
     headers = api_headers(client)
     created = client.post("/api/positions", json={"title": "QA"}, headers=headers).json()

@@ -3,6 +3,7 @@
 from urllib.parse import urlparse
 
 import pyotp
+from litestar import Litestar
 from litestar.testing import TestClient
 
 from appliance.models import AuditEntry, Position, Session, User
@@ -10,7 +11,9 @@ from appliance.runtime import Runtime
 from tests.conftest import PASSWORD, csrf_token, make_user, post_form, sign_in
 
 
-def _setup_form(client: TestClient, path: str, email: str = "admin@example.com") -> object:  # type: ignore[type-arg]
+def _setup_form(
+    client: TestClient[Litestar], path: str, email: str = "admin@example.com"
+) -> object:
     token = csrf_token(client, path)
     return client.post(
         path,
@@ -26,10 +29,12 @@ def _setup_form(client: TestClient, path: str, email: str = "admin@example.com")
     )
 
 
-def test_setup_link_creates_the_first_admin_once(client: TestClient, setup_url: str) -> None:  # type: ignore[type-arg]
+def test_setup_link_creates_the_first_admin_once(
+    client: TestClient[Litestar], setup_url: str
+) -> None:
     path = urlparse(setup_url).path
     response = _setup_form(client, path)
-    assert response.status_code == 303  # type: ignore[attr-defined]
+    assert response.status_code == 303
     admin = User.get(User.email == "admin@example.com")
     assert admin.role == "admin"
     assert client.get("/", headers={"accept": "text/html"}).text.count("Users") >= 1
@@ -50,15 +55,15 @@ def test_setup_link_creates_the_first_admin_once(client: TestClient, setup_url: 
     assert not User.select().where(User.email == "evil@example.com").exists()
 
 
-def test_setup_with_a_wrong_token_is_refused(client: TestClient, setup_url: str) -> None:  # type: ignore[type-arg]
+def test_setup_with_a_wrong_token_is_refused(client: TestClient[Litestar], setup_url: str) -> None:
     response = client.get("/setup/not-the-token", headers={"accept": "text/html"})
     assert response.status_code == 404
     assert User.select().count() == 0
 
 
 def test_wrong_password_shows_an_error_and_sets_no_session(
-    client: TestClient, runtime: Runtime
-) -> None:  # type: ignore[type-arg]
+    client: TestClient[Litestar], runtime: Runtime
+) -> None:
     make_user(runtime, "recruiter")
     assert sign_in(client, "recruiter@example.com", "not the password") == 401
     assert Session.select().count() == 0
@@ -68,7 +73,9 @@ def test_wrong_password_shows_an_error_and_sets_no_session(
     assert client.get("/positions", headers={"accept": "text/html"}).status_code == 200
 
 
-def test_session_cookie_is_httponly_and_samesite(client: TestClient, runtime: Runtime) -> None:  # type: ignore[type-arg]
+def test_session_cookie_is_httponly_and_samesite(
+    client: TestClient[Litestar], runtime: Runtime
+) -> None:
     make_user(runtime, "recruiter")
     token = csrf_token(client)
     response = client.post(
@@ -80,7 +87,9 @@ def test_session_cookie_is_httponly_and_samesite(client: TestClient, runtime: Ru
     assert "parley_session=" in cookie and "httponly" in cookie and "samesite=lax" in cookie
 
 
-def test_login_requires_the_totp_code_when_enabled(client: TestClient, runtime: Runtime) -> None:  # type: ignore[type-arg]
+def test_login_requires_the_totp_code_when_enabled(
+    client: TestClient[Litestar], runtime: Runtime
+) -> None:
     user = make_user(runtime, "recruiter")
     secret = pyotp.random_base32()
     user.totp_secret = secret
@@ -89,7 +98,9 @@ def test_login_requires_the_totp_code_when_enabled(client: TestClient, runtime: 
     assert sign_in(client, "recruiter@example.com", code=pyotp.TOTP(secret).now()) == 303
 
 
-def test_missing_or_forged_csrf_token_changes_nothing(client: TestClient, runtime: Runtime) -> None:  # type: ignore[type-arg]
+def test_missing_or_forged_csrf_token_changes_nothing(
+    client: TestClient[Litestar], runtime: Runtime
+) -> None:
     make_user(runtime, "recruiter")
     assert sign_in(client, "recruiter@example.com") == 303
     entries = AuditEntry.select().count()
@@ -106,8 +117,8 @@ def test_missing_or_forged_csrf_token_changes_nothing(client: TestClient, runtim
 
 
 def test_tampered_session_cookie_is_treated_as_signed_out(
-    client: TestClient, runtime: Runtime
-) -> None:  # type: ignore[type-arg]
+    client: TestClient[Litestar], runtime: Runtime
+) -> None:
     make_user(runtime, "recruiter")
     assert sign_in(client, "recruiter@example.com") == 303
     real = client.cookies["parley_session"]
@@ -118,17 +129,21 @@ def test_tampered_session_cookie_is_treated_as_signed_out(
     assert Session.select().count() == 1
 
 
-def test_sign_out_ends_the_server_side_session(client: TestClient, runtime: Runtime) -> None:  # type: ignore[type-arg]
+def test_sign_out_ends_the_server_side_session(
+    client: TestClient[Litestar], runtime: Runtime
+) -> None:
     make_user(runtime, "recruiter")
     assert sign_in(client, "recruiter@example.com") == 303
     token = client.cookies["parley_session"]
-    assert post_form(client, "/logout", {}).status_code == 303  # type: ignore[attr-defined]
+    assert post_form(client, "/logout", {}).status_code == 303
     assert Session.select().count() == 0
     client.cookies.set("parley_session", token)
     assert client.get("/api/positions").status_code == 401
 
 
-def test_login_redirect_target_must_be_local(client: TestClient, runtime: Runtime) -> None:  # type: ignore[type-arg]
+def test_login_redirect_target_must_be_local(
+    client: TestClient[Litestar], runtime: Runtime
+) -> None:
     make_user(runtime, "recruiter")
     token = csrf_token(client)
     response = client.post(
@@ -144,19 +159,21 @@ def test_login_redirect_target_must_be_local(client: TestClient, runtime: Runtim
     assert response.headers["location"] == "/"
 
 
-def test_enabling_totp_from_the_account_page(client: TestClient, runtime: Runtime) -> None:  # type: ignore[type-arg]
+def test_enabling_totp_from_the_account_page(
+    client: TestClient[Litestar], runtime: Runtime
+) -> None:
     make_user(runtime, "interviewer")
     assert sign_in(client, "interviewer@example.com") == 303
     secret = pyotp.random_base32()
     bad = post_form(client, "/account/totp", {"secret": secret, "code": "000000"})
-    assert bad.status_code == 400  # type: ignore[attr-defined]
+    assert bad.status_code == 400
     assert User.get().totp_secret is None
     good = post_form(client, "/account/totp", {"secret": secret, "code": pyotp.TOTP(secret).now()})
-    assert good.status_code == 303  # type: ignore[attr-defined]
+    assert good.status_code == 303
     assert User.get().totp_secret == secret
 
 
-def test_healthz_and_openapi_are_served(client: TestClient) -> None:  # type: ignore[type-arg]
+def test_healthz_and_openapi_are_served(client: TestClient[Litestar]) -> None:
     from openapi_spec_validator import validate
 
     health = client.get("/healthz")

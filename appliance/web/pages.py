@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from litestar import Request
 from litestar.di import NamedDependency
@@ -12,6 +14,8 @@ from litestar.response import Redirect, Template
 from appliance.errors import ApplianceError
 from appliance.models import User
 from appliance.runtime import Runtime
+
+V = TypeVar("V")
 
 FormData = URLEncodedBody[dict[str, str]]
 # The process's Runtime, provided to handlers by the app's "runtime" dependency.
@@ -45,6 +49,23 @@ def local_path(target: str, fallback: str = "/") -> str:
     if target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return fallback
+
+
+def row_view(view: type[V], row: object) -> V:
+    """Build an API view dataclass from a model row, field by field."""
+    return view(**{f.name: getattr(row, f.name) for f in dataclasses.fields(view)})  # type: ignore[arg-type]
+
+
+def from_form(fields: type[V], data: Mapping[str, str]) -> V:
+    """Build a domain input dataclass from form fields; absent text fields are empty."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(fields):  # type: ignore[arg-type]
+        if f.name in data:
+            raw = data[f.name]
+            values[f.name] = optional_int(raw) if f.type == "int | None" else raw
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            values[f.name] = ""
+    return fields(**values)
 
 
 def optional_int(value: str) -> int | None:

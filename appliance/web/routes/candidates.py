@@ -13,9 +13,17 @@ from litestar.response import Redirect, Template
 from appliance import candidates, positions
 from appliance.candidates import CandidateFields
 from appliance.errors import ApplianceError
-from appliance.models import Candidate, Role
+from appliance.models import Role
 from appliance.web.access import allow
-from appliance.web.pages import AppRuntime, FormData, actor, optional_int, page, see_other
+from appliance.web.pages import (
+    AppRuntime,
+    FormData,
+    actor,
+    from_form,
+    page,
+    row_view,
+    see_other,
+)
 from appliance.web.threads import in_thread
 
 HIRING = allow(Role.ADMIN, Role.RECRUITER)
@@ -32,31 +40,6 @@ class CandidateView:
     notes: str
     created_at: datetime.datetime
     updated_at: datetime.datetime
-
-    @classmethod
-    def of(cls, c: Candidate) -> CandidateView:
-        return cls(
-            id=c.id,
-            name=c.name,
-            email=c.email,
-            phone=c.phone,
-            position_id=c.position_id,
-            status=c.status,
-            notes=c.notes,
-            created_at=c.created_at,
-            updated_at=c.updated_at,
-        )
-
-
-def _fields(data: dict[str, str]) -> CandidateFields:
-    return CandidateFields(
-        name=data.get("name", ""),
-        email=data.get("email", ""),
-        phone=data.get("phone", ""),
-        position_id=optional_int(data.get("position_id", "")),
-        status=data.get("status", "active"),
-        notes=data.get("notes", ""),
-    )
 
 
 def _context(**extra: Any) -> dict[str, Any]:
@@ -79,7 +62,9 @@ def add_candidate(
     request: Request[Any, Any, Any], runtime: AppRuntime, data: FormData
 ) -> Template | Redirect:
     try:
-        candidate = candidates.create_candidate(runtime.audit, actor(request), _fields(data))
+        candidate = candidates.create_candidate(
+            runtime.audit, actor(request), from_form(CandidateFields, data)
+        )
     except ApplianceError as exc:
         return page(
             "candidates.html",
@@ -94,7 +79,7 @@ def add_candidate(
 @in_thread
 def candidate_page(request: Request[Any, Any, Any], candidate_id: FromPath[int]) -> Template:
     candidate = candidates.get_candidate(candidate_id)
-    form = vars(CandidateView.of(candidate))
+    form = vars(row_view(CandidateView, candidate))
     return page("candidate.html", request, **_context(candidate=candidate, form=form, error=None))
 
 
@@ -107,7 +92,9 @@ def edit_candidate(
     data: FormData,
 ) -> Template | Redirect:
     try:
-        candidates.update_candidate(runtime.audit, actor(request), candidate_id, _fields(data))
+        candidates.update_candidate(
+            runtime.audit, actor(request), candidate_id, from_form(CandidateFields, data)
+        )
     except ApplianceError as exc:
         candidate = candidates.get_candidate(candidate_id)
         return page(
@@ -123,7 +110,7 @@ def edit_candidate(
 @in_thread
 def api_list_candidates(position_id: FromQuery[int | None] = None) -> list[CandidateView]:
     """Candidates, optionally only those for one position."""
-    return [CandidateView.of(c) for c in candidates.list_candidates(position_id)]
+    return [row_view(CandidateView, c) for c in candidates.list_candidates(position_id)]
 
 
 @post("/api/candidates", opt=HIRING, tags=["candidates"])
@@ -131,13 +118,13 @@ def api_list_candidates(position_id: FromQuery[int | None] = None) -> list[Candi
 def api_create_candidate(
     request: Request[Any, Any, Any], runtime: AppRuntime, data: JSONBody[CandidateFields]
 ) -> CandidateView:
-    return CandidateView.of(candidates.create_candidate(runtime.audit, actor(request), data))
+    return row_view(CandidateView, candidates.create_candidate(runtime.audit, actor(request), data))
 
 
 @get("/api/candidates/{candidate_id:int}", opt=HIRING, tags=["candidates"])
 @in_thread
 def api_get_candidate(candidate_id: FromPath[int]) -> CandidateView:
-    return CandidateView.of(candidates.get_candidate(candidate_id))
+    return row_view(CandidateView, candidates.get_candidate(candidate_id))
 
 
 @put("/api/candidates/{candidate_id:int}", opt=HIRING, tags=["candidates"])
@@ -148,6 +135,7 @@ def api_update_candidate(
     candidate_id: FromPath[int],
     data: JSONBody[CandidateFields],
 ) -> CandidateView:
-    return CandidateView.of(
-        candidates.update_candidate(runtime.audit, actor(request), candidate_id, data)
+    return row_view(
+        CandidateView,
+        candidates.update_candidate(runtime.audit, actor(request), candidate_id, data),
     )

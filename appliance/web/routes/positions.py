@@ -12,10 +12,10 @@ from litestar.response import Redirect, Template
 
 from appliance import positions
 from appliance.errors import ApplianceError
-from appliance.models import Position, Role
+from appliance.models import Role
 from appliance.positions import PositionFields
 from appliance.web.access import allow
-from appliance.web.pages import AppRuntime, FormData, actor, page, see_other
+from appliance.web.pages import AppRuntime, FormData, actor, from_form, page, row_view, see_other
 from appliance.web.threads import in_thread
 
 HIRING = allow(Role.ADMIN, Role.RECRUITER)
@@ -31,29 +31,6 @@ class PositionView:
     status: str
     created_at: datetime.datetime
     updated_at: datetime.datetime
-
-    @classmethod
-    def of(cls, p: Position) -> PositionView:
-        return cls(
-            id=p.id,
-            title=p.title,
-            department=p.department,
-            location=p.location,
-            description=p.description,
-            status=p.status,
-            created_at=p.created_at,
-            updated_at=p.updated_at,
-        )
-
-
-def _fields(data: dict[str, str]) -> PositionFields:
-    return PositionFields(
-        title=data.get("title", ""),
-        department=data.get("department", ""),
-        location=data.get("location", ""),
-        description=data.get("description", ""),
-        status=data.get("status", "open"),
-    )
 
 
 @get("/positions", opt=HIRING, include_in_schema=False)
@@ -75,7 +52,9 @@ def add_position(
     request: Request[Any, Any, Any], runtime: AppRuntime, data: FormData
 ) -> Template | Redirect:
     try:
-        position = positions.create_position(runtime.audit, actor(request), _fields(data))
+        position = positions.create_position(
+            runtime.audit, actor(request), from_form(PositionFields, data)
+        )
     except ApplianceError as exc:
         return page(
             "positions.html",
@@ -98,7 +77,7 @@ def position_page(request: Request[Any, Any, Any], position_id: FromPath[int]) -
         request,
         position=position,
         statuses=positions.STATUSES,
-        form=vars(PositionView.of(position)),
+        form=vars(row_view(PositionView, position)),
         error=None,
     )
 
@@ -109,7 +88,9 @@ def edit_position(
     request: Request[Any, Any, Any], runtime: AppRuntime, position_id: FromPath[int], data: FormData
 ) -> Template | Redirect:
     try:
-        positions.update_position(runtime.audit, actor(request), position_id, _fields(data))
+        positions.update_position(
+            runtime.audit, actor(request), position_id, from_form(PositionFields, data)
+        )
     except ApplianceError as exc:
         return page(
             "position.html",
@@ -127,7 +108,7 @@ def edit_position(
 @in_thread
 def api_list_positions() -> list[PositionView]:
     """All positions, open ones first."""
-    return [PositionView.of(p) for p in positions.list_positions()]
+    return [row_view(PositionView, p) for p in positions.list_positions()]
 
 
 @post("/api/positions", opt=HIRING, tags=["positions"])
@@ -136,13 +117,13 @@ def api_create_position(
     request: Request[Any, Any, Any], runtime: AppRuntime, data: JSONBody[PositionFields]
 ) -> PositionView:
     """Create a position."""
-    return PositionView.of(positions.create_position(runtime.audit, actor(request), data))
+    return row_view(PositionView, positions.create_position(runtime.audit, actor(request), data))
 
 
 @get("/api/positions/{position_id:int}", opt=HIRING, tags=["positions"])
 @in_thread
 def api_get_position(position_id: FromPath[int]) -> PositionView:
-    return PositionView.of(positions.get_position(position_id))
+    return row_view(PositionView, positions.get_position(position_id))
 
 
 @put("/api/positions/{position_id:int}", opt=HIRING, tags=["positions"])
@@ -154,6 +135,6 @@ def api_update_position(
     data: JSONBody[PositionFields],
 ) -> PositionView:
     """Replace a position's fields."""
-    return PositionView.of(
-        positions.update_position(runtime.audit, actor(request), position_id, data)
+    return row_view(
+        PositionView, positions.update_position(runtime.audit, actor(request), position_id, data)
     )

@@ -79,6 +79,9 @@ class Candidate(BaseModel):
     created_at = peewee.DateTimeField(default=utcnow)
     updated_at = peewee.DateTimeField(default=utcnow)
     erased_at = peewee.DateTimeField(null=True)
+    decided_at = peewee.DateTimeField(null=True)
+    legal_hold = peewee.BooleanField(default=False)
+    hold_reason = peewee.TextField(default="")
     # Foreign-key id accessors peewee adds, declared for the type checker.
     position_id: int | None
 
@@ -124,7 +127,10 @@ class Question(BaseModel):
 
 class Interview(BaseModel):
     id = peewee.AutoField()
-    position = peewee.ForeignKeyField(Position, backref="interviews", on_delete="CASCADE")
+    # Null for interviews brought in from another system with no position attached.
+    position = peewee.ForeignKeyField(
+        Position, null=True, backref="interviews", on_delete="SET NULL"
+    )
     candidate = peewee.ForeignKeyField(Candidate, backref="interviews", on_delete="CASCADE")
     kit = peewee.ForeignKeyField(Kit, null=True, backref="interviews", on_delete="SET NULL")
     starts_at = peewee.DateTimeField()
@@ -133,7 +139,7 @@ class Interview(BaseModel):
     created_by = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL")
     created_at = peewee.DateTimeField(default=utcnow)
     # Foreign-key id accessors peewee adds, declared for the type checker.
-    position_id: int
+    position_id: int | None
     candidate_id: int
     kit_id: int | None
     created_by_id: int | None
@@ -197,17 +203,58 @@ class CompetencyScore(BaseModel):
 
 
 class Recording(BaseModel):
+    """One recorded session of an interview; its tracks and derived objects are its blobs."""
+
     id = peewee.AutoField()
     interview = peewee.ForeignKeyField(Interview, backref="recordings", on_delete="CASCADE")
-    participant_identity = peewee.CharField(max_length=200)
-    track_kind = peewee.CharField(max_length=16)
-    blob_name = peewee.CharField(max_length=200, unique=True)
     status = peewee.CharField(max_length=16, default="recording")
+    source = peewee.CharField(max_length=16, default="live")
     started_at = peewee.DateTimeField(default=utcnow)
     ended_at = peewee.DateTimeField(null=True)
-    size_bytes = peewee.BigIntegerField(default=0)
+    # The keystore entry whose data key seals every blob of this recording; null once erased.
+    key_id = peewee.CharField(max_length=32, null=True, index=True)
     # Foreign-key id accessors peewee adds, declared for the type checker.
     interview_id: int
+
+
+class RecordingBlob(BaseModel):
+    """A sealed object in the blob store: a participant's track, a transcript, captions."""
+
+    id = peewee.AutoField()
+    recording = peewee.ForeignKeyField(Recording, backref="blobs", on_delete="CASCADE")
+    object_id = peewee.CharField(max_length=32, unique=True)
+    participant_identity = peewee.CharField(max_length=200)
+    kind = peewee.CharField(max_length=16)
+    filename = peewee.CharField(max_length=255, default="")
+    media_type = peewee.CharField(max_length=100, default="application/octet-stream")
+    plaintext_bytes = peewee.BigIntegerField(default=0)
+    sealed_sha256 = peewee.CharField(max_length=64, default="")
+    status = peewee.CharField(max_length=16, default="writing")
+    created_at = peewee.DateTimeField(default=utcnow)
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    recording_id: int
+
+
+class DataKey(BaseModel):
+    """One wrapping of a data key: for the appliance's KEK or for one compliance recipient."""
+
+    id = peewee.AutoField()
+    key_id = peewee.CharField(max_length=32, index=True)
+    recipient = peewee.CharField(max_length=200)
+    wrapped = peewee.BlobField()
+    created_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("key_id", "recipient"), True),)
+
+
+class ComplianceRecipient(BaseModel):
+    """A compliance officer's public key; every new data key is also wrapped for it."""
+
+    id = peewee.AutoField()
+    recipient = peewee.CharField(max_length=200, unique=True)
+    label = peewee.CharField(max_length=200, default="")
+    added_at = peewee.DateTimeField(default=utcnow)
 
 
 class Comment(BaseModel):
@@ -272,6 +319,9 @@ ALL_MODELS: list[type[BaseModel]] = [
     Scorecard,
     CompetencyScore,
     Recording,
+    RecordingBlob,
+    DataKey,
+    ComplianceRecipient,
     Comment,
     TranscriptSegment,
     AuditEntry,

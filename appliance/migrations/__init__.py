@@ -13,11 +13,15 @@ import peewee
 from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
 
 from appliance.errors import ApplianceError
-from appliance.migrations import m0001_initial, m0002_signin_hardening
+from appliance.migrations import m0001_initial, m0002_signin_hardening, m0003_recording_store
 
 Migration = Callable[[peewee.Database, SchemaMigrator], None]
 
-MIGRATIONS: list[Migration] = [m0001_initial.apply, m0002_signin_hardening.apply]
+MIGRATIONS: list[Migration] = [
+    m0001_initial.apply,
+    m0002_signin_hardening.apply,
+    m0003_recording_store.apply,
+]
 LATEST = len(MIGRATIONS)
 
 

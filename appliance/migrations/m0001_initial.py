@@ -70,7 +70,7 @@ def apply(db: peewee.Database, migrator: SchemaMigrator) -> None:
         ordinal = peewee.IntegerField(default=0)
 
     class Interview(Frozen):
-        position = peewee.ForeignKeyField(Position, on_delete="CASCADE")
+        position = peewee.ForeignKeyField(Position, null=True, on_delete="SET NULL")
         candidate = peewee.ForeignKeyField(Candidate, on_delete="CASCADE")
         kit = peewee.ForeignKeyField(Kit, null=True, on_delete="SET NULL")
         starts_at = peewee.DateTimeField()
@@ -116,13 +116,10 @@ def apply(db: peewee.Database, migrator: SchemaMigrator) -> None:
 
     class Recording(Frozen):
         interview = peewee.ForeignKeyField(Interview, on_delete="CASCADE")
-        participant_identity = peewee.CharField(max_length=200)
-        track_kind = peewee.CharField(max_length=16)
-        blob_name = peewee.CharField(max_length=200, unique=True)
         status = peewee.CharField(max_length=16, default="recording")
+        source = peewee.CharField(max_length=16, default="live")
         started_at = peewee.DateTimeField()
         ended_at = peewee.DateTimeField(null=True)
-        size_bytes = peewee.BigIntegerField(default=0)
 
     class Comment(Frozen):
         interview = peewee.ForeignKeyField(Interview, on_delete="CASCADE")

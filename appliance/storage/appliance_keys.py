@@ -1,6 +1,8 @@
 """The appliance's own keys, made once by `appliance init` and kept as 0600 files.
 
 - `keys/kek.key`: 32 random bytes, the key-encryption key that wraps every data key.
+- `keys/kek.new.key`, `keys/kek.old.key`: only while `appliance keys rotate` runs (or after it
+  was interrupted): the incoming and outgoing KEKs, loaded too so every entry stays readable.
 - `keys/signing.key`: the Ed25519 key that signs audit checkpoints and exports (PEM, PKCS#8).
 - `keys/signing.pub`: its public half, for verifying on another machine.
 """
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -18,24 +20,36 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from appliance.errors import ApplianceError
+from appliance.storage.recipients import kek_id
 
 KEK_BYTES = 32
+ROTATION_FILES = ("kek.new.key", "kek.old.key")
 
 
 @dataclass(frozen=True)
 class ApplianceKeys:
     kek: bytes
     signing_key: Ed25519PrivateKey
+    # Every KEK on disk by its id: the current one, and a new one while a rotation runs.
+    kek_ring: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def public_key(self) -> Ed25519PublicKey:
         return self.signing_key.public_key()
 
     def derive(self, purpose: str) -> bytes:
-        """A 32-byte secret for one purpose (e.g. signing web cookies), independent of the KEK."""
+        """A 32-byte secret for one purpose (e.g. signing web cookies).
+
+        Derived from the signing key, which rotation of the KEK leaves alone.
+        """
+        seed = self.signing_key.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
         return HKDF(
             algorithm=SHA256(), length=32, salt=None, info=f"parley {purpose}".encode()
-        ).derive(self.kek)
+        ).derive(seed)
 
 
 def key_dir(data_dir: Path) -> Path:
@@ -87,7 +101,44 @@ def load_keys(data_dir: Path) -> ApplianceKeys:
         raise ApplianceError(f"cannot read {kek_path}: {exc.strerror}") from None
     if len(kek) != KEK_BYTES:
         raise ApplianceError(f"{kek_path} is damaged: expected {KEK_BYTES} bytes, found {len(kek)}")
-    return ApplianceKeys(kek=kek, signing_key=_load_signing_key(directory / "signing.key"))
+    ring = {kek_id(kek): kek}
+    for name in ROTATION_FILES:
+        other = directory / name
+        if other.exists() and len(other.read_bytes()) == KEK_BYTES:
+            ring[kek_id(other.read_bytes())] = other.read_bytes()
+    return ApplianceKeys(
+        kek=kek, signing_key=_load_signing_key(directory / "signing.key"), kek_ring=ring
+    )
+
+
+def stage_new_kek(data_dir: Path) -> bytes:
+    """Write the KEK a rotation will switch to, beside the current one."""
+    kek = secrets.token_bytes(KEK_BYTES)
+    _write_secret(key_dir(data_dir) / "kek.new.key", kek)
+    return kek
+
+
+def switch_to_new_kek(data_dir: Path) -> None:
+    """Make the staged KEK current, keeping the outgoing one as kek.old.key until dropped."""
+    directory = key_dir(data_dir)
+    os.replace(directory / "kek.key", directory / "kek.old.key")
+    os.replace(directory / "kek.new.key", directory / "kek.key")
+    _fsync_dir(directory)
+
+
+def drop_rotation_files(data_dir: Path) -> None:
+    """Remove the incoming/outgoing KEK files once no entry needs them."""
+    for name in ROTATION_FILES:
+        (key_dir(data_dir) / name).unlink(missing_ok=True)
+    _fsync_dir(key_dir(data_dir))
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def load_public_key(path: Path) -> Ed25519PublicKey:
@@ -127,3 +178,4 @@ def _write_secret(path: Path, data: bytes) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
+    _fsync_dir(path.parent)

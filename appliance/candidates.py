@@ -15,6 +15,7 @@ from appliance.positions import get_position
 from appliance.storage.audit import AuditLog
 
 STATUSES = ("active", "hired", "rejected", "withdrawn")
+DECIDED = ("hired", "rejected", "withdrawn")
 
 
 @dataclass
@@ -69,6 +70,7 @@ def create_candidate(audit: AuditLog, actor: str, fields: CandidateFields) -> Ca
             position=clean.position_id,
             status=clean.status,
             notes=clean.notes,
+            decided_at=utcnow() if clean.status in DECIDED else None,
         )
         audit.record(actor, "candidate.create", f"candidate:{candidate.id}")
     return candidate
@@ -84,6 +86,9 @@ def update_candidate(
         candidate.email = clean.email
         candidate.phone = clean.phone
         candidate.position_id = clean.position_id
+        if clean.status != candidate.status:
+            # The hiring decision starts the decision retention clock; reopening stops it.
+            candidate.decided_at = utcnow() if clean.status in DECIDED else None
         candidate.status = clean.status
         candidate.notes = clean.notes
         candidate.updated_at = utcnow()

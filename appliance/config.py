@@ -61,6 +61,21 @@ class AuditConfig:
 
 
 @dataclasses.dataclass
+class StorageConfig:
+    # Empty: <data-dir>/blobs.
+    blob_dir: str = ""
+    chunk_size: int = 65536
+
+
+@dataclasses.dataclass
+class RetentionConfig:
+    # A candidate's data is erased this many days after their last interview ended, or after the
+    # hiring decision, whichever comes first; 0 turns a rule off. Legal holds always win.
+    days_after_interview: int = 365
+    days_after_decision: int = 180
+
+
+@dataclasses.dataclass
 class MetricsConfig:
     # When set, /metrics answers only requests bearing `Authorization: Bearer <token>`.
     token: str = ""
@@ -75,6 +90,8 @@ class Config:
     queue: QueueConfig = dataclasses.field(default_factory=QueueConfig)
     auth: AuthConfig = dataclasses.field(default_factory=AuthConfig)
     audit: AuditConfig = dataclasses.field(default_factory=AuditConfig)
+    storage: StorageConfig = dataclasses.field(default_factory=StorageConfig)
+    retention: RetentionConfig = dataclasses.field(default_factory=RetentionConfig)
     metrics: MetricsConfig = dataclasses.field(default_factory=MetricsConfig)
 
     @property
@@ -86,6 +103,10 @@ class Config:
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{self.web.port}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return Path(self.storage.blob_dir) if self.storage.blob_dir else self.data_dir / "blobs"
 
     @property
     def database_url(self) -> str:

@@ -21,7 +21,7 @@ import secrets
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -76,6 +76,16 @@ class Truncated(SealError):
     def __init__(self, complete_chunks: int, message: str) -> None:
         super().__init__(message)
         self.complete_chunks = complete_chunks
+
+
+class Sink(Protocol):
+    """Where a SealWriter writes: a file, or anything passing writes on to one."""
+
+    def write(self, data: bytes | bytearray | memoryview, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+    def fileno(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -155,7 +165,7 @@ class SealWriter:
 
     def __init__(
         self,
-        out: BinaryIO,
+        out: Sink,
         data_key: bytes,
         key_id: bytes,
         object_id: bytes,
@@ -240,7 +250,7 @@ class SealedReader:
 
     def __init__(
         self,
-        source: BinaryIO,
+        source: IO[bytes],
         data_key: bytes,
         expected_key_id: bytes | None = None,
         expected_object_id: bytes | None = None,

@@ -1,0 +1,105 @@
+"""`appliance recordings`: import, compliance export, and offline verify/decrypt of bundles."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from appliance.cli.common import Subparsers, opened
+from appliance.models import Recording, RecordingBlob
+from appliance.storage import bundle
+from appliance.storage.appliance_keys import load_public_key
+from appliance.storage.recipients import load_identity
+from appliance.storage.recordings import import_files
+
+
+def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
+    group = commands.add_parser("recordings", help="sealed recordings and compliance exports")
+    actions = group.add_subparsers(dest="recordings_command", required=True, metavar="ACTION")
+
+    imp = actions.add_parser(
+        "import", parents=[common], help="seal existing media files as one recording"
+    )
+    imp.add_argument("files", nargs="+", metavar="FILE")
+    imp.add_argument("--candidate-email", required=True)
+    imp.add_argument("--interview", type=int, help="attach to this interview (default: a new one)")
+    imp.set_defaults(func=run_import)
+
+    listing = actions.add_parser("list", parents=[common], help="list recordings")
+    listing.set_defaults(func=run_list)
+
+    exp = actions.add_parser(
+        "export", parents=[common], help="write a signed bundle for one compliance recipient"
+    )
+    exp.add_argument("recording_id", type=int, metavar="RECORDING_ID")
+    exp.add_argument("--recipient", required=True, help="a parley-recipient-v1:… string")
+    exp.add_argument("--out", required=True, help="bundle file to create")
+    exp.set_defaults(func=run_export)
+
+    signer_help = "the appliance's signing.pub; refuse bundles signed by any other key"
+    dec = actions.add_parser(
+        "decrypt", help="verify a bundle and write its recordings (needs no appliance)"
+    )
+    dec.add_argument("bundle", metavar="BUNDLE")
+    dec.add_argument("--identity", required=True, help="the officer's identity file")
+    dec.add_argument("--out", required=True, help="directory for the decrypted files")
+    dec.add_argument("--signer", help=signer_help)
+    dec.set_defaults(func=run_decrypt)
+
+    ver = actions.add_parser("verify", help="check a bundle without decrypting it")
+    ver.add_argument("bundle", metavar="BUNDLE")
+    ver.add_argument("--signer", help=signer_help)
+    ver.set_defaults(func=run_verify)
+
+
+def _signer(args: argparse.Namespace) -> Ed25519PublicKey | None:
+    return load_public_key(Path(args.signer)) if args.signer else None
+
+
+def run_import(args: argparse.Namespace) -> int:
+    with opened(args) as runtime:
+        recording = import_files(
+            runtime, "cli", [Path(f) for f in args.files], args.candidate_email, args.interview
+        )
+    print(recording.id)
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    with opened(args):
+        for recording in Recording.select().order_by(Recording.id):
+            blobs = RecordingBlob.select().where(RecordingBlob.recording == recording).count()
+            print(
+                f"{recording.id}\tinterview {recording.interview_id}\t{recording.status}\t"
+                f"{recording.source}\t{blobs} blobs\t{recording.started_at:%Y-%m-%d %H:%M}"
+            )
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    with opened(args) as runtime:
+        report = bundle.export(runtime, "cli", args.recording_id, args.recipient, Path(args.out))
+    print(
+        f"Wrote {args.out}: recording {report.recording_id}, {report.blobs} blobs, "
+        f"{report.audit_entries} audit entries; signer {report.signer_fingerprint}"
+    )
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    report = bundle.verify(Path(args.bundle), _signer(args))
+    print(
+        f"OK: recording {report.recording_id}, {report.blobs} blobs, "
+        f"{report.audit_entries} audit entries; signer {report.signer_fingerprint}"
+    )
+    return 0
+
+
+def run_decrypt(args: argparse.Namespace) -> int:
+    identity = load_identity(Path(args.identity))
+    written = bundle.decrypt(Path(args.bundle), identity, Path(args.out), _signer(args))
+    for path in written:
+        print(path)
+    return 0

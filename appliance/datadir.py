@@ -13,6 +13,7 @@ from appliance.firstrun import issue_setup_token
 from appliance.migrations import migrate
 from appliance.runtime import open_runtime
 from appliance.storage.appliance_keys import create_keys
+from appliance.storage.keystore import settle_rotation
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ def initialize(config: Config) -> InitResult:
     runtime = open_runtime(config, require_current_schema=False)
     try:
         start, end = migrate(runtime.db)
+        settle_rotation(runtime.db, config.data_dir)
         token = issue_setup_token()
         url = f"{config.public_url}/setup/{token}" if token else None
         if created:

@@ -7,6 +7,7 @@ from huey.consumer import Consumer
 
 from appliance.runtime import Runtime
 from appliance.sessions import purge_expired
+from appliance.storage import retention
 
 
 def build_queue(runtime: Runtime) -> Huey:
@@ -25,6 +26,11 @@ def build_queue(runtime: Runtime) -> Huey:
     @huey.periodic_task(crontab(minute="7"))  # type: ignore[untyped-decorator]
     def purge_expired_sessions() -> None:
         purge_expired()
+
+    @huey.periodic_task(crontab(hour="3", minute="17"))  # type: ignore[untyped-decorator]
+    def apply_retention() -> None:
+        """Erase candidates past the retention period (legal holds excepted)."""
+        retention.run(runtime, "retention", dry_run=False)
 
     return huey
 

@@ -6,11 +6,15 @@ import argparse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from appliance.config import Config, default_data_dir, load_config
 from appliance.runtime import Runtime, open_runtime
 
-Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+if TYPE_CHECKING:
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+else:  # not subscriptable at run time before Python 3.12
+    Subparsers = argparse._SubParsersAction
 
 
 def common_options() -> argparse.ArgumentParser:

@@ -215,6 +215,13 @@ class _Bundle:
             raise BundleInvalid(f"{path} does not exist") from None
         except (tarfile.TarError, OSError) as exc:
             raise BundleInvalid(f"{path} is not an export bundle: {exc}") from None
+        try:
+            self.signer = self._verified_signer(trusted_signer)
+        except BaseException:
+            self.archive.close()
+            raise
+
+    def _verified_signer(self, trusted_signer: Ed25519PublicKey | None) -> Ed25519PublicKey:
         body = self._member_bytes(MANIFEST, MAX_MANIFEST_BYTES)
         signature = self._member_bytes(SIGNATURE, 1024)
         try:
@@ -234,7 +241,7 @@ class _Bundle:
             raise BundleInvalid(
                 "the manifest signature is invalid: the bundle was altered"
             ) from None
-        self.signer = signer
+        return signer
 
     def __enter__(self) -> _Bundle:
         return self

@@ -32,6 +32,15 @@ class WebConfig:
 class SfuConfig:
     host: str = "127.0.0.1"
     port: int = 8081
+    # Comma-separated stun:/turn: URLs handed to WebRTC; none by default, so an air-gapped box
+    # never contacts a public STUN server.
+    ice_servers: str = ""
+    turn_username: str = ""
+    turn_password: str = ""
+    # Test-only: gather ICE candidates on 127.0.0.1 alone (aioice skips loopback otherwise).
+    ice_loopback_only: bool = False
+    room_grace_seconds: int = 30
+    max_participants: int = 12
 
 
 @dataclasses.dataclass

@@ -10,11 +10,21 @@ import sys
 from collections.abc import Callable, Sequence
 
 from appliance import __version__
-from appliance.cli import audit, candidates, init, keys, recordings, retention, serve, users
+from appliance.cli import (
+    audit,
+    candidates,
+    init,
+    keys,
+    recordings,
+    retention,
+    serve,
+    sfu,
+    users,
+)
 from appliance.cli.common import common_options
 from appliance.errors import ApplianceError
 
-GROUPS = (init, serve, users, audit, keys, recordings, candidates, retention)
+GROUPS = (init, serve, users, audit, keys, recordings, candidates, retention, sfu)
 
 
 def build_parser() -> argparse.ArgumentParser:

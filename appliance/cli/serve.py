@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
         port = args.port or config.sfu.port
         print(f"SFU listening on http://{config.sfu.host}:{port}", flush=True)
-        server.run(config.sfu.host, port)
+        server.run(config, port)
         return 0
 
     from appliance.runtime import open_runtime

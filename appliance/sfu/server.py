@@ -1,23 +1,51 @@
-"""The SFU's HTTP side. For now it answers health checks only; media arrives in a later release."""
+"""The SFU process: health checks and the signaling websocket, on aiohttp."""
 
 from __future__ import annotations
 
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from appliance import __version__
+from appliance.config import Config
+from appliance.sfu.ice import gather_on_loopback_only, rtc_configuration
+from appliance.sfu.room import Rooms
+from appliance.sfu.signaling import websocket_handler
+from appliance.storage.appliance_keys import key_dir, load_public_key
+
+ROOMS = web.AppKey("rooms", Rooms)
 
 
 async def healthz(request: web.Request) -> web.Response:
+    rooms = request.app[ROOMS]
+    participants = sum(len(room.participants) for room in rooms.rooms.values())
     return web.json_response(
-        {"status": "ok", "version": __version__, "components": [{"name": "sfu", "ok": True}]}
+        {
+            "status": "ok",
+            "version": __version__,
+            "components": [{"name": "sfu", "ok": True}],
+            "rooms": len(rooms.rooms),
+            "participants": participants,
+        }
     )
 
 
-def create_app() -> web.Application:
+def create_app(config: Config, public_key: Ed25519PublicKey | None = None) -> web.Application:
+    """The SFU app; join tokens are checked against the appliance's signing.pub."""
+    if config.sfu.ice_loopback_only:
+        gather_on_loopback_only()
+    key = public_key or load_public_key(key_dir(config.data_dir) / "signing.pub")
+    rooms = Rooms(config.sfu, rtc_configuration(config.sfu))
     app = web.Application()
+    app[ROOMS] = rooms
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/sfu/ws", websocket_handler(rooms, key))
+
+    async def close_rooms(app: web.Application) -> None:
+        await rooms.close()
+
+    app.on_shutdown.append(close_rooms)
     return app
 
 
-def run(host: str, port: int) -> None:
-    web.run_app(create_app(), host=host, port=port, print=None, handle_signals=True)
+def run(config: Config, port: int) -> None:
+    web.run_app(create_app(config), host=config.sfu.host, port=port, print=None)

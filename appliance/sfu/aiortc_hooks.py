@@ -1,0 +1,89 @@
+"""The only module that touches aiortc's private internals (pinned: aiortc 1.16.0).
+
+aiortc has no public API for receiving encoded frames or for learning that a subscriber asked
+for a keyframe. These hooks provide both; tests/test_aiortc_hooks.py fails loudly if an
+internal they rely on disappears or changes shape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc.codecs.vpx import VpxPayloadDescriptor
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+from aiortc.rtcrtpparameters import RTCRtpCodecCapability
+from aiortc.rtp import RtpPacket
+
+from appliance.sfu.forwarder import RtpPiece
+
+RECEIVER_JITTER_BUFFER = "_RTCRtpReceiver__jitter_buffer"
+_pending: set[asyncio.Future[None]] = set()  # keeps scheduled RTCP sends alive until done
+SUPPORTED = {"audio": ("audio/opus",), "video": ("video/VP8", "video/rtx")}
+
+
+class TapJitterBuffer(JitterBuffer):
+    """Stands in for the receiver's jitter buffer: hands every packet to the forwarder and
+    returns no frame, so aiortc's decoder thread never has anything to decode."""
+
+    def __init__(self, kind: str, on_piece: Callable[[RtpPiece, int], None]) -> None:
+        super().__init__(capacity=16)
+        self.kind = kind
+        self.on_piece = on_piece
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        data: bytes = getattr(packet, "_data", b"")
+        frame_start = True
+        if self.kind == "video":
+            try:
+                descriptor, _ = VpxPayloadDescriptor.parse(packet.payload)
+            except ValueError:
+                return False, None
+            frame_start = bool(descriptor.partition_start) and descriptor.partition_id == 0
+        piece = RtpPiece(
+            sequence=packet.sequence_number,
+            timestamp=packet.timestamp,
+            marker=bool(packet.marker),
+            frame_start=frame_start,
+            data=data,
+        )
+        self.on_piece(piece, packet.ssrc)
+        return False, None
+
+
+def tap_receiver(
+    receiver: RTCRtpReceiver, kind: str, on_piece: Callable[[RtpPiece, int], None]
+) -> None:
+    """Route a receiver's depayloaded packets to `on_piece` instead of its decoder."""
+    if not hasattr(receiver, RECEIVER_JITTER_BUFFER):
+        raise RuntimeError("aiortc changed: RTCRtpReceiver has no private jitter buffer to replace")
+    setattr(receiver, RECEIVER_JITTER_BUFFER, TapJitterBuffer(kind, on_piece))
+
+
+def request_keyframe(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
+    """Send the publisher a Picture Loss Indication for `media_ssrc`."""
+    task = asyncio.ensure_future(receiver._send_rtcp_pli(media_ssrc))
+    _pending.add(task)
+    task.add_done_callback(_pending.discard)
+
+
+def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
+    """Call `callback` when the subscriber behind `sender` sends PLI or FIR.
+
+    aiortc's sender would otherwise only flag its own encoder, which forwarded media bypasses.
+    """
+    if not callable(getattr(sender, "_send_keyframe", None)):
+        raise RuntimeError("aiortc changed: RTCRtpSender has no _send_keyframe to hook")
+    sender._send_keyframe = callback  # type: ignore[method-assign]
+
+
+def restrict_codecs(transceiver: RTCRtpTransceiver) -> None:
+    """Offer or accept only the codecs the SFU forwards (Opus; VP8 with RTX)."""
+    allowed = SUPPORTED[transceiver.kind]
+    capabilities = RTCRtpReceiver.getCapabilities(transceiver.kind)
+    assert capabilities is not None
+    preferred: list[RTCRtpCodecCapability] = [
+        codec for codec in capabilities.codecs if codec.mimeType in allowed
+    ]
+    transceiver.setCodecPreferences(preferred)

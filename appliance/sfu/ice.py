@@ -1,0 +1,32 @@
+"""ICE settings for every peer connection the SFU makes."""
+
+from __future__ import annotations
+
+import aioice.ice
+from aiortc import RTCConfiguration, RTCIceServer
+
+from appliance.config import SfuConfig
+
+
+def rtc_configuration(config: SfuConfig) -> RTCConfiguration:
+    """The configured STUN/TURN servers, and none by default: aiortc would otherwise use a
+    public STUN server, which an air-gapped appliance must never contact."""
+    urls = [url.strip() for url in config.ice_servers.split(",") if url.strip()]
+    servers = [
+        RTCIceServer(
+            urls=url,
+            username=config.turn_username or None,
+            credential=config.turn_password or None,
+        )
+        for url in urls
+    ]
+    return RTCConfiguration(iceServers=servers)
+
+
+def gather_on_loopback_only() -> None:
+    """Test-only: make aioice offer 127.0.0.1 as the only host candidate.
+
+    aioice leaves loopback out when it lists host addresses; tests on one machine need it, and
+    must not send checks to the machine's other addresses.
+    """
+    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]

@@ -1,0 +1,246 @@
+"""One participant in a room: a publishing peer connection in, a subscribing one out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
+from aiortc.exceptions import InternalError, InvalidStateError, OperationError
+
+from appliance.sfu.aiortc_hooks import (
+    on_keyframe_request,
+    request_keyframe,
+    restrict_codecs,
+    tap_receiver,
+)
+from appliance.sfu.forwarder import (
+    AudioPacketSequencer,
+    RtpPiece,
+    TrackForwarder,
+    VideoFrameAssembler,
+)
+from appliance.sfu.token import JoinClaims
+
+if TYPE_CHECKING:
+    from appliance.sfu.room import Room
+
+logger = logging.getLogger(__name__)
+
+ANSWER_TIMEOUT = 15.0
+MAX_SDP_BYTES = 64 * 1024
+MEDIA_LINE = re.compile(r"^m=(audio|video|application) ", re.MULTILINE)
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class SignalingError(Exception):
+    """A request the SFU refuses; `code` is stable for clients, `message` is for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Subscription:
+    transceiver: RTCRtpTransceiver
+    publisher_id: str
+    kind: str
+
+
+def media_kinds(sdp: str) -> list[str]:
+    """The audio and video m-lines of an offer, in order; refuses anything else."""
+    if len(sdp) > MAX_SDP_BYTES:
+        raise SignalingError("bad-sdp", "the SDP is too large")
+    if not sdp.startswith("v=0"):
+        raise SignalingError("bad-sdp", "the SDP does not start with v=0")
+    kinds = MEDIA_LINE.findall(sdp)
+    media = [k for k in kinds if k in ("audio", "video")]
+    if not media:
+        raise SignalingError("bad-sdp", "the offer has no audio or video")
+    if len(media) > 4 or len(kinds) != len(media):
+        raise SignalingError("bad-sdp", "offer one audio and one video track, nothing else")
+    return media
+
+
+class Participant:
+    def __init__(
+        self, room: Room, claims: JoinClaims, send: Send, rtc_config: RTCConfiguration
+    ) -> None:
+        self.id = secrets.token_hex(6)
+        self.room = room
+        self.claims = claims
+        self._send = send
+        self._rtc_config = rtc_config
+        self.publisher: RTCPeerConnection | None = None
+        self.subscriber: RTCPeerConnection | None = None
+        self.forwarders: list[TrackForwarder] = []
+        self.subscriptions: dict[TrackForwarder, Subscription] = {}
+        self._negotiation = asyncio.Lock()
+        self._answer: asyncio.Future[str] | None = None
+        self.closed = False
+
+    def describe(self) -> dict[str, str]:
+        return {
+            "participant_id": self.id,
+            "identity": self.claims.identity,
+            "name": self.claims.name,
+            "role": self.claims.role,
+        }
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if not self.closed:
+            await self._send(message)
+
+    # --- publishing -------------------------------------------------------------------------
+
+    async def publish(self, sdp: str) -> str:
+        """Accept the client's offer of its camera and microphone; returns the SDP answer."""
+        if not self.claims.permissions.publish:
+            raise SignalingError("forbidden", "this participant may not publish")
+        if self.claims.consent_required:
+            raise SignalingError(
+                "consent-required", "recording consent must be recorded before publishing"
+            )
+        if self.publisher is not None:
+            raise SignalingError("already-publishing", "this participant already publishes")
+        kinds = media_kinds(sdp)
+        pc = RTCPeerConnection(self._rtc_config)
+        for kind in kinds:
+            restrict_codecs(pc.addTransceiver(kind, direction="recvonly"))
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            for transceiver in pc.getTransceivers():
+                self._forward(transceiver)
+            await pc.setLocalDescription(await pc.createAnswer())
+        except OperationError as exc:
+            await pc.close()
+            raise SignalingError(
+                "no-codec", f"no codec in common: offer Opus and VP8 ({exc})"
+            ) from None
+        except (ValueError, InternalError, InvalidStateError, KeyError, IndexError) as exc:
+            await pc.close()
+            raise SignalingError("bad-sdp", f"the offer could not be used: {exc}") from None
+        self.publisher = pc
+        self.room.track_set_changed(self)
+        return pc.localDescription.sdp
+
+    def _forward(self, transceiver: RTCRtpTransceiver) -> None:
+        kind = transceiver.kind
+        receiver = transceiver.receiver
+        media_ssrc: list[int] = []
+
+        def ask_for_keyframe() -> None:
+            if media_ssrc:
+                request_keyframe(receiver, media_ssrc[0])
+
+        forwarder = TrackForwarder(kind, f"{self.claims.identity}/{kind}", ask_for_keyframe)
+        video = VideoFrameAssembler() if kind == "video" else None
+        audio = AudioPacketSequencer() if kind == "audio" else None
+
+        def on_piece(piece: RtpPiece, ssrc: int) -> None:
+            if not media_ssrc:
+                media_ssrc.append(ssrc)
+            now = time.monotonic()
+            if video is not None:
+                frames, need_keyframe = video.push(piece, now)
+                if need_keyframe:
+                    forwarder.request_keyframe()
+            else:
+                assert audio is not None
+                frames = audio.push(piece, now)
+            for frame in frames:
+                forwarder.deliver(frame)
+
+        tap_receiver(receiver, kind, on_piece)
+        self.forwarders.append(forwarder)
+
+    # --- subscribing ------------------------------------------------------------------------
+
+    async def sync_subscriptions(self) -> None:
+        """Offer the client every other participant's tracks, and withdraw departed ones."""
+        if self.closed or not self.claims.permissions.subscribe:
+            return
+        async with self._negotiation:
+            if self.closed:
+                return
+            wanted = dict(self.room.forwarders_except(self))
+            changed = False
+            if self.subscriber is None:
+                self.subscriber = RTCPeerConnection(self._rtc_config)
+            pc = self.subscriber
+            for forwarder, publisher in wanted.items():
+                if forwarder not in self.subscriptions:
+                    track = forwarder.subscribe()
+                    sender = pc.addTrack(track)
+                    transceiver = next(t for t in pc.getTransceivers() if t.sender is sender)
+                    restrict_codecs(transceiver)
+                    on_keyframe_request(sender, forwarder.request_keyframe)
+                    self.subscriptions[forwarder] = Subscription(
+                        transceiver, publisher.id, forwarder.kind
+                    )
+                    changed = True
+            for forwarder in [f for f in self.subscriptions if f not in wanted]:
+                gone = self.subscriptions.pop(forwarder)
+                gone.transceiver.sender.replaceTrack(None)
+                gone.transceiver.direction = "inactive"
+                changed = True
+            if changed:
+                await self._renegotiate(pc)
+
+    async def _renegotiate(self, pc: RTCPeerConnection) -> None:
+        await pc.setLocalDescription(await pc.createOffer())
+        self._answer = asyncio.get_running_loop().create_future()
+        await self.send(
+            {
+                "type": "tracks",
+                "tracks": [
+                    {"mid": s.transceiver.mid, "participant_id": s.publisher_id, "kind": s.kind}
+                    for s in self.subscriptions.values()
+                ],
+            }
+        )
+        await self.send({"type": "subscribe-offer", "sdp": pc.localDescription.sdp})
+        try:
+            answer = await asyncio.wait_for(self._answer, ANSWER_TIMEOUT)
+        except TimeoutError:
+            logger.warning("participant %s never answered a subscribe offer", self.id)
+            return
+        finally:
+            self._answer = None
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+
+    def take_answer(self, sdp: str) -> None:
+        """The client's answer to the pending subscribe offer."""
+        if self._answer is None or self._answer.done():
+            raise SignalingError("unexpected", "there is no subscribe offer waiting for an answer")
+        if len(sdp) > MAX_SDP_BYTES or not sdp.startswith("v=0"):
+            raise SignalingError("bad-sdp", "the answer is not a usable SDP")
+        self._answer.set_result(sdp)
+
+    # --- leaving ----------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self._answer is not None and not self._answer.done():
+            self._answer.cancel()
+        for forwarder in self.forwarders:
+            forwarder.close()
+        for subscription in self.subscriptions.values():
+            track = subscription.transceiver.sender.track
+            if track is not None:
+                track.stop()
+        self.subscriptions.clear()
+        for pc in (self.publisher, self.subscriber):
+            if pc is not None:
+                await pc.close()

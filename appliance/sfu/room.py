@@ -1,0 +1,135 @@
+"""Rooms: who is in them, which tracks they publish, and their lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from aiortc import RTCConfiguration
+
+from appliance.config import SfuConfig
+from appliance.sfu.forwarder import TrackForwarder
+from appliance.sfu.peer import Participant, Send, SignalingError
+from appliance.sfu.token import JoinClaims
+
+logger = logging.getLogger(__name__)
+
+
+class Room:
+    """Created by the first join; closed once it has stayed empty for the grace period."""
+
+    def __init__(
+        self,
+        name: str,
+        record: bool,
+        config: SfuConfig,
+        rtc_config: RTCConfiguration,
+        on_closed: Callable[[Room], None],
+    ) -> None:
+        self.name = name
+        self.record = record
+        self.config = config
+        self.rtc_config = rtc_config
+        self.participants: dict[str, Participant] = {}
+        self._on_closed = on_closed
+        self._closing: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def join(self, claims: JoinClaims, send: Send) -> Participant:
+        """Admit a participant; one who rejoins with the same identity replaces their old self."""
+        previous = next(
+            (p for p in self.participants.values() if p.claims.identity == claims.identity), None
+        )
+        if previous is not None:
+            await self.leave(previous, reason="rejoined")
+        if len(self.participants) >= self.config.max_participants:
+            raise SignalingError(
+                "room-full", f"the room holds at most {self.config.max_participants}"
+            )
+        if self._closing is not None:
+            self._closing.cancel()
+            self._closing = None
+        participant = Participant(self, claims, send, self.rtc_config)
+        others = list(self.participants.values())
+        self.participants[participant.id] = participant
+        for other in others:
+            await other.send({"type": "participant-joined", "participant": participant.describe()})
+        self._schedule(participant.sync_subscriptions())
+        return participant
+
+    async def leave(self, participant: Participant, reason: str = "left") -> None:
+        if self.participants.pop(participant.id, None) is None:
+            return
+        await participant.close()
+        for other in self.participants.values():
+            await other.send(
+                {"type": "participant-left", "participant_id": participant.id, "reason": reason}
+            )
+        self.track_set_changed(participant)
+        if not self.participants:
+            loop = asyncio.get_running_loop()
+            self._closing = loop.call_later(self.config.room_grace_seconds, self._close_if_empty)
+
+    def forwarders_except(
+        self, participant: Participant
+    ) -> list[tuple[TrackForwarder, Participant]]:
+        return [
+            (forwarder, other)
+            for other in self.participants.values()
+            if other is not participant and not other.closed
+            for forwarder in other.forwarders
+        ]
+
+    def track_set_changed(self, source: Participant) -> None:
+        """Someone published or left: every other participant renegotiates what they receive."""
+        for other in list(self.participants.values()):
+            if other is not source:
+                self._schedule(other.sync_subscriptions())
+
+    def _schedule(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.warning("room %s: renegotiation failed: %r", self.name, task.exception())
+
+    def _close_if_empty(self) -> None:
+        self._closing = None
+        if not self.participants:
+            self._on_closed(self)
+
+    async def close(self) -> None:
+        for participant in list(self.participants.values()):
+            await self.leave(participant, reason="room closed")
+        for task in list(self._tasks):
+            task.cancel()
+
+
+class Rooms:
+    """Every open room of this SFU process, by name."""
+
+    def __init__(self, config: SfuConfig, rtc_config: RTCConfiguration) -> None:
+        self.config = config
+        self.rtc_config = rtc_config
+        self.rooms: dict[str, Room] = {}
+
+    def get_or_create(self, claims: JoinClaims) -> Room:
+        room = self.rooms.get(claims.room)
+        if room is None:
+            room = Room(claims.room, claims.record, self.config, self.rtc_config, self._closed)
+            self.rooms[claims.room] = room
+        return room
+
+    def _closed(self, room: Room) -> None:
+        if self.rooms.get(room.name) is room:
+            del self.rooms[room.name]
+
+    async def close(self) -> None:
+        for room in list(self.rooms.values()):
+            await room.close()
+        self.rooms.clear()

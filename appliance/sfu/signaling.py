@@ -1,0 +1,147 @@
+"""The signaling websocket (`/sfu/ws`): JSON messages, one session per connection.
+
+docs/signaling.md is the protocol's authority. Every malformed or refused message gets an
+`error` message; nothing a client sends can stop the SFU serving other rooms.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from appliance.sfu.peer import Participant, SignalingError
+from appliance.sfu.room import Room, Rooms
+from appliance.sfu.token import TokenRejected, verify
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 128 * 1024
+
+
+class Session:
+    """One websocket: joins once, then publishes, answers offers, and leaves."""
+
+    def __init__(
+        self, rooms: Rooms, public_key: Ed25519PublicKey, ws: web.WebSocketResponse
+    ) -> None:
+        self.rooms = rooms
+        self.public_key = public_key
+        self.ws = ws
+        self.room: Room | None = None
+        self.participant: Participant | None = None
+        self.handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
+            "join": self.join,
+            "publish": self.publish,
+            "subscribe-answer": self.subscribe_answer,
+            "leave": self.leave,
+        }
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if not self.ws.closed:
+            await self.ws.send_json(message)
+
+    async def error(self, code: str, message: str) -> None:
+        await self.send({"type": "error", "code": code, "message": message})
+
+    async def handle(self, text: str) -> None:
+        try:
+            message = json.loads(text)
+        except ValueError:
+            await self.error("bad-json", "messages are JSON objects")
+            return
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            await self.error("bad-message", "a message is a JSON object with a string 'type'")
+            return
+        handler = self.handlers.get(message["type"])
+        if handler is None:
+            await self.error("unknown-type", f"unknown message type {message['type'][:40]!r}")
+            return
+        try:
+            await handler(message)
+        except SignalingError as exc:
+            await self.error(exc.code, exc.message)
+        except Exception:
+            logger.exception("signaling: %s failed", message["type"])
+            await self.error("internal", "the SFU could not handle that message")
+
+    def _joined(self) -> Participant:
+        if self.participant is None:
+            raise SignalingError("not-joined", "send 'join' with a token first")
+        return self.participant
+
+    async def join(self, message: dict[str, Any]) -> None:
+        if self.participant is not None:
+            raise SignalingError("already-joined", "this connection has already joined")
+        try:
+            claims = verify(self.public_key, message.get("token", ""))
+        except TokenRejected as exc:
+            await self.error("bad-token", str(exc))
+            await self.ws.close()
+            return
+        if "room" in message and message["room"] != claims.room:
+            raise SignalingError("wrong-room", "the token is for another room")
+        room = self.rooms.get_or_create(claims)
+        self.participant = await room.join(claims, self.send)
+        self.room = room
+        await self.send(
+            {
+                "type": "joined",
+                "participant_id": self.participant.id,
+                "participants": [
+                    p.describe() for p in room.participants.values() if p is not self.participant
+                ],
+                "recording": room.record,
+                "record_visible": claims.permissions.record_visible,
+                "can_publish": claims.permissions.publish and not claims.consent_required,
+            }
+        )
+
+    async def publish(self, message: dict[str, Any]) -> None:
+        sdp = message.get("sdp")
+        if not isinstance(sdp, str):
+            raise SignalingError("bad-sdp", "'publish' needs an 'sdp' string")
+        answer = await self._joined().publish(sdp)
+        await self.send({"type": "publish-answer", "sdp": answer})
+
+    async def subscribe_answer(self, message: dict[str, Any]) -> None:
+        sdp = message.get("sdp")
+        if not isinstance(sdp, str):
+            raise SignalingError("bad-sdp", "'subscribe-answer' needs an 'sdp' string")
+        self._joined().take_answer(sdp)
+
+    async def leave(self, message: dict[str, Any]) -> None:
+        await self.close()
+        await self.ws.close()
+
+    async def close(self) -> None:
+        if self.room is not None and self.participant is not None:
+            await self.room.leave(self.participant)
+        self.participant = None
+        self.room = None
+
+
+def websocket_handler(
+    rooms: Rooms, public_key: Ed25519PublicKey
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=20)
+        await ws.prepare(request)
+        session = Session(rooms, public_key, ws)
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    await session.handle(msg.data)
+                elif msg.type == WSMsgType.BINARY:
+                    await session.error("bad-message", "messages are JSON text, not binary")
+                else:
+                    break
+        finally:
+            await session.close()
+        return ws
+
+    return handle

@@ -1,0 +1,229 @@
+"""Test helpers for the SFU: a real server on loopback, real aiortc clients, real media."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import av
+import numpy as np
+from aiohttp import web
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.contrib.media import MediaPlayer
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+from aiortc.rtp import RtpPacket
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from appliance.config import load_config
+from appliance.sfu.server import create_app
+from appliance.sfu.token import issue
+
+FPS = 30
+GOP = 15
+
+
+def make_clip(path: Path, seconds: float = 4.0) -> None:
+    """A VP8 + Opus WebM with a keyframe every GOP frames, made with PyAV."""
+    with av.open(str(path), "w", format="webm") as container:
+        video = container.add_stream("libvpx", rate=FPS)
+        video.width, video.height, video.pix_fmt = 320, 240, "yuv420p"
+        video.options = {"deadline": "realtime", "cpu-used": "8"}
+        video.codec_context.gop_size = GOP
+        audio = container.add_stream("libopus", rate=48000)
+        audio.layout = "mono"
+        frames = int(seconds * FPS)
+        for i in range(frames):
+            image = np.zeros((240, 320, 3), dtype=np.uint8)
+            image[:, :, 0] = (i * 7) % 256
+            image[(i * 3) % 240 :, : (i * 5) % 320, 1] = 200
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = i
+            frame.time_base = fractions.Fraction(1, FPS)
+            for packet in video.encode(frame):
+                container.mux(packet)
+        samples = int(seconds * 48000)
+        t = np.arange(samples) / 48000
+        tone = (np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16)
+        for start in range(0, samples, 960):
+            chunk = tone[start : start + 960]
+            if len(chunk) < 960:
+                break
+            frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
+            frame.sample_rate = 48000
+            frame.pts = start
+            frame.time_base = fractions.Fraction(1, 48000)
+            for packet in audio.encode(frame):
+                container.mux(packet)
+        for stream in (video, audio):
+            for packet in stream.encode(None):
+                container.mux(packet)
+
+
+def source_frames(path: Path, kind: str) -> list[tuple[str, bool]]:
+    """(SHA-256, keyframe) of every encoded frame of `kind` in the clip, in order."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0] if kind == "video" else container.streams.audio[0]
+        return [
+            (hashlib.sha256(bytes(p)).hexdigest(), bool(p.is_keyframe))
+            for p in container.demux(stream)
+            if p.size
+        ]
+
+
+class CapturingJitterBuffer(JitterBuffer):
+    """aiortc's own jitter buffer, recording each complete encoded frame it releases."""
+
+    def __init__(self, kind: str, sink: list[str]) -> None:
+        if kind == "video":
+            super().__init__(capacity=512, is_video=True)
+        else:
+            super().__init__(capacity=16, prefetch=4)
+        self.sink = sink
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        pli, frame = super().add(packet)
+        if frame is not None:
+            self.sink.append(hashlib.sha256(frame.data).hexdigest())
+        return pli, None
+
+
+@dataclass
+class Client:
+    """One participant: a websocket, and peer connections made as the protocol asks."""
+
+    ws: aiohttp.ClientWebSocketResponse
+    messages: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
+    publisher: RTCPeerConnection | None = None
+    subscriber: RTCPeerConnection | None = None
+    received: dict[str, list[str]] = field(default_factory=dict)  # mid -> frame hashes
+    tracks: dict[str, dict[str, str]] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.ws.send_str(json.dumps(message))
+
+    async def expect(self, kind: str, timeout: float = 10.0) -> dict[str, Any]:
+        async with asyncio.timeout(timeout):
+            while True:
+                message = await self.messages.get()
+                if message["type"] == kind:
+                    return message
+
+    async def publish(self, player: MediaPlayer) -> None:
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        for track in (player.audio, player.video):
+            if track is not None:
+                pc.addTrack(track)
+        await pc.setLocalDescription(await pc.createOffer())
+        await self.send({"type": "publish", "sdp": pc.localDescription.sdp})
+        answer = await self.expect("publish-answer")
+        await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+        self.publisher = pc
+
+    async def _on_subscribe_offer(self, sdp: str) -> None:
+        if self.subscriber is None:
+            self.subscriber = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc = self.subscriber
+        await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+        for transceiver in pc.getTransceivers():
+            mid = transceiver.mid or ""
+            if mid not in self.received:
+                self.received[mid] = []
+                buffer = CapturingJitterBuffer(transceiver.kind, self.received[mid])
+                transceiver.receiver._RTCRtpReceiver__jitter_buffer = buffer
+        await pc.setLocalDescription(await pc.createAnswer())
+        await self.send({"type": "subscribe-answer", "sdp": pc.localDescription.sdp})
+
+    async def pump(self) -> None:
+        async for message in self.ws:
+            if message.type != aiohttp.WSMsgType.TEXT:
+                break
+            data = json.loads(message.data)
+            self.events.append(data)
+            if data["type"] == "subscribe-offer":
+                await self._on_subscribe_offer(data["sdp"])
+            elif data["type"] == "tracks":
+                self.tracks = {t["mid"]: t for t in data["tracks"]}
+            await self.messages.put(data)
+
+    def frames_from(self, participant_id: str, kind: str) -> list[str]:
+        return [
+            h
+            for mid, info in self.tracks.items()
+            if info["participant_id"] == participant_id and info["kind"] == kind
+            for h in self.received.get(mid, [])
+        ]
+
+    async def close(self) -> None:
+        for pc in (self.publisher, self.subscriber):
+            if pc is not None:
+                await pc.close()
+        await self.ws.close()
+        if self.task is not None:
+            self.task.cancel()
+
+
+@dataclass
+class Sfu:
+    url: str
+    key: Ed25519PrivateKey
+    session: aiohttp.ClientSession
+
+    def token(
+        self, identity: str, room: str = "room-1", role: str = "interviewer", **extra: Any
+    ) -> str:
+        return issue(self.key, room, identity, role, 600, **extra)
+
+    @asynccontextmanager
+    async def client(
+        self,
+        identity: str,
+        room: str = "room-1",
+        role: str = "interviewer",
+        join: bool = True,
+        **extra: Any,
+    ) -> AsyncIterator[Client]:
+        ws = await self.session.ws_connect(self.url + "/sfu/ws")
+        client = Client(ws)
+        client.task = asyncio.ensure_future(client.pump())
+        try:
+            if join:
+                await client.send(
+                    {"type": "join", "token": self.token(identity, room, role, **extra)}
+                )
+                await client.expect("joined")
+            yield client
+        finally:
+            await client.close()
+
+
+@asynccontextmanager
+async def running_sfu(tmp_path: Path) -> AsyncIterator[Sfu]:
+    config = load_config(
+        tmp_path,
+        environ={
+            "APPLIANCE_SFU_ICE_LOOPBACK_ONLY": "true",
+            "APPLIANCE_SFU_ROOM_GRACE_SECONDS": "1",
+        },
+    )
+    key = Ed25519PrivateKey.generate()
+    app = create_app(config, key.public_key())
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    async with aiohttp.ClientSession() as session:
+        try:
+            yield Sfu(f"http://127.0.0.1:{port}", key, session)
+        finally:
+            await runner.cleanup()

@@ -1,0 +1,217 @@
+"""The SFU with real aiortc peers on loopback: encoded forwarding, joins, leaves, bad input."""
+
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiortc.contrib.media import MediaPlayer
+
+from tests.sfu_harness import Client, Sfu, make_clip, running_sfu, source_frames
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("media") / "clip.webm"
+    make_clip(path)
+    return path
+
+
+def run(scenario: Callable[[Sfu], object], tmp_path: Path) -> None:
+    async def main() -> None:
+        async with running_sfu(tmp_path) as sfu:
+            await scenario(sfu)  # type: ignore[misc]
+
+    asyncio.run(main())
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.05)
+
+
+def participant_id(client: Client) -> str:
+    return next(e["participant_id"] for e in client.events if e["type"] == "joined")
+
+
+def assert_contiguous_from_keyframe(got: list[str], source: list[tuple[str, bool]]) -> None:
+    hashes = [h for h, _ in source]
+    assert got, "no frames arrived"
+    start = hashes.index(got[0])
+    assert source[start][1], "the first forwarded frame is not a keyframe"
+    assert got == hashes[start : start + len(got)], "frames differ from the source or skip"
+
+
+def test_frames_reach_every_subscriber_byte_identical(clip: Path, tmp_path: Path) -> None:
+    video, audio = source_frames(clip, "video"), source_frames(clip, "audio")
+
+    async def scenario(sfu: Sfu) -> None:
+        async with (
+            sfu.client("alice") as alice,
+            sfu.client("bob") as bob,
+            sfu.client("carol") as carol,
+        ):
+            await alice.publish(MediaPlayer(str(clip), decode=False))
+            alice_id = participant_id(alice)
+            for viewer in (bob, carol):
+                await until(lambda v=viewer: len(v.frames_from(alice_id, "video")) >= 60)
+                await until(lambda v=viewer: len(v.frames_from(alice_id, "audio")) >= 60)
+            for viewer in (bob, carol):
+                assert_contiguous_from_keyframe(viewer.frames_from(alice_id, "video"), video)
+                got_audio = viewer.frames_from(alice_id, "audio")
+                audio_hashes = [h for h, _ in audio]
+                start = audio_hashes.index(got_audio[0])
+                assert got_audio == audio_hashes[start : start + len(got_audio)]
+            assert alice.frames_from(alice_id, "video") == []  # nobody receives themselves
+
+    run(scenario, tmp_path)
+
+
+def test_a_late_joiner_gets_a_keyframe_first(clip: Path, tmp_path: Path) -> None:
+    video = source_frames(clip, "video")
+
+    async def scenario(sfu: Sfu) -> None:
+        async with sfu.client("alice") as alice:
+            await alice.publish(MediaPlayer(str(clip), decode=False))
+            await asyncio.sleep(1.3)
+            async with sfu.client("dave") as dave:
+                alice_id = participant_id(alice)
+                await until(lambda: len(dave.frames_from(alice_id, "video")) >= 10)
+                got = dave.frames_from(alice_id, "video")
+                assert [h for h, _ in video].index(got[0]) > 0
+                assert_contiguous_from_keyframe(got, video)
+
+    run(scenario, tmp_path)
+
+
+def test_leave_and_rejoin_restores_the_tracks(clip: Path, tmp_path: Path) -> None:
+    async def scenario(sfu: Sfu) -> None:
+        async with sfu.client("bob") as bob:
+            async with sfu.client("alice") as alice:
+                await alice.publish(MediaPlayer(str(clip), decode=False))
+                first_id = participant_id(alice)
+                await until(lambda: len(bob.frames_from(first_id, "video")) >= 5)
+            left = await bob.expect("participant-left")
+            assert left["participant_id"] == first_id
+            await until(lambda: all(t["participant_id"] != first_id for t in bob.tracks.values()))
+            async with sfu.client("alice") as again:
+                await again.publish(MediaPlayer(str(clip), decode=False))
+                second_id = participant_id(again)
+                assert second_id != first_id
+                await until(lambda: len(bob.frames_from(second_id, "video")) >= 5)
+
+    run(scenario, tmp_path)
+
+
+def test_rejoining_with_the_same_identity_replaces_the_old_connection(tmp_path: Path) -> None:
+    async def scenario(sfu: Sfu) -> None:
+        async with sfu.client("bob") as bob, sfu.client("alice") as first:
+            async with sfu.client("alice") as second:
+                left = await bob.expect("participant-left")
+                assert left["participant_id"] == participant_id(first)
+                assert left["reason"] == "rejoined"
+                health = await (await sfu.session.get(sfu.url + "/healthz")).json()
+                assert health["participants"] == 2
+                assert participant_id(second) != participant_id(first)
+
+    run(scenario, tmp_path)
+
+
+def test_consent_and_role_gate_publishing(clip: Path, tmp_path: Path) -> None:
+    async def scenario(sfu: Sfu) -> None:
+        async with sfu.client("cand", role="candidate", consent_required=True) as candidate:
+            joined = next(e for e in candidate.events if e["type"] == "joined")
+            assert joined["can_publish"] is False and joined["recording"] is True
+            await candidate.send({"type": "publish", "sdp": "v=0\r\nm=audio 9 UDP 0\r\n"})
+            assert (await candidate.expect("error"))["code"] == "consent-required"
+        async with sfu.client("watcher", role="observer") as observer:
+            await observer.send({"type": "publish", "sdp": "v=0\r\n"})
+            assert (await observer.expect("error"))["code"] == "forbidden"
+
+    run(scenario, tmp_path)
+
+
+async def _errors(ws: aiohttp.ClientWebSocketResponse, payload: str) -> dict[str, object]:
+    await ws.send_str(payload)
+    reply = await ws.receive(timeout=10)
+    return json.loads(reply.data)  # type: ignore[no-any-return]
+
+
+def test_bad_input_gets_clear_errors_and_other_rooms_keep_working(
+    clip: Path, tmp_path: Path
+) -> None:
+    async def scenario(sfu: Sfu) -> None:
+        async with (
+            sfu.client("alice", room="healthy") as alice,
+            sfu.client("bob", room="healthy") as bob,
+        ):
+            await alice.publish(MediaPlayer(str(clip), decode=False))
+            alice_id = participant_id(alice)
+            await until(lambda: len(bob.frames_from(alice_id, "video")) >= 3)
+
+            ws = await sfu.session.ws_connect(sfu.url + "/sfu/ws")
+            assert (await _errors(ws, "{not json"))["code"] == "bad-json"
+            assert (await _errors(ws, "[1, 2]"))["code"] == "bad-message"
+            assert (await _errors(ws, '{"type": "dance"}'))["code"] == "unknown-type"
+            publish = json.dumps({"type": "publish", "sdp": "v=0"})
+            assert (await _errors(ws, publish))["code"] == "not-joined"
+            wrong = json.dumps({"type": "join", "token": sfu.token("eve", room="a"), "room": "b"})
+            assert (await _errors(ws, wrong))["code"] == "wrong-room"
+            good = json.dumps({"type": "join", "token": sfu.token("eve", room="bad-room")})
+            assert (await _errors(ws, good))["type"] == "joined"
+            for sdp, code in [
+                ("garbage", "bad-sdp"),
+                ("v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n", "bad-sdp"),
+                ("v=0\r\n" + "a=x\r\n" * 14000, "bad-sdp"),
+            ]:
+                reply = await _errors(ws, json.dumps({"type": "publish", "sdp": sdp}))
+                assert reply["code"] == code, reply
+            await ws.send_str("x" * 200_000)
+            closing = await ws.receive(timeout=10)
+            assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+
+            for token in ("forged.token", sfu.token("eve")[:-4] + "AAAA", "a" * 5000):
+                attempt = await sfu.session.ws_connect(sfu.url + "/sfu/ws")
+                reply = await _errors(attempt, json.dumps({"type": "join", "token": token}))
+                assert reply["code"] == "bad-token"
+                await attempt.close()
+            before = len(bob.frames_from(alice_id, "video"))
+            await until(lambda: len(bob.frames_from(alice_id, "video")) > before + 10)
+
+    run(scenario, tmp_path)
+
+
+def test_an_offer_without_a_usable_codec_is_refused(tmp_path: Path) -> None:
+    from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender
+
+    async def scenario(sfu: Sfu) -> None:
+        async with sfu.client("alice") as alice:
+            pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+            transceiver = pc.addTransceiver("video", direction="sendonly")
+            capabilities = RTCRtpSender.getCapabilities("video")
+            assert capabilities is not None
+            transceiver.setCodecPreferences(
+                [c for c in capabilities.codecs if c.mimeType == "video/H264"]
+            )
+            await pc.setLocalDescription(await pc.createOffer())
+            await alice.send({"type": "publish", "sdp": pc.localDescription.sdp})
+            error = await alice.expect("error")
+            assert error["code"] == "no-codec" and "VP8" in error["message"]
+            await pc.close()
+
+    run(scenario, tmp_path)
+
+
+def test_an_empty_room_closes_after_the_grace_period(tmp_path: Path) -> None:
+    async def scenario(sfu: Sfu) -> None:
+        async with sfu.client("alice", room="short-lived"):
+            health = await (await sfu.session.get(sfu.url + "/healthz")).json()
+            assert health["rooms"] == 1
+        await asyncio.sleep(1.5)
+        health = await (await sfu.session.get(sfu.url + "/healthz")).json()
+        assert health["rooms"] == 0
+
+    run(scenario, tmp_path)

@@ -108,14 +108,17 @@ def test_leave_and_rejoin_restores_the_tracks(clip: Path, tmp_path: Path) -> Non
 
 def test_rejoining_with_the_same_identity_replaces_the_old_connection(tmp_path: Path) -> None:
     async def scenario(sfu: Sfu) -> None:
-        async with sfu.client("bob") as bob, sfu.client("alice") as first:
-            async with sfu.client("alice") as second:
-                left = await bob.expect("participant-left")
-                assert left["participant_id"] == participant_id(first)
-                assert left["reason"] == "rejoined"
-                health = await (await sfu.session.get(sfu.url + "/healthz")).json()
-                assert health["participants"] == 2
-                assert participant_id(second) != participant_id(first)
+        async with (
+            sfu.client("bob") as bob,
+            sfu.client("alice") as first,
+            sfu.client("alice") as second,
+        ):
+            left = await bob.expect("participant-left")
+            assert left["participant_id"] == participant_id(first)
+            assert left["reason"] == "rejoined"
+            health = await (await sfu.session.get(sfu.url + "/healthz")).json()
+            assert health["participants"] == 2
+            assert participant_id(second) != participant_id(first)
 
     run(scenario, tmp_path)
 

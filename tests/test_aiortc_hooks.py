@@ -1,0 +1,49 @@
+"""The aiortc internals the SFU relies on are still there, with the shapes it expects.
+
+If aiortc is upgraded and any of these fails, appliance/sfu/aiortc_hooks.py needs work before
+the pin in pyproject.toml may move.
+"""
+
+import asyncio
+import inspect
+from importlib.metadata import version
+
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
+from aiortc.jitterbuffer import JitterBuffer
+
+from appliance.sfu.aiortc_hooks import RECEIVER_JITTER_BUFFER, TapJitterBuffer
+
+
+def test_aiortc_is_the_pinned_release() -> None:
+    assert version("aiortc") == "1.16.0"
+
+
+def test_receiver_internals_have_the_expected_shape() -> None:
+    async def scenario() -> None:
+        pc = RTCPeerConnection()
+        transceiver = pc.addTransceiver("video", direction="recvonly")
+        receiver = transceiver.receiver
+        assert isinstance(getattr(receiver, RECEIVER_JITTER_BUFFER), JitterBuffer)
+        assert inspect.iscoroutinefunction(RTCRtpReceiver._send_rtcp_pli)
+        assert list(inspect.signature(RTCRtpReceiver._send_rtcp_pli).parameters) == [
+            "self",
+            "media_ssrc",
+        ]
+        source = inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
+        assert "self.__jitter_buffer.add(packet)" in source
+        assert "packet._data = depayload(codec, packet.payload)" in source
+        await pc.close()
+
+    asyncio.run(scenario())
+
+
+def test_sender_internals_have_the_expected_shape() -> None:
+    assert callable(RTCRtpSender._send_keyframe)
+    source = inspect.getsource(RTCRtpSender._handle_rtcp_packet)
+    assert "self._send_keyframe()" in source
+    assert "self.__encoder.pack(data)" in inspect.getsource(RTCRtpSender._next_encoded_frame)
+
+
+def test_the_tap_replaces_the_buffer_interface_it_overrides() -> None:
+    assert list(inspect.signature(JitterBuffer.add).parameters) == ["self", "packet"]
+    assert issubclass(TapJitterBuffer, JitterBuffer)

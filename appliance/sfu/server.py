@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -13,6 +15,11 @@ from appliance.sfu.signaling import websocket_handler
 from appliance.storage.appliance_keys import key_dir, load_public_key
 
 ROOMS = web.AppKey("rooms", Rooms)
+STATIC = Path(__file__).parent.parent / "web" / "static"
+
+
+async def _test_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "sfu-test.html")
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -39,6 +46,9 @@ def create_app(config: Config, public_key: Ed25519PublicKey | None = None) -> we
     app[ROOMS] = rooms
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/sfu/ws", websocket_handler(rooms, key))
+    # The browser client and a bare test room page, same-origin with the websocket.
+    app.router.add_get("/sfu/test.html", _test_page)
+    app.router.add_static("/sfu/static", STATIC, follow_symlinks=False)
 
     async def close_rooms(app: web.Application) -> None:
         await rooms.close()

@@ -1,0 +1,173 @@
+// Parley's browser client for the SFU (protocol: docs/signaling.md).
+//
+//   const client = new SfuClient({ url: "wss://box/sfu/ws", token });
+//   client.addEventListener("track", (e) => show(e.detail.participantId, e.detail.track));
+//   await client.connect();
+//   await client.publish(await navigator.mediaDevices.getUserMedia({ audio: true, video: true }));
+//
+// Events: "state" (detail: connecting | connected | reconnecting | closed), "joined",
+// "participant-joined", "participant-left", "track", "error".
+
+const RECONNECT_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
+
+function gathered(pc) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const check = () => {
+      if (pc.iceGatheringState === "complete") {
+        pc.removeEventListener("icegatheringstatechange", check);
+        resolve();
+      }
+    };
+    pc.addEventListener("icegatheringstatechange", check);
+  });
+}
+
+export class SfuClient extends EventTarget {
+  constructor({ url, token, iceServers = [] }) {
+    super();
+    this.url = url;
+    this.token = token;
+    this.iceServers = iceServers;
+    this.ws = null;
+    this.publisher = null;
+    this.subscriber = null;
+    this.stream = null;
+    this.tracksByMid = new Map();
+    this.participantId = null;
+    this.closedByUser = false;
+    this.attempt = 0;
+    this.pending = new Map();
+  }
+
+  emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  send(message) {
+    this.ws.send(JSON.stringify(message));
+  }
+
+  waitFor(type) {
+    return new Promise((resolve, reject) => {
+      this.pending.set(type, { resolve, reject });
+    });
+  }
+
+  async connect() {
+    this.emit("state", this.attempt ? "reconnecting" : "connecting");
+    this.ws = new WebSocket(this.url);
+    this.ws.addEventListener("message", (event) => this.onMessage(JSON.parse(event.data)));
+    this.ws.addEventListener("close", () => this.onClose());
+    await new Promise((resolve, reject) => {
+      this.ws.addEventListener("open", resolve, { once: true });
+      this.ws.addEventListener("error", reject, { once: true });
+    });
+    const joined = this.waitFor("joined");
+    this.send({ type: "join", token: this.token });
+    const message = await joined;
+    this.participantId = message.participant_id;
+    this.attempt = 0;
+    this.emit("state", "connected");
+    return message;
+  }
+
+  async publish(stream) {
+    this.stream = stream;
+    if (this.publisher) this.publisher.close();
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    this.publisher = pc;
+    for (const track of stream.getTracks()) {
+      pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+    }
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered(pc);
+    const answer = this.waitFor("publish-answer");
+    this.send({ type: "publish", sdp: pc.localDescription.sdp });
+    await pc.setRemoteDescription({ type: "answer", sdp: (await answer).sdp });
+  }
+
+  async onSubscribeOffer(sdp) {
+    if (!this.subscriber) {
+      this.subscriber = new RTCPeerConnection({ iceServers: this.iceServers });
+      this.subscriber.addEventListener("track", (event) => {
+        const info = this.tracksByMid.get(event.transceiver.mid) || {};
+        this.emit("track", {
+          participantId: info.participant_id,
+          kind: event.track.kind,
+          track: event.track,
+          mid: event.transceiver.mid,
+        });
+      });
+    }
+    const pc = this.subscriber;
+    await pc.setRemoteDescription({ type: "offer", sdp });
+    await pc.setLocalDescription(await pc.createAnswer());
+    await gathered(pc);
+    this.send({ type: "subscribe-answer", sdp: pc.localDescription.sdp });
+  }
+
+  onMessage(message) {
+    const waiting = this.pending.get(message.type);
+    if (waiting) {
+      this.pending.delete(message.type);
+      waiting.resolve(message);
+    }
+    switch (message.type) {
+      case "tracks":
+        this.tracksByMid = new Map(message.tracks.map((t) => [t.mid, t]));
+        break;
+      case "subscribe-offer":
+        this.onSubscribeOffer(message.sdp).catch((error) => this.emit("error", { message: String(error) }));
+        break;
+      case "error":
+        for (const [, waiter] of this.pending) waiter.reject(new Error(message.message));
+        this.pending.clear();
+        this.emit("error", message);
+        break;
+      default:
+        this.emit(message.type, message);
+    }
+  }
+
+  onClose() {
+    for (const pc of [this.publisher, this.subscriber]) if (pc) pc.close();
+    this.publisher = null;
+    this.subscriber = null;
+    if (this.closedByUser) {
+      this.emit("state", "closed");
+      return;
+    }
+    const delay = RECONNECT_DELAYS_MS[Math.min(this.attempt, RECONNECT_DELAYS_MS.length - 1)];
+    this.attempt += 1;
+    this.emit("state", "reconnecting");
+    setTimeout(async () => {
+      try {
+        await this.connect();
+        if (this.stream) await this.publish(this.stream);
+      } catch (error) {
+        this.emit("error", { message: String(error) });
+      }
+    }, delay);
+  }
+
+  leave() {
+    this.closedByUser = true;
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.send({ type: "leave" });
+    if (this.ws) this.ws.close();
+  }
+
+  async stats() {
+    // Totals over every received track: what a test or a status badge needs.
+    const totals = { framesDecoded: 0, audioSamples: 0, tracks: 0 };
+    if (!this.subscriber) return totals;
+    const report = await this.subscriber.getStats();
+    report.forEach((entry) => {
+      if (entry.type !== "inbound-rtp") return;
+      totals.tracks += 1;
+      if (entry.kind === "video") totals.framesDecoded += entry.framesDecoded || 0;
+      if (entry.kind === "audio") totals.audioSamples += entry.totalSamplesReceived || 0;
+    });
+    return totals;
+  }
+}

@@ -1,0 +1,73 @@
+"""Run inside a fresh network namespace (only loopback): an SFU, and two Chromium pages.
+
+Page A publishes Chromium's fake camera and microphone; page B must decode video and receive
+audio through the SFU. Prints one JSON line with page B's totals; exits non-zero on failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from playwright.async_api import async_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from appliance.config import load_config
+from appliance.sfu.server import create_app
+from appliance.sfu.token import issue
+
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--autoplay-policy=no-user-gesture-required",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+async def main() -> None:
+    config = load_config(
+        Path(tempfile.mkdtemp()), environ={"APPLIANCE_SFU_ICE_LOOPBACK_ONLY": "true"}
+    )
+    key = Ed25519PrivateKey.generate()
+    runner = web.AppRunner(create_app(config, key.public_key()))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    base = f"http://127.0.0.1:{port}/sfu/test.html"
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+        alice = await browser.new_page()
+        bob = await browser.new_page()
+        alice_token = issue(key, "browser-room", "alice", "interviewer", 300)
+        bob_token = issue(key, "browser-room", "bob", "interviewer", 300)
+        await bob.goto(f"{base}#token={bob_token}")
+        await alice.goto(f"{base}#token={alice_token}&publish=1")
+        totals: dict[str, int] = {}
+        for _ in range(150):
+            await asyncio.sleep(0.2)
+            totals = await bob.evaluate("window.parley ? window.parley.stats() : {}")
+            if totals.get("framesDecoded", 0) > 30 and totals.get("audioSamples", 0) > 0:
+                break
+        state = await alice.text_content("#state")
+        print(json.dumps({"bob": totals, "alice_state": state}))
+        await browser.close()
+    await runner.cleanup()
+    ok = totals.get("framesDecoded", 0) > 30 and totals.get("audioSamples", 0) > 0
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,37 @@
+"""Headless Chromium publishes its fake camera and microphone; another page decodes them.
+
+Runs in a network namespace of its own with only loopback, so WebRTC traffic cannot leave
+127.0.0.1 (Chromium needs --allow-loopback-in-peer-connection for that, and the SFU its
+test-only loopback ICE setting).
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+SCENARIO = Path(__file__).with_name("sfu_browser_scenario.py")
+
+
+def _namespace_available() -> bool:
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        return False
+    return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _namespace_available(), reason="needs root to make a network namespace")
+def test_chromium_publishes_and_another_page_decodes_video_and_audio() -> None:
+    result = subprocess.run(
+        ["unshare", "-n", "sh", "-c", f'ip link set lo up && exec "{sys.executable}" "{SCENARIO}"'],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    totals = json.loads(result.stdout.strip().splitlines()[-1])["bob"]
+    assert totals["framesDecoded"] > 30 and totals["audioSamples"] > 0

@@ -10,11 +10,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from appliance import __version__
 from appliance.config import Config
 from appliance.sfu.ice import gather_on_loopback_only, rtc_configuration
+from appliance.sfu.looplag import LoopLagMonitor
 from appliance.sfu.room import Rooms
 from appliance.sfu.signaling import websocket_handler
 from appliance.storage.appliance_keys import key_dir, load_public_key
 
 ROOMS = web.AppKey("rooms", Rooms)
+LOOP_LAG = web.AppKey("loop_lag", LoopLagMonitor)
 STATIC = Path(__file__).parent.parent / "web" / "static"
 
 
@@ -24,7 +26,10 @@ async def _test_page(request: web.Request) -> web.FileResponse:
 
 async def healthz(request: web.Request) -> web.Response:
     rooms = request.app[ROOMS]
+    lag = request.app[LOOP_LAG]
     participants = sum(len(room.participants) for room in rooms.rooms.values())
+    if request.query.get("reset_lag") == "1":
+        lag.reset()
     return web.json_response(
         {
             "status": "ok",
@@ -32,6 +37,8 @@ async def healthz(request: web.Request) -> web.Response:
             "components": [{"name": "sfu", "ok": True}],
             "rooms": len(rooms.rooms),
             "participants": participants,
+            "loop_lag_ms_p50": round(lag.percentile(0.5) * 1000, 2),
+            "loop_lag_ms_p99": round(lag.percentile(0.99) * 1000, 2),
         }
     )
 
@@ -44,15 +51,22 @@ def create_app(config: Config, public_key: Ed25519PublicKey | None = None) -> we
     rooms = Rooms(config.sfu, rtc_configuration(config.sfu))
     app = web.Application()
     app[ROOMS] = rooms
+    monitor = LoopLagMonitor()
+    app[LOOP_LAG] = monitor
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/sfu/ws", websocket_handler(rooms, key))
     # The browser client and a bare test room page, same-origin with the websocket.
     app.router.add_get("/sfu/test.html", _test_page)
     app.router.add_static("/sfu/static", STATIC, follow_symlinks=False)
 
+    async def start_monitor(app: web.Application) -> None:
+        monitor.start()
+
     async def close_rooms(app: web.Application) -> None:
         await rooms.close()
+        await monitor.stop()
 
+    app.on_startup.append(start_monitor)
     app.on_shutdown.append(close_rooms)
     return app
 

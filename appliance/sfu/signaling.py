@@ -42,8 +42,13 @@ class Session:
         }
 
     async def send(self, message: dict[str, Any]) -> None:
-        if not self.ws.closed:
+        if self.ws.closed:
+            return
+        try:
             await self.ws.send_json(message)
+        except ConnectionError:
+            # The client went away mid-send; its session ends when the receive loop notices.
+            logger.debug("signaling: dropped a message to a closing socket")
 
     async def error(self, code: str, message: str) -> None:
         await self.send({"type": "error", "code": code, "message": message})

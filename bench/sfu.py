@@ -1,0 +1,404 @@
+"""SFU cost per subscriber against aiortc's MediaRelay re-encoding, measured in the same run.
+
+Run: .venv/bin/python bench/sfu.py [--seconds 8] [--subscribers 1,3,6,12] [--relay 1,3]
+
+One publisher sends a pre-encoded 640x480 30 fps VP8 (~1.5 Mbps) + Opus clip; subscribers
+receive without decoding. For each subscriber count it prints the server process's CPU per
+subscriber (above the publisher-only load), forwarded fps and kbit/s per subscriber, added
+latency p50/p95 (publisher hands a frame to its sender -> subscriber has the frame complete, on
+loopback, both ends in this process), and the SFU's event-loop lag p99. Then the same for
+MediaRelay, and the ratio of CPU per subscriber.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fractions
+import hashlib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import av
+import numpy as np
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.contrib.media import MediaPlayer
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.rtp import RtpPacket
+
+from appliance.sfu.aiortc_hooks import RECEIVER_JITTER_BUFFER
+from appliance.sfu.forwarder import RtpPiece, VideoFrameAssembler
+from appliance.sfu.ice import gather_on_loopback_only
+from appliance.sfu.token import issue
+from appliance.storage.appliance_keys import load_keys
+
+HERE = Path(__file__).resolve().parent
+TICKS = os.sysconf("SC_CLK_TCK")
+sent_at: dict[str, float] = {}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_clip(path: Path, seconds: int) -> None:
+    """640x480 30 fps VP8 at about 1.5 Mbps with moving content, plus a tone in Opus."""
+    with av.open(str(path), "w", format="webm") as container:
+        video = container.add_stream("libvpx", rate=30)
+        video.width, video.height, video.pix_fmt = 640, 480, "yuv420p"
+        video.bit_rate = 1_500_000
+        video.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+        video.codec_context.gop_size = 60
+        audio = container.add_stream("libopus", rate=48000)
+        audio.layout = "mono"
+        rng = np.random.default_rng(1)
+        noise = rng.integers(0, 255, (480 + 64, 640 + 64, 3), dtype=np.uint8)
+        for i in range(seconds * 30):
+            image = np.ascontiguousarray(
+                noise[i % 64 : i % 64 + 480, (2 * i) % 64 : (2 * i) % 64 + 640]
+            )
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts, frame.time_base = i, fractions.Fraction(1, 30)
+            for packet in video.encode(frame):
+                container.mux(packet)
+        tone = (np.sin(2 * np.pi * 440 * np.arange(seconds * 48000) / 48000) * 8000).astype(
+            np.int16
+        )
+        for start in range(0, len(tone) - 960, 960):
+            frame = av.AudioFrame.from_ndarray(
+                tone[start : start + 960].reshape(1, -1), format="s16", layout="mono"
+            )
+            frame.sample_rate, frame.pts, frame.time_base = (
+                48000,
+                start,
+                fractions.Fraction(1, 48000),
+            )
+            for packet in audio.encode(frame):
+                container.mux(packet)
+        for stream in (video, audio):
+            for packet in stream.encode(None):
+                container.mux(packet)
+
+
+class TimedTrack(MediaStreamTrack):
+    """Passes a player's packets on, noting when each video frame went to the sender."""
+
+    def __init__(self, source: MediaStreamTrack) -> None:
+        super().__init__()
+        self.kind = source.kind
+        self.source = source
+
+    async def recv(self) -> Any:
+        packet = await self.source.recv()
+        if self.kind == "video":
+            sent_at[hashlib.sha1(bytes(packet)).hexdigest()] = time.monotonic()
+        return packet
+
+
+class CountingBuffer(JitterBuffer):
+    """Subscriber side: completes frames on their marker packet, never decodes."""
+
+    def __init__(self, kind: str, stats: dict[str, Any]) -> None:
+        super().__init__(capacity=16)
+        self.kind, self.stats = kind, stats
+        self.assembler = VideoFrameAssembler()
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        self.stats["bytes"] += len(packet.payload)
+        if self.kind != "video":
+            return False, None
+        from aiortc.codecs.vpx import VpxPayloadDescriptor
+
+        descriptor, _ = VpxPayloadDescriptor.parse(packet.payload)
+        piece = RtpPiece(
+            packet.sequence_number,
+            packet.timestamp,
+            bool(packet.marker),
+            bool(descriptor.partition_start) and descriptor.partition_id == 0,
+            getattr(packet, "_data", b""),
+        )
+        now = time.monotonic()
+        frames, _ = self.assembler.push(piece, now)
+        for frame in frames:
+            self.stats["frames"] += 1
+            sent = sent_at.get(hashlib.sha1(frame.data).hexdigest())
+            if sent is not None and self.stats["measuring"]:
+                self.stats["latency"].append(now - sent)
+        return False, None
+
+
+def tap(pc: RTCPeerConnection, stats: dict[str, Any]) -> None:
+    for transceiver in pc.getTransceivers():
+        setattr(
+            transceiver.receiver, RECEIVER_JITTER_BUFFER, CountingBuffer(transceiver.kind, stats)
+        )
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def new_stats() -> dict[str, Any]:
+    return {"frames": 0, "bytes": 0, "latency": [], "measuring": False}
+
+
+async def parley_round(
+    base: str,
+    keys: Any,
+    clip: Path,
+    n: int,
+    seconds: float,
+    session: aiohttp.ClientSession,
+    pid: int,
+) -> dict[str, Any]:
+    room = f"bench-{n}-{time.monotonic_ns()}"
+    sockets, pcs, stats = [], [], []
+
+    async def connect(identity: str) -> aiohttp.ClientWebSocketResponse:
+        ws = await session.ws_connect(base.replace("http", "ws") + "/sfu/ws")
+        await ws.send_json(
+            {"type": "join", "token": issue(keys.signing_key, room, identity, "interviewer", 600)}
+        )
+        reply = await ws.receive_json()
+        assert reply["type"] == "joined", reply
+        sockets.append(ws)
+        return ws
+
+    async def subscriber(ws: aiohttp.ClientWebSocketResponse, s: dict[str, Any]) -> None:
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pcs.append(pc)
+        async for message in ws:
+            data = message.json()
+            if data["type"] == "subscribe-offer":
+                await pc.setRemoteDescription(RTCSessionDescription(data["sdp"], "offer"))
+                tap(pc, s)
+                await pc.setLocalDescription(await pc.createAnswer())
+                await ws.send_json({"type": "subscribe-answer", "sdp": pc.localDescription.sdp})
+
+    tasks = []
+    for i in range(n):
+        s = new_stats()
+        stats.append(s)
+        tasks.append(asyncio.ensure_future(subscriber(await connect(f"sub{i}"), s)))
+    publisher_ws = await connect("publisher")
+    player = MediaPlayer(str(clip), decode=False, loop=True)
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pcs.append(pc)
+    pc.addTrack(TimedTrack(player.audio))
+    pc.addTrack(TimedTrack(player.video))
+    await pc.setLocalDescription(await pc.createOffer())
+    await publisher_ws.send_json({"type": "publish", "sdp": pc.localDescription.sdp})
+    while (reply := await publisher_ws.receive_json())["type"] != "publish-answer":
+        pass
+    await pc.setRemoteDescription(RTCSessionDescription(reply["sdp"], "answer"))
+    await asyncio.sleep(3)
+    result = await measure(session, base + "/healthz?reset_lag=1", stats, seconds, pid)
+    for track in (player.audio, player.video):
+        if track is not None:
+            track.stop()
+    for task in tasks:
+        task.cancel()
+    for p in pcs:
+        await p.close()
+    for ws in sockets:
+        await ws.close()
+    await asyncio.sleep(1)
+    return result
+
+
+async def measure(
+    session: aiohttp.ClientSession,
+    health: str | None,
+    stats: list[dict[str, Any]],
+    seconds: float,
+    pid: int,
+) -> dict[str, Any]:
+    if health:
+        await session.get(health)
+    for s in stats:
+        s.update(frames=0, bytes=0, latency=[], measuring=True)
+    cpu0, own0, t0 = cpu_seconds(pid), cpu_seconds(os.getpid()), time.monotonic()
+    await asyncio.sleep(seconds)
+    cpu1, own1, t1 = cpu_seconds(pid), cpu_seconds(os.getpid()), time.monotonic()
+    lag = (
+        (await (await session.get(health.split("?")[0])).json())["loop_lag_ms_p99"]
+        if health
+        else None
+    )
+    latency = sorted(x for s in stats for x in s["latency"])
+    elapsed = t1 - t0
+    return {
+        "cpu": (cpu1 - cpu0) / elapsed,
+        "clients_cpu": (own1 - own0) / elapsed,
+        "fps": statistics.mean(s["frames"] / elapsed for s in stats) if stats else 0.0,
+        "kbps": statistics.mean(s["bytes"] * 8 / elapsed / 1000 for s in stats) if stats else 0.0,
+        "p50": latency[len(latency) // 2] * 1000 if latency else None,
+        "p95": latency[int(len(latency) * 0.95)] * 1000 if latency else None,
+        "lag_p99": lag,
+    }
+
+
+async def relay_round(
+    base: str, clip: Path, n: int, seconds: float, session: aiohttp.ClientSession, pid: int
+) -> dict[str, Any]:
+    await session.post(base + "/reset")
+    player = MediaPlayer(str(clip), decode=False, loop=True)
+    publisher = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    publisher.addTrack(player.audio)
+    publisher.addTrack(player.video)
+    await publisher.setLocalDescription(await publisher.createOffer())
+    reply = await (
+        await session.post(base + "/publish", json={"sdp": publisher.localDescription.sdp})
+    ).json()
+    await publisher.setRemoteDescription(RTCSessionDescription(reply["sdp"], "answer"))
+    await asyncio.sleep(1)
+    pcs, stats = [publisher], []
+    for _ in range(n):
+        offer = await (await session.post(base + "/subscribe")).json()
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        await pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
+        s = new_stats()
+        stats.append(s)
+        tap(pc, s)
+        await pc.setLocalDescription(await pc.createAnswer())
+        await session.post(
+            base + "/answer", json={"id": offer["id"], "sdp": pc.localDescription.sdp}
+        )
+        pcs.append(pc)
+    await asyncio.sleep(3)
+    result = await measure(session, None, stats, seconds, pid)
+    for track in (player.audio, player.video):
+        if track is not None:
+            track.stop()
+    for pc in pcs:
+        await pc.close()
+    await asyncio.sleep(1)
+    return result
+
+
+def wait_http(url: str) -> None:
+    import urllib.request
+
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up")
+
+
+def slope(results: dict[int, dict[str, Any]]) -> float:
+    """Marginal CPU per subscriber: least-squares slope of CPU over subscriber count."""
+    xs = list(results)
+    ys = [results[n]["cpu"] for n in xs]
+    mean_x, mean_y = statistics.mean(xs), statistics.mean(ys)
+    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sum(
+        (x - mean_x) ** 2 for x in xs
+    )
+
+
+def row(label: str, n: int, r: dict[str, Any], base_cpu: float) -> str:
+    per = (r["cpu"] - base_cpu) / n * 100 if n else 0.0
+    lat = f"{r['p50']:6.1f} {r['p95']:6.1f}" if r["p50"] is not None else "   n/a    n/a"
+    lag = f"{r['lag_p99']:7.2f}" if r["lag_p99"] is not None else "    n/a"
+    clients = r["clients_cpu"] * 100
+    return (
+        f"{label:8} {n:3d} {r['cpu'] * 100:8.1f} {per:9.2f} {r['fps']:6.1f} {r['kbps']:8.0f} "
+        f"{lat} {lag} {clients:8.1f}"
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--subscribers", default="1,3,6,12")
+    parser.add_argument("--relay", default="1,3")
+    args = parser.parse_args()
+    gather_on_loopback_only()
+    work = Path(tempfile.mkdtemp(prefix="parley-bench-"))
+    clip = work / "clip.webm"
+    make_clip(clip, 12)
+    data = work / "data"
+    env = {
+        **os.environ,
+        "APPLIANCE_SFU_ICE_LOOPBACK_ONLY": "true",
+        "APPLIANCE_SFU_MAX_PARTICIPANTS": "64",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "appliance", "init", "--data-dir", str(data)],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    keys = load_keys(data)
+    sfu_port, relay_port = free_port(), free_port()
+    sfu = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "appliance",
+            "serve",
+            "sfu",
+            "--data-dir",
+            str(data),
+            "--port",
+            str(sfu_port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    relay = subprocess.Popen(
+        [sys.executable, str(HERE / "relay_baseline.py"), "--port", str(relay_port)],
+        stdout=subprocess.DEVNULL,
+    )
+    sfu_base, relay_base = f"http://127.0.0.1:{sfu_port}", f"http://127.0.0.1:{relay_port}"
+    wait_http(sfu_base + "/healthz")
+    time.sleep(1)
+    print(
+        f"clip: {clip.stat().st_size * 8 / 12 / 1000:.0f} kbit/s average, 640x480 30 fps VP8 + Opus"
+    )
+    print("server     N   cpu %   cpu %/sub    fps   kbit/s  p50ms  p95ms lag99ms clients%")
+    try:
+        async with aiohttp.ClientSession() as session:
+            parley: dict[int, dict[str, Any]] = {}
+            for n in [0, *[int(x) for x in args.subscribers.split(",")]]:
+                parley[n] = await parley_round(
+                    sfu_base, keys, clip, n, args.seconds, session, sfu.pid
+                )
+                print(row("parley", n, parley[n], parley[0]["cpu"]), flush=True)
+            relayed: dict[int, dict[str, Any]] = {}
+            for n in [0, *[int(x) for x in args.relay.split(",")]]:
+                relayed[n] = await relay_round(
+                    relay_base, clip, n, args.seconds, session, relay.pid
+                )
+                print(row("relay", n, relayed[n], relayed[0]["cpu"]), flush=True)
+            parley_slope = slope(parley)
+            relay_slope = slope(relayed)
+            ratio = relay_slope / max(parley_slope, 1e-6)
+            print(
+                "CPU per subscriber (slope over N): "
+                f"Parley {parley_slope * 100:.2f} %, MediaRelay {relay_slope * 100:.2f} %"
+            )
+            print(f"ratio MediaRelay / Parley: {ratio:.1f}x (goal >= 10x)")
+    finally:
+        sfu.terminate()
+        relay.terminate()
+        sfu.wait()
+        relay.wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -6,6 +6,7 @@ import asyncio
 import fractions
 import hashlib
 import json
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from appliance.config import load_config
 from appliance.sfu.server import create_app
 from appliance.sfu.token import issue
+from appliance.storage.sealed import SealedReader, SealWriter
 
 FPS = 30
 GOP = 15
@@ -206,8 +208,40 @@ class Sfu:
             await client.close()
 
 
+class SealedFiles:
+    """Recording sinks for tests: each participant's WebM sealed into a file under one key."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.data_key = os.urandom(32)
+        self.key_id = os.urandom(16)
+        self.files: dict[str, list[Path]] = {}
+        self.manifests: list[dict[str, Any]] = []
+        self._open: dict[int, Any] = {}
+
+    def open(self, participant_identity: str) -> SealWriter:
+        paths = self.files.setdefault(participant_identity, [])
+        path = self.directory / f"{participant_identity}-{len(paths)}.sealed"
+        paths.append(path)
+        file = path.open("wb")
+        writer = SealWriter(file, self.data_key, self.key_id, os.urandom(16), 4096, durable=True)
+        self._open[id(writer)] = file
+        return writer
+
+    def close(self, participant_identity: str, sink: Any) -> None:
+        sink.close()
+        self._open.pop(id(sink)).close()
+
+    def finish(self, manifest: dict[str, Any]) -> None:
+        self.manifests.append(manifest)
+
+    def plaintext(self, path: Path) -> bytes:
+        with path.open("rb") as source:
+            return b"".join(SealedReader(source, self.data_key, self.key_id).stream())
+
+
 @asynccontextmanager
-async def running_sfu(tmp_path: Path) -> AsyncIterator[Sfu]:
+async def running_sfu(tmp_path: Path, sinks: Any = None) -> AsyncIterator[Sfu]:
     config = load_config(
         tmp_path,
         environ={
@@ -216,7 +250,7 @@ async def running_sfu(tmp_path: Path) -> AsyncIterator[Sfu]:
         },
     )
     key = Ed25519PrivateKey.generate()
-    app = create_app(config, key.public_key())
+    app = create_app(config, key.public_key(), sinks)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

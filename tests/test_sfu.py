@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from aiortc.contrib.media import MediaPlayer
 
-from tests.sfu_harness import Client, Sfu, make_clip, running_sfu, source_frames
+from tests.sfu_harness import Client, SealedFiles, Sfu, make_clip, running_sfu, source_frames
 
 
 @pytest.fixture(scope="module")
@@ -19,9 +19,9 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def run(scenario: Callable[[Sfu], object], tmp_path: Path) -> None:
+def run(scenario: Callable[[Sfu], object], tmp_path: Path, sinks: object = None) -> None:
     async def main() -> None:
-        async with running_sfu(tmp_path) as sfu:
+        async with running_sfu(tmp_path, sinks) as sfu:
             await scenario(sfu)  # type: ignore[misc]
 
     asyncio.run(main())
@@ -127,7 +127,7 @@ def test_consent_and_role_gate_publishing(clip: Path, tmp_path: Path) -> None:
     async def scenario(sfu: Sfu) -> None:
         async with sfu.client("cand", role="candidate", consent_required=True) as candidate:
             joined = next(e for e in candidate.events if e["type"] == "joined")
-            assert joined["can_publish"] is False and joined["recording"] is True
+            assert joined["can_publish"] is False and joined["recording"] is False
             await candidate.send({"type": "publish", "sdp": "v=0\r\nm=audio 9 UDP 0\r\n"})
             assert (await candidate.expect("error"))["code"] == "consent-required"
         async with sfu.client("watcher", role="observer") as observer:
@@ -218,3 +218,44 @@ def test_an_empty_room_closes_after_the_grace_period(tmp_path: Path) -> None:
         assert health["rooms"] == 0
 
     run(scenario, tmp_path)
+
+
+def test_each_participant_is_recorded_unchanged_into_a_sealed_webm(
+    clip: Path, tmp_path: Path
+) -> None:
+    import io
+
+    import av
+
+    sinks = SealedFiles(tmp_path)
+    session: dict[str, float] = {}
+
+    async def scenario(sfu: Sfu) -> None:
+        async with sfu.client("bob") as bob, sfu.client("alice") as alice:
+            joined = next(e for e in alice.events if e["type"] == "joined")
+            assert joined["recording"] is True
+            await alice.publish(MediaPlayer(str(clip), decode=False))
+            alice_id = participant_id(alice)
+            await until(lambda: len(bob.frames_from(alice_id, "video")) >= 1)
+            start = asyncio.get_running_loop().time()
+            await until(lambda: len(bob.frames_from(alice_id, "video")) >= 75)
+            session["seconds"] = asyncio.get_running_loop().time() - start
+            session["forwarded"] = len(bob.frames_from(alice_id, "video"))
+        await asyncio.sleep(1.5)  # the room closes after its grace period and writes a manifest
+
+    run(scenario, tmp_path, sinks)
+    [path] = sinks.files["alice"]
+    with av.open(io.BytesIO(sinks.plaintext(path))) as container:
+        assert [s.codec_context.name for s in container.streams] == ["vp8", "opus"]
+        video_frames = [f for f in container.decode(video=0)]
+    with av.open(io.BytesIO(sinks.plaintext(path))) as container:
+        audio_frames = [f for f in container.decode(audio=0)]
+    assert len(video_frames) >= session["forwarded"] and len(audio_frames) > 100
+    duration = float(video_frames[-1].pts * video_frames[-1].time_base) - float(
+        video_frames[0].pts * video_frames[0].time_base
+    )
+    assert abs(duration - len(video_frames) / 30) < 0.5
+    [manifest] = sinks.manifests
+    [alice] = manifest["participants"]
+    assert {t["kind"] for t in alice["tracks"]} == {"audio", "video"}
+    assert all(t["dropped"] == 0 for t in alice["tracks"]) and alice["error"] is None

@@ -12,6 +12,7 @@ from aiortc import RTCConfiguration
 from appliance.config import SfuConfig
 from appliance.sfu.forwarder import TrackForwarder
 from appliance.sfu.peer import Participant, Send, SignalingError
+from appliance.sfu.recorder import RecordingSinks, RoomRecording
 from appliance.sfu.token import JoinClaims
 
 logger = logging.getLogger(__name__)
@@ -27,9 +28,12 @@ class Room:
         config: SfuConfig,
         rtc_config: RTCConfiguration,
         on_closed: Callable[[Room], None],
+        sinks: RecordingSinks | None = None,
     ) -> None:
         self.name = name
-        self.record = record
+        # Recorded only when the token asks for it and this SFU has somewhere to put it.
+        self.recording = RoomRecording(name, sinks) if record and sinks is not None else None
+        self.record = self.recording is not None
         self.config = config
         self.rtc_config = rtc_config
         self.participants: dict[str, Participant] = {}
@@ -59,10 +63,19 @@ class Room:
         self._schedule(participant.sync_subscriptions())
         return participant
 
+    async def start_recording(self, participant: Participant) -> None:
+        """Tap a publisher's tracks into the room's recording (file work off the loop)."""
+        if self.recording is not None and participant.forwarders:
+            await asyncio.to_thread(
+                self.recording.add, participant.claims.identity, participant.forwarders
+            )
+
     async def leave(self, participant: Participant, reason: str = "left") -> None:
         if self.participants.pop(participant.id, None) is None:
             return
         await participant.close()
+        if self.recording is not None:
+            await asyncio.to_thread(self.recording.remove, participant.claims.identity)
         for other in self.participants.values():
             await other.send(
                 {"type": "participant-left", "participant_id": participant.id, "reason": reason}
@@ -101,27 +114,40 @@ class Room:
     def _close_if_empty(self) -> None:
         self._closing = None
         if not self.participants:
-            self._on_closed(self)
+            self._schedule(self.close())
 
     async def close(self) -> None:
         for participant in list(self.participants.values()):
             await self.leave(participant, reason="room closed")
         for task in list(self._tasks):
-            task.cancel()
+            if task is not asyncio.current_task():
+                task.cancel()
+        if self.recording is not None:
+            recording, self.recording = self.recording, None
+            await asyncio.to_thread(recording.finish)
+        self._on_closed(self)
 
 
 class Rooms:
     """Every open room of this SFU process, by name."""
 
-    def __init__(self, config: SfuConfig, rtc_config: RTCConfiguration) -> None:
+    def __init__(
+        self,
+        config: SfuConfig,
+        rtc_config: RTCConfiguration,
+        sinks: RecordingSinks | None = None,
+    ) -> None:
         self.config = config
         self.rtc_config = rtc_config
+        self.sinks = sinks
         self.rooms: dict[str, Room] = {}
 
     def get_or_create(self, claims: JoinClaims) -> Room:
         room = self.rooms.get(claims.room)
         if room is None:
-            room = Room(claims.room, claims.record, self.config, self.rtc_config, self._closed)
+            room = Room(
+                claims.room, claims.record, self.config, self.rtc_config, self._closed, self.sinks
+            )
             self.rooms[claims.room] = room
         return room
 

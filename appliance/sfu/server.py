@@ -11,6 +11,7 @@ from appliance import __version__
 from appliance.config import Config
 from appliance.sfu.ice import gather_on_loopback_only, rtc_configuration
 from appliance.sfu.looplag import LoopLagMonitor
+from appliance.sfu.recorder import RecordingSinks
 from appliance.sfu.room import Rooms
 from appliance.sfu.signaling import websocket_handler
 from appliance.storage.appliance_keys import key_dir, load_public_key
@@ -43,12 +44,20 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
-def create_app(config: Config, public_key: Ed25519PublicKey | None = None) -> web.Application:
-    """The SFU app; join tokens are checked against the appliance's signing.pub."""
+def create_app(
+    config: Config,
+    public_key: Ed25519PublicKey | None = None,
+    sinks: RecordingSinks | None = None,
+) -> web.Application:
+    """The SFU app; join tokens are checked against the appliance's signing.pub.
+
+    Rooms record only when `sinks` says where recordings go; without it `joined` reports
+    `recording: false`.
+    """
     if config.sfu.ice_loopback_only:
         gather_on_loopback_only()
     key = public_key or load_public_key(key_dir(config.data_dir) / "signing.pub")
-    rooms = Rooms(config.sfu, rtc_configuration(config.sfu))
+    rooms = Rooms(config.sfu, rtc_configuration(config.sfu), sinks)
     app = web.Application()
     app[ROOMS] = rooms
     monitor = LoopLagMonitor()

@@ -193,7 +193,8 @@ class SealWriter:
         out.write(self.header.raw)
         self._sync()
 
-    def write(self, data: bytes | bytearray | memoryview) -> None:
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        """Take `data` (any length); complete chunks are sealed at once. Returns len(data)."""
         if self._closed:
             raise ValueError("write to a closed SealWriter")
         view = memoryview(data).cast("B")
@@ -205,13 +206,18 @@ class SealWriter:
             self._buffer += view[:take]
             start = take
             if len(self._buffer) < size:
-                return
+                return len(view)
             self._emit(self._buffer, final=False)
             self._buffer = bytearray()
         while len(view) - start >= size:
             self._emit(view[start : start + size], final=False)
             start += size
         self._buffer += view[start:]
+        return len(view)
+
+    def flush(self) -> None:
+        """Complete chunks are already written; a partial chunk waits for more data or close."""
+        self._out.flush()
 
     def close(self) -> None:
         """Seal the final chunk (the rest, padded) and make the whole object durable."""

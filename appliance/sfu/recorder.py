@@ -1,0 +1,241 @@
+"""The recording tap: each participant's forwarded packets, muxed unchanged into one WebM.
+
+Off the forwarding path: taps only enqueue (a bounded queue; when the writer falls behind,
+frames are dropped and counted, never waited for), and a thread per participant muxes with
+PyAV (`add_mux_stream`, no codec context, nothing decoded) into a sink such as a SealWriter.
+The WebM is written for a non-seekable stream, so whatever reached the sink before a crash is
+a playable prefix.
+"""
+
+from __future__ import annotations
+
+import fractions
+import logging
+import queue
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import av
+
+from appliance.sfu.forwarder import AUDIO_CLOCK, VIDEO_CLOCK, EncodedFrame, TrackForwarder
+
+logger = logging.getLogger(__name__)
+
+MILLISECONDS = fractions.Fraction(1, 1000)
+QUEUE_FRAMES = 900  # about 15 s of audio + video at 30 fps
+HEADER_WAIT_FRAMES = 300  # start without a kind that has not shown up by then
+CODECS = {"video": "vp8", "audio": "opus"}
+
+
+class Sink(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
+class RecordingSinks(Protocol):
+    """Where recordings go: one sink per participant, then a manifest for the room."""
+
+    def open(self, participant_identity: str) -> Sink: ...
+
+    def close(self, participant_identity: str, sink: Sink) -> None: ...
+
+    def finish(self, manifest: dict[str, Any]) -> None: ...
+
+
+def vp8_dimensions(keyframe: bytes) -> tuple[int, int] | None:
+    """Width and height from a VP8 key frame header (RFC 6386, section 9.1)."""
+    if len(keyframe) < 10 or keyframe[3:6] != b"\x9d\x01\x2a":
+        return None
+    width, height = struct.unpack("<HH", keyframe[6:10])
+    return width & 0x3FFF, height & 0x3FFF
+
+
+@dataclass
+class TrackRecord:
+    kind: str
+    first_timestamp: int | None = None
+    offset_ms: int = 0  # when the track's first frame arrived, on the room recording's clock
+    frames: int = 0
+    last_pts_ms: int = 0
+    dropped: int = 0
+
+
+@dataclass
+class ParticipantRecorder:
+    identity: str
+    sink: Sink
+    kinds: list[str]
+    clock_origin: float  # time.monotonic() when the room's recording started
+    tracks: dict[str, TrackRecord] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._queue: queue.Queue[tuple[str, EncodedFrame] | None] = queue.Queue(QUEUE_FRAMES)
+        self._thread = threading.Thread(target=self._run, name=f"record-{self.identity}")
+        self._thread.daemon = True
+        self.tracks = {kind: TrackRecord(kind) for kind in self.kinds}
+        self.error: str | None = None
+        self._thread.start()
+
+    def tap(self, kind: str) -> Callable[[EncodedFrame], None]:
+        def offer(frame: EncodedFrame) -> None:
+            try:
+                self._queue.put_nowait((kind, frame))
+            except queue.Full:
+                record = self.tracks[kind]
+                record.dropped += 1
+                if record.dropped % 100 == 1:
+                    logger.warning(
+                        "recording of %s is behind: %d %s frames dropped",
+                        self.identity,
+                        record.dropped,
+                        kind,
+                    )
+
+        return offer
+
+    def attach(self, forwarders: list[TrackForwarder]) -> None:
+        for forwarder in forwarders:
+            if forwarder.kind in self.tracks:
+                forwarder.taps.append(self.tap(forwarder.kind))
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued, close the container; waits for the writer thread."""
+        while True:
+            try:
+                self._queue.put(None, timeout=timeout)
+                break
+            except queue.Full:
+                continue
+        self._thread.join(timeout)
+
+    def manifest(self) -> dict[str, Any]:
+        return {
+            "identity": self.identity,
+            "tracks": [
+                {
+                    "kind": t.kind,
+                    "codec": CODECS[t.kind],
+                    "start_offset_ms": t.offset_ms,
+                    "frames": t.frames,
+                    "duration_ms": max(0, t.last_pts_ms - t.offset_ms),
+                    "dropped": t.dropped,
+                }
+                for t in self.tracks.values()
+                if t.first_timestamp is not None
+            ],
+            "error": self.error,
+        }
+
+    # --- writer thread ----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        pending: list[tuple[str, EncodedFrame]] = []
+        container: Any = None
+        streams: dict[str, Any] = {}
+        try:
+            while (item := self._queue.get()) is not None:
+                kind, frame = item
+                record = self.tracks[kind]
+                if record.first_timestamp is None:
+                    if kind == "video" and vp8_dimensions(frame.data) is None:
+                        continue  # wait for a keyframe: it carries the picture size
+                    record.first_timestamp = frame.timestamp
+                    record.offset_ms = int((frame.received_at - self.clock_origin) * 1000)
+                if container is None:
+                    pending.append(item)
+                    ready = all(t.first_timestamp is not None for t in self.tracks.values())
+                    if ready or len(pending) > HEADER_WAIT_FRAMES:
+                        container, streams = self._open(pending)
+                        for waiting in pending:
+                            self._mux(container, streams, *waiting)
+                        pending.clear()
+                    continue
+                self._mux(container, streams, kind, frame)
+        except Exception as exc:  # a broken sink must not take the SFU down
+            self.error = f"{type(exc).__name__}: {exc}"
+            logger.exception("recording of %s failed", self.identity)
+        finally:
+            if container is not None:
+                try:
+                    container.close()
+                except Exception as exc:
+                    self.error = self.error or f"{type(exc).__name__}: {exc}"
+
+    def _open(self, pending: list[tuple[str, EncodedFrame]]) -> tuple[Any, dict[str, Any]]:
+        container = av.open(self.sink, "w", format="webm")
+        streams: dict[str, Any] = {}
+        for kind in ("video", "audio"):
+            record = self.tracks.get(kind)
+            if record is None or record.first_timestamp is None:
+                continue
+            if kind == "video":
+                first = next(f for k, f in pending if k == "video")
+                width, height = vp8_dimensions(first.data) or (0, 0)
+                stream = container.add_mux_stream("vp8", rate=30, width=width, height=height)
+            else:
+                stream = container.add_mux_stream("opus", rate=AUDIO_CLOCK)
+            stream.time_base = MILLISECONDS
+            streams[kind] = stream
+        return container, streams
+
+    def _mux(self, container: Any, streams: dict[str, Any], kind: str, frame: EncodedFrame) -> None:
+        stream = streams.get(kind)
+        record = self.tracks[kind]
+        if stream is None or record.first_timestamp is None:
+            return
+        clock = VIDEO_CLOCK if kind == "video" else AUDIO_CLOCK
+        pts = record.offset_ms + (frame.timestamp - record.first_timestamp) * 1000 // clock
+        if pts < record.last_pts_ms:
+            return  # a timestamp jump backwards (publisher restarted its clock): keep order
+        packet = av.Packet(frame.data)
+        packet.stream = stream
+        packet.pts = packet.dts = pts
+        packet.time_base = MILLISECONDS
+        packet.is_keyframe = frame.keyframe
+        container.mux(packet)
+        record.frames += 1
+        record.last_pts_ms = pts
+
+
+class RoomRecording:
+    """A room's recording: one recorder per publishing participant, one manifest at the end."""
+
+    def __init__(self, room: str, sinks: RecordingSinks) -> None:
+        self.room = room
+        self.sinks = sinks
+        self.started_at = time.monotonic()
+        self.started_wall = time.time()
+        self.recorders: dict[str, ParticipantRecorder] = {}
+        self.finished: list[dict[str, Any]] = []
+
+    def add(self, identity: str, forwarders: list[TrackForwarder]) -> None:
+        self.remove(identity)
+        sink = self.sinks.open(identity)
+        recorder = ParticipantRecorder(
+            identity, sink, [f.kind for f in forwarders], self.started_at
+        )
+        recorder.attach(forwarders)
+        self.recorders[identity] = recorder
+
+    def remove(self, identity: str) -> None:
+        recorder = self.recorders.pop(identity, None)
+        if recorder is not None:
+            recorder.close()
+            self.sinks.close(identity, recorder.sink)
+            self.finished.append(recorder.manifest())
+
+    def finish(self) -> dict[str, Any]:
+        for identity in list(self.recorders):
+            self.remove(identity)
+        manifest = {
+            "room": self.room,
+            "started_at": self.started_wall,
+            "participants": self.finished,
+        }
+        self.sinks.finish(manifest)
+        return manifest

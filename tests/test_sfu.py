@@ -259,3 +259,53 @@ def test_each_participant_is_recorded_unchanged_into_a_sealed_webm(
     [alice] = manifest["participants"]
     assert {t["kind"] for t in alice["tracks"]} == {"audio", "video"}
     assert all(t["dropped"] == 0 for t in alice["tracks"]) and alice["error"] is None
+
+
+def test_killing_the_sfu_mid_recording_leaves_a_playable_prefix(clip: Path, tmp_path: Path) -> None:
+    import io
+    import signal
+    import subprocess
+    import sys
+
+    import aiohttp
+    import av
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from appliance.storage.sealed import SealedReader, Truncated
+
+    server = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("sfu_recording_server.py")), str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    port = int(server.stdout.readline())
+    key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(server.stdout.readline().strip()))
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            sfu = Sfu(f"http://127.0.0.1:{port}", key, session)
+            async with sfu.client("bob") as bob, sfu.client("alice") as alice:
+                await alice.publish(MediaPlayer(str(clip), decode=False))
+                alice_id = participant_id(alice)
+                await until(lambda: len(bob.frames_from(alice_id, "video")) >= 60)
+                server.send_signal(signal.SIGKILL)
+                server.wait()
+
+    asyncio.run(scenario())
+    secret = (tmp_path / "key").read_bytes()
+    data_key, key_id = secret[:32], secret[32:]
+    [path] = list(tmp_path.glob("alice-*.sealed"))
+    prefix = []
+    with path.open("rb") as source:
+        reader = SealedReader(source, data_key, key_id)
+        try:
+            for block in reader.stream():
+                prefix.append(block)
+        except Truncated:
+            pass
+        else:
+            raise AssertionError("a killed recording should read as unfinished")
+    with av.open(io.BytesIO(b"".join(prefix))) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+    assert frames >= 30

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
 
 from appliance.runtime import Runtime
 from appliance.sessions import purge_expired
-from appliance.storage import retention
+from appliance.storage import live_recordings, retention
+
+logger = logging.getLogger(__name__)
 
 
 def build_queue(runtime: Runtime) -> Huey:
@@ -35,7 +40,30 @@ def build_queue(runtime: Runtime) -> Huey:
     return huey
 
 
+class SpoolIngester(threading.Thread):
+    """Files the SFU's live-recording events every second, in order, on its own thread."""
+
+    def __init__(self, runtime: Runtime, interval: float = 1.0) -> None:
+        super().__init__(name="recording-spool", daemon=True)
+        self.runtime = runtime
+        self.interval = interval
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.wait(self.interval):
+            try:
+                live_recordings.ingest(self.runtime)
+            except Exception:  # keep filing later events; the failure is logged
+                logger.exception("filing recording events failed")
+
+
 def run(runtime: Runtime) -> None:
     huey = build_queue(runtime)
+    ingester = SpoolIngester(runtime)
+    ingester.start()
     consumer = Consumer(huey, workers=runtime.config.queue.workers, worker_type="thread")
-    consumer.run()
+    try:
+        consumer.run()
+    finally:
+        ingester.stopping.set()
+        ingester.join()

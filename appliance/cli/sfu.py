@@ -22,6 +22,9 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
         "--consent-required", action="store_true", help="may join, may not publish until consent"
     )
     token.add_argument("--no-record", action="store_true", help="the room is not recorded")
+    token.add_argument(
+        "--interview", type=int, help="the interview this room is (recordings are filed under it)"
+    )
     token.set_defaults(func=run_token)
 
 

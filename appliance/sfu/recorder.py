@@ -37,14 +37,20 @@ class Sink(Protocol):
     def flush(self) -> None: ...
 
 
-class RecordingSinks(Protocol):
-    """Where recordings go: one sink per participant, then a manifest for the room."""
+class RoomSinks(Protocol):
+    """Where one room's recording goes: one sink per participant, then the room's manifest."""
 
     def open(self, participant_identity: str) -> Sink: ...
 
-    def close(self, participant_identity: str, sink: Sink) -> None: ...
+    def close(self, participant_identity: str, sink: Any) -> None: ...
 
     def finish(self, manifest: dict[str, Any]) -> None: ...
+
+
+class RecordingSinks(Protocol):
+    def start(self, room: str, interview_id: int | None) -> RoomSinks | None:
+        """Sinks for a room's recording, or None when this room cannot be recorded."""
+        ...
 
 
 def vp8_dimensions(keyframe: bytes) -> tuple[int, int] | None:
@@ -205,7 +211,7 @@ class ParticipantRecorder:
 class RoomRecording:
     """A room's recording: one recorder per publishing participant, one manifest at the end."""
 
-    def __init__(self, room: str, sinks: RecordingSinks) -> None:
+    def __init__(self, room: str, sinks: RoomSinks) -> None:
         self.room = room
         self.sinks = sinks
         self.started_at = time.monotonic()

@@ -24,15 +24,18 @@ class Room:
     def __init__(
         self,
         name: str,
-        record: bool,
+        claims: JoinClaims,
         config: SfuConfig,
         rtc_config: RTCConfiguration,
         on_closed: Callable[[Room], None],
         sinks: RecordingSinks | None = None,
     ) -> None:
         self.name = name
-        # Recorded only when the token asks for it and this SFU has somewhere to put it.
-        self.recording = RoomRecording(name, sinks) if record and sinks is not None else None
+        # Recorded only when the first token asks for it and this SFU has somewhere to put it.
+        room_sinks = (
+            sinks.start(name, claims.interview_id) if claims.record and sinks is not None else None
+        )
+        self.recording = RoomRecording(name, room_sinks) if room_sinks is not None else None
         self.record = self.recording is not None
         self.config = config
         self.rtc_config = rtc_config
@@ -145,9 +148,7 @@ class Rooms:
     def get_or_create(self, claims: JoinClaims) -> Room:
         room = self.rooms.get(claims.room)
         if room is None:
-            room = Room(
-                claims.room, claims.record, self.config, self.rtc_config, self._closed, self.sinks
-            )
+            room = Room(claims.room, claims, self.config, self.rtc_config, self._closed, self.sinks)
             self.rooms[claims.room] = room
         return room
 

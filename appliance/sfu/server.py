@@ -13,6 +13,7 @@ from appliance.sfu.ice import gather_on_loopback_only, rtc_configuration
 from appliance.sfu.looplag import LoopLagMonitor
 from appliance.sfu.recorder import RecordingSinks
 from appliance.sfu.room import Rooms
+from appliance.sfu.sealed_sinks import SealedRecordings
 from appliance.sfu.signaling import websocket_handler
 from appliance.storage.appliance_keys import key_dir, load_public_key
 
@@ -81,4 +82,6 @@ def create_app(
 
 
 def run(config: Config, port: int) -> None:
-    web.run_app(create_app(config), host=config.sfu.host, port=port, print=None)
+    """Serve with recordings sealed into the data dir's blob store and filed by the worker."""
+    app = create_app(config, sinks=SealedRecordings(config))
+    web.run_app(app, host=config.sfu.host, port=port, print=None)

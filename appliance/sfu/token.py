@@ -52,6 +52,8 @@ class JoinClaims:
     consent_required: bool = False
     # Whether the room records; the first join sets it for the room.
     record: bool = True
+    # The interview this room is; recordings are filed under it (none: nothing is recorded).
+    interview_id: int | None = None
     token_id: str = field(default_factory=lambda: secrets.token_hex(8))
 
 
@@ -68,6 +70,7 @@ def issue(
     name: str = "",
     consent_required: bool = False,
     record: bool = True,
+    interview_id: int | None = None,
     now: float | None = None,
 ) -> str:
     """Sign a join token for `identity` in `room`."""
@@ -87,6 +90,7 @@ def issue(
         permissions=default_permissions(role),
         consent_required=consent_required,
         record=record,
+        interview_id=interview_id,
     )
     body = _b64(json.dumps(asdict(claims), separators=(",", ":"), sort_keys=True).encode())
     signature = signing_key.sign(DOMAIN + body.encode())

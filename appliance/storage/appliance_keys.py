@@ -5,6 +5,9 @@
   was interrupted): the incoming and outgoing KEKs, loaded too so every entry stays readable.
 - `keys/signing.key`: the Ed25519 key that signs audit checkpoints and exports (PEM, PKCS#8).
 - `keys/signing.pub`: its public half, for verifying on another machine.
+- `keys/intake.key` / `keys/intake.pub`: an X25519 pair. The SFU wraps each live recording's
+  data key for `intake.pub`, so it never needs the KEK; the worker unwraps it with `intake.key`
+  and files it in the keystore.
 """
 
 from __future__ import annotations
@@ -20,7 +23,14 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from appliance.errors import ApplianceError
-from appliance.storage.recipients import kek_id
+from appliance.storage.recipients import (
+    Identity,
+    generate_identity,
+    kek_id,
+    load_identity,
+    parse_identity,
+    parse_recipient,
+)
 
 KEK_BYTES = 32
 ROTATION_FILES = ("kek.new.key", "kek.old.key")
@@ -77,6 +87,13 @@ def create_keys(data_dir: Path) -> bool:
             ),
         )
         created = True
+    intake_path = directory / "intake.key"
+    if not intake_path.exists():
+        identity = generate_identity()
+        _write_secret(intake_path, identity.to_text().encode() + b"\n")
+        created = True
+    intake = parse_identity(intake_path.read_text(encoding="utf-8"))
+    (directory / "intake.pub").write_text(intake.recipient + "\n", encoding="utf-8")
     private_key = _load_signing_key(signing_path)
     public_path = directory / "signing.pub"
     public_path.write_bytes(
@@ -139,6 +156,22 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def load_intake_identity(data_dir: Path) -> Identity:
+    """The private half of the intake pair (worker only)."""
+    return load_identity(key_dir(data_dir) / "intake.key")
+
+
+def load_intake_recipient(data_dir: Path) -> str:
+    """The recipient string the SFU wraps live recordings' data keys for."""
+    path = key_dir(data_dir) / "intake.pub"
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise ApplianceError(f"{path} is missing; run 'appliance init'") from None
+    parse_recipient(text)
+    return text
 
 
 def load_public_key(path: Path) -> Ed25519PublicKey:

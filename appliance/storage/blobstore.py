@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import BinaryIO
@@ -13,6 +14,26 @@ SUFFIX = ".sealed"
 
 class BlobMissing(ApplianceError):
     """The blob store has no file for an object the database names."""
+
+
+class HashingFile:
+    """Passes writes to a file while hashing them, so the sealed SHA-256 needs no second read."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self.sha256.update(data)
+        self.size += len(data)
+        return self.out.write(data)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+    def fileno(self) -> int:
+        return self.out.fileno()
 
 
 class LocalBlobStore:

@@ -47,14 +47,22 @@ def new_data_key(db: peewee.Database, data_dir: Path) -> tuple[bytes, bytes]:
     """
     key_id = secrets.token_bytes(KEY_ID_BYTES)
     data_key = secrets.token_bytes(DATA_KEY_BYTES)
+    store_data_key(db, data_dir, key_id, data_key)
+    return key_id, data_key
+
+
+def store_data_key(db: peewee.Database, data_dir: Path, key_id: bytes, data_key: bytes) -> None:
+    """File a data key made elsewhere (the SFU makes live recordings' keys): wrapped for the
+    appliance and every recipient; nothing happens if the key id is already filed."""
     with serialized(db):
+        if DataKey.select().where(DataKey.key_id == key_id.hex()).exists():
+            return
         kek = load_keys(data_dir).kek
         rows = [_row(key_id, appliance_recipient(kek), wrap_for_kek(kek, key_id, data_key))]
         for recipient in ComplianceRecipient.select():
             wrapped = wrap_for_recipient(recipient.recipient, key_id, data_key)
             rows.append(_row(key_id, recipient.recipient, wrapped))
         DataKey.insert_many(rows).execute()
-    return key_id, data_key
 
 
 def _row(key_id: bytes, recipient: str, wrapped: bytes) -> dict[str, object]:

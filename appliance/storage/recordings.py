@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import mimetypes
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from appliance.candidates import CandidateFields, create_candidate
 from appliance.database import utcnow
@@ -15,7 +13,7 @@ from appliance.errors import ApplianceError, NotFound
 from appliance.models import Candidate, Interview, Recording, RecordingBlob
 from appliance.runtime import Runtime
 from appliance.storage import keystore
-from appliance.storage.blobstore import LocalBlobStore
+from appliance.storage.blobstore import HashingFile, LocalBlobStore
 from appliance.storage.sealed import SealedReader, SealWriter, new_object_id
 
 READ_BLOCK = 1024 * 1024
@@ -31,26 +29,6 @@ class BlobSpec:
     kind: str  # audio, video, media, transcript, captions, notes
     filename: str = ""
     media_type: str = "application/octet-stream"
-
-
-class _HashingSink:
-    """Passes writes to a file while hashing them, so the sealed SHA-256 needs no second read."""
-
-    def __init__(self, out: BinaryIO) -> None:
-        self.out = out
-        self.sha256 = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes | bytearray | memoryview) -> int:
-        self.sha256.update(data)
-        self.size += len(data)
-        return self.out.write(data)
-
-    def flush(self) -> None:
-        self.out.flush()
-
-    def fileno(self) -> int:
-        return self.out.fileno()
 
 
 def start_recording(runtime: Runtime, interview: Interview, source: str = "live") -> Recording:
@@ -83,7 +61,7 @@ def seal_blob(
     )
     store = blob_store(runtime)
     with store.create(object_id) as file:
-        sink = _HashingSink(file)
+        sink = HashingFile(file)
         writer = SealWriter(
             sink, data_key, key_id, object_id, runtime.config.storage.chunk_size, durable
         )

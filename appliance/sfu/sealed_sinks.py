@@ -1,0 +1,107 @@
+"""Live recordings into the sealed blob store, reported through the spool.
+
+Each recorded room gets a fresh data key, wrapped at once for the appliance's intake key (the
+SFU holds only its public half) and reported with the room's other events; the worker files it
+in the keystore. Blobs are written by the SFU directly, each chunk fsynced.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from appliance.config import Config
+from appliance.storage.appliance_keys import load_intake_recipient
+from appliance.storage.blobstore import HashingFile, LocalBlobStore
+from appliance.storage.recipients import wrap_for_recipient
+from appliance.storage.sealed import SealWriter, new_object_id
+from appliance.storage.spool import spool_dir, write_event
+
+
+@dataclass
+class _OpenBlob:
+    object_id: bytes
+    file: BinaryIO
+    hashing: HashingFile
+    writer: SealWriter
+
+
+class SealedRoom:
+    """One room's recording: sinks per participant, all under the room's data key."""
+
+    def __init__(self, recordings: SealedRecordings, room: str, interview_id: int) -> None:
+        self.recordings = recordings
+        self.key_id = secrets.token_bytes(16)
+        self._data_key = secrets.token_bytes(32)
+        self._open: dict[int, _OpenBlob] = {}
+        wrapped = wrap_for_recipient(recordings.intake, self.key_id, self._data_key)
+        self._event(
+            "recording-started",
+            interview_id=interview_id,
+            room=room,
+            wrapped_key=base64.b64encode(wrapped).decode(),
+            started_at=time.time(),
+        )
+
+    def _event(self, event: str, **fields: Any) -> None:
+        write_event(self.recordings.spool, {"event": event, "key_id": self.key_id.hex(), **fields})
+
+    def _create(self, identity: str, kind: str, filename: str, media_type: str) -> SealWriter:
+        object_id = new_object_id()
+        file = self.recordings.store.create(object_id)
+        hashing = HashingFile(file)
+        writer = SealWriter(
+            hashing, self._data_key, self.key_id, object_id, self.recordings.chunk_size
+        )
+        self._open[id(writer)] = _OpenBlob(object_id, file, hashing, writer)
+        self._event(
+            "blob-opened",
+            object_id=object_id.hex(),
+            participant=identity,
+            kind=kind,
+            filename=filename,
+            media_type=media_type,
+        )
+        return writer
+
+    def open(self, participant_identity: str) -> SealWriter:
+        filename = f"{participant_identity}.webm"
+        return self._create(participant_identity, "media", filename, "video/webm")
+
+    def close(self, participant_identity: str, sink: Any) -> None:
+        blob = self._open.pop(id(sink))
+        blob.writer.close()
+        blob.file.close()
+        self._event(
+            "blob-closed",
+            object_id=blob.object_id.hex(),
+            plaintext_bytes=blob.writer.plaintext_bytes,
+            sealed_sha256=blob.hashing.sha256.hexdigest(),
+        )
+
+    def finish(self, manifest: dict[str, Any]) -> None:
+        writer = self._create("room", "manifest", "manifest.json", "application/json")
+        writer.write(json.dumps(manifest, indent=2).encode())
+        self.close("room", writer)
+        self._event("recording-finished", ended_at=time.time())
+        self._data_key = b""
+
+
+class SealedRecordings:
+    """The SFU's recording sinks on one box: the data dir's blob store and spool."""
+
+    def __init__(self, config: Config) -> None:
+        self.store = LocalBlobStore(config.blob_dir)
+        self.spool = spool_dir(config.data_dir)
+        self.intake = load_intake_recipient(config.data_dir)
+        self.chunk_size = config.storage.chunk_size
+
+    def start(self, room: str, interview_id: int | None) -> SealedRoom | None:
+        """A recording for the room, or None when it is not an interview (nothing to file under)."""
+        if interview_id is None:
+            return None
+        return SealedRoom(self, room, interview_id)

@@ -1,0 +1,122 @@
+"""Filing live recordings: the worker applies the SFU's spooled events to the database."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+import logging
+from typing import Any
+
+import peewee
+
+from appliance.errors import ApplianceError, NotFound
+from appliance.models import Interview, Recording, RecordingBlob
+from appliance.runtime import Runtime
+from appliance.storage import keystore
+from appliance.storage.appliance_keys import load_intake_identity
+from appliance.storage.recipients import unwrap_with_identity
+from appliance.storage.spool import pending, reject, spool_dir
+
+logger = logging.getLogger(__name__)
+
+
+def ingest(runtime: Runtime) -> int:
+    """Apply every spooled event in order; returns how many were applied.
+
+    An event that cannot be applied is set aside with its reason; a database that is busy
+    stops the pass so the event is retried next time.
+    """
+    applied = 0
+    for path in pending(spool_dir(runtime.config.data_dir)):
+        try:
+            event = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(event, dict):
+                raise ValueError("an event is a JSON object")
+        except (ValueError, OSError) as exc:
+            reject(path, f"unreadable event: {exc}")
+            continue
+        try:
+            with runtime.db.atomic():
+                _apply(runtime, event)
+        except peewee.OperationalError:
+            logger.warning("database busy; recording events wait for the next pass")
+            break
+        except (ApplianceError, KeyError, ValueError, TypeError) as exc:
+            logger.error("recording event %s set aside: %s", path.name, exc)
+            reject(path, f"{type(exc).__name__}: {exc}")
+            continue
+        path.unlink()
+        applied += 1
+    return applied
+
+
+def _recording(key_id: str) -> Recording:
+    recording = Recording.get_or_none(Recording.key_id == key_id)
+    if recording is None:
+        raise NotFound(f"no recording with key {key_id}")
+    return recording
+
+
+def _apply(runtime: Runtime, event: dict[str, Any]) -> None:
+    kind = event["event"]
+    key_id = str(event["key_id"])
+    if kind == "recording-started":
+        if Recording.select().where(Recording.key_id == key_id).exists():
+            return
+        interview = Interview.get_or_none(Interview.id == int(event["interview_id"]))
+        if interview is None:
+            raise NotFound(f"no interview {event['interview_id']} to file the recording under")
+        identity = load_intake_identity(runtime.config.data_dir)
+        wrapped = base64.b64decode(event["wrapped_key"])
+        data_key = unwrap_with_identity(identity, bytes.fromhex(key_id), wrapped)
+        keystore.store_data_key(
+            runtime.db, runtime.config.data_dir, bytes.fromhex(key_id), data_key
+        )
+        started = datetime.datetime.fromtimestamp(float(event["started_at"]), datetime.UTC)
+        recording = Recording.create(
+            interview=interview,
+            key_id=key_id,
+            source="live",
+            status="recording",
+            started_at=started.replace(tzinfo=None),
+        )
+        runtime.audit.record(
+            "sfu", "recording.start", f"recording:{recording.id}", {"room": str(event["room"])}
+        )
+    elif kind == "blob-opened":
+        recording = _recording(key_id)
+        if RecordingBlob.select().where(RecordingBlob.object_id == event["object_id"]).exists():
+            return
+        RecordingBlob.create(
+            recording=recording,
+            object_id=str(event["object_id"]),
+            participant_identity=str(event["participant"])[:200],
+            kind=str(event["kind"])[:16],
+            filename=str(event["filename"])[:255],
+            media_type=str(event["media_type"])[:100],
+        )
+    elif kind == "blob-closed":
+        blob = RecordingBlob.get_or_none(RecordingBlob.object_id == event["object_id"])
+        if blob is None:
+            raise NotFound(f"no blob {event['object_id']}")
+        if blob.status == "complete":
+            return
+        blob.plaintext_bytes = int(event["plaintext_bytes"])
+        blob.sealed_sha256 = str(event["sealed_sha256"])
+        blob.status = "complete"
+        blob.save()
+        runtime.audit.record(
+            "sfu",
+            "recording.seal",
+            f"recording:{blob.recording_id}",
+            {"object": blob.object_id, "kind": blob.kind, "bytes": blob.plaintext_bytes},
+        )
+    elif kind == "recording-finished":
+        recording = _recording(key_id)
+        ended = datetime.datetime.fromtimestamp(float(event["ended_at"]), datetime.UTC)
+        recording.status = "complete"
+        recording.ended_at = ended.replace(tzinfo=None)
+        recording.save()
+    else:
+        raise ValueError(f"unknown recording event {kind!r}")

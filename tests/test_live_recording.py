@@ -1,0 +1,129 @@
+"""From a live room to a compliance export: the SFU seals, the worker files, the officer reads."""
+
+import asyncio
+import dataclasses
+import io
+import json
+from pathlib import Path
+
+import aiohttp
+import av
+import pytest
+from aiohttp import web
+from aiortc.contrib.media import MediaPlayer
+
+from appliance.candidates import CandidateFields, create_candidate
+from appliance.database import utcnow
+from appliance.models import AuditEntry, Interview, Recording, RecordingBlob
+from appliance.runtime import Runtime
+from appliance.sfu.ice import gather_on_loopback_only
+from appliance.sfu.sealed_sinks import SealedRecordings
+from appliance.sfu.server import create_app
+from appliance.storage import bundle
+from appliance.storage.live_recordings import ingest
+from appliance.storage.recipients import generate_identity
+from appliance.storage.recordings import open_blob
+from appliance.storage.spool import pending, spool_dir, write_event
+from tests.sfu_harness import Sfu, make_clip
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    path = tmp_path / "clip.webm"
+    make_clip(path, 3.0)
+    return path
+
+
+def _interview(runtime: Runtime) -> Interview:
+    candidate = create_candidate(runtime.audit, "t", CandidateFields("Alex", "alex@example.com"))
+    now = utcnow()
+    return Interview.create(candidate=candidate, starts_at=now, ends_at=now)
+
+
+async def _session(runtime: Runtime, clip: Path, interview_id: int | None) -> None:
+    gather_on_loopback_only()
+    config = dataclasses.replace(
+        runtime.config, sfu=dataclasses.replace(runtime.config.sfu, room_grace_seconds=1)
+    )
+    app = create_app(config, runtime.keys.public_key, SealedRecordings(config))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        async with aiohttp.ClientSession() as http:
+            sfu = Sfu(f"http://127.0.0.1:{port}", runtime.keys.signing_key, http)
+            room = {"room": "interview-room", "interview_id": interview_id}
+            async with sfu.client("bob", **room) as bob, sfu.client("alice", **room) as alice:
+                assert next(e for e in alice.events if e["type"] == "joined")["recording"] is (
+                    interview_id is not None
+                )
+                await alice.publish(MediaPlayer(str(clip), decode=False))
+                alice_id = next(e["participant_id"] for e in alice.events if e["type"] == "joined")
+                async with asyncio.timeout(15):
+                    while len(bob.frames_from(alice_id, "video")) < 60:
+                        await asyncio.sleep(0.05)
+            await asyncio.sleep(1.6)  # grace period: the room closes and seals its manifest
+    finally:
+        await runner.cleanup()
+
+
+def test_a_live_room_is_sealed_filed_and_exportable(
+    runtime: Runtime, clip: Path, tmp_path: Path
+) -> None:
+    interview = _interview(runtime)
+    asyncio.run(_session(runtime, clip, interview.id))
+
+    assert ingest(runtime) >= 6  # started, two blobs opened and closed, finished
+    assert pending(spool_dir(runtime.config.data_dir)) == []
+    recording = Recording.get(Recording.interview == interview)
+    assert (recording.status, recording.source) == ("complete", "live")
+    blobs = {b.kind: b for b in RecordingBlob.select().where(RecordingBlob.recording == recording)}
+    assert set(blobs) == {"media", "manifest"} and all(
+        b.status == "complete" for b in blobs.values()
+    )
+
+    media = b"".join(open_blob(runtime, "ivy@example.com", blobs["media"], "playback").stream())
+    with av.open(io.BytesIO(media)) as container:
+        assert sum(1 for _ in container.decode(video=0)) >= 60
+    manifest = json.loads(
+        b"".join(open_blob(runtime, "ivy@example.com", blobs["manifest"], "review").stream())
+    )
+    [alice] = manifest["participants"]
+    assert alice["identity"] == "alice" and {t["kind"] for t in alice["tracks"]} == {
+        "audio",
+        "video",
+    }
+    actions = [
+        e.action
+        for e in AuditEntry.select().where(AuditEntry.subject == f"recording:{recording.id}")
+    ]
+    assert actions[:1] == ["recording.start"] and actions.count("recording.seal") == 2
+
+    officer = generate_identity()
+    out = tmp_path / "case.bundle"
+    bundle.export(runtime, "cora@example.com", recording.id, officer.recipient, out)
+    written = bundle.decrypt(out, officer, tmp_path / "plain")
+    assert media in [p.read_bytes() for p in written]
+
+
+def test_a_room_without_an_interview_is_not_recorded(runtime: Runtime, clip: Path) -> None:
+    asyncio.run(_session(runtime, clip, None))
+    assert pending(spool_dir(runtime.config.data_dir)) == []
+    assert Recording.select().count() == 0
+
+
+def test_events_that_cannot_be_filed_are_set_aside_not_lost(runtime: Runtime) -> None:
+    directory = spool_dir(runtime.config.data_dir)
+    write_event(directory, {"event": "blob-opened", "key_id": "00" * 16, "object_id": "ab"})
+    (directory / "00000000000000000000-garbage.json").write_text("{not json")
+    write_event(directory, {"event": "mystery", "key_id": "00"})
+    assert ingest(runtime) == 0
+    rejected = sorted(p.name for p in (directory / "rejected").iterdir())
+    assert len([n for n in rejected if n.endswith(".json")]) == 3
+    assert any(
+        "no recording" in (directory / "rejected" / n).read_text()
+        for n in rejected
+        if n.endswith(".reason")
+    )

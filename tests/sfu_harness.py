@@ -244,7 +244,9 @@ class SealedFiles:
 
 
 @asynccontextmanager
-async def running_sfu(tmp_path: Path, sinks: Any = None) -> AsyncIterator[Sfu]:
+async def running_sfu(
+    tmp_path: Path, sinks: Any = None, captions: Any = None
+) -> AsyncIterator[Sfu]:
     config = load_config(
         tmp_path,
         environ={
@@ -253,7 +255,7 @@ async def running_sfu(tmp_path: Path, sinks: Any = None) -> AsyncIterator[Sfu]:
         },
     )
     key = Ed25519PrivateKey.generate()
-    app = create_app(config, key.public_key(), sinks)
+    app = create_app(config, key.public_key(), sinks, captions)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -19,9 +19,11 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def run(scenario: Callable[[Sfu], object], tmp_path: Path, sinks: object = None) -> None:
+def run(
+    scenario: Callable[[Sfu], object], tmp_path: Path, sinks: object = None, captions: object = None
+) -> None:
     async def main() -> None:
-        async with running_sfu(tmp_path, sinks) as sfu:
+        async with running_sfu(tmp_path, sinks, captions) as sfu:
             await scenario(sfu)  # type: ignore[misc]
 
     asyncio.run(main())
@@ -309,3 +311,41 @@ def test_killing_the_sfu_mid_recording_leaves_a_playable_prefix(clip: Path, tmp_
     with av.open(io.BytesIO(b"".join(prefix))) as container:
         frames = sum(1 for _ in container.decode(video=0))
     assert frames >= 30
+
+
+class PcmSink:
+    """Stands in for speech recognition: keeps what the caption tap hands it."""
+
+    def __init__(self) -> None:
+        self.pcm: dict[str, bytearray] = {}
+        self.finished: list[str] = []
+
+    def audio(self, identity: str, pcm: bytes, at_seconds: float) -> None:
+        self.pcm.setdefault(identity, bytearray()).extend(pcm)
+
+    def ended(self, identity: str) -> None:
+        self.finished.append(identity)
+
+
+def test_the_caption_tap_hears_each_publisher_at_16_khz(clip: Path, tmp_path: Path) -> None:
+    import numpy as np
+
+    sink = PcmSink()
+    heard: dict[str, float] = {}
+
+    async def scenario(sfu: Sfu) -> None:
+        async with sfu.client("bob") as bob, sfu.client("alice") as alice:
+            await alice.publish(MediaPlayer(str(clip), decode=False))
+            alice_id = participant_id(alice)
+            await until(lambda: len(bob.frames_from(alice_id, "audio")) >= 100)
+            health = await (await sfu.session.get(sfu.url + "/healthz")).json()
+            heard["lag_ms"] = health["loop_lag_ms_p99"]
+            heard["packets"] = len(bob.frames_from(alice_id, "audio"))
+
+    run(scenario, tmp_path, captions=sink)
+    samples = np.frombuffer(bytes(sink.pcm["alice"]), dtype=np.int16)
+    assert len(samples) >= heard["packets"] * 320 * 0.9  # 20 ms packets at 16 kHz
+    spectrum = np.abs(np.fft.rfft(samples[:16000].astype(np.float64)))
+    assert abs(np.argmax(spectrum) - 440) < 5  # 1 s of samples: bin i is i Hz; the clip's tone
+    assert heard["lag_ms"] < 50
+    assert sink.finished == ["alice"]

@@ -130,7 +130,7 @@ class Participant:
             await pc.close()
             raise SignalingError("bad-sdp", f"the offer could not be used: {exc}") from None
         self.publisher = pc
-        await self.room.start_recording(self)
+        await self.room.start_taps(self)
         self.room.track_set_changed(self)
         return pc.localDescription.sdp
 

@@ -10,6 +10,7 @@ from typing import Any
 from aiortc import RTCConfiguration
 
 from appliance.config import SfuConfig
+from appliance.sfu.audio_tap import AudioTap, CaptionSink
 from appliance.sfu.forwarder import TrackForwarder
 from appliance.sfu.peer import Participant, Send, SignalingError
 from appliance.sfu.recorder import RecordingSinks, RoomRecording
@@ -29,8 +30,11 @@ class Room:
         rtc_config: RTCConfiguration,
         on_closed: Callable[[Room], None],
         sinks: RecordingSinks | None = None,
+        captions: CaptionSink | None = None,
     ) -> None:
         self.name = name
+        self.captions = captions
+        self.audio_taps: dict[str, AudioTap] = {}
         # Recorded only when the first token asks for it and this SFU has somewhere to put it.
         room_sinks = (
             sinks.start(name, claims.interview_id) if claims.record and sinks is not None else None
@@ -66,17 +70,27 @@ class Room:
         self._schedule(participant.sync_subscriptions())
         return participant
 
-    async def start_recording(self, participant: Participant) -> None:
-        """Tap a publisher's tracks into the room's recording (file work off the loop)."""
+    async def start_taps(self, participant: Participant) -> None:
+        """Tap a publisher's tracks into the recording and the captions (file work off the loop)."""
+        identity = participant.claims.identity
         if self.recording is not None and participant.forwarders:
-            await asyncio.to_thread(
-                self.recording.add, participant.claims.identity, participant.forwarders
-            )
+            await asyncio.to_thread(self.recording.add, identity, participant.forwarders)
+        if self.captions is not None:
+            await self._stop_audio_tap(identity)
+            tap = AudioTap(identity, self.captions)
+            tap.attach(participant.forwarders)
+            self.audio_taps[identity] = tap
+
+    async def _stop_audio_tap(self, identity: str) -> None:
+        tap = self.audio_taps.pop(identity, None)
+        if tap is not None:
+            await asyncio.to_thread(tap.close)
 
     async def leave(self, participant: Participant, reason: str = "left") -> None:
         if self.participants.pop(participant.id, None) is None:
             return
         await participant.close()
+        await self._stop_audio_tap(participant.claims.identity)
         if self.recording is not None:
             await asyncio.to_thread(self.recording.remove, participant.claims.identity)
         for other in self.participants.values():
@@ -139,16 +153,26 @@ class Rooms:
         config: SfuConfig,
         rtc_config: RTCConfiguration,
         sinks: RecordingSinks | None = None,
+        captions: CaptionSink | None = None,
     ) -> None:
         self.config = config
         self.rtc_config = rtc_config
         self.sinks = sinks
+        self.captions = captions
         self.rooms: dict[str, Room] = {}
 
     def get_or_create(self, claims: JoinClaims) -> Room:
         room = self.rooms.get(claims.room)
         if room is None:
-            room = Room(claims.room, claims, self.config, self.rtc_config, self._closed, self.sinks)
+            room = Room(
+                claims.room,
+                claims,
+                self.config,
+                self.rtc_config,
+                self._closed,
+                self.sinks,
+                self.captions,
+            )
             self.rooms[claims.room] = room
         return room
 

@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from appliance import __version__
 from appliance.config import Config
+from appliance.sfu.audio_tap import CaptionSink
 from appliance.sfu.ice import gather_on_loopback_only, rtc_configuration
 from appliance.sfu.looplag import LoopLagMonitor
 from appliance.sfu.recorder import RecordingSinks
@@ -49,16 +50,17 @@ def create_app(
     config: Config,
     public_key: Ed25519PublicKey | None = None,
     sinks: RecordingSinks | None = None,
+    captions: CaptionSink | None = None,
 ) -> web.Application:
     """The SFU app; join tokens are checked against the appliance's signing.pub.
 
     Rooms record only when `sinks` says where recordings go; without it `joined` reports
-    `recording: false`.
+    `recording: false`. With `captions`, every publisher's audio is decoded for it.
     """
     if config.sfu.ice_loopback_only:
         gather_on_loopback_only()
     key = public_key or load_public_key(key_dir(config.data_dir) / "signing.pub")
-    rooms = Rooms(config.sfu, rtc_configuration(config.sfu), sinks)
+    rooms = Rooms(config.sfu, rtc_configuration(config.sfu), sinks, captions)
     app = web.Application()
     app[ROOMS] = rooms
     monitor = LoopLagMonitor()

@@ -38,11 +38,7 @@ def _import(box: Path, tmp_path: Path, email: str = "alex@example.com") -> tuple
     return imported.stdout.strip(), content
 
 
-def test_officer_export_verify_decrypt(box: Path, tmp_path: Path) -> None:
-    identity, recipient = _recipient(tmp_path)
-    assert identity.stat().st_mode & 0o777 == 0o600
-    recording_id, content = _import(box, tmp_path)
-    out = tmp_path / "case.bundle"
+def _export(box: Path, recording_id: str, recipient: str, out: Path) -> None:
     exported = appliance(
         "recordings",
         "export",
@@ -55,6 +51,14 @@ def test_officer_export_verify_decrypt(box: Path, tmp_path: Path) -> None:
         str(box),
     )
     assert exported.returncode == 0, exported.stderr
+
+
+def test_officer_export_verify_decrypt(box: Path, tmp_path: Path) -> None:
+    identity, recipient = _recipient(tmp_path)
+    assert identity.stat().st_mode & 0o777 == 0o600
+    recording_id, content = _import(box, tmp_path)
+    out = tmp_path / "case.bundle"
+    _export(box, recording_id, recipient, out)
     signer = str(box / "keys" / "signing.pub")
     verified = appliance("recordings", "verify", str(out), "--signer", signer)
     assert verified.returncode == 0 and verified.stdout.startswith("OK: recording")
@@ -83,20 +87,7 @@ def test_keys_rotate_keeps_recordings_readable(box: Path, tmp_path: Path) -> Non
     rotated = appliance("keys", "rotate", "--data-dir", str(box))
     assert rotated.returncode == 0 and "re-wrapped 1 data keys" in rotated.stdout
     out = tmp_path / "after.bundle"
-    assert (
-        appliance(
-            "recordings",
-            "export",
-            recording_id,
-            "--recipient",
-            recipient,
-            "--out",
-            str(out),
-            "--data-dir",
-            str(box),
-        ).returncode
-        == 0
-    )
+    _export(box, recording_id, recipient, out)
     decrypted = appliance(
         "recordings", "decrypt", str(out), "--identity", str(identity), "--out", str(tmp_path / "p")
     )
@@ -141,20 +132,7 @@ def test_decrypt_needs_only_the_package_in_a_fresh_virtualenv(box: Path, tmp_pat
     identity, recipient = _recipient(tmp_path)
     recording_id, content = _import(box, tmp_path)
     out = tmp_path / "case.bundle"
-    assert (
-        appliance(
-            "recordings",
-            "export",
-            recording_id,
-            "--recipient",
-            recipient,
-            "--out",
-            str(out),
-            "--data-dir",
-            str(box),
-        ).returncode
-        == 0
-    )
+    _export(box, recording_id, recipient, out)
     env_dir = tmp_path / "officer-venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     installed = subprocess.run(

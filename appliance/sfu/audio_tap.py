@@ -7,12 +7,12 @@ behind, packets are dropped and counted, and forwarding never waits.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from typing import Protocol
 
 import av
 
+from appliance.sfu.feed import BoundedFeed
 from appliance.sfu.forwarder import AUDIO_CLOCK, EncodedFrame, TrackForwarder
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ class AudioTap:
         self.sink = sink
         self.dropped = 0
         self.decode_errors = 0
-        self._queue: queue.Queue[EncodedFrame | None] = queue.Queue(QUEUE_PACKETS)
+        self._feed: BoundedFeed[EncodedFrame] = BoundedFeed(QUEUE_PACKETS)
         self._first: int | None = None
         self._thread = threading.Thread(target=self._run, name=f"captions-{identity}", daemon=True)
         self._thread.start()
@@ -46,9 +46,7 @@ class AudioTap:
                 forwarder.taps.append(self.offer)
 
     def offer(self, frame: EncodedFrame) -> None:
-        try:
-            self._queue.put_nowait(frame)
-        except queue.Full:
+        if not self._feed.offer(frame):
             self.dropped += 1
             if self.dropped % 250 == 1:
                 logger.warning(
@@ -56,19 +54,14 @@ class AudioTap:
                 )
 
     def close(self, timeout: float = 5.0) -> None:
-        while True:
-            try:
-                self._queue.put(None, timeout=timeout)
-                break
-            except queue.Full:
-                continue
+        self._feed.finish(timeout)
         self._thread.join(timeout)
 
     def _run(self) -> None:
         decoder = av.CodecContext.create("opus", "r")
         resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
         try:
-            while (frame := self._queue.get()) is not None:
+            for frame in self._feed:
                 if self._first is None:
                     self._first = frame.timestamp
                 at = (frame.timestamp - self._first) / AUDIO_CLOCK

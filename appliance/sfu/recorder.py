@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import fractions
 import logging
-import queue
 import struct
 import threading
 import time
@@ -21,6 +20,7 @@ from typing import Any, Protocol
 
 import av
 
+from appliance.sfu.feed import BoundedFeed
 from appliance.sfu.forwarder import AUDIO_CLOCK, VIDEO_CLOCK, EncodedFrame, TrackForwarder
 
 logger = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ class ParticipantRecorder:
     tracks: dict[str, TrackRecord] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._queue: queue.Queue[tuple[str, EncodedFrame] | None] = queue.Queue(QUEUE_FRAMES)
+        self._feed: BoundedFeed[tuple[str, EncodedFrame]] = BoundedFeed(QUEUE_FRAMES)
         self._thread = threading.Thread(target=self._run, name=f"record-{self.identity}")
         self._thread.daemon = True
         self.tracks = {kind: TrackRecord(kind) for kind in self.kinds}
@@ -89,9 +89,7 @@ class ParticipantRecorder:
 
     def tap(self, kind: str) -> Callable[[EncodedFrame], None]:
         def offer(frame: EncodedFrame) -> None:
-            try:
-                self._queue.put_nowait((kind, frame))
-            except queue.Full:
+            if not self._feed.offer((kind, frame)):
                 record = self.tracks[kind]
                 record.dropped += 1
                 if record.dropped % 100 == 1:
@@ -111,12 +109,7 @@ class ParticipantRecorder:
 
     def close(self, timeout: float = 10.0) -> None:
         """Write what is queued, close the container; waits for the writer thread."""
-        while True:
-            try:
-                self._queue.put(None, timeout=timeout)
-                break
-            except queue.Full:
-                continue
+        self._feed.finish(timeout)
         self._thread.join(timeout)
 
     def manifest(self) -> dict[str, Any]:
@@ -144,7 +137,7 @@ class ParticipantRecorder:
         container: Any = None
         streams: dict[str, Any] = {}
         try:
-            while (item := self._queue.get()) is not None:
+            for item in self._feed:
                 kind, frame = item
                 record = self.tracks[kind]
                 if record.first_timestamp is None:
@@ -218,9 +211,16 @@ class RoomRecording:
         self.started_wall = time.time()
         self.recorders: dict[str, ParticipantRecorder] = {}
         self.finished: list[dict[str, Any]] = []
+        # add/remove/finish run on worker threads; a participant leaving while the room closes
+        # must be in the manifest, so they take turns.
+        self._lock = threading.Lock()
 
     def add(self, identity: str, forwarders: list[TrackForwarder]) -> None:
-        self.remove(identity)
+        with self._lock:
+            self._remove(identity)
+            self._add(identity, forwarders)
+
+    def _add(self, identity: str, forwarders: list[TrackForwarder]) -> None:
         sink = self.sinks.open(identity)
         recorder = ParticipantRecorder(
             identity, sink, [f.kind for f in forwarders], self.started_at
@@ -229,6 +229,10 @@ class RoomRecording:
         self.recorders[identity] = recorder
 
     def remove(self, identity: str) -> None:
+        with self._lock:
+            self._remove(identity)
+
+    def _remove(self, identity: str) -> None:
         recorder = self.recorders.pop(identity, None)
         if recorder is not None:
             recorder.close()
@@ -236,12 +240,14 @@ class RoomRecording:
             self.finished.append(recorder.manifest())
 
     def finish(self) -> dict[str, Any]:
-        for identity in list(self.recorders):
-            self.remove(identity)
+        with self._lock:
+            for identity in list(self.recorders):
+                self._remove(identity)
+            finished = list(self.finished)
         manifest = {
             "room": self.room,
             "started_at": self.started_wall,
-            "participants": self.finished,
+            "participants": finished,
         }
         self.sinks.finish(manifest)
         return manifest

@@ -41,6 +41,9 @@ class SfuConfig:
     ice_loopback_only: bool = False
     room_grace_seconds: int = 30
     max_participants: int = 12
+    # Join attempts allowed per client address (a burst, then this many a minute).
+    join_burst: int = 30
+    joins_per_minute: int = 60
 
 
 @dataclasses.dataclass

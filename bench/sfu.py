@@ -336,6 +336,7 @@ async def main() -> None:
         **os.environ,
         "APPLIANCE_SFU_ICE_LOOPBACK_ONLY": "true",
         "APPLIANCE_SFU_MAX_PARTICIPANTS": "64",
+        "APPLIANCE_SFU_JOIN_BURST": "1000",
     }
     subprocess.run(
         [sys.executable, "-m", "appliance", "init", "--data-dir", str(data)],

@@ -349,3 +349,27 @@ def test_the_caption_tap_hears_each_publisher_at_16_khz(clip: Path, tmp_path: Pa
     assert abs(np.argmax(spectrum) - 440) < 5  # 1 s of samples: bin i is i Hz; the clip's tone
     assert heard["lag_ms"] < 50
     assert sink.finished == ["alice"]
+
+
+def test_a_flood_of_join_attempts_is_refused_and_other_rooms_keep_working(
+    clip: Path, tmp_path: Path
+) -> None:
+    async def scenario(sfu: Sfu) -> None:
+        async with (
+            sfu.client("alice", room="healthy") as alice,
+            sfu.client("bob", room="healthy") as bob,
+        ):
+            await alice.publish(MediaPlayer(str(clip), decode=False))
+            alice_id = participant_id(alice)
+            await until(lambda: len(bob.frames_from(alice_id, "video")) >= 3)
+            codes = []
+            for _ in range(40):
+                ws = await sfu.session.ws_connect(sfu.url + "/sfu/ws")
+                reply = await _errors(ws, json.dumps({"type": "join", "token": "forged.token"}))
+                codes.append(reply["code"])
+                await ws.close()
+            assert "rate-limited" in codes and codes[0] == "bad-token"
+            before = len(bob.frames_from(alice_id, "video"))
+            await until(lambda: len(bob.frames_from(alice_id, "video")) > before + 10)
+
+    run(scenario, tmp_path)

@@ -12,6 +12,7 @@ from appliance.config import Config
 from appliance.sfu.audio_tap import CaptionSink
 from appliance.sfu.ice import gather_on_loopback_only, rtc_configuration
 from appliance.sfu.looplag import LoopLagMonitor
+from appliance.sfu.ratelimit import JoinLimiter
 from appliance.sfu.recorder import RecordingSinks
 from appliance.sfu.room import Rooms
 from appliance.sfu.sealed_sinks import SealedRecordings
@@ -66,7 +67,8 @@ def create_app(
     monitor = LoopLagMonitor()
     app[LOOP_LAG] = monitor
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/sfu/ws", websocket_handler(rooms, key))
+    limiter = JoinLimiter(config.sfu.joins_per_minute, config.sfu.join_burst)
+    app.router.add_get("/sfu/ws", websocket_handler(rooms, key, limiter))
     # The browser client and a bare test room page, same-origin with the websocket.
     app.router.add_get("/sfu/test.html", _test_page)
     app.router.add_static("/sfu/static", STATIC, follow_symlinks=False)

@@ -15,6 +15,7 @@ from aiohttp import WSMsgType, web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from appliance.sfu.peer import Participant, SignalingError
+from appliance.sfu.ratelimit import JoinLimiter
 from appliance.sfu.room import Room, Rooms
 from appliance.sfu.token import TokenRejected, verify
 
@@ -27,9 +28,16 @@ class Session:
     """One websocket: joins once, then publishes, answers offers, and leaves."""
 
     def __init__(
-        self, rooms: Rooms, public_key: Ed25519PublicKey, ws: web.WebSocketResponse
+        self,
+        rooms: Rooms,
+        public_key: Ed25519PublicKey,
+        ws: web.WebSocketResponse,
+        limiter: JoinLimiter,
+        address: str,
     ) -> None:
         self.rooms = rooms
+        self.limiter = limiter
+        self.address = address
         self.public_key = public_key
         self.ws = ws
         self.room: Room | None = None
@@ -82,6 +90,10 @@ class Session:
     async def join(self, message: dict[str, Any]) -> None:
         if self.participant is not None:
             raise SignalingError("already-joined", "this connection has already joined")
+        if not self.limiter.allow(self.address):
+            await self.error("rate-limited", "too many join attempts; wait a minute and retry")
+            await self.ws.close()
+            return
         try:
             claims = verify(self.public_key, message.get("token", ""))
         except TokenRejected as exc:
@@ -131,12 +143,12 @@ class Session:
 
 
 def websocket_handler(
-    rooms: Rooms, public_key: Ed25519PublicKey
+    rooms: Rooms, public_key: Ed25519PublicKey, limiter: JoinLimiter
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=20)
         await ws.prepare(request)
-        session = Session(rooms, public_key, ws)
+        session = Session(rooms, public_key, ws, limiter, request.remote or "")
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:

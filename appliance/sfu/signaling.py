@@ -142,13 +142,23 @@ class Session:
         self.room = None
 
 
+def client_address(request: web.Request) -> str:
+    """The participant's address: behind the box's own reverse proxy (a loopback peer), the
+    address it reports in X-Forwarded-For; the header is ignored from anyone else."""
+    remote = request.remote or ""
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if forwarded and remote in ("127.0.0.1", "::1"):
+        return forwarded.split(",")[-1].strip()[:64]
+    return remote
+
+
 def websocket_handler(
     rooms: Rooms, public_key: Ed25519PublicKey, limiter: JoinLimiter
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=20)
         await ws.prepare(request)
-        session = Session(rooms, public_key, ws, limiter, request.remote or "")
+        session = Session(rooms, public_key, ws, limiter, client_address(request))
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:

@@ -61,11 +61,37 @@ async def main() -> None:
             totals = await bob.evaluate("window.parley ? window.parley.stats() : {}")
             if totals.get("framesDecoded", 0) > 30 and totals.get("audioSamples", 0) > 0:
                 break
+        # A network blip: alice's signaling socket drops; her client rejoins and republishes.
+        await alice.evaluate("window.parley.client.ws.close()")
+        rejoined = False
+        for _ in range(100):
+            await asyncio.sleep(0.2)
+            if await alice.evaluate("window.parley.client.attempt === 0") and (
+                await alice.text_content("#state") == "connected"
+            ):
+                rejoined = True
+                break
+        before = totals.get("framesDecoded", 0)
+        after: dict[str, int] = {}
+        for _ in range(100):
+            await asyncio.sleep(0.2)
+            after = await bob.evaluate("window.parley.stats()")
+            if after.get("framesDecoded", 0) > before + 30:
+                break
         state = await alice.text_content("#state")
-        print(json.dumps({"bob": totals, "alice_state": state}))
+        print(
+            json.dumps(
+                {"bob": totals, "after_blip": after, "rejoined": rejoined, "alice_state": state}
+            )
+        )
         await browser.close()
     await runner.cleanup()
-    ok = totals.get("framesDecoded", 0) > 30 and totals.get("audioSamples", 0) > 0
+    ok = (
+        totals.get("framesDecoded", 0) > 30
+        and totals.get("audioSamples", 0) > 0
+        and rejoined
+        and after.get("framesDecoded", 0) > totals.get("framesDecoded", 0) + 30
+    )
     sys.exit(0 if ok else 1)
 
 

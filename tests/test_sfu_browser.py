@@ -25,7 +25,7 @@ def _namespace_available() -> bool:
 
 
 @pytest.mark.skipif(not _namespace_available(), reason="needs root to make a network namespace")
-def test_chromium_publishes_and_another_page_decodes_video_and_audio() -> None:
+def test_chromium_publishes_another_page_decodes_and_a_dropped_client_comes_back() -> None:
     result = subprocess.run(
         ["unshare", "-n", "sh", "-c", f'ip link set lo up && exec "{sys.executable}" "{SCENARIO}"'],
         capture_output=True,
@@ -33,5 +33,7 @@ def test_chromium_publishes_and_another_page_decodes_video_and_audio() -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
-    totals = json.loads(result.stdout.strip().splitlines()[-1])["bob"]
-    assert totals["framesDecoded"] > 30 and totals["audioSamples"] > 0
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["bob"]["framesDecoded"] > 30 and report["bob"]["audioSamples"] > 0
+    assert report["rejoined"] and report["alice_state"] == "connected"
+    assert report["after_blip"]["framesDecoded"] > report["bob"]["framesDecoded"] + 30

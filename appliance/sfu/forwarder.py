@@ -194,7 +194,12 @@ class ForwardedTrack(MediaStreamTrack):
                 # Frames after a dropped one would not decode: wait for a fresh keyframe.
                 self.waiting_for_keyframe = True
                 self.source.request_keyframe()
-            logger.warning("subscriber of %s is too slow; dropped a frame", self.source.name)
+            if self.dropped % 100 == 1:
+                logger.warning(
+                    "a subscriber of %s is too slow: %d frames dropped",
+                    self.source.name,
+                    self.dropped,
+                )
 
     def finish(self) -> None:
         try:

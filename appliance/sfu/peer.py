@@ -181,18 +181,17 @@ class Participant:
             for forwarder, publisher in wanted.items():
                 if forwarder not in self.subscriptions:
                     track = forwarder.subscribe()
-                    sender = pc.addTrack(track)
-                    transceiver = next(t for t in pc.getTransceivers() if t.sender is sender)
+                    # Always a new transceiver: aiortc ends a sender's RTP loop for good when
+                    # its track ends, so one whose publisher left can never carry media again.
+                    transceiver = pc.addTransceiver(track, direction="sendonly")
                     restrict_codecs(transceiver)
-                    on_keyframe_request(sender, forwarder.request_keyframe)
+                    on_keyframe_request(transceiver.sender, forwarder.request_keyframe)
                     self.subscriptions[forwarder] = Subscription(
                         transceiver, publisher.id, forwarder.kind
                     )
                     changed = True
             for forwarder in [f for f in self.subscriptions if f not in wanted]:
-                gone = self.subscriptions.pop(forwarder)
-                gone.transceiver.sender.replaceTrack(None)
-                gone.transceiver.direction = "inactive"
+                self.subscriptions.pop(forwarder).transceiver.direction = "inactive"
                 changed = True
             if changed:
                 await self._renegotiate(pc)

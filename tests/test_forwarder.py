@@ -144,3 +144,19 @@ def test_closing_a_forwarder_ends_its_subscriber_tracks() -> None:
         raise AssertionError("recv() should have ended the track")
 
     asyncio.run(scenario())
+
+
+def test_finishing_a_feed_whose_consumer_died_does_not_hang() -> None:
+    import threading
+    import time
+
+    from appliance.sfu.feed import BoundedFeed
+
+    feed: BoundedFeed[int] = BoundedFeed(1)
+    consumer = threading.Thread(target=lambda: None)
+    consumer.start()
+    consumer.join()
+    assert feed.offer(1) and not feed.offer(2)  # full, and nobody will ever drain it
+    started = time.monotonic()
+    assert feed.finish(consumer, timeout=5) is True  # nothing left running
+    assert time.monotonic() - started < 1

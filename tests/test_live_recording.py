@@ -127,3 +127,24 @@ def test_events_that_cannot_be_filed_are_set_aside_not_lost(runtime: Runtime) ->
         for n in rejected
         if n.endswith(".reason")
     )
+
+
+def test_a_candidate_erased_while_the_room_was_live_gets_nothing_filed(
+    runtime: Runtime, clip: Path
+) -> None:
+    from appliance.models import DataKey
+    from appliance.storage.erasure import erase_candidate
+    from appliance.storage.recordings import blob_store
+
+    interview = _interview(runtime)
+    asyncio.run(_session(runtime, clip, interview.id))
+    sealed = list(blob_store(runtime).root.rglob("*.sealed"))
+    assert len(sealed) == 2
+    erase_candidate(runtime, "cora@example.com", interview.candidate_id, "request")
+    ingest(runtime)
+    assert pending(spool_dir(runtime.config.data_dir)) == []
+    recording = Recording.get(Recording.interview == interview)
+    assert recording.status == "erased"
+    assert DataKey.select().where(DataKey.key_id == recording.key_id).count() == 0
+    assert RecordingBlob.select().count() == 0
+    assert not any(path.exists() for path in sealed)

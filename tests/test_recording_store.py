@@ -231,3 +231,21 @@ def test_decision_starts_its_own_retention_clock(runtime: Runtime) -> None:
     assert [d.rule for d in retention.due_for_erasure(runtime.config.retention, later)] == [
         "decision"
     ]
+
+
+def test_a_seal_that_fails_midway_leaves_no_file_or_row(
+    runtime: Runtime, media: list[Path]
+) -> None:
+    from appliance.storage.recordings import BlobSpec, seal_blob
+
+    recording = import_files(runtime, "cli", media[:1], "alex@example.com")
+    before = set(blob_store(runtime).root.rglob("*.sealed"))
+
+    def chunks():  # type: ignore[no-untyped-def]
+        yield os.urandom(100_000)
+        raise OSError(5, "Input/output error")
+
+    with pytest.raises(OSError):
+        seal_blob(runtime, "cli", recording, BlobSpec("imported", "audio"), chunks())
+    assert set(blob_store(runtime).root.rglob("*.sealed")) == before
+    assert RecordingBlob.select().where(RecordingBlob.recording == recording).count() == 1

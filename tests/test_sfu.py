@@ -373,3 +373,46 @@ def test_a_flood_of_join_attempts_is_refused_and_other_rooms_keep_working(
             await until(lambda: len(bob.frames_from(alice_id, "video")) > before + 10)
 
     run(scenario, tmp_path)
+
+
+def test_a_replaced_connection_can_no_longer_publish(tmp_path: Path) -> None:
+    async def scenario(sfu: Sfu) -> None:
+        async with sfu.client("alice") as first, sfu.client("alice"):
+            await first.send({"type": "publish", "sdp": "v=0\r\nm=audio 9 UDP 0\r\n"})
+            assert (await first.expect("error"))["code"] == "not-joined"
+
+    run(scenario, tmp_path)
+
+
+class BrokenSinks:
+    """Recording sinks on a disk that refuses every file."""
+
+    def start(self, room: str, interview_id: int | None) -> "BrokenSinks":
+        return self
+
+    def open(self, participant_identity: str) -> object:
+        raise OSError(28, "No space left on device")
+
+    def close(self, participant_identity: str, sink: object) -> None:
+        raise AssertionError("nothing was opened")
+
+    def finish(self, manifest: dict[str, object]) -> None:
+        pass
+
+
+def test_a_failing_recording_disk_does_not_stop_the_call(clip: Path, tmp_path: Path) -> None:
+    async def scenario(sfu: Sfu) -> None:
+        async with sfu.client("bob") as bob, sfu.client("alice") as alice:
+            await alice.publish(MediaPlayer(str(clip), decode=False))
+            alice_id = participant_id(alice)
+            await until(lambda: len(bob.frames_from(alice_id, "video")) >= 10)
+
+    run(scenario, tmp_path, sinks=BrokenSinks())
+
+
+def test_offers_with_two_tracks_of_one_kind_are_refused() -> None:
+    from appliance.sfu.peer import SignalingError, media_kinds
+
+    assert media_kinds("v=0\r\nm=audio 9 X 0\r\nm=video 9 X 96\r\n") == ["audio", "video"]
+    with pytest.raises(SignalingError):
+        media_kinds("v=0\r\nm=video 9 X 96\r\nm=video 9 X 96\r\n")

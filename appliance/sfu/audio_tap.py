@@ -54,8 +54,8 @@ class AudioTap:
                 )
 
     def close(self, timeout: float = 5.0) -> None:
-        self._feed.finish(timeout)
-        self._thread.join(timeout)
+        if not self._feed.finish(self._thread, timeout):
+            logger.error("caption tap for %s did not stop in %.0f s", self.identity, timeout)
 
     def _run(self) -> None:
         decoder = av.CodecContext.create("opus", "r")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import queue
+import threading
+import time
 from collections.abc import Iterator
 from typing import Generic, TypeVar
 
@@ -22,14 +24,21 @@ class BoundedFeed(Generic[T]):
             return False
         return True
 
-    def finish(self, timeout: float) -> None:
-        """Tell the consumer to stop after what is already queued (waits for room if full)."""
-        while True:
+    def finish(self, consumer: threading.Thread, timeout: float) -> bool:
+        """Tell `consumer` to stop after what is queued and wait for it; False if it would not.
+
+        Gives up at once when the consumer thread has died (nothing would ever make room).
+        """
+        deadline = time.monotonic() + timeout
+        while consumer.is_alive():
             try:
-                self._queue.put(_END, timeout=timeout)
-                return
+                self._queue.put(_END, timeout=0.2)
+                break
             except queue.Full:
-                continue
+                if time.monotonic() > deadline:
+                    return False
+        consumer.join(max(0.0, deadline - time.monotonic()))
+        return not consumer.is_alive()
 
     def __iter__(self) -> Iterator[T]:
         """The consumer's side: items in order until `finish`."""

@@ -66,7 +66,7 @@ def media_kinds(sdp: str) -> list[str]:
     media = [k for k in kinds if k in ("audio", "video")]
     if not media:
         raise SignalingError("bad-sdp", "the offer has no audio or video")
-    if len(media) > 4 or len(kinds) != len(media):
+    if len(kinds) != len(media) or len(set(media)) != len(media):
         raise SignalingError("bad-sdp", "offer one audio and one video track, nothing else")
     return media
 
@@ -110,6 +110,8 @@ class Participant:
             raise SignalingError(
                 "consent-required", "recording consent must be recorded before publishing"
             )
+        if self.closed:
+            raise SignalingError("not-joined", "this connection was replaced or has left")
         if self.publisher is not None:
             raise SignalingError("already-publishing", "this participant already publishes")
         kinds = media_kinds(sdp)
@@ -129,6 +131,9 @@ class Participant:
         except (ValueError, InternalError, InvalidStateError, KeyError, IndexError) as exc:
             await pc.close()
             raise SignalingError("bad-sdp", f"the offer could not be used: {exc}") from None
+        if self.closed:  # replaced or gone while the offer was being answered
+            await pc.close()
+            raise SignalingError("not-joined", "this connection was replaced or has left")
         self.publisher = pc
         await self.room.start_taps(self)
         self.room.track_set_changed(self)

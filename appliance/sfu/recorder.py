@@ -107,10 +107,12 @@ class ParticipantRecorder:
             if forwarder.kind in self.tracks:
                 forwarder.taps.append(self.tap(forwarder.kind))
 
-    def close(self, timeout: float = 10.0) -> None:
-        """Write what is queued, close the container; waits for the writer thread."""
-        self._feed.finish(timeout)
-        self._thread.join(timeout)
+    def close(self, timeout: float = 10.0) -> bool:
+        """Write what is queued and close the container; False if the writer is still busy."""
+        finished = self._feed.finish(self._thread, timeout)
+        if not finished:
+            self.error = self.error or f"the writer did not finish within {timeout:.0f} s"
+        return finished
 
     def manifest(self) -> dict[str, Any]:
         return {
@@ -234,10 +236,14 @@ class RoomRecording:
 
     def _remove(self, identity: str) -> None:
         recorder = self.recorders.pop(identity, None)
-        if recorder is not None:
-            recorder.close()
+        if recorder is None:
+            return
+        if recorder.close():
             self.sinks.close(identity, recorder.sink)
-            self.finished.append(recorder.manifest())
+        else:
+            # Closing the sink under a thread still writing would corrupt it; leave it open.
+            logger.error("recording of %s: %s", identity, recorder.error)
+        self.finished.append(recorder.manifest())
 
     def finish(self) -> dict[str, Any]:
         with self._lock:

@@ -46,15 +46,20 @@ class Room:
         self.participants: dict[str, Participant] = {}
         self._on_closed = on_closed
         self._closing: asyncio.TimerHandle | None = None
+        self.closing = False
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def join(self, claims: JoinClaims, send: Send) -> Participant:
         """Admit a participant; one who rejoins with the same identity replaces their old self."""
+        if self.closing:
+            raise SignalingError("room-closing", "the room is closing; join again")
         previous = next(
             (p for p in self.participants.values() if p.claims.identity == claims.identity), None
         )
         if previous is not None:
             await self.leave(previous, reason="rejoined")
+            if self.closing:
+                raise SignalingError("room-closing", "the room is closing; join again")
         if len(self.participants) >= self.config.max_participants:
             raise SignalingError(
                 "room-full", f"the room holds at most {self.config.max_participants}"
@@ -73,13 +78,18 @@ class Room:
     async def start_taps(self, participant: Participant) -> None:
         """Tap a publisher's tracks into the recording and the captions (file work off the loop)."""
         identity = participant.claims.identity
-        if self.recording is not None and participant.forwarders:
-            await asyncio.to_thread(self.recording.add, identity, participant.forwarders)
-        if self.captions is not None:
-            await self._stop_audio_tap(identity)
-            tap = AudioTap(identity, self.captions)
-            tap.attach(participant.forwarders)
-            self.audio_taps[identity] = tap
+        try:
+            if self.recording is not None and participant.forwarders:
+                await asyncio.to_thread(self.recording.add, identity, participant.forwarders)
+            if self.captions is not None:
+                await self._stop_audio_tap(identity)
+                tap = AudioTap(identity, self.captions)
+                tap.attach(participant.forwarders)
+                self.audio_taps[identity] = tap
+        except Exception:  # a broken disk or recognizer must not stop the call itself
+            logger.exception(
+                "room %s: could not start recording or captions for %s", self.name, identity
+            )
 
     async def _stop_audio_tap(self, identity: str) -> None:
         tap = self.audio_taps.pop(identity, None)
@@ -89,10 +99,13 @@ class Room:
     async def leave(self, participant: Participant, reason: str = "left") -> None:
         if self.participants.pop(participant.id, None) is None:
             return
-        await participant.close()
-        await self._stop_audio_tap(participant.claims.identity)
-        if self.recording is not None:
-            await asyncio.to_thread(self.recording.remove, participant.claims.identity)
+        try:
+            await participant.close()
+            await self._stop_audio_tap(participant.claims.identity)
+            if self.recording is not None:
+                await asyncio.to_thread(self.recording.remove, participant.claims.identity)
+        except Exception:
+            logger.exception("room %s: cleaning up after %s failed", self.name, participant.id)
         for other in self.participants.values():
             await other.send(
                 {"type": "participant-left", "participant_id": participant.id, "reason": reason}
@@ -134,6 +147,10 @@ class Room:
             self._schedule(self.close())
 
     async def close(self) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        self._on_closed(self)  # new joiners get a fresh room from now on
         for participant in list(self.participants.values()):
             await self.leave(participant, reason="room closed")
         for task in list(self._tasks):
@@ -141,8 +158,10 @@ class Room:
                 task.cancel()
         if self.recording is not None:
             recording, self.recording = self.recording, None
-            await asyncio.to_thread(recording.finish)
-        self._on_closed(self)
+            try:
+                await asyncio.to_thread(recording.finish)
+            except Exception:
+                logger.exception("room %s: finishing the recording failed", self.name)
 
 
 class Rooms:

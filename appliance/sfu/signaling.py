@@ -85,6 +85,8 @@ class Session:
     def _joined(self) -> Participant:
         if self.participant is None:
             raise SignalingError("not-joined", "send 'join' with a token first")
+        if self.participant.closed:
+            raise SignalingError("not-joined", "this connection was replaced by a newer one")
         return self.participant
 
     async def join(self, message: dict[str, Any]) -> None:

@@ -138,7 +138,9 @@ def stage_new_kek(data_dir: Path) -> bytes:
 def switch_to_new_kek(data_dir: Path) -> None:
     """Make the staged KEK current, keeping the outgoing one as kek.old.key until dropped."""
     directory = key_dir(data_dir)
-    os.replace(directory / "kek.key", directory / "kek.old.key")
+    # kek.key never goes missing: the old key gets a second name, then one atomic replace.
+    (directory / "kek.old.key").unlink(missing_ok=True)
+    os.link(directory / "kek.key", directory / "kek.old.key")
     os.replace(directory / "kek.new.key", directory / "kek.key")
     _fsync_dir(directory)
 

@@ -93,7 +93,7 @@ def export(
     """Write the bundle for `recording_id`, readable by `recipient` only; never overwrites."""
     parse_recipient(recipient)
     recording = get_recording(recording_id)
-    if recording.key_id is None:
+    if recording.status == "erased" or recording.key_id is None:
         raise ApplianceError(f"recording {recording_id} was erased; there is nothing to export")
     if out.exists():
         raise ApplianceError(f"{out} already exists; choose a new file name")
@@ -362,20 +362,30 @@ def _write_plaintext(bundle: _Bundle, identity: Identity, out_dir: Path) -> list
     for target in targets:
         if target.exists():
             raise ApplianceError(f"{target} already exists; decrypt into an empty directory")
-    written: list[Path] = []
+    partials: list[Path] = []
+    linked: list[Path] = []
     try:
         for blob, target in zip(manifest["blobs"], targets, strict=True):
             source = bundle.open_member(blob["member"])
             reader = SealedReader(source, data_key, key_id, bytes.fromhex(blob["object_id"]))
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            written.append(target)
+            partial = target.with_name(f".{target.name}.partial")
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            partials.append(partial)
             with os.fdopen(fd, "wb") as out:
                 for chunk in reader.stream():
                     out.write(chunk)
-    except (SealError, OSError) as exc:
-        for target in written:
+        # Every blob authenticated: only now do the plaintext files get their names.
+        for partial, target in zip(partials, targets, strict=True):
+            os.link(partial, target)  # fails rather than replace a file that appeared meanwhile
+            linked.append(target)
+    except BaseException as exc:
+        for target in linked:
             target.unlink(missing_ok=True)
         if isinstance(exc, SealError):
             raise BundleInvalid(f"decryption failed: {exc}") from None
         raise
+    finally:
+        for partial in partials:
+            partial.unlink(missing_ok=True)
+    written = targets
     return written

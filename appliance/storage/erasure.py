@@ -67,8 +67,7 @@ def erase_candidate(runtime: Runtime, actor: str, candidate_id: int, reason: str
             ]
             RecordingBlob.delete().where(RecordingBlob.recording == recording).execute()
             TranscriptSegment.delete().where(TranscriptSegment.recording == recording).execute()
-            recording.key_id = None
-            recording.status = "erased"
+            recording.status = "erased"  # key_id stays: late SFU events for it are discarded
             recording.save()
         report.comments_deleted = (
             Comment.delete().where(Comment.interview.in_(interviews)).execute()

@@ -16,6 +16,7 @@ from appliance.runtime import Runtime
 from appliance.storage import keystore
 from appliance.storage.appliance_keys import load_intake_identity
 from appliance.storage.recipients import unwrap_with_identity
+from appliance.storage.recordings import blob_store
 from appliance.storage.spool import pending, reject, spool_dir
 
 logger = logging.getLogger(__name__)
@@ -58,15 +59,33 @@ def _recording(key_id: str) -> Recording:
     return recording
 
 
+def _discard_if_erased(runtime: Runtime, event: dict[str, Any]) -> bool:
+    """Events of a recording whose candidate was erased file nothing; their blobs are deleted."""
+    recording = Recording.get_or_none(Recording.key_id == str(event["key_id"]))
+    if recording is None or recording.status != "erased":
+        return False
+    if "object_id" in event:
+        blob_store(runtime).delete(bytes.fromhex(str(event["object_id"])))
+        RecordingBlob.delete().where(RecordingBlob.object_id == event["object_id"]).execute()
+    return True
+
+
 def _apply(runtime: Runtime, event: dict[str, Any]) -> None:
     kind = event["event"]
     key_id = str(event["key_id"])
+    if _discard_if_erased(runtime, event):
+        return
     if kind == "recording-started":
         if Recording.select().where(Recording.key_id == key_id).exists():
             return
         interview = Interview.get_or_none(Interview.id == int(event["interview_id"]))
         if interview is None:
             raise NotFound(f"no interview {event['interview_id']} to file the recording under")
+        if interview.candidate.erased_at is not None:
+            # Erased while the room was live: keep only the fact, never the key.
+            Recording.create(interview=interview, key_id=key_id, source="live", status="erased")
+            runtime.audit.record("sfu", "recording.discard", f"interview:{interview.id}")
+            return
         identity = load_intake_identity(runtime.config.data_dir)
         wrapped = base64.b64decode(event["wrapped_key"])
         data_key = unwrap_with_identity(identity, bytes.fromhex(key_id), wrapped)

@@ -46,7 +46,7 @@ def seal_blob(
     durable: bool = True,
 ) -> RecordingBlob:
     """Seal a stream of bytes as one blob of `recording`, under the recording's data key."""
-    if recording.key_id is None:
+    if recording.status == "erased" or recording.key_id is None:
         raise ApplianceError(f"recording {recording.id} was erased; nothing can be added to it")
     key_id = bytes.fromhex(recording.key_id)
     data_key = keystore.unwrap(runtime.config.data_dir, key_id)
@@ -60,14 +60,20 @@ def seal_blob(
         media_type=spec.media_type,
     )
     store = blob_store(runtime)
-    with store.create(object_id) as file:
-        sink = HashingFile(file)
-        writer = SealWriter(
-            sink, data_key, key_id, object_id, runtime.config.storage.chunk_size, durable
-        )
-        for chunk in chunks:
-            writer.write(chunk)
-        writer.close()
+    try:
+        with store.create(object_id) as file:
+            sink = HashingFile(file)
+            writer = SealWriter(
+                sink, data_key, key_id, object_id, runtime.config.storage.chunk_size, durable
+            )
+            for chunk in chunks:
+                writer.write(chunk)
+            writer.close()
+    except BaseException:
+        # Nothing half-written stays behind: neither the file nor its row.
+        store.delete(object_id)
+        blob.delete_instance()
+        raise
     blob.plaintext_bytes = writer.plaintext_bytes
     blob.sealed_sha256 = sink.sha256.hexdigest()
     blob.status = "complete"
@@ -84,7 +90,7 @@ def seal_blob(
 def open_blob(runtime: Runtime, actor: str, blob: RecordingBlob, purpose: str) -> SealedReader:
     """Decrypt access to one blob by the appliance itself (playback, transcription); audited."""
     recording = blob.recording
-    if recording.key_id is None:
+    if recording.status == "erased" or recording.key_id is None:
         raise keystore.KeyMissing(f"recording {recording.id} was erased; it cannot be read")
     key_id = bytes.fromhex(recording.key_id)
     data_key = keystore.unwrap(runtime.config.data_dir, key_id)
@@ -129,6 +135,19 @@ def import_files(
             raise ApplianceError(f"{path} is not a readable file")
     interview = _interview_for_import(runtime, actor, candidate_email, interview_id)
     recording = start_recording(runtime, interview, source="import")
+    try:
+        _seal_files(runtime, actor, recording, paths)
+    except BaseException:
+        recording.status = "failed"
+        recording.save()
+        raise
+    recording.status = "complete"
+    recording.ended_at = utcnow()
+    recording.save()
+    return recording
+
+
+def _seal_files(runtime: Runtime, actor: str, recording: Recording, paths: list[Path]) -> None:
     for path in paths:
         media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         kind = (
@@ -136,10 +155,6 @@ def import_files(
         )
         spec = BlobSpec("imported", kind, path.name, media_type)
         seal_blob(runtime, actor, recording, spec, _file_chunks(path), durable=False)
-    recording.status = "complete"
-    recording.ended_at = utcnow()
-    recording.save()
-    return recording
 
 
 def _interview_for_import(

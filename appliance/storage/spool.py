@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 _sequence = count()
+# Names sort by when this process started, then by a counter: a wall-clock step backwards
+# cannot reorder one process's events (a room's events all come from one SFU process).
+_PROCESS_STARTED = time.time_ns()
 
 
 def spool_dir(data_dir: Path) -> Path:
@@ -23,9 +26,9 @@ def spool_dir(data_dir: Path) -> Path:
 
 
 def write_event(directory: Path, event: dict[str, Any]) -> Path:
-    """Durably add an event; names sort in the order events were written by this process."""
+    """Durably add an event; its name sorts after every earlier event of this process."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    name = f"{time.time_ns():020d}-{os.getpid()}-{next(_sequence):08d}.json"
+    name = f"{_PROCESS_STARTED:020d}-{os.getpid():08d}-{next(_sequence):012d}.json"
     tmp = directory / f".{name}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:

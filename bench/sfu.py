@@ -250,6 +250,74 @@ async def measure(
     }
 
 
+async def rooms_round(
+    base: str,
+    keys: Any,
+    clip: Path,
+    rooms: int,
+    seconds: float,
+    session: aiohttp.ClientSession,
+    pid: int,
+) -> dict[str, Any]:
+    """`rooms` recorded rooms of three: each participant publishes and receives the other two."""
+    stamp = time.monotonic_ns()
+    sockets, pcs, stats, tasks, players = [], [], [], [], []
+
+    async def participant(room: str, identity: str) -> None:
+        ws = await session.ws_connect(base.replace("http", "ws") + "/sfu/ws")
+        sockets.append(ws)
+        token = issue(keys.signing_key, room, identity, "interviewer", 600, interview_id=1)
+        await ws.send_json({"type": "join", "token": token})
+        answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        s = new_stats()
+        stats.append(s)
+        sub = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pcs.append(sub)
+
+        async def pump() -> None:
+            async for message in ws:
+                data = message.json()
+                if data["type"] == "publish-answer":
+                    answer.set_result(data["sdp"])
+                elif data["type"] == "subscribe-offer":
+                    await sub.setRemoteDescription(RTCSessionDescription(data["sdp"], "offer"))
+                    tap(sub, s)
+                    await sub.setLocalDescription(await sub.createAnswer())
+                    await ws.send_json(
+                        {"type": "subscribe-answer", "sdp": sub.localDescription.sdp}
+                    )
+
+        tasks.append(asyncio.ensure_future(pump()))
+        player = MediaPlayer(str(clip), decode=False, loop=True)
+        players.append(player)
+        pub = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pcs.append(pub)
+        pub.addTrack(player.audio)
+        pub.addTrack(player.video)
+        await pub.setLocalDescription(await pub.createOffer())
+        await ws.send_json({"type": "publish", "sdp": pub.localDescription.sdp})
+        await pub.setRemoteDescription(RTCSessionDescription(await answer, "answer"))
+
+    for r in range(rooms):
+        for p in range(3):
+            await participant(f"cap-{stamp}-{r}", f"p{p}")
+    await asyncio.sleep(4)
+    result = await measure(session, base + "/healthz?reset_lag=1", stats, seconds, pid)
+    result["fps"] /= 2  # each participant receives two video tracks
+    for player in players:
+        for track in (player.audio, player.video):
+            if track is not None:
+                track.stop()
+    for task in tasks:
+        task.cancel()
+    for pc in pcs:
+        await pc.close()
+    for ws in sockets:
+        await ws.close()
+    await asyncio.sleep(2)
+    return result
+
+
 async def relay_round(
     base: str, clip: Path, n: int, seconds: float, session: aiohttp.ClientSession, pid: int
 ) -> dict[str, Any]:
@@ -326,6 +394,7 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--subscribers", default="1,3,6,12")
     parser.add_argument("--relay", default="1,3")
+    parser.add_argument("--rooms", default="1,2", help="recorded rooms of three, for capacity")
     args = parser.parse_args()
     gather_on_loopback_only()
     work = Path(tempfile.mkdtemp(prefix="parley-bench-"))
@@ -334,6 +403,7 @@ async def main() -> None:
     data = work / "data"
     env = {
         **os.environ,
+        "APPLIANCE_SFU_ROOM_GRACE_SECONDS": "1",
         "APPLIANCE_SFU_ICE_LOOPBACK_ONLY": "true",
         "APPLIANCE_SFU_MAX_PARTICIPANTS": "64",
         "APPLIANCE_SFU_JOIN_BURST": "1000",
@@ -388,6 +458,25 @@ async def main() -> None:
                 print(row("relay", n, relayed[n], relayed[0]["cpu"]), flush=True)
             parley_slope = slope(parley)
             relay_slope = slope(relayed)
+            room_results: dict[int, dict[str, Any]] = {0: parley[0]}
+            for n in [int(x) for x in args.rooms.split(",")]:
+                room_results[n] = await rooms_round(
+                    sfu_base, keys, clip, n, args.seconds, session, sfu.pid
+                )
+                r = room_results[n]
+                print(
+                    f"rooms    {n:3d} {r['cpu'] * 100:8.1f}  (3 recorded participants each) "
+                    f"{r['fps']:6.1f} fps per received track, loop lag p99 {r['lag_p99']} ms, "
+                    f"bench clients {r['clients_cpu'] * 100:.0f} % of a core",
+                    flush=True,
+                )
+            per_room = slope(room_results)
+            print(
+                f"SFU CPU per recorded 3-party room: {per_room * 100:.1f} % of one core; "
+                f"one SFU process (one core, 90 % budget) holds about {int(0.9 / per_room)} rooms"
+                " at full frame rate (estimated: on one 2-core box the clients of this bench,"
+                " one Python process, saturate first)"
+            )
             ratio = relay_slope / max(parley_slope, 1e-6)
             print(
                 "CPU per subscriber (slope over N): "

@@ -33,6 +33,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.mediastreams import MediaStreamTrack
+from aiortc.rtcconfiguration import RTCBundlePolicy
 from aiortc.rtp import RtpPacket
 
 from appliance.sfu.aiortc_hooks import RECEIVER_JITTER_BUFFER
@@ -42,6 +43,8 @@ from appliance.sfu.token import issue
 from appliance.storage.appliance_keys import load_keys
 
 HERE = Path(__file__).resolve().parent
+# aiortc clients need max-bundle to receive two tracks of a kind from one negotiation.
+CLIENT_RTC = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 TICKS = os.sysconf("SC_CLK_TCK")
 sent_at: dict[str, float] = {}
 
@@ -177,7 +180,7 @@ async def parley_round(
         return ws
 
     async def subscriber(ws: aiohttp.ClientWebSocketResponse, s: dict[str, Any]) -> None:
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc = RTCPeerConnection(CLIENT_RTC)
         pcs.append(pc)
         async for message in ws:
             data = message.json()
@@ -194,7 +197,7 @@ async def parley_round(
         tasks.append(asyncio.ensure_future(subscriber(await connect(f"sub{i}"), s)))
     publisher_ws = await connect("publisher")
     player = MediaPlayer(str(clip), decode=False, loop=True)
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc = RTCPeerConnection(CLIENT_RTC)
     pcs.append(pc)
     pc.addTrack(TimedTrack(player.audio))
     pc.addTrack(TimedTrack(player.video))
@@ -271,7 +274,7 @@ async def rooms_round(
         answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         s = new_stats()
         stats.append(s)
-        sub = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        sub = RTCPeerConnection(CLIENT_RTC)
         pcs.append(sub)
 
         async def pump() -> None:
@@ -290,7 +293,7 @@ async def rooms_round(
         tasks.append(asyncio.ensure_future(pump()))
         player = MediaPlayer(str(clip), decode=False, loop=True)
         players.append(player)
-        pub = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pub = RTCPeerConnection(CLIENT_RTC)
         pcs.append(pub)
         pub.addTrack(player.audio)
         pub.addTrack(player.video)
@@ -323,7 +326,7 @@ async def relay_round(
 ) -> dict[str, Any]:
     await session.post(base + "/reset")
     player = MediaPlayer(str(clip), decode=False, loop=True)
-    publisher = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    publisher = RTCPeerConnection(CLIENT_RTC)
     publisher.addTrack(player.audio)
     publisher.addTrack(player.video)
     await publisher.setLocalDescription(await publisher.createOffer())
@@ -335,7 +338,7 @@ async def relay_round(
     pcs, stats = [publisher], []
     for _ in range(n):
         offer = await (await session.post(base + "/subscribe")).json()
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc = RTCPeerConnection(CLIENT_RTC)
         await pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
         s = new_stats()
         stats.append(s)

@@ -20,6 +20,7 @@ from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+from aiortc.rtcconfiguration import RTCBundlePolicy
 from aiortc.rtp import RtpPacket
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -97,6 +98,11 @@ class CapturingJitterBuffer(JitterBuffer):
         return pli, None
 
 
+# aiortc with its default "balanced" bundle policy never starts the second track of a kind
+# negotiated in one go; browsers do not have that problem, and the SFU itself uses max-bundle.
+CLIENT_RTC = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+
+
 @dataclass
 class Client:
     """One participant: a websocket, and peer connections made as the protocol asks."""
@@ -121,7 +127,7 @@ class Client:
                     return message
 
     async def publish(self, player: MediaPlayer) -> None:
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc = RTCPeerConnection(CLIENT_RTC)
         for track in (player.audio, player.video):
             if track is not None:
                 pc.addTrack(track)
@@ -133,7 +139,7 @@ class Client:
 
     async def _on_subscribe_offer(self, sdp: str) -> None:
         if self.subscriber is None:
-            self.subscriber = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+            self.subscriber = RTCPeerConnection(CLIENT_RTC)
         pc = self.subscriber
         await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
         for transceiver in pc.getTransceivers():

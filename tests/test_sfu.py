@@ -416,3 +416,20 @@ def test_offers_with_two_tracks_of_one_kind_are_refused() -> None:
     assert media_kinds("v=0\r\nm=audio 9 X 0\r\nm=video 9 X 96\r\n") == ["audio", "video"]
     with pytest.raises(SignalingError):
         media_kinds("v=0\r\nm=video 9 X 96\r\nm=video 9 X 96\r\n")
+
+
+def test_a_latecomer_receives_every_publisher_at_once(clip: Path, tmp_path: Path) -> None:
+    """One negotiation offering two videos (and two audios) must start all four senders."""
+
+    async def scenario(sfu: Sfu) -> None:
+        async with sfu.client("alice") as alice, sfu.client("bob") as bob:
+            await alice.publish(MediaPlayer(str(clip), decode=False))
+            await bob.publish(MediaPlayer(str(clip), decode=False))
+            await asyncio.sleep(0.5)
+            async with sfu.client("carol") as carol:
+                for publisher in (alice, bob):
+                    pid = participant_id(publisher)
+                    await until(lambda p=pid: len(carol.frames_from(p, "video")) >= 10)
+                    await until(lambda p=pid: len(carol.frames_from(p, "audio")) >= 10)
+
+    run(scenario, tmp_path)

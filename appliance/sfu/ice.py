@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import aioice.ice
 from aiortc import RTCConfiguration, RTCIceServer
+from aiortc.rtcconfiguration import RTCBundlePolicy
 
 from appliance.config import SfuConfig
 
@@ -20,7 +21,9 @@ def rtc_configuration(config: SfuConfig) -> RTCConfiguration:
         )
         for url in urls
     ]
-    return RTCConfiguration(iceServers=servers)
+    # One transport for every m-line: with aiortc's default ("balanced"), a subscriber offered
+    # two video tracks in one negotiation never started sending the second.
+    return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 
 
 def gather_on_loopback_only() -> None:

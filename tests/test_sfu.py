@@ -2,7 +2,8 @@
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
@@ -139,6 +140,24 @@ def test_consent_and_role_gate_publishing(clip: Path, tmp_path: Path) -> None:
     run(scenario, tmp_path)
 
 
+@asynccontextmanager
+async def healthy_room(sfu: Sfu, clip: Path) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+    """A room where alice publishes to bob; yields a check that her video still reaches him."""
+    async with (
+        sfu.client("alice", room="healthy") as alice,
+        sfu.client("bob", room="healthy") as bob,
+    ):
+        await alice.publish(MediaPlayer(str(clip), decode=False))
+        alice_id = participant_id(alice)
+        await until(lambda: len(bob.frames_from(alice_id, "video")) >= 3)
+
+        async def keeps_flowing() -> None:
+            before = len(bob.frames_from(alice_id, "video"))
+            await until(lambda: len(bob.frames_from(alice_id, "video")) > before + 10)
+
+        yield keeps_flowing
+
+
 async def _errors(ws: aiohttp.ClientWebSocketResponse, payload: str) -> dict[str, object]:
     await ws.send_str(payload)
     reply = await ws.receive(timeout=10)
@@ -149,14 +168,7 @@ def test_bad_input_gets_clear_errors_and_other_rooms_keep_working(
     clip: Path, tmp_path: Path
 ) -> None:
     async def scenario(sfu: Sfu) -> None:
-        async with (
-            sfu.client("alice", room="healthy") as alice,
-            sfu.client("bob", room="healthy") as bob,
-        ):
-            await alice.publish(MediaPlayer(str(clip), decode=False))
-            alice_id = participant_id(alice)
-            await until(lambda: len(bob.frames_from(alice_id, "video")) >= 3)
-
+        async with healthy_room(sfu, clip) as keeps_flowing:
             ws = await sfu.session.ws_connect(sfu.url + "/sfu/ws")
             assert (await _errors(ws, "{not json"))["code"] == "bad-json"
             assert (await _errors(ws, "[1, 2]"))["code"] == "bad-message"
@@ -183,8 +195,7 @@ def test_bad_input_gets_clear_errors_and_other_rooms_keep_working(
                 reply = await _errors(attempt, json.dumps({"type": "join", "token": token}))
                 assert reply["code"] == "bad-token"
                 await attempt.close()
-            before = len(bob.frames_from(alice_id, "video"))
-            await until(lambda: len(bob.frames_from(alice_id, "video")) > before + 10)
+            await keeps_flowing()
 
     run(scenario, tmp_path)
 
@@ -355,13 +366,7 @@ def test_a_flood_of_join_attempts_is_refused_and_other_rooms_keep_working(
     clip: Path, tmp_path: Path
 ) -> None:
     async def scenario(sfu: Sfu) -> None:
-        async with (
-            sfu.client("alice", room="healthy") as alice,
-            sfu.client("bob", room="healthy") as bob,
-        ):
-            await alice.publish(MediaPlayer(str(clip), decode=False))
-            alice_id = participant_id(alice)
-            await until(lambda: len(bob.frames_from(alice_id, "video")) >= 3)
+        async with healthy_room(sfu, clip) as keeps_flowing:
             codes = []
             for _ in range(40):
                 ws = await sfu.session.ws_connect(sfu.url + "/sfu/ws")
@@ -369,8 +374,7 @@ def test_a_flood_of_join_attempts_is_refused_and_other_rooms_keep_working(
                 codes.append(reply["code"])
                 await ws.close()
             assert "rate-limited" in codes and codes[0] == "bad-token"
-            before = len(bob.frames_from(alice_id, "video"))
-            await until(lambda: len(bob.frames_from(alice_id, "video")) > before + 10)
+            await keeps_flowing()
 
     run(scenario, tmp_path)
 

@@ -68,6 +68,7 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/api/kits"): HIRING,
     ("POST", "/api/kits"): HIRING,
     ("GET", "/api/kits/{kit_id:int}"): HIRING,
+    ("GET", "/audit"): {Role.ADMIN, Role.COMPLIANCE},
 }
 
 

@@ -1,0 +1,49 @@
+"""The audit log, for compliance officers and administrators: newest first, verified on view."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get
+from litestar.params import FromQuery
+from litestar.response import Template
+
+from appliance.models import AuditEntry, Role
+from appliance.storage import audit
+from appliance.web.access import allow
+from appliance.web.pages import AppRuntime, actor, page
+from appliance.web.threads import in_thread
+
+PAGE_SIZE = 100
+
+
+@get("/audit", opt=allow(Role.COMPLIANCE, Role.ADMIN), include_in_schema=False)
+@in_thread
+def audit_page(
+    request: Request[Any, Any, Any],
+    runtime: AppRuntime,
+    subject: FromQuery[str] = "",
+    actor_filter: FromQuery[str] = "",
+    before: FromQuery[int | None] = None,
+) -> Template:
+    verification = audit.verify(runtime.keys.public_key)
+    query = AuditEntry.select().order_by(AuditEntry.seq.desc())
+    if subject.strip():
+        query = query.where(AuditEntry.subject == subject.strip())
+    if actor_filter.strip():
+        query = query.where(AuditEntry.actor == actor_filter.strip().lower())
+    if before is not None:
+        query = query.where(AuditEntry.seq < before)
+    entries = list(query.limit(PAGE_SIZE))
+    runtime.audit.record(
+        actor(request), "audit.view", subject.strip(), {"actor": actor_filter.strip()}
+    )
+    return page(
+        "audit.html",
+        request,
+        verification=verification,
+        entries=entries,
+        subject=subject,
+        actor_filter=actor_filter,
+        older=entries[-1].seq if len(entries) == PAGE_SIZE else None,
+    )

@@ -208,17 +208,28 @@ async def parley_round(
     await pc.setRemoteDescription(RTCSessionDescription(reply["sdp"], "answer"))
     await asyncio.sleep(3)
     result = await measure(session, base + "/healthz?reset_lag=1", stats, seconds, pid)
-    for track in (player.audio, player.video):
-        if track is not None:
-            track.stop()
+    await tear_down([player], tasks, pcs, sockets)
+    return result
+
+
+async def tear_down(
+    players: list[MediaPlayer],
+    tasks: list[asyncio.Future[Any]],
+    pcs: list[RTCPeerConnection],
+    sockets: list[aiohttp.ClientWebSocketResponse],
+) -> None:
+    """Stop the media, the socket pumps and connections of a round; let the SFU settle."""
+    for player in players:
+        for track in (player.audio, player.video):
+            if track is not None:
+                track.stop()
     for task in tasks:
         task.cancel()
-    for p in pcs:
-        await p.close()
+    for pc in pcs:
+        await pc.close()
     for ws in sockets:
         await ws.close()
-    await asyncio.sleep(1)
-    return result
+    await asyncio.sleep(2)
 
 
 async def measure(
@@ -307,17 +318,7 @@ async def rooms_round(
     await asyncio.sleep(4)
     result = await measure(session, base + "/healthz?reset_lag=1", stats, seconds, pid)
     result["fps"] /= 2  # each participant receives two video tracks
-    for player in players:
-        for track in (player.audio, player.video):
-            if track is not None:
-                track.stop()
-    for task in tasks:
-        task.cancel()
-    for pc in pcs:
-        await pc.close()
-    for ws in sockets:
-        await ws.close()
-    await asyncio.sleep(2)
+    await tear_down(players, tasks, pcs, sockets)
     return result
 
 

@@ -148,3 +148,12 @@ def test_a_candidate_erased_while_the_room_was_live_gets_nothing_filed(
     assert DataKey.select().where(DataKey.key_id == recording.key_id).count() == 0
     assert RecordingBlob.select().count() == 0
     assert not any(path.exists() for path in sealed)
+
+
+def test_a_recorded_room_where_nobody_publishes_files_nothing(runtime: Runtime) -> None:
+    from appliance.sfu.sealed_sinks import SealedRecordings
+
+    room = SealedRecordings(runtime.config).start("empty-room", _interview(runtime).id)
+    assert room is not None
+    room.finish({"room": "empty-room", "participants": []})
+    assert pending(spool_dir(runtime.config.data_dir)) == []

@@ -83,10 +83,6 @@ class VideoFrameAssembler:
         self._unwrapper = TimestampUnwrapper()
         self.resyncs = 0
 
-    @property
-    def synced(self) -> bool:
-        return self._next is not None
-
     def push(self, piece: RtpPiece, now: float) -> tuple[list[EncodedFrame], bool]:
         """Add a piece; returns the frames it completes and whether a keyframe is needed."""
         if self._next is None:
@@ -248,10 +244,6 @@ class TrackForwarder:
 
     def remove(self, track: ForwardedTrack) -> None:
         self._subscribers.discard(track)
-
-    @property
-    def subscribers(self) -> int:
-        return len(self._subscribers)
 
     def deliver(self, frame: EncodedFrame) -> None:
         self.frames += 1

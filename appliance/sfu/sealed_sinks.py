@@ -39,18 +39,22 @@ class SealedRoom:
         self._data_key = secrets.token_bytes(32)
         self._open: dict[int, _OpenBlob] = {}
         wrapped = wrap_for_recipient(recordings.intake, self.key_id, self._data_key)
-        self._event(
-            "recording-started",
-            interview_id=interview_id,
-            room=room,
-            wrapped_key=base64.b64encode(wrapped).decode(),
-            started_at=time.time(),
-        )
+        # Announced with the first blob: that runs on a writer thread, never on the event loop
+        # that created the room, and a room where nobody published files nothing at all.
+        self._announcement: dict[str, Any] | None = {
+            "interview_id": interview_id,
+            "room": room,
+            "wrapped_key": base64.b64encode(wrapped).decode(),
+            "started_at": time.time(),
+        }
 
     def _event(self, event: str, **fields: Any) -> None:
         write_event(self.recordings.spool, {"event": event, "key_id": self.key_id.hex(), **fields})
 
     def _create(self, identity: str, kind: str, filename: str, media_type: str) -> SealWriter:
+        if self._announcement is not None:
+            self._event("recording-started", **self._announcement)
+            self._announcement = None
         object_id = new_object_id()
         file = self.recordings.store.create(object_id)
         hashing = HashingFile(file)
@@ -84,6 +88,9 @@ class SealedRoom:
         )
 
     def finish(self, manifest: dict[str, Any]) -> None:
+        if self._announcement is not None:  # nobody was ever recorded
+            self._data_key = b""
+            return
         writer = self._create("room", "manifest", "manifest.json", "application/json")
         writer.write(json.dumps(manifest, indent=2).encode())
         self.close("room", writer)

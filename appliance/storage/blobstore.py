@@ -22,11 +22,9 @@ class HashingFile:
     def __init__(self, out: BinaryIO) -> None:
         self.out = out
         self.sha256 = hashlib.sha256()
-        self.size = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         self.sha256.update(data)
-        self.size += len(data)
         return self.out.write(data)
 
     def flush(self) -> None:

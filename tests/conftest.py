@@ -13,6 +13,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from appliance.accounts import create_user
+from appliance.asr_onnx.transcriber import Transcriber
 from appliance.config import Config, load_config
 from appliance.datadir import initialize
 from appliance.models import User
@@ -98,3 +99,19 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+@pytest.fixture(scope="session")
+def speech_models() -> Path:
+    """The shared models dir with whisper-base and Silero VAD, installed once per machine."""
+    from tests.speech import models_dir
+
+    return models_dir()
+
+
+@pytest.fixture(scope="session")
+def transcriber(speech_models: Path) -> Transcriber:
+    from appliance.asr_onnx.service import open_transcriber
+    from appliance.config import AsrConfig
+
+    return open_transcriber(speech_models, AsrConfig(device="cpu", threads=2))

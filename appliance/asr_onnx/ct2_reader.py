@@ -8,7 +8,6 @@ u16 length that counts a trailing NUL, then the bytes and the NUL.
 
 from __future__ import annotations
 
-import mmap
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ class Ct2Model:
     spec: str
     revision: int
     variables: dict[str, np.ndarray]
+    aliases: dict[str, str]
 
     def get(self, name: str) -> np.ndarray:
         try:
@@ -90,12 +90,11 @@ def _dequantize(variables: dict[str, np.ndarray]) -> None:
 
 
 def read_ct2_model(path: Path) -> Ct2Model:
-    """Loads every variable of `path` as a numpy array (copied out of the mapped file)."""
-    try:
-        with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as m:
-            return _parse(memoryview(m), path)
-    except ValueError as exc:  # an empty file cannot be mapped
-        raise ModelError(f"{path} is not a CTranslate2 model: {exc}") from None
+    """Loads every variable of `path` as a read-only numpy view of the file's bytes."""
+    data = path.read_bytes()
+    if len(data) < 4:
+        raise ModelError(f"{path} is not a CTranslate2 model (too short)")
+    return _parse(memoryview(data), path)
 
 
 def _parse(data: memoryview, path: Path) -> Ct2Model:
@@ -116,11 +115,11 @@ def _parse(data: memoryview, path: Path) -> Ct2Model:
         size = cursor.unpack("I")
         if size != int(np.prod(shape, dtype=np.int64)) * dtype.itemsize:
             raise ModelError(f"{path}: variable {name!r} has {size} bytes for shape {shape}")
-        array = np.frombuffer(cursor.take(size), dtype=dtype).reshape(shape).copy()
+        array = np.frombuffer(cursor.take(size), dtype=dtype).reshape(shape)
         variables[name] = _bfloat16_to_float32(array) if type_id == BFLOAT16 else array
+    aliases = {}
     for _ in range(cursor.unpack("I")):
         alias, target = cursor.string(), cursor.string()
-        if target in variables:
-            variables.setdefault(alias, variables[target])
+        aliases[alias] = target
     _dequantize(variables)
-    return Ct2Model(spec, revision, variables)
+    return Ct2Model(spec, revision, variables, aliases)

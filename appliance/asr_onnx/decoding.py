@@ -20,7 +20,6 @@ class DecodeOptions:
     task: str = "transcribe"
     beam_size: int = 5
     best_of: int = 5
-    patience: float = 1.0
     temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
     suppress_blank: bool = True
     without_timestamps: bool = False
@@ -312,43 +311,36 @@ class WindowDecoder:
                 audio, state, logits, prompt, rules, 1, 0.0, np.random.default_rng(0)
             )
         size = options.beam_size
-        wanted = max(1, round(size * options.patience))
         beams = [_Hypothesis([])]
         finished: list[_Hypothesis] = []
         limit = self._limit(prompt)
         while True:
             logprobs = log_softmax(rules.apply(logits, [prompt + b.tokens for b in beams]))
-            candidates: list[tuple[float, int, int]] = []
-            for row, beam in enumerate(beams):
-                top = np.argpartition(-logprobs[row], size + 1)[: size + 1]
-                base = beam.sum_logprob
-                candidates.extend((base + float(logprobs[row, t]), row, int(t)) for t in top)
-            candidates.sort(key=lambda c: -c[0])
+            totals = logprobs + np.array([[b.sum_logprob] for b in beams])
+            flat = np.argsort(-totals, axis=None, kind="stable")[: 2 * size]
             next_beams: list[_Hypothesis] = []
             sources: list[int] = []
-            for _, row, token in candidates:
+            top_finished = False
+            for rank, index in enumerate(flat):
+                row, token = divmod(int(index), totals.shape[1])
                 parent = beams[row]
-                step = float(logprobs[row, token])
+                step = [*parent.logprobs, float(logprobs[row, token])]
                 if token == self.t.eot:
-                    if len(finished) < wanted:
-                        finished.append(_Hypothesis(parent.tokens, [*parent.logprobs, step], True))
+                    # Only a candidate within the best `size` may end a hypothesis.
+                    if rank < size:
+                        finished.append(_Hypothesis(parent.tokens, step, True))
+                        top_finished = top_finished or rank == 0
                 elif len(next_beams) < size:
-                    next_beams.append(
-                        _Hypothesis([*parent.tokens, token], [*parent.logprobs, step])
-                    )
+                    next_beams.append(_Hypothesis([*parent.tokens, token], step))
                     sources.append(row)
-                if len(next_beams) == size and len(finished) >= wanted:
-                    break
-            if (
-                len(finished) >= wanted
-                or not next_beams
-                or len(prompt) + len(next_beams[0].tokens) >= limit
-            ):
+            if top_finished or not next_beams:
                 break
             beams = next_beams
+            if len(prompt) + len(beams[0].tokens) >= limit:
+                break
             feed = np.array([[b.tokens[-1]] for b in beams])
             logits, state, _ = self.engine.step(
                 audio, state, feed, np.array(sources, dtype=np.int64)
             )
-        pool = finished or next_beams or beams
-        return max(pool, key=lambda h: h.sum_logprob / max(1, len(h.tokens)))
+        pool = finished or beams
+        return max(pool, key=lambda h: h.sum_logprob / max(1, len(h.logprobs)))

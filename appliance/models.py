@@ -285,6 +285,24 @@ class TranscriptSegment(BaseModel):
     recording_id: int
 
 
+class TranscriptionJob(BaseModel):
+    """The batch transcription of one recording: queued when the recording ends."""
+
+    id = peewee.AutoField()
+    recording = peewee.ForeignKeyField(
+        Recording, unique=True, backref="transcription_jobs", on_delete="CASCADE"
+    )
+    status = peewee.CharField(max_length=16, default="queued")  # queued, running, done, failed
+    progress = peewee.FloatField(default=0.0)  # 0..1 of the recording's audio
+    model = peewee.CharField(max_length=100, default="")
+    error = peewee.TextField(default="")
+    queued_at = peewee.DateTimeField(default=utcnow)
+    started_at = peewee.DateTimeField(null=True)
+    finished_at = peewee.DateTimeField(null=True)
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    recording_id: int
+
+
 class AuditEntry(BaseModel):
     seq = peewee.IntegerField(primary_key=True)
     at = peewee.CharField(max_length=32)
@@ -326,4 +344,5 @@ ALL_MODELS: list[type[BaseModel]] = [
     TranscriptSegment,
     AuditEntry,
     AuditCheckpoint,
+    TranscriptionJob,
 ]

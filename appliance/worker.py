@@ -8,6 +8,10 @@ import threading
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
 
+from appliance import transcription
+from appliance.asr_onnx.service import open_transcriber
+from appliance.asr_onnx.transcriber import Transcriber
+from appliance.errors import ApplianceError
 from appliance.runtime import Runtime
 from appliance.sessions import purge_expired
 from appliance.storage import live_recordings, retention
@@ -57,13 +61,66 @@ class SpoolIngester(threading.Thread):
                 logger.exception("filing recording events failed")
 
 
+class TranscriptionRunner(threading.Thread):
+    """Transcribes finished recordings one at a time, oldest first.
+
+    One recognizer per box: the model is loaded once, on the first job, and jobs never run in
+    parallel (they would only compete for the same cores or GPU). The job rows are the queue,
+    so a crash loses nothing: interrupted jobs are queued again at start.
+    """
+
+    def __init__(self, runtime: Runtime, interval: float = 2.0) -> None:
+        super().__init__(name="transcription", daemon=True)
+        self.runtime = runtime
+        self.interval = interval
+        self.stopping = threading.Event()
+        self._transcriber: Transcriber | None = None
+
+    def transcriber(self) -> Transcriber:
+        if self._transcriber is None:
+            config = self.runtime.config
+            self._transcriber = open_transcriber(config.models_dir, config.asr)
+        return self._transcriber
+
+    def run_one(self) -> bool:
+        """Runs the oldest queued job; False when none is waiting."""
+        job = transcription.next_queued()
+        if job is None:
+            return False
+        try:
+            transcription.transcribe_recording(
+                self.runtime, job.recording_id, self.transcriber(), self.runtime.config.asr
+            )
+        except ApplianceError as exc:
+            logger.error("transcribing recording %s failed: %s", job.recording_id, exc)
+            transcription.fail(job.recording_id, str(exc))
+        return True
+
+    def run(self) -> None:
+        transcription.requeue_interrupted()
+        while not self.stopping.is_set():
+            try:
+                busy = self.run_one()
+            except Exception:  # keep serving later jobs; this one is marked failed and logged
+                logger.exception("transcription failed")
+                busy = True
+            if not busy:
+                self.stopping.wait(self.interval)
+
+
 def run(runtime: Runtime) -> None:
     huey = build_queue(runtime)
-    ingester = SpoolIngester(runtime)
-    ingester.start()
+    threads: list[SpoolIngester | TranscriptionRunner] = [
+        SpoolIngester(runtime),
+        TranscriptionRunner(runtime),
+    ]
+    for thread in threads:
+        thread.start()
     consumer = Consumer(huey, workers=runtime.config.queue.workers, worker_type="thread")
     try:
         consumer.run()
     finally:
-        ingester.stopping.set()
-        ingester.join()
+        for thread in threads:
+            thread.stopping.set()
+        for thread in threads:
+            thread.join()

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -108,3 +109,30 @@ def link_models(data_dir: Path, source: Path) -> None:
 
 def suppress_ids(reference: Path) -> list[int]:
     return [int(i) for i in json.loads((reference / "config.json").read_text())["suppress_ids"]]
+
+
+def participant_webm(path: Path, samples: np.ndarray, offset_seconds: float) -> Path:
+    """A participant's track as the SFU records it: Opus in WebM, its timestamps starting
+    at `offset_seconds` on the room recording's clock."""
+    import av
+
+    rate = 48000
+    upsampled = np.interp(
+        np.arange(int(len(samples) * 3)) / rate, np.arange(len(samples)) / 16000, samples
+    )
+    pcm = (np.clip(upsampled, -1, 1) * 32767).astype(np.int16)
+    with av.open(str(path), "w", format="webm") as out:
+        stream = out.add_stream("libopus", rate=rate, layout="mono")
+        frame_size = 960
+        for index, start in enumerate(range(0, len(pcm) - frame_size + 1, frame_size)):
+            frame = av.AudioFrame.from_ndarray(
+                pcm[None, start : start + frame_size], format="s16", layout="mono"
+            )
+            frame.sample_rate = rate
+            frame.pts = int(offset_seconds * rate) + index * frame_size
+            frame.time_base = Fraction(1, rate)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path

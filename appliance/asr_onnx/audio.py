@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -11,9 +13,23 @@ import numpy as np
 from appliance.asr_onnx.errors import AudioError
 from appliance.asr_onnx.mel import SAMPLE_RATE
 
+# A gap in the timestamps longer than this is filled with silence, so words keep their time.
+GAP_SECONDS = 0.1
 
-def decode_audio(source: Path | IO[bytes], stream_index: int = 0) -> np.ndarray:
-    """The `stream_index`-th audio stream, resampled; an error names what is wrong."""
+
+@dataclass
+class Track:
+    samples: np.ndarray
+    # The time of the first sample on the file's own clock (a room recording's clock).
+    start: float
+
+
+def decode_audio(source: Path | IO[bytes] | io.RawIOBase) -> np.ndarray:
+    return decode_track(source).samples
+
+
+def decode_track(source: Path | IO[bytes] | io.RawIOBase, stream_index: int = 0) -> Track:
+    """The `stream_index`-th audio stream, resampled, with timestamp gaps kept as silence."""
     name = str(source) if isinstance(source, Path) else "input"
     try:
         container: Any = av.open(str(source) if isinstance(source, Path) else source, "r")
@@ -27,16 +43,26 @@ def decode_audio(source: Path | IO[bytes], stream_index: int = 0) -> np.ndarray:
             raise AudioError(f"{name} has no audio stream")
         resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
         parts: list[np.ndarray] = []
+        written = 0
+        start: float | None = None
         try:
             for frame in container.decode(streams[stream_index]):
+                if frame.time is not None:
+                    start = frame.time if start is None else start
+                    behind = int((frame.time - start) * SAMPLE_RATE) - written
+                    if behind > GAP_SECONDS * SAMPLE_RATE:
+                        parts.append(np.zeros(behind, dtype=np.float32))
+                        written += behind
                 for out in resampler.resample(frame):
                     parts.append(out.to_ndarray().reshape(-1))
+                    written += parts[-1].size
         except (av.error.FFmpegError, ValueError) as exc:
             if not parts:
                 raise AudioError(f"{name}: the audio cannot be decoded ({exc})") from None
             # A truncated file: keep what decoded (a recording cut short by a crash).
         for out in resampler.resample(None):
             parts.append(out.to_ndarray().reshape(-1))
-    if not parts:
-        return np.zeros(0, dtype=np.float32)
-    return np.concatenate(parts).astype(np.float32, copy=False)
+    samples = (
+        np.concatenate(parts).astype(np.float32, copy=False) if parts else np.zeros(0, np.float32)
+    )
+    return Track(samples, max(0.0, start or 0.0))

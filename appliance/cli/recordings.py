@@ -1,18 +1,24 @@
-"""`appliance recordings`: import, compliance export, and offline verify/decrypt of bundles."""
+"""`appliance recordings`: import, transcripts, compliance export, and offline verify/decrypt
+of bundles."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from appliance import transcription
+from appliance.asr_onnx.service import open_transcriber
+from appliance.asr_onnx.transcript import FORMATS
 from appliance.cli.common import Subparsers, opened
+from appliance.cli.transcribe import ProgressBar
 from appliance.models import Recording, RecordingBlob
 from appliance.storage import bundle
 from appliance.storage.appliance_keys import load_public_key
 from appliance.storage.recipients import load_identity
-from appliance.storage.recordings import import_files
+from appliance.storage.recordings import get_recording, import_files
 
 
 def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -48,6 +54,21 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
     dec.add_argument("--signer", help=signer_help)
     dec.set_defaults(func=run_decrypt)
 
+    tr = actions.add_parser(
+        "transcribe", parents=[common], help="transcribe a recording now, with a progress bar"
+    )
+    tr.add_argument("recording_id", type=int, metavar="RECORDING_ID")
+    tr.add_argument("--model", help="installed model name (default: the configured one)")
+    tr.add_argument(
+        "--queue", action="store_true", help="only queue it for the worker (again, if done)"
+    )
+    tr.set_defaults(func=run_transcribe)
+
+    show = actions.add_parser("transcript", parents=[common], help="print a recording's transcript")
+    show.add_argument("recording_id", type=int, metavar="RECORDING_ID")
+    show.add_argument("--format", choices=sorted(FORMATS), default="txt")
+    show.set_defaults(func=run_transcript)
+
     ver = actions.add_parser("verify", help="check a bundle without decrypting it")
     ver.add_argument("bundle", metavar="BUNDLE")
     ver.add_argument("--signer", help=signer_help)
@@ -63,7 +84,35 @@ def run_import(args: argparse.Namespace) -> int:
         recording = import_files(
             runtime, "cli", [Path(f) for f in args.files], args.candidate_email, args.interview
         )
+        transcription.queue_transcription(recording)
     print(recording.id)
+    return 0
+
+
+def run_transcribe(args: argparse.Namespace) -> int:
+    with opened(args) as runtime:
+        recording = get_recording(args.recording_id)
+        if args.queue:
+            transcription.queue_transcription(recording, again=True)
+            print(f"recording {recording.id}: queued for transcription")
+            return 0
+        transcriber = open_transcriber(runtime.config.models_dir, runtime.config.asr, args.model)
+        bar = ProgressBar(True, unit=" %")
+        result = transcription.transcribe_recording(
+            runtime, recording.id, transcriber, runtime.config.asr, lambda f: bar(f * 100, 100)
+        )
+    speakers = sorted({s.speaker or "" for s in result.segments})
+    print(
+        f"recording {args.recording_id}: {len(result.segments)} segments from "
+        f"{len(speakers)} speakers, language {result.language or 'unknown'}"
+    )
+    return 0
+
+
+def run_transcript(args: argparse.Namespace) -> int:
+    with opened(args) as runtime:
+        transcript = transcription.load_transcript(runtime, "cli", args.recording_id)
+    sys.stdout.write(FORMATS[args.format](transcript))
     return 0
 
 

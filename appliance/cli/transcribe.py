@@ -32,8 +32,9 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
 class ProgressBar:
     """A one-line bar on stderr, redrawn at most ten times a second."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, unit: str = " s") -> None:
         self.enabled = enabled
+        self.unit = unit
         self.last = 0.0
 
     def __call__(self, done: float, total: float) -> None:
@@ -43,7 +44,7 @@ class ProgressBar:
         self.last = now
         fraction = done / total if total else 1.0
         bar = "#" * int(fraction * 30)
-        sys.stderr.write(f"\r[{bar:<30}] {fraction:4.0%} {done:7.1f}/{total:.1f} s")
+        sys.stderr.write(f"\r[{bar:<30}] {fraction:4.0%} {done:7.1f}/{total:.1f}{self.unit}")
         if done >= total:
             sys.stderr.write("\n")
         sys.stderr.flush()

@@ -13,7 +13,12 @@ import peewee
 from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
 
 from appliance.errors import ApplianceError
-from appliance.migrations import m0001_initial, m0002_signin_hardening, m0003_recording_store
+from appliance.migrations import (
+    m0001_initial,
+    m0002_signin_hardening,
+    m0003_recording_store,
+    m0004_transcription_jobs,
+)
 
 Migration = Callable[[peewee.Database, SchemaMigrator], None]
 
@@ -21,6 +26,7 @@ MIGRATIONS: list[Migration] = [
     m0001_initial.apply,
     m0002_signin_hardening.apply,
     m0003_recording_store.apply,
+    m0004_transcription_jobs.apply,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -18,6 +18,7 @@ from appliance.storage.appliance_keys import load_intake_identity
 from appliance.storage.recipients import unwrap_with_identity
 from appliance.storage.recordings import blob_store
 from appliance.storage.spool import pending, reject, spool_dir
+from appliance.transcription import queue_transcription
 
 logger = logging.getLogger(__name__)
 
@@ -137,5 +138,6 @@ def _apply(runtime: Runtime, event: dict[str, Any]) -> None:
         recording.status = "complete"
         recording.ended_at = ended.replace(tzinfo=None)
         recording.save()
+        queue_transcription(recording)
     else:
         raise ValueError(f"unknown recording event {kind!r}")

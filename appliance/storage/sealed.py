@@ -287,6 +287,15 @@ class SealedReader:
         self._cut_mid_chunk = rest != 0
         self._final_length: int | None = None
 
+    def close(self) -> None:
+        self._source.close()
+
+    def __enter__(self) -> SealedReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def chunk(self, index: int) -> bytes:
         """The plaintext of chunk `index`, authenticated at that position (padding removed)."""
         plain, final = self._read(index)

@@ -29,10 +29,20 @@ from appliance import __version__
 from appliance.errors import ApplianceError, Conflict, NotFound
 from appliance.runtime import Runtime
 from appliance.web.access import access_guard, public
-from appliance.web.routes import audit, candidates, health, kits, positions, setup, signin, users
+from appliance.web.routes import (
+    audit,
+    candidates,
+    health,
+    kits,
+    positions,
+    recordings,
+    setup,
+    signin,
+    users,
+)
 
 HERE = Path(__file__).parent
-ROUTE_MODULES = (signin, setup, health, users, positions, candidates, kits, audit)
+ROUTE_MODULES = (signin, setup, health, users, positions, candidates, kits, audit, recordings)
 
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",

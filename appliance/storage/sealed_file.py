@@ -1,0 +1,47 @@
+"""A sealed object read as a seekable file, decrypting only the chunks a read touches.
+
+Media libraries (PyAV for transcription, range requests for playback) want a file object;
+this gives them one without ever writing plaintext to disk.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+
+from appliance.storage.sealed import SealedReader
+
+
+class SealedFile(io.RawIOBase):
+    def __init__(self, reader: SealedReader) -> None:
+        super().__init__()
+        self.reader = reader
+        self.length = reader.size()
+        self.position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self.position, os.SEEK_END: self.length}[whence]
+        if base + offset < 0:
+            raise ValueError("negative seek position")
+        self.position = base + offset
+        return self.position
+
+    def tell(self) -> int:
+        return self.position
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self.reader.read_range(self.position, len(buffer))
+        buffer[: len(data)] = data
+        self.position += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.reader.close()
+        super().close()

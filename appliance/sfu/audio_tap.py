@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import av
 
@@ -27,6 +28,14 @@ class CaptionSink(Protocol):
         ...
 
     def ended(self, identity: str) -> None: ...
+
+
+class CaptionService(Protocol):
+    """Speech recognition for the SFU: one sink per room, publishing the room's captions."""
+
+    def for_room(self, room: str, publish: Callable[[dict[str, Any]], None]) -> CaptionSink:
+        """`publish` may be called from any thread; it delivers one event to the room."""
+        ...
 
 
 class AudioTap:

@@ -10,7 +10,7 @@ from typing import Any
 from aiortc import RTCConfiguration
 
 from appliance.config import SfuConfig
-from appliance.sfu.audio_tap import AudioTap, CaptionSink
+from appliance.sfu.audio_tap import AudioTap, CaptionService, CaptionSink
 from appliance.sfu.forwarder import TrackForwarder
 from appliance.sfu.peer import Participant, Send, SignalingError
 from appliance.sfu.recorder import RecordingSinks, RoomRecording
@@ -30,10 +30,12 @@ class Room:
         rtc_config: RTCConfiguration,
         on_closed: Callable[[Room], None],
         sinks: RecordingSinks | None = None,
-        captions: CaptionSink | None = None,
+        captions: CaptionService | None = None,
     ) -> None:
         self.name = name
         self.captions = captions
+        self.caption_sink: CaptionSink | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.audio_taps: dict[str, AudioTap] = {}
         # Recorded only when the first token asks for it and this SFU has somewhere to put it.
         room_sinks = (
@@ -83,7 +85,10 @@ class Room:
                 await asyncio.to_thread(self.recording.add, identity, participant.forwarders)
             if self.captions is not None:
                 await self._stop_audio_tap(identity)
-                tap = AudioTap(identity, self.captions)
+                if self.caption_sink is None:
+                    self._loop = asyncio.get_running_loop()
+                    self.caption_sink = self.captions.for_room(self.name, self._publish_soon)
+                tap = AudioTap(identity, self.caption_sink)
                 tap.attach(participant.forwarders)
                 self.audio_taps[identity] = tap
         except Exception:  # a broken disk or recognizer must not stop the call itself
@@ -114,6 +119,16 @@ class Room:
         if not self.participants:
             loop = asyncio.get_running_loop()
             self._closing = loop.call_later(self.config.room_grace_seconds, self._close_if_empty)
+
+    def _publish_soon(self, event: dict[str, Any]) -> None:
+        """Delivers an event from another thread (the recognizer's) to every participant."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(lambda: self._schedule(self._broadcast(event)))
+
+    async def _broadcast(self, event: dict[str, Any]) -> None:
+        for participant in list(self.participants.values()):
+            if not participant.closed:
+                await participant.send(event)
 
     def forwarders_except(
         self, participant: Participant
@@ -172,7 +187,7 @@ class Rooms:
         config: SfuConfig,
         rtc_config: RTCConfiguration,
         sinks: RecordingSinks | None = None,
-        captions: CaptionSink | None = None,
+        captions: CaptionService | None = None,
     ) -> None:
         self.config = config
         self.rtc_config = rtc_config

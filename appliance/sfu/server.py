@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from appliance import __version__
 from appliance.config import Config
-from appliance.sfu.audio_tap import CaptionSink
+from appliance.sfu.audio_tap import CaptionService
 from appliance.sfu.ice import gather_on_loopback_only, rtc_configuration
 from appliance.sfu.looplag import LoopLagMonitor
 from appliance.sfu.ratelimit import JoinLimiter
@@ -51,7 +51,7 @@ def create_app(
     config: Config,
     public_key: Ed25519PublicKey | None = None,
     sinks: RecordingSinks | None = None,
-    captions: CaptionSink | None = None,
+    captions: CaptionService | None = None,
 ) -> web.Application:
     """The SFU app; join tokens are checked against the appliance's signing.pub.
 
@@ -86,6 +86,9 @@ def create_app(
 
 
 def run(config: Config, port: int) -> None:
-    """Serve with recordings sealed into the data dir's blob store and filed by the worker."""
-    app = create_app(config, sinks=SealedRecordings(config))
+    """Serve with recordings sealed into the data dir's blob store and filed by the worker,
+    and live captions when a speech model is installed."""
+    from appliance.sfu.captions import open_live_captions
+
+    app = create_app(config, sinks=SealedRecordings(config), captions=open_live_captions(config))
     web.run_app(app, host=config.sfu.host, port=port, print=None)

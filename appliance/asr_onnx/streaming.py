@@ -1,0 +1,283 @@
+"""Live captions: every speaker's audio, as it arrives, turned into interim and final captions.
+
+Each stream keeps a growing buffer of the current utterance. Every step it is transcribed
+again, and words become final once two successive hypotheses agree on them (local agreement,
+as in whisper_streaming); the rest is shown as interim text. When voice activity detection
+hears the speaker stop, everything heard is made final at once and the buffer starts over,
+so a caption lands about half a second plus one decode after a phrase ends.
+
+One `CaptionEngine` serves every stream of the process on one thread: streams never compete
+for the cores, and when the box falls behind it degrades — a longer step, then no interim
+updates, then dropping the oldest audio (counted) — instead of lagging further and further.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from appliance.asr_onnx.decoding import DecodeOptions
+from appliance.asr_onnx.mel import SAMPLE_RATE
+from appliance.asr_onnx.transcriber import Transcriber
+from appliance.asr_onnx.transcript import Word
+from appliance.asr_onnx.vad import FRAME, SileroVad, VadStream
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Caption:
+    speaker: str
+    text: str
+    start: float  # seconds on the speaker's stream clock
+    end: float
+    final: bool
+
+
+@dataclass
+class StreamOptions:
+    language: str | None = None
+    step_seconds: float = 1.0  # re-decode the utterance this often while someone speaks
+    max_step_seconds: float = 4.0
+    end_silence_seconds: float = 0.5  # this much silence ends an utterance
+    max_utterance_seconds: float = 20.0  # longer utterances are cut at their last final word
+    no_interim_after_seconds: float = 6.0  # this far behind: only final captions
+    drop_after_seconds: float = 30.0  # this far behind: the oldest audio is dropped
+    speech_threshold: float = 0.5
+
+
+def _key(word: str) -> str:
+    return re.sub(r"[^\w]", "", word.lower())
+
+
+def _text(words: list[Word]) -> str:
+    return "".join(w.word for w in words).strip()
+
+
+@dataclass
+class _Pending:
+    chunks: list[np.ndarray] = field(default_factory=list)
+    samples: int = 0
+    ended: bool = False
+
+
+class LiveStream:
+    def __init__(
+        self,
+        speaker: str,
+        transcriber: Transcriber,
+        vad: VadStream,
+        options: StreamOptions,
+        emit: Callable[[Caption], None],
+    ) -> None:
+        self.speaker = speaker
+        self.transcriber = transcriber
+        self.vad = vad
+        self.options = options
+        self.emit = emit
+        self.lock = threading.Lock()
+        self.pending = _Pending()
+        self.buffer = np.zeros(0, dtype=np.float32)
+        self.offset = 0.0  # stream time of buffer[0]
+        self.heard = False  # speech somewhere in the buffer
+        self.silence = 0.0  # trailing silence, seconds
+        self.undecoded = 0.0  # buffered audio not yet in a hypothesis
+        self.committed_end = 0.0
+        self.previous: list[Word] = []
+        self.step = options.step_seconds
+        self.dropped_seconds = 0.0
+        self.closed = False
+
+    # Producer side (the audio tap's thread).
+    def push(self, samples: np.ndarray) -> None:
+        with self.lock:
+            self.pending.chunks.append(samples)
+            self.pending.samples += len(samples)
+            behind = self.pending.samples / SAMPLE_RATE
+            if behind > self.options.drop_after_seconds:
+                oldest = self.pending.chunks.pop(0)
+                self.pending.samples -= len(oldest)
+                self.dropped_seconds += len(oldest) / SAMPLE_RATE
+
+    def end(self) -> None:
+        with self.lock:
+            self.pending.ended = True
+
+    @property
+    def behind_seconds(self) -> float:
+        return self.pending.samples / SAMPLE_RATE
+
+    def due(self) -> bool:
+        with self.lock:
+            return bool(self.pending.samples >= FRAME or self.pending.ended) and not self.closed
+
+    # Consumer side (the engine's thread).
+    def process(self) -> None:
+        with self.lock:
+            chunks, ended = self.pending.chunks, self.pending.ended
+            self.pending = _Pending()
+        behind = sum(len(c) for c in chunks) / SAMPLE_RATE
+        self._adapt(behind)
+        if chunks:
+            self._listen(np.concatenate(chunks))
+        if ended:
+            self._finish()
+            self.closed = True
+            return
+        if not self.heard:
+            self._forget_silence()
+        elif self.silence >= self.options.end_silence_seconds:
+            self._finish()
+        elif len(self.buffer) / SAMPLE_RATE > self.options.max_utterance_seconds:
+            self._hypothesis(commit_all=False)
+            self._trim()
+        elif self.undecoded >= self.step and behind < self.options.no_interim_after_seconds:
+            self._hypothesis(commit_all=False)
+
+    def _adapt(self, behind: float) -> None:
+        if behind > 2 * self.step:
+            self.step = min(self.options.max_step_seconds, self.step * 2)
+        elif behind < self.options.step_seconds and self.step > self.options.step_seconds:
+            self.step = max(self.options.step_seconds, self.step / 2)
+
+    def _listen(self, samples: np.ndarray) -> None:
+        self.buffer = np.concatenate([self.buffer, samples])
+        self.undecoded += len(samples) / SAMPLE_RATE
+        for probability in self.vad.feed(samples):
+            if probability >= self.options.speech_threshold:
+                self.heard = True
+                self.silence = 0.0
+            else:
+                self.silence += FRAME / SAMPLE_RATE
+
+    def _forget_silence(self) -> None:
+        """No speech yet: keep only a short lead-in so the first word is not clipped."""
+        keep = int(0.3 * SAMPLE_RATE)
+        if len(self.buffer) > keep:
+            self.offset += (len(self.buffer) - keep) / SAMPLE_RATE
+            self.buffer = self.buffer[-keep:]
+        self.undecoded = 0.0
+
+    def _decode(self) -> list[Word]:
+        options = DecodeOptions(
+            language=self.options.language,
+            beam_size=1,
+            temperatures=(0.0,),
+            word_timestamps=True,
+            condition_on_previous_text=False,
+        )
+        result = self.transcriber.transcribe(self.buffer, options)
+        self.undecoded = 0.0
+        words = [w for s in result.segments for w in s.words]
+        for word in words:
+            word.start = round(self.offset + word.start, 3)
+            word.end = round(self.offset + word.end, 3)
+        return [w for w in words if (w.start + w.end) / 2 > self.committed_end and _key(w.word)]
+
+    def _hypothesis(self, commit_all: bool) -> None:
+        words = self._decode()
+        if commit_all:
+            agreed = len(words)
+        else:
+            agreed = 0
+            for old, new in zip(self.previous, words, strict=False):
+                if _key(old.word) != _key(new.word):
+                    break
+                agreed += 1
+        final, interim = words[:agreed], words[agreed:]
+        if final:
+            self.committed_end = final[-1].end
+            self.emit(Caption(self.speaker, _text(final), final[0].start, final[-1].end, True))
+        if interim or final:
+            start = interim[0].start if interim else self.committed_end
+            end = interim[-1].end if interim else self.committed_end
+            self.emit(Caption(self.speaker, _text(interim), start, end, False))
+        self.previous = interim
+
+    def _finish(self) -> None:
+        if self.heard and len(self.buffer):
+            self._hypothesis(commit_all=True)
+        self.offset += len(self.buffer) / SAMPLE_RATE
+        self.buffer = np.zeros(0, dtype=np.float32)
+        self.heard, self.silence, self.undecoded, self.previous = False, 0.0, 0.0, []
+
+    def _trim(self) -> None:
+        """Cuts a long utterance at its last final word, keeping what is still open."""
+        cut = int((self.committed_end - self.offset) * SAMPLE_RATE)
+        if 0 < cut < len(self.buffer):
+            self.buffer = self.buffer[cut:]
+            self.offset += cut / SAMPLE_RATE
+
+
+class CaptionEngine:
+    """One recognizer thread for every live stream of the process."""
+
+    def __init__(
+        self, transcriber: Transcriber, vad: SileroVad, options: StreamOptions | None = None
+    ) -> None:
+        self.transcriber = transcriber
+        self.vad = vad
+        self.options = options or StreamOptions()
+        self.streams: dict[str, LiveStream] = {}
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.dropped_seconds = 0.0
+        self.thread = threading.Thread(target=self._run, name="captions", daemon=True)
+        self.thread.start()
+
+    def open(self, key: str, speaker: str, emit: Callable[[Caption], None]) -> LiveStream:
+        stream = LiveStream(speaker, self.transcriber, self.vad.stream(), self.options, emit)
+        with self.lock:
+            previous = self.streams.get(key)
+            self.streams[key] = stream
+        if previous is not None:
+            previous.end()
+        return stream
+
+    def stream(self, key: str) -> LiveStream | None:
+        with self.lock:
+            return self.streams.get(key)
+
+    def end(self, key: str) -> None:
+        stream = self.stream(key)
+        if stream is not None:
+            stream.end()
+
+    def stats(self) -> dict[str, float]:
+        with self.lock:
+            streams = list(self.streams.values())
+        return {
+            "streams": len(streams),
+            "dropped_seconds": self.dropped_seconds + sum(s.dropped_seconds for s in streams),
+            "behind_seconds": max((s.behind_seconds for s in streams), default=0.0),
+        }
+
+    def close(self, timeout: float = 10.0) -> None:
+        self.stopping.set()
+        self.thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            with self.lock:
+                ready = [s for s in self.streams.values() if s.due()]
+            # The stream furthest behind goes first, so no speaker starves another.
+            ready.sort(key=lambda s: -s.behind_seconds)
+            for stream in ready:
+                try:
+                    stream.process()
+                except Exception:  # one bad stream must not silence the others
+                    logger.exception("captions for %s failed", stream.speaker)
+                    stream.closed = True
+            with self.lock:
+                for key, stream in list(self.streams.items()):
+                    if stream.closed:
+                        self.dropped_seconds += stream.dropped_seconds
+                        del self.streams[key]
+            if not ready:
+                time.sleep(0.05)

@@ -126,14 +126,17 @@ def test_captions_reach_everyone_in_the_room(
     heard: dict[str, list[dict[str, object]]] = {}
 
     async def scenario() -> None:
-        async with running_sfu(tmp_path, captions=LiveCaptions(engine)) as sfu:
-            async with sfu.client("bob") as bob, sfu.client("alice") as alice:
-                await alice.publish(MediaPlayer(str(media)))
-                for name, client in (("bob", bob), ("alice", alice)):
-                    events = heard.setdefault(name, [])
-                    async with asyncio.timeout(30):
-                        while not any(e["final"] for e in events):
-                            events.append(await client.expect("caption", timeout=30))
+        async with (
+            running_sfu(tmp_path, captions=LiveCaptions(engine)) as sfu,
+            sfu.client("bob") as bob,
+            sfu.client("alice") as alice,
+        ):
+            await alice.publish(MediaPlayer(str(media)))
+            for name, client in (("bob", bob), ("alice", alice)):
+                events = heard.setdefault(name, [])
+                async with asyncio.timeout(30):
+                    while not any(e["final"] for e in events):
+                        events.append(await client.expect("caption", timeout=30))
 
     try:
         asyncio.run(scenario())

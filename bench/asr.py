@@ -39,9 +39,8 @@ SCRIPT = [
 
 
 def build_recording(directory: Path, minutes: float) -> tuple[np.ndarray, str]:
-    from tests.speech import silence, speak
-
     from appliance.asr_onnx.audio import decode_audio
+    from tests.speech import silence, speak
 
     lines = []
     for i, (voice, text) in enumerate(SCRIPT):

@@ -124,8 +124,9 @@ def main() -> None:
             baseline = baseline or r
             # 60 minutes: 120 windows of 30 s; at 2 tokens per second, 60 greedy steps per window.
             total = 120 * (r["encoder_s"] + 60 * r["greedy_ms"] / 1000)
+            speedup = baseline["encoder_s"] / r["encoder_s"]
             print(f"{device}/{variant}: encoder {r['encoder_s']*1000:.1f} ms/window "
-                  f"({baseline['encoder_s'] / r['encoder_s']:.1f}x cpu), greedy step {r['greedy_ms']:.2f} ms, "
+                  f"({speedup:.1f}x cpu), greedy step {r['greedy_ms']:.2f} ms, "
                   f"beam-5 step {r['beam5_ms']:.2f} ms; 60-min recording ≈ {total:.0f} s, "
                   f"RTF {total / 3600:.4f}; providers {r['providers']}", flush=True)  # fmt: skip
 

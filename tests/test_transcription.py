@@ -4,6 +4,9 @@ stored sealed, served over the API, and failures that say what went wrong."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import jiwer
@@ -167,3 +170,28 @@ def test_the_api_serves_progress_and_exports_to_the_panel_only(
     InterviewParticipant.create(interview=recording.interview, user=outsider)
     payload = client.get(f"{base}/transcript").json()
     assert {s["speaker"] for s in payload["segments"]} == {"interviewer", "candidate"}
+
+
+def test_the_command_transcribes_a_recording_and_prints_its_transcript(
+    runtime: Runtime, tmp_path: Path, speech_models: Path
+) -> None:
+    link_models(runtime.config.data_dir, speech_models)
+    recording, _ = _recording(runtime, tmp_path)
+    base = [sys.executable, "-m", "appliance", "recordings"]
+    where = ["--data-dir", str(runtime.config.data_dir)]
+    env = {**os.environ, "APPLIANCE_ASR_THREADS": "2"}
+    done = subprocess.run(
+        [*base, "transcribe", str(recording.id), *where], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert "segments from 2 speakers" in done.stdout
+    assert "100%" in done.stderr
+    shown = subprocess.run(
+        [*base, "transcript", str(recording.id), "--format", "srt", *where],
+        capture_output=True,
+        text=True,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "\ninterviewer: " in shown.stdout and "\ncandidate: " in shown.stdout
+    missing = subprocess.run([*base, "transcript", "999", *where], capture_output=True, text=True)
+    assert missing.returncode == 1 and "no recording with id 999" in missing.stderr

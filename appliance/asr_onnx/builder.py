@@ -96,6 +96,18 @@ def _query(g: Graph, ckpt: Checkpoint, x: str, prefix: str, *, folded: bool) -> 
     return _heads(g, ckpt, g.op("Mul", projected, g.const(scale)), BY_HEAD)
 
 
+def _self_projections(
+    g: Graph, ckpt: Checkpoint, h: str, prefix: str, *, decoder: bool
+) -> tuple[str, str, str]:
+    """Queries, keys and values from the fused self-attention matrix; the encoder's keys come
+    transposed for the product, the decoder's stay in cache layout."""
+    fused = f"{prefix}/self_attention/linear_0"
+    q = _query(g, ckpt, h, fused, folded=decoder)
+    k = _heads(g, ckpt, _part(g, ckpt, h, fused, 1, "key"), BY_HEAD if decoder else BY_HEAD_T)
+    v = _heads(g, ckpt, _part(g, ckpt, h, fused, 2, "value"), BY_HEAD)
+    return q, k, v
+
+
 def _ffn(g: Graph, ckpt: Checkpoint, x: str, prefix: str) -> str:
     h = _layer_norm(g, ckpt, x, f"{prefix}/ffn/layer_norm")
     h = _gelu(g, _linear(g, ckpt, h, f"{prefix}/ffn/linear_0"))
@@ -116,11 +128,8 @@ def build_encoder(ckpt: Checkpoint, dtype: Any = np.float32) -> onnx.ModelProto:
     x = g.op("Add", x, g.weight("encoder/position_encodings/encodings", positions))
     for i in range(d.n_encoder_layers):
         prefix = f"encoder/layer_{i}"
-        fused = f"{prefix}/self_attention/linear_0"
         h = _layer_norm(g, ckpt, x, f"{prefix}/self_attention/layer_norm")
-        q = _query(g, ckpt, h, fused, folded=False)
-        k_t = _heads(g, ckpt, _part(g, ckpt, h, fused, 1, "key"), BY_HEAD_T)
-        v = _heads(g, ckpt, _part(g, ckpt, h, fused, 2, "value"), BY_HEAD)
+        q, k_t, v = _self_projections(g, ckpt, h, prefix, decoder=False)
         attended, _ = _attend(g, ckpt, q, k_t, v, None)
         x = g.op("Add", x, _linear(g, ckpt, attended, f"{prefix}/self_attention/linear_1"))
         x = _ffn(g, ckpt, x, prefix)
@@ -182,11 +191,8 @@ def build_decoder(ckpt: Checkpoint, dtype: Any = np.float32) -> onnx.ModelProto:
     present: list[tuple[str, str, int]] = []
     for i in range(d.n_decoder_layers):
         prefix = f"decoder/layer_{i}"
-        fused = f"{prefix}/self_attention/linear_0"
         h = _layer_norm(g, ckpt, x, f"{prefix}/self_attention/layer_norm")
-        q = _query(g, ckpt, h, fused, folded=True)
-        k = _heads(g, ckpt, _part(g, ckpt, h, fused, 1, "key"), BY_HEAD)
-        v = _heads(g, ckpt, _part(g, ckpt, h, fused, 2, "value"), BY_HEAD)
+        q, k, v = _self_projections(g, ckpt, h, prefix, decoder=True)
         k = g.op("Concat", g.op("Gather", past_k[i], reorder, axis=0), k, axis=2)
         v = g.op("Concat", g.op("Gather", past_v[i], reorder, axis=0), v, axis=2)
         present.append((k, v, i))

@@ -276,11 +276,9 @@ class WindowDecoder:
             logprobs = log_softmax(filtered)
             if temperature == 0:
                 chosen = filtered.argmax(axis=-1)
-            else:
-                scaled = filtered / temperature
-                probs = np.exp(scaled - scaled.max(axis=-1, keepdims=True))
-                probs /= probs.sum(axis=-1, keepdims=True)
-                chosen = np.array([rng.choice(probs.shape[1], p=p) for p in probs])
+            else:  # Gumbel-max: a sample from softmax(filtered / temperature) per row
+                noise = rng.gumbel(size=filtered.shape)
+                chosen = (filtered / temperature + noise).argmax(axis=-1)
             for row, hyp in enumerate(hyps):
                 if hyp.finished:
                     continue
@@ -290,7 +288,8 @@ class WindowDecoder:
                     hyp.finished = True
                 else:
                     hyp.tokens.append(token)
-            if all(h.finished for h in hyps) or len(prompt) + len(hyps[0].tokens) >= limit:
+            longest = max(len(h.tokens) for h in hyps)
+            if all(h.finished for h in hyps) or len(prompt) + longest >= limit:
                 break
             feed = np.array([[h.tokens[-1] if not h.finished else self.t.eot] for h in hyps])
             logits, state, _ = self.engine.step(audio, state, feed, reorder)

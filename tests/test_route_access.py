@@ -52,6 +52,8 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("POST", "/candidates"): HIRING,
     ("GET", "/candidates/{candidate_id:int}"): HIRING,
     ("POST", "/candidates/{candidate_id:int}"): HIRING,
+    ("GET", "/recordings"): HIRING,
+    ("POST", "/recordings/{recording_id:int}/transcription"): HIRING,
     ("GET", "/api/recordings/{recording_id:int}/transcription"): {A, R, Role.INTERVIEWER},
     ("POST", "/api/recordings/{recording_id:int}/transcription"): HIRING,
     ("GET", "/api/recordings/{recording_id:int}/transcript"): {A, R, Role.INTERVIEWER},

@@ -32,7 +32,7 @@ from appliance.runtime import Runtime
 from appliance.storage.erasure import erase_candidate
 from appliance.storage.recordings import BlobSpec, blob_store, seal_blob, start_recording
 from appliance.worker import TranscriptionRunner
-from tests.conftest import make_user, sign_in
+from tests.conftest import make_user, post_form, sign_in
 from tests.speech import clip, link_models, participant_webm
 
 SETTINGS = AsrConfig(device="cpu", threads=2)
@@ -155,9 +155,15 @@ def test_the_api_serves_progress_and_exports_to_the_panel_only(
     sign_in(client, "recruiter@example.com")
     assert client.get(f"{base}/transcription").json()["status"] == "none"
     assert client.get(f"{base}/transcript").status_code == 404
+    listed = client.get("/recordings")
+    assert "Alex" in listed.text and ">Transcribe</button>" in listed.text
+    assert post_form(client, f"/recordings/{recording.id}/transcription", {}).status_code == 303
+    assert client.get(f"{base}/transcription").json()["status"] == "queued"
+    assert 'http-equiv="refresh"' in client.get("/recordings").text
     transcription.transcribe_recording(runtime, recording.id, transcriber, SETTINGS)
     status = client.get(f"{base}/transcription").json()
     assert (status["status"], status["progress"]) == ("done", 1.0)
+    assert f"/api/recordings/{recording.id}/transcript?format=vtt" in client.get("/recordings").text
     vtt = client.get(f"{base}/transcript", params={"format": "vtt"})
     assert vtt.headers["content-type"].startswith("text/vtt")
     assert "<v candidate>" in vtt.text and "<v interviewer>" in vtt.text

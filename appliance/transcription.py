@@ -52,6 +52,13 @@ def queue_transcription(recording: Recording, *, again: bool = False) -> Transcr
     return job
 
 
+def request_transcription(runtime: Runtime, actor: str, recording_id: int) -> TranscriptionJob:
+    """A person asks for the recording to be transcribed (again); audited."""
+    job = queue_transcription(get_recording(recording_id), again=True)
+    runtime.audit.record(actor, "transcript.queue", f"recording:{recording_id}")
+    return job
+
+
 def next_queued() -> TranscriptionJob | None:
     job: TranscriptionJob | None = (
         TranscriptionJob.select()

@@ -93,7 +93,7 @@ def run_transcribe(args: argparse.Namespace) -> int:
     with opened(args) as runtime:
         recording = get_recording(args.recording_id)
         if args.queue:
-            transcription.queue_transcription(recording, again=True)
+            transcription.request_transcription(runtime, "cli", recording.id)
             print(f"recording {recording.id}: queued for transcription")
             return 0
         transcriber = open_transcriber(runtime.config.models_dir, runtime.config.asr, args.model)

@@ -89,8 +89,7 @@ def api_queue_transcription(
     request: Request[Any, Any, Any], runtime: AppRuntime, recording_id: FromPath[int]
 ) -> TranscriptionView:
     """Queue the recording for transcription again (after a failure or a new model)."""
-    transcription.queue_transcription(get_recording(recording_id), again=True)
-    runtime.audit.record(actor(request), "transcript.queue", f"recording:{recording_id}")
+    transcription.request_transcription(runtime, actor(request), recording_id)
     return _view(recording_id)
 
 
@@ -152,6 +151,5 @@ def recordings_page(request: Request[Any, Any, Any]) -> Template:
 def queue_from_page(
     request: Request[Any, Any, Any], runtime: AppRuntime, recording_id: FromPath[int]
 ) -> Redirect:
-    transcription.queue_transcription(get_recording(recording_id), again=True)
-    runtime.audit.record(actor(request), "transcript.queue", f"recording:{recording_id}")
+    transcription.request_transcription(runtime, actor(request), recording_id)
     return see_other("/recordings")

@@ -94,6 +94,33 @@ class MetricsConfig:
 
 
 @dataclasses.dataclass
+class SchedulingConfig:
+    # Free time kept around every interview on each panel member's calendar.
+    buffer_minutes: int = 10
+    # Candidates cannot book a slot starting sooner than this.
+    minimum_notice_hours: int = 12
+    # Slots start on this grid (minutes past the hour).
+    slot_step_minutes: int = 15
+    # How far ahead a self-scheduling link offers slots, and how long it stays valid.
+    horizon_days: int = 21
+    # A candidate's join link opens this long before the interview starts.
+    join_early_minutes: int = 15
+
+
+@dataclasses.dataclass
+class SmtpConfig:
+    # Empty: no e-mail; recruiters see each message and its .ics to send themselves.
+    host: str = ""
+    port: int = 587
+    username: str = ""
+    password: str = ""
+    sender: str = "Parley <parley@localhost>"
+    # starttls, tls (implicit, port 465) or none (a relay on a trusted network only).
+    security: str = "starttls"
+    timeout_seconds: int = 30
+
+
+@dataclasses.dataclass
 class AsrConfig:
     # Installed model directory name under <data-dir>/models (see `appliance models list`).
     model: str = "whisper-base"
@@ -127,6 +154,8 @@ class Config:
     retention: RetentionConfig = dataclasses.field(default_factory=RetentionConfig)
     metrics: MetricsConfig = dataclasses.field(default_factory=MetricsConfig)
     asr: AsrConfig = dataclasses.field(default_factory=AsrConfig)
+    scheduling: SchedulingConfig = dataclasses.field(default_factory=SchedulingConfig)
+    smtp: SmtpConfig = dataclasses.field(default_factory=SmtpConfig)
 
     @property
     def public_url(self) -> str:

@@ -42,6 +42,8 @@ class User(BaseModel):
     totp_secret = peewee.CharField(max_length=64, null=True)
     failed_signins = peewee.IntegerField(default=0)
     locked_until = peewee.DateTimeField(null=True)
+    # IANA zone the user's weekly availability is written in.
+    timezone = peewee.CharField(max_length=64, default="UTC")
 
 
 class Session(BaseModel):
@@ -138,6 +140,10 @@ class Interview(BaseModel):
     status = peewee.CharField(max_length=16, default="scheduled")
     created_by = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL")
     created_at = peewee.DateTimeField(default=utcnow)
+    # The candidate's time zone, for what they are shown and sent.
+    timezone = peewee.CharField(max_length=64, default="UTC")
+    # Calendar SEQUENCE: raised on every reschedule or cancellation so calendars update in place.
+    sequence = peewee.IntegerField(default=0)
     # Foreign-key id accessors peewee adds, declared for the type checker.
     position_id: int | None
     candidate_id: int
@@ -285,6 +291,115 @@ class TranscriptSegment(BaseModel):
     recording_id: int
 
 
+class AvailabilityRule(BaseModel):
+    """A weekly window an interviewer can interview in, in their own time zone."""
+
+    id = peewee.AutoField()
+    user = peewee.ForeignKeyField(User, backref="availability", on_delete="CASCADE")
+    weekday = peewee.IntegerField()  # 0 Monday … 6 Sunday
+    start_minute = peewee.IntegerField()  # minutes after local midnight
+    end_minute = peewee.IntegerField()
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    user_id: int
+
+
+class TimeOff(BaseModel):
+    """An exception to the weekly availability: never schedule in [starts_at, ends_at) UTC."""
+
+    id = peewee.AutoField()
+    user = peewee.ForeignKeyField(User, backref="time_off", on_delete="CASCADE")
+    starts_at = peewee.DateTimeField()
+    ends_at = peewee.DateTimeField()
+    note = peewee.CharField(max_length=200, default="")
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    user_id: int
+
+
+class InterviewType(BaseModel):
+    """What a candidate is invited to: a kit, a length and a panel."""
+
+    id = peewee.AutoField()
+    name = peewee.CharField(max_length=200)
+    kit = peewee.ForeignKeyField(Kit, null=True, backref="interview_types", on_delete="SET NULL")
+    duration_minutes = peewee.IntegerField()
+    created_at = peewee.DateTimeField(default=utcnow)
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    kit_id: int | None
+
+
+class PanelMember(BaseModel):
+    id = peewee.AutoField()
+    interview_type = peewee.ForeignKeyField(InterviewType, backref="panel", on_delete="CASCADE")
+    user = peewee.ForeignKeyField(User, backref="panels", on_delete="CASCADE")
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    interview_type_id: int
+    user_id: int
+
+    class Meta:
+        indexes = ((("interview_type", "user"), True),)
+
+
+class Invitation(BaseModel):
+    """A candidate's link, to book and then to join the interview.
+
+    The token is an HMAC, under a key derived from the appliance's signing key, of `nonce`: the
+    appliance can put the link in every reminder, while the database alone (which stores only
+    the token's SHA-256) yields no working link.
+    """
+
+    id = peewee.AutoField()
+    candidate = peewee.ForeignKeyField(Candidate, backref="invitations", on_delete="CASCADE")
+    interview_type = peewee.ForeignKeyField(
+        InterviewType, backref="invitations", on_delete="CASCADE"
+    )
+    token_hash = peewee.CharField(max_length=64, unique=True)
+    nonce = peewee.CharField(max_length=32)
+    status = peewee.CharField(max_length=16, default="open")  # open, booked, cancelled
+    interview = peewee.ForeignKeyField(
+        Interview, null=True, backref="invitations", on_delete="SET NULL"
+    )
+    created_by = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = peewee.DateTimeField(default=utcnow)
+    expires_at = peewee.DateTimeField()
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    candidate_id: int
+    interview_type_id: int
+    interview_id: int | None
+    created_by_id: int | None
+
+
+class OutboxMessage(BaseModel):
+    """An e-mail to send (or, with no SMTP relay, for a recruiter to send by hand)."""
+
+    id = peewee.AutoField()
+    interview = peewee.ForeignKeyField(
+        Interview, null=True, backref="messages", on_delete="CASCADE"
+    )
+    recipient = peewee.CharField(max_length=254)
+    subject = peewee.CharField(max_length=300)
+    body = peewee.TextField()
+    ics = peewee.TextField(default="")
+    # A stable key ("reminder-24h:12:candidate") so a message is created once, whatever restarts.
+    dedupe_key = peewee.CharField(max_length=120, null=True, unique=True)
+    status = peewee.CharField(max_length=16, default="pending")  # pending, sent, manual, failed
+    attempts = peewee.IntegerField(default=0)
+    error = peewee.TextField(default="")
+    created_at = peewee.DateTimeField(default=utcnow)
+    sent_at = peewee.DateTimeField(null=True)
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    interview_id: int | None
+
+
+class CalendarFeed(BaseModel):
+    """An interviewer's private ICS feed; only the token's SHA-256 is stored."""
+
+    id = peewee.AutoField()
+    user = peewee.ForeignKeyField(User, unique=True, backref="calendar_feed", on_delete="CASCADE")
+    token_hash = peewee.CharField(max_length=64, unique=True)
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    user_id: int
+
+
 class TranscriptionJob(BaseModel):
     """The batch transcription of one recording: queued when the recording ends."""
 
@@ -345,4 +460,11 @@ ALL_MODELS: list[type[BaseModel]] = [
     AuditEntry,
     AuditCheckpoint,
     TranscriptionJob,
+    AvailabilityRule,
+    TimeOff,
+    InterviewType,
+    PanelMember,
+    Invitation,
+    OutboxMessage,
+    CalendarFeed,
 ]

@@ -8,7 +8,7 @@ import threading
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
 
-from appliance import transcription
+from appliance import mailer, notifications, transcription
 from appliance.asr_onnx.service import open_transcriber
 from appliance.asr_onnx.transcriber import Transcriber
 from appliance.errors import ApplianceError
@@ -35,6 +35,12 @@ def build_queue(runtime: Runtime) -> Huey:
     @huey.periodic_task(crontab(minute="7"))  # type: ignore[untyped-decorator]
     def purge_expired_sessions() -> None:
         purge_expired()
+
+    @huey.periodic_task(crontab(minute="*"))  # type: ignore[untyped-decorator]
+    def send_mail() -> None:
+        """Queue due reminders, then send what the outbox holds."""
+        notifications.send_reminders(runtime.config, runtime.keys.derive("candidate links"))
+        mailer.deliver_pending(runtime.config.smtp)
 
     @huey.periodic_task(crontab(hour="3", minute="17"))  # type: ignore[untyped-decorator]
     def apply_retention() -> None:

@@ -18,6 +18,7 @@ from appliance.migrations import (
     m0002_signin_hardening,
     m0003_recording_store,
     m0004_transcription_jobs,
+    m0005_scheduling,
 )
 
 Migration = Callable[[peewee.Database, SchemaMigrator], None]
@@ -27,6 +28,7 @@ MIGRATIONS: list[Migration] = [
     m0002_signin_hardening.apply,
     m0003_recording_store.apply,
     m0004_transcription_jobs.apply,
+    m0005_scheduling.apply,
 ]
 LATEST = len(MIGRATIONS)
 

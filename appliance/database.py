@@ -16,9 +16,10 @@ from appliance.errors import ApplianceError
 database = peewee.DatabaseProxy()
 
 SQLITE_PRAGMAS = {
+    # First, so every later statement of a new connection waits for a busy database.
+    "busy_timeout": 10000,
     "journal_mode": "wal",
     "foreign_keys": 1,
-    "busy_timeout": 10000,
     "synchronous": "normal",
 }
 

@@ -121,3 +121,25 @@ def send_reminders(config: Config, link_key: bytes, now: dt.datetime | None = No
                 continue
             queued += notify(config, interview, f"reminder-{name}", link_key)
     return queued
+
+
+def invite_candidate(config: Config, invitation: Invitation, link_key: bytes) -> str:
+    """Queues the self-scheduling e-mail; returns the link (shown to the recruiter as well)."""
+    link = candidate_link(config, invitation, link_key)
+    kind = invitation.interview_type
+    candidate = invitation.candidate
+    body = (
+        f"Hello {candidate.name},\n\n"
+        f"You are invited to a {kind.duration_minutes}-minute interview ({kind.name}). "
+        f"Pick a time that suits you here:\n\n{link}\n\n"
+        "The link is personal; it works until you have booked, and then takes you to the "
+        "interview itself.\n\n"
+        f"{RECORDING_NOTICE}\n"
+    )
+    queue_message(
+        candidate.email,
+        f"Please choose a time for your interview ({kind.name})",
+        body,
+        dedupe_key=f"invite:{invitation.id}",
+    )
+    return link

@@ -24,6 +24,7 @@ from appliance.database import serialized, utcnow
 from appliance.errors import ApplianceError, Conflict, NotFound
 from appliance.models import (
     AvailabilityRule,
+    CalendarFeed,
     Candidate,
     Interview,
     InterviewParticipant,
@@ -443,4 +444,52 @@ def upcoming_for(user: User, now: dt.datetime | None = None) -> peewee.ModelSele
         .join(InterviewParticipant)
         .where((InterviewParticipant.user == user) & (Interview.ends_at > current - 30 * DAY))
         .order_by(Interview.starts_at)
+    )
+
+
+def reset_feed(audit: AuditLog, actor: str, user: User) -> str:
+    """A new private calendar-feed token for `user` (the old URL stops working)."""
+    token = secrets.token_urlsafe(32)
+    with serialized(CalendarFeed._meta.database):
+        CalendarFeed.delete().where(CalendarFeed.user == user).execute()
+        CalendarFeed.create(user=user, token_hash=_digest(token))
+    audit.record(actor, "calendar_feed.reset", f"user:{user.id}")
+    return token
+
+
+def feed_user(token: str) -> User:
+    feed = CalendarFeed.get_or_none(CalendarFeed.token_hash == _digest(token))
+    if feed is None or not feed.user.active:
+        raise NotFound("no such calendar feed")
+    user: User = feed.user
+    return user
+
+
+def availability_of(user: User) -> dict[int, tuple[str, str]]:
+    """Weekday → (start, end) as HH:MM, for the form (the first window of each day)."""
+    windows: dict[int, tuple[str, str]] = {}
+    for rule in (
+        AvailabilityRule.select()
+        .where(AvailabilityRule.user == user)
+        .order_by(AvailabilityRule.weekday, AvailabilityRule.start_minute)
+    ):
+        windows.setdefault(
+            rule.weekday,
+            (
+                f"{rule.start_minute // 60:02d}:{rule.start_minute % 60:02d}",
+                f"{rule.end_minute // 60:02d}:{rule.end_minute % 60:02d}",
+            ),
+        )
+    return windows
+
+
+def list_interview_types() -> list[InterviewType]:
+    return list(InterviewType.select().order_by(InterviewType.name))
+
+
+def invitable_staff() -> list[User]:
+    return list(
+        User.select()
+        .where(User.active & User.role.in_([Role.INTERVIEWER, Role.RECRUITER, Role.ADMIN]))
+        .order_by(User.name, User.email)
     )

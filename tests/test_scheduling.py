@@ -128,10 +128,11 @@ def test_two_candidates_racing_for_one_slot_cannot_both_get_it(
         scheduling.invitation_for("forged-token", SUNDAY_NOON)
     with pytest.raises(LinkRefused, match="expired"):
         scheduling.invitation_for(tokens[1], dt.datetime.now(UTC) + dt.timedelta(days=60))
+    loser = next(t for t in tokens if t != winner)
     with pytest.raises(Conflict, match="no longer free"):
         scheduling.book(
             runtime.audit,
-            tokens[2],
+            loser,
             slot + dt.timedelta(minutes=7),
             "UTC",
             SETTINGS,

@@ -155,7 +155,7 @@ def test_flipped_chunk_byte_names_the_chunk(tmp_path: Path) -> None:
 def test_flipped_byte_in_the_final_chunk_is_tampering_not_truncation(tmp_path: Path) -> None:
     path = seal(tmp_path / "obj", os.urandom(2 * CHUNK + 10))
     size = path.stat().st_size
-    patched(path, size - 5, b"\x00")
+    patched(path, size - 5, bytes([path.read_bytes()[size - 5] ^ 0x01]))
     with pytest.raises(ChunkTampered):
         reader(path).size()
 

@@ -36,13 +36,25 @@ from appliance.web.routes import (
     kits,
     positions,
     recordings,
+    scheduling,
     setup,
     signin,
     users,
 )
 
 HERE = Path(__file__).parent
-ROUTE_MODULES = (signin, setup, health, users, positions, candidates, kits, audit, recordings)
+ROUTE_MODULES = (
+    signin,
+    setup,
+    health,
+    users,
+    positions,
+    candidates,
+    kits,
+    audit,
+    recordings,
+    scheduling,
+)
 
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",

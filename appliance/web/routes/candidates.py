@@ -10,7 +10,7 @@ from litestar import Request, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
 
-from appliance import candidates, positions
+from appliance import candidates, positions, scheduling
 from appliance.candidates import CandidateFields
 from appliance.errors import ApplianceError
 from appliance.models import Role
@@ -43,7 +43,12 @@ class CandidateView:
 
 
 def _context(**extra: Any) -> dict[str, Any]:
-    return {"positions": positions.list_positions(), "statuses": candidates.STATUSES, **extra}
+    return {
+        "positions": positions.list_positions(),
+        "statuses": candidates.STATUSES,
+        "interview_types": scheduling.list_interview_types(),
+        **extra,
+    }
 
 
 @get("/candidates", opt=HIRING, include_in_schema=False)

@@ -1,0 +1,97 @@
+"""The scheduling pages end to end over HTTP: a recruiter sets up an interview type and invites
+a candidate, the candidate books from their link in their own time zone, interviewers keep
+availability and subscribe to their calendar feed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from icalendar import Calendar
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from appliance.models import Interview, OutboxMessage, User
+from appliance.runtime import Runtime
+from tests.conftest import make_user, post_form, sign_in
+
+
+def _sign_out(client: TestClient[Litestar]) -> None:
+    client.cookies.clear()
+
+
+def test_invite_book_and_subscribe(runtime: Runtime, client: TestClient[Litestar]) -> None:
+    make_user(runtime, "recruiter")
+    ivy = make_user(runtime, "interviewer", "ivy@example.com")
+
+    sign_in(client, "ivy@example.com")
+    every_day = {f"start_{d}": "00:00" for d in range(7)} | {f"end_{d}": "23:45" for d in range(7)}
+    saved = post_form(client, "/availability", {"timezone": "Asia/Tokyo", **every_day})
+    assert saved.status_code == 200 and "Saved." in saved.text
+    assert User.get_by_id(ivy.id).timezone == "Asia/Tokyo"
+    bad = post_form(
+        client, "/availability", {"timezone": "Mars/Base", "start_0": "09:00", "end_0": "10:00"}
+    )
+    assert bad.status_code == 400 and "unknown time zone" in bad.text
+    backwards = post_form(
+        client, "/availability", {"timezone": "UTC", "start_0": "12:00", "end_0": "09:00"}
+    )
+    assert backwards.status_code == 400 and "must end after it starts" in backwards.text
+    post_form(client, "/availability", {"timezone": "Asia/Tokyo", **every_day})
+    feed_page = post_form(client, "/availability/feed", {})
+    feed_url = re.search(r"<code>(http[^<]+)</code>", feed_page.text)
+    assert feed_url is not None
+    feed_path = feed_url.group(1).split("8080", 1)[1]
+    _sign_out(client)
+
+    sign_in(client, "recruiter@example.com")
+    created = post_form(
+        client,
+        "/interview-types",
+        {"name": "Culture", "duration_minutes": "30", f"panel_{ivy.id}": "on"},
+    )
+    assert created.status_code == 303
+    assert "Culture" in client.get("/interview-types").text
+    candidate = client.post(
+        "/api/candidates",
+        json={"name": "Cara", "email": "cara@example.com"},
+        headers={"x-csrftoken": client.cookies["parley_csrf"]},
+    ).json()
+    invited = post_form(client, f"/candidates/{candidate['id']}/invite", {"interview_type_id": "1"})
+    link = re.search(r"<code>http://[^/]+(/i/[^<]+)</code>", invited.text)
+    assert link is not None and "send this link" in invited.text
+    outbox = client.get("/outbox")  # with no relay, the message waits for a person to send it
+    assert "cara@example.com" in outbox.text and "Please choose a time" in outbox.text
+    _sign_out(client)
+
+    page = client.get(link.group(1), params={"tz": "America/Sao_Paulo"})
+    assert page.status_code == 200 and "recorded and transcribed" in page.text
+    slots = re.findall(r'name="slot" value="([^"]+)"', page.text)
+    assert slots
+    first = dt.datetime.fromisoformat(slots[0])
+    assert first >= dt.datetime.now(dt.UTC) + dt.timedelta(hours=12)
+    booked = post_form(client, link.group(1), {"slot": slots[0], "tz": "America/Sao_Paulo"})
+    assert booked.status_code == 303
+    confirmation = client.get(link.group(1))
+    local = first.astimezone(dt.timezone(dt.timedelta(hours=-3)))
+    assert f"{local:%H:%M} (America/Sao_Paulo)" in confirmation.text
+    interview = Interview.get(Interview.timezone == "America/Sao_Paulo")
+    assert interview.starts_at == first.replace(tzinfo=None)
+    again = post_form(client, link.group(1), {"slot": slots[1], "tz": "UTC"})
+    assert again.status_code == 410 and "already used" in again.text
+    forged = client.get("/i/not-a-real-token")
+    assert forged.status_code == 410 and "not valid" in forged.text
+    recipients = [m.recipient for m in OutboxMessage.select().order_by(OutboxMessage.id)]
+    assert recipients == ["cara@example.com", "cara@example.com", "ivy@example.com"]
+    ics_message = OutboxMessage.select().where(OutboxMessage.ics != "").first()
+    sign_in(client, "recruiter@example.com")
+    download = client.get(f"/outbox/{ics_message.id}/invite.ics")
+    assert download.headers["content-disposition"] == 'attachment; filename="invite.ics"'
+    assert Calendar.from_ical(download.text)["METHOD"] == "REQUEST"
+    _sign_out(client)
+
+    feed = client.get(feed_path)
+    assert feed.headers["content-type"].startswith("text/calendar")
+    events = Calendar.from_ical(feed.text).walk("VEVENT")
+    assert [e.decoded("DTSTART") for e in events] == [first]
+    assert client.get("/calendar/forged.ics").status_code == 404

@@ -108,6 +108,15 @@ class SchedulingConfig:
 
 
 @dataclasses.dataclass
+class InterviewsConfig:
+    # When a candidate declines recording: "unrecorded" holds the interview without recording;
+    # "reschedule" keeps them out and asks the recruiter to arrange something else.
+    decline_recording: str = "unrecorded"
+    # Whether AI assistance will be used on transcripts (the candidate is asked separately).
+    ai_assistance: bool = False
+
+
+@dataclasses.dataclass
 class SmtpConfig:
     # Empty: no e-mail; recruiters see each message and its .ics to send themselves.
     host: str = ""
@@ -156,6 +165,7 @@ class Config:
     asr: AsrConfig = dataclasses.field(default_factory=AsrConfig)
     scheduling: SchedulingConfig = dataclasses.field(default_factory=SchedulingConfig)
     smtp: SmtpConfig = dataclasses.field(default_factory=SmtpConfig)
+    interviews: InterviewsConfig = dataclasses.field(default_factory=InterviewsConfig)
 
     @property
     def public_url(self) -> str:

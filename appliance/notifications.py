@@ -143,3 +143,19 @@ def invite_candidate(config: Config, invitation: Invitation, link_key: bytes) ->
         dedupe_key=f"invite:{invitation.id}",
     )
     return link
+
+
+def recording_declined(config: Config, interview: Interview, invitation: Invitation) -> None:
+    """Under the reschedule policy, the recruiter who sent the invitation is told."""
+    recruiter = invitation.created_by
+    if recruiter is None:
+        return
+    when = _when(interview, recruiter.timezone)
+    queue_message(
+        recruiter.email,
+        f"Recording declined: {interview.candidate.name}",
+        f"{interview.candidate.name} declined recording for the interview on {when}, so it will "
+        "not take place as booked. Please contact them to arrange another way.\n",
+        interview=interview,
+        dedupe_key=f"declined:{interview.id}",
+    )

@@ -65,6 +65,8 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/outbox/{message_id:int}/invite.ics"): HIRING,
     ("GET", "/i/{token:str}"): PUBLIC,
     ("POST", "/i/{token:str}"): PUBLIC,
+    ("POST", "/i/{token:str}/consent"): PUBLIC,
+    ("GET", "/i/{token:str}/join"): PUBLIC,
     ("POST", "/recordings/{recording_id:int}/transcription"): HIRING,
     ("GET", "/api/recordings/{recording_id:int}/transcription"): {A, R, Role.INTERVIEWER},
     ("POST", "/api/recordings/{recording_id:int}/transcription"): HIRING,

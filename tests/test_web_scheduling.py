@@ -11,8 +11,11 @@ from icalendar import Calendar
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from appliance.models import Interview, OutboxMessage, User
+from appliance import scheduling
+from appliance.candidates import CandidateFields, create_candidate
+from appliance.models import AuditEntry, Consent, Interview, OutboxMessage, User
 from appliance.runtime import Runtime
+from appliance.sfu.token import verify as verify_token
 from tests.conftest import make_user, post_form, sign_in
 
 
@@ -95,3 +98,67 @@ def test_invite_book_and_subscribe(runtime: Runtime, client: TestClient[Litestar
     events = Calendar.from_ical(feed.text).walk("VEVENT")
     assert [e.decoded("DTSTART") for e in events] == [first]
     assert client.get("/calendar/forged.ics").status_code == 404
+
+
+def _booked_soon(runtime: Runtime, client: TestClient[Litestar]) -> str:
+    """A booked interview starting in five minutes; returns the candidate's link path."""
+    make_user(runtime, "recruiter")
+    ivy = make_user(runtime, "interviewer", "ivy@example.com")
+    every_day = [scheduling.WeeklyWindow(d, "00:00", "23:45") for d in range(7)]
+    scheduling.set_availability(runtime.audit, "t", ivy, "UTC", every_day)
+    kind = scheduling.create_interview_type(runtime.audit, "t", "Technical", 30, [ivy.id])
+    cara = create_candidate(runtime.audit, "t", CandidateFields("Cara", "cara@example.com"))
+    recruiter = User.get(User.email == "recruiter@example.com")
+    _, token = scheduling.invite(
+        runtime.audit, "t", cara.id, kind.id, runtime.config.scheduling,
+        runtime.keys.derive("candidate links"), recruiter,
+    )  # fmt: skip
+    slot = scheduling.free_slots(kind, runtime.config.scheduling)[0]
+    interview = scheduling.book(runtime.audit, token, slot, "UTC", runtime.config.scheduling)
+    soon = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(minutes=5)
+    Interview.update(starts_at=soon, ends_at=soon + dt.timedelta(minutes=30)).where(
+        Interview.id == interview.id
+    ).execute()
+    return f"/i/{token}"
+
+
+def test_the_candidate_consents_before_anything_else(
+    runtime: Runtime, client: TestClient[Litestar]
+) -> None:
+    link = _booked_soon(runtime, client)
+    assert client.get(f"{link}/join").json() == {
+        "error": "please answer the recording notice first"
+    }
+    notice = client.get(link)
+    assert "recorded (video and audio) and transcribed" in notice.text
+    assert "ivy@example.com" in notice.text and "No AI assistance is used" in notice.text
+    unanswered = post_form(client, f"{link}/consent", {})
+    assert unanswered.status_code == 400 and "Please answer each question" in unanswered.text
+    assert post_form(client, f"{link}/consent", {"recording": "yes"}).status_code == 303
+    assert "This interview will be recorded" in client.get(link).text
+    joined = client.get(f"{link}/join").json()
+    claims = verify_token(runtime.keys.signing_key.public_key(), joined["token"])
+    assert (claims.role, claims.record, joined["recorded"]) == ("candidate", True, True)
+    assert set(joined) == {"token", "recorded", "room"}
+    stored = Consent.get(Consent.kind == "recording")
+    assert stored.granted and "nothing is sent to an outside service" in stored.text_shown
+    entry = AuditEntry.get(AuditEntry.action == "consent.record")
+    assert entry.actor.startswith("candidate:")
+
+
+def test_declining_recording_follows_the_policy(
+    runtime: Runtime, client: TestClient[Litestar]
+) -> None:
+    link = _booked_soon(runtime, client)
+    post_form(client, f"{link}/consent", {"recording": "no"})
+    joined = client.get(f"{link}/join").json()
+    claims = verify_token(runtime.keys.signing_key.public_key(), joined["token"])
+    assert claims.record is False and joined["recorded"] is False
+    assert "without being recorded" in client.get(link).text
+
+    runtime.config.interviews.decline_recording = "reschedule"
+    post_form(client, f"{link}/consent", {"recording": "no"})
+    refused = client.get(f"{link}/join")
+    assert refused.status_code == 403 and "recruiter will contact you" in refused.json()["error"]
+    told = OutboxMessage.get(OutboxMessage.subject.startswith("Recording declined"))
+    assert told.recipient == "recruiter@example.com"

@@ -11,7 +11,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from appliance import notifications, scheduling
+from appliance import consent, notifications, scheduling
 from appliance.calendar_invites import RECORDING_NOTICE, feed_ics
 from appliance.errors import ApplianceError, NotFound
 from appliance.kits import list_kits
@@ -270,6 +270,47 @@ def _booked_page(request: Request[Any, Any, Any], invitation: Invitation) -> Tem
     )
 
 
+def _interview_stage(
+    request: Request[Any, Any, Any], runtime: AppRuntime, token: str, invitation: Invitation
+) -> Template:
+    """A booked candidate's link: the booking before the room opens; then the notice to
+    consent to; then where they stand."""
+    interview = invitation.interview
+    if interview is None or not consent.is_open(runtime.config, interview):
+        return _booked_page(request, invitation)
+    given = consent.choices(interview)
+    if consent.RECORDING not in given:
+        notice = consent.notice_for(runtime.config, interview)
+        return page("consent.html", request, token=token, notice=notice, error=None)
+    recorded = given[consent.RECORDING]
+    if not recorded and runtime.config.interviews.decline_recording == "reschedule":
+        message = (
+            "You declined recording, so this interview will not take place as booked. "
+            "The recruiter will contact you."
+        )
+        return page(
+            "ready.html",
+            request,
+            heading="Thank you",
+            message=message,
+            refused=True,
+            recorded=False,
+        )
+    message = (
+        "Thank you. The interview room opens on this page."
+        if recorded
+        else "Thank you. The interview will take place without being recorded."
+    )
+    return page(
+        "ready.html",
+        request,
+        heading="You are ready",
+        message=message,
+        refused=False,
+        recorded=recorded,
+    )
+
+
 @get("/i/{token:str}", opt=public(), include_in_schema=False)
 @in_thread
 def candidate_link(
@@ -281,7 +322,7 @@ def candidate_link(
     try:
         invitation = scheduling.invitation_for(token)
         if invitation.status == "booked" and invitation.interview is not None:
-            return _booked_page(request, invitation)
+            return _interview_stage(request, runtime, token, invitation)
         return _schedule_page(request, runtime, token, tz if tz in ZONES else "UTC")
     except LinkRefused as exc:
         return _refused(request, exc)
@@ -308,3 +349,54 @@ def book_slot(
         return _schedule_page(request, runtime, token, timezone, 409, str(exc))
     notifications.notify(runtime.config, interview, "booked", _link_key(runtime))
     return see_other(f"/i/{token}")
+
+
+@post("/i/{token:str}/consent", opt=public(), include_in_schema=False)
+@in_thread
+def give_consent(
+    request: Request[Any, Any, Any], runtime: AppRuntime, token: FromPath[str], data: FormData
+) -> Template | Redirect:
+    try:
+        invitation = scheduling.invitation_for(token)
+    except LinkRefused as exc:
+        return _refused(request, exc)
+    interview = invitation.interview
+    if interview is None or not consent.is_open(runtime.config, interview):
+        return see_other(f"/i/{token}")
+    notice = consent.notice_for(runtime.config, interview)
+    answers = {k: data.get(k) for k in ("recording", "ai_assistance")}
+    if answers["recording"] not in ("yes", "no") or (
+        notice.ai_asked and answers["ai_assistance"] not in ("yes", "no")
+    ):
+        return page(
+            "consent.html",
+            request,
+            400,
+            token=token,
+            notice=notice,
+            error="Please answer each question.",
+        )
+    recorded = answers["recording"] == "yes"
+    ai = answers["ai_assistance"] == "yes" if notice.ai_asked else None
+    consent.record(runtime.audit, interview, notice, recorded, ai)
+    if not recorded and runtime.config.interviews.decline_recording == "reschedule":
+        notifications.recording_declined(runtime.config, interview, invitation)
+    return see_other(f"/i/{token}")
+
+
+@get("/i/{token:str}/join", opt=public(), include_in_schema=False)
+@in_thread
+def candidate_join(runtime: AppRuntime, token: FromPath[str]) -> Response[dict[str, Any]]:
+    """The candidate's SFU token, for the room page; nothing about the kit, scores or notes."""
+    try:
+        invitation = scheduling.invitation_for(token)
+        if invitation.interview is None:
+            raise ApplianceError("book a time first")
+        sfu_token, recorded = consent.candidate_join_token(
+            runtime.config, runtime.keys.signing_key, invitation.interview
+        )
+    except ApplianceError as exc:
+        return Response({"error": str(exc)}, status_code=403)
+    return Response(
+        {"token": sfu_token, "recorded": recorded, "room": consent.room_name(invitation.interview)}
+    )

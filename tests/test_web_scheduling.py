@@ -162,3 +162,42 @@ def test_declining_recording_follows_the_policy(
     assert refused.status_code == 403 and "recruiter will contact you" in refused.json()["error"]
     told = OutboxMessage.get(OutboxMessage.subject.startswith("Recording declined"))
     assert told.recipient == "recruiter@example.com"
+
+
+def test_recruiters_move_and_cancel_and_interviewers_see_only_their_own(
+    runtime: Runtime, client: TestClient[Litestar]
+) -> None:
+    link = _booked_soon(runtime, client)
+    interview = Interview.get()
+    make_user(runtime, "interviewer", "otto@example.com")
+    sign_in(client, "otto@example.com")
+    assert "Cara" not in client.get("/interviews").text
+    assert client.get(f"/interviews/{interview.id}").status_code == 403
+    _sign_out(client)
+    sign_in(client, "ivy@example.com")
+    assert "Cara" in client.get("/interviews").text
+    assert "not yet asked" in client.get(f"/interviews/{interview.id}").text
+    assert post_form(client, f"/interviews/{interview.id}/cancel", {}).status_code == 403
+    _sign_out(client)
+
+    sign_in(client, "recruiter@example.com")
+    page = client.get(f"/interviews/{interview.id}")
+    assert "Move and tell everyone" in page.text
+    taken = post_form(client, f"/interviews/{interview.id}/reschedule", {"starts_at": "not a time"})
+    assert taken.status_code == 400
+    kind = scheduling.list_interview_types()[0]
+    target = scheduling.free_slots(kind, runtime.config.scheduling)[3]
+    local = target.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M")  # the recruiter's zone is UTC
+    moved = post_form(client, f"/interviews/{interview.id}/reschedule", {"starts_at": local})
+    assert moved.status_code == 303
+    interview = Interview.get_by_id(interview.id)
+    assert (interview.starts_at, interview.sequence) == (target.replace(tzinfo=None), 1)
+    assert (
+        post_form(client, f"/interviews/{interview.id}/cancel", {"reason": "filled"}).status_code
+        == 303
+    )
+    assert Interview.get_by_id(interview.id).status == "cancelled"
+    subjects = [m.subject.split(":")[0] for m in OutboxMessage.select().order_by(OutboxMessage.id)]
+    assert subjects.count("Interview moved") == 2 and subjects.count("Interview cancelled") == 2
+    _sign_out(client)
+    assert "Cancelled" in client.get(link).text

@@ -33,6 +33,7 @@ from appliance.web.routes import (
     audit,
     candidates,
     health,
+    interviews,
     kits,
     positions,
     recordings,
@@ -54,6 +55,7 @@ ROUTE_MODULES = (
     audit,
     recordings,
     scheduling,
+    interviews,
 )
 
 SECURITY_HEADERS = {

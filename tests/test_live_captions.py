@@ -74,9 +74,11 @@ def test_two_speakers_get_interim_then_final_captions_in_real_time(
                 pushed += len(chunk) / 16000
                 time.sleep(max(0.0, started + pushed - time.monotonic()))
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not collected.finals("candidate"):
+        last_word = spoken["candidate"].split()[-1].strip(".").lower()
+        while time.monotonic() < deadline and last_word not in " ".join(
+            c.text.lower() for c in collected.finals("candidate")
+        ):
             time.sleep(0.1)
-        time.sleep(1.0)
     finally:
         engine.close()
     for speaker, text in spoken.items():
@@ -135,7 +137,8 @@ def test_captions_reach_everyone_in_the_room(
             for name, client in (("bob", bob), ("alice", alice)):
                 events = heard.setdefault(name, [])
                 async with asyncio.timeout(30):
-                    while not any(e["final"] for e in events):
+                    # Until the phrase's last word is final (finals may come in several parts).
+                    while "today" not in " ".join(str(e["text"]) for e in events if e["final"]):
                         events.append(await client.expect("caption", timeout=30))
 
     try:
@@ -146,4 +149,4 @@ def test_captions_reach_everyone_in_the_room(
         assert {e["speaker"] for e in events} == {"alice"}
         assert [e["seq"] for e in events] == sorted(e["seq"] for e in events)
     finals = [str(e["text"]) for e in heard["bob"] if e["final"]]
-    assert _wer(text, " ".join(finals)) <= 0.5
+    assert _wer(text, " ".join(finals)) <= 0.3

@@ -139,15 +139,17 @@ class WindowDecoder:
         ]
         self.max_sample = 224
 
-    def prompt(
-        self, previous: list[int], language: str, options: DecodeOptions
-    ) -> tuple[list[int], list[int]]:
-        """(context up to and including sot, the rest of the prompt)."""
+    def _context(self, previous: list[int]) -> list[int]:
+        """The prompt up to and including sot: the previous text, when there is any."""
         context = [self.t.sot_prev, *previous[-(self.max_sample - 1) :]] if previous else []
+        return [*context, self.t.sot]
+
+    def _rest(self, language: str, options: DecodeOptions) -> list[int]:
+        """The prompt after sot: language, task, and whether timestamps are off."""
         rest = self.t.sot_sequence(language, options.task)[1:]
         if options.without_timestamps:
             rest.append(self.t.no_timestamps)
-        return [*context, self.t.sot], rest
+        return rest
 
     def detect_language(self, sot_logits: np.ndarray) -> tuple[str, float]:
         codes = list(self.t.languages)
@@ -166,19 +168,18 @@ class WindowDecoder:
         rng: np.random.Generator,
     ) -> WindowResult:
         state = self.engine.empty_state(1)
-        language = options.language or "en"
-        context, _ = self.prompt(previous, language, options)
+        context = self._context(previous)
         sot_logits, state, _ = self.engine.step(audio, state, np.array([context]))
         no_speech = float(np.exp(log_softmax(sot_logits)[0, self.t.no_speech]))
-        probability = 1.0
-        if options.language is None:
+        language, probability = options.language or "", 1.0
+        if not language:
             language, probability = self.detect_language(sot_logits)
-        context, rest = self.prompt(previous, language, options)
+        rest = self._rest(language, options)
         logits, state, _ = self.engine.step(audio, state, np.array([rest]))
         prompt = [*context, *rest]
         rules = LogitRules(self.t, self.suppress, options, len(prompt))
 
-        results: list[tuple[_Hypothesis, float]] = []
+        results: list[WindowResult] = []
         for temperature in options.temperatures:
             if temperature > 0:
                 best = self._sample(
@@ -189,22 +190,12 @@ class WindowDecoder:
             text = self.t.decode(best.tokens).strip()
             ratio = compression_ratio(text)
             result = self._result(best, no_speech, temperature, ratio, language, probability)
-            results.append((best, result.avg_logprob))
+            results.append(result)
             if not self._needs_fallback(result, options):
                 return result
         # Every temperature failed: keep the likeliest non-repetitive attempt.
         return max(
-            (
-                self._result(
-                    h,
-                    no_speech,
-                    t,
-                    compression_ratio(self.t.decode(h.tokens)),
-                    language,
-                    probability,
-                )
-                for (h, _), t in zip(results, options.temperatures, strict=False)
-            ),
+            results,
             key=lambda r: (
                 options.compression_ratio_threshold is None
                 or r.compression_ratio <= options.compression_ratio_threshold,

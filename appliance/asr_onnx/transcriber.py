@@ -201,9 +201,10 @@ class Transcriber:
     ) -> float:
         per_piece = [[t for t in p.tokens if t < self.t.eot] for p in pieces]
         text_tokens = [t for part in per_piece for t in part]
-        logprob_of = dict(enumerate(result.token_logprobs))
         text_logprobs = [
-            logprob_of.get(i, 0.0) for i, t in enumerate(result.tokens) if t < self.t.eot
+            logprob
+            for token, logprob in zip(result.tokens, result.token_logprobs, strict=True)
+            if token < self.t.eot
         ]
         sot = self.t.sot_sequence(result.language)
         timings = find_alignment(

@@ -14,7 +14,7 @@ import hmac
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import peewee
 
@@ -44,13 +44,13 @@ WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 
 
 def zone(name: str) -> ZoneInfo:
-    """An IANA zone; a clear error for anything else."""
-    if name not in available_timezones() and name != "UTC":
-        raise ApplianceError(f"unknown time zone {name!r}: use an IANA name like Europe/Berlin")
+    """An IANA zone (cached by zoneinfo); a clear error for anything else."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ApplianceError(f"unknown time zone {name!r}") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ApplianceError(
+            f"unknown time zone {name!r}: use an IANA name like Europe/Berlin"
+        ) from None
 
 
 def as_utc(moment: dt.datetime) -> dt.datetime:
@@ -247,15 +247,10 @@ def _weekly(user: User, start: dt.datetime, end: dt.datetime) -> list[Interval]:
     while day <= end.astimezone(tz).date():
         for rule in rules:
             if rule.weekday == day.weekday():
-                local_start = dt.datetime.combine(day, dt.time(), tz) + dt.timedelta(
-                    minutes=rule.start_minute
-                )
-                local_end = dt.datetime.combine(day, dt.time(), tz) + dt.timedelta(
-                    minutes=rule.end_minute
-                )
-                # Wall-clock arithmetic: re-attach the zone so DST days keep their local hours.
-                local_start = local_start.replace(tzinfo=None).replace(tzinfo=tz)
-                local_end = local_end.replace(tzinfo=None).replace(tzinfo=tz)
+                # Aware + timedelta is wall-clock arithmetic: DST days keep their local hours.
+                midnight = dt.datetime.combine(day, dt.time(), tz)
+                local_start = midnight + dt.timedelta(minutes=rule.start_minute)
+                local_end = midnight + dt.timedelta(minutes=rule.end_minute)
                 windows.append(Interval(local_start.astimezone(UTC), local_end.astimezone(UTC)))
         day += DAY
     return windows
@@ -288,7 +283,7 @@ def _blocked(
     return blocked
 
 
-def _free_for(user: User, slot: Interval, windows: list[Interval], blocked: list[Interval]) -> bool:
+def _free_for(slot: Interval, windows: list[Interval], blocked: list[Interval]) -> bool:
     return any(w.covers(slot) for w in windows) and not any(b.overlaps(slot) for b in blocked)
 
 
@@ -313,7 +308,6 @@ def free_slots(
         return []
     calendars = [
         (
-            member,
             _weekly(member, start, end + length),
             _blocked(member, start, end + length, buffer, ignoring),
         )
@@ -323,9 +317,9 @@ def free_slots(
     while grid < start:
         grid += step
     slots = []
-    while grid + length <= end + length and grid < end:
+    while grid < end:
         slot = Interval(grid, grid + length)
-        if all(_free_for(m, slot, w, b) for m, w, b in calendars):
+        if all(_free_for(slot, w, b) for w, b in calendars):
             slots.append(grid)
         grid += step
     return slots

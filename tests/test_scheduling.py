@@ -18,7 +18,7 @@ from icalendar import Calendar
 from appliance import mailer, notifications, scheduling
 from appliance.candidates import CandidateFields, create_candidate
 from appliance.config import SchedulingConfig, SmtpConfig
-from appliance.errors import Conflict
+from appliance.errors import ApplianceError, Conflict
 from appliance.models import Interview, InterviewParticipant, OutboxMessage, User
 from appliance.runtime import Runtime
 from appliance.scheduling import LinkRefused, WeeklyWindow
@@ -265,3 +265,11 @@ def test_reminders_go_out_once_each(runtime: Runtime, panel: Panel) -> None:
         InterviewParticipant.select().where(InterviewParticipant.interview == interview).count()
         == 2
     )
+
+
+def test_only_real_time_zones_are_accepted(runtime: Runtime) -> None:
+    user = make_user(runtime, "interviewer", "zed@example.com")
+    for name in ("Mars/Base", "America", "../../etc/passwd", "", "tzdata.zi"):
+        with pytest.raises(ApplianceError, match="unknown time zone"):
+            scheduling.set_availability(runtime.audit, "t", user, name, [])
+    assert User.get_by_id(user.id).timezone == "UTC"

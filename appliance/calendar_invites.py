@@ -7,10 +7,12 @@ the REQUEST updates the event in place, and a CANCEL with the same UID removes i
 from __future__ import annotations
 
 import datetime as dt
+from email.utils import parseaddr
 from urllib.parse import urlsplit
 
 from icalendar import Calendar, Event, vCalAddress, vText
 
+from appliance.config import Config
 from appliance.database import utcnow
 from appliance.models import Interview, User
 from appliance.scheduling import as_utc
@@ -21,6 +23,11 @@ RECORDING_NOTICE = (
     "You will be asked for your consent before it starts, and told who can see the recording "
     "and how long it is kept."
 )
+
+
+def organizer(config: Config) -> str:
+    """The address invitations and feeds name as organizer: the configured sender's."""
+    return parseaddr(config.smtp.sender)[1] or "parley@localhost"
 
 
 def event_uid(interview: Interview, public_url: str) -> str:

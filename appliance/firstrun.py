@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
 
 from appliance.accounts import create_user
+from appliance.bearer import digest, new_token
 from appliance.errors import ApplianceError
 from appliance.models import Role, Setting, User
 from appliance.storage.audit import AuditLog
@@ -26,9 +25,8 @@ def issue_setup_token() -> str | None:
     """A fresh token (replacing any earlier one) while no admin exists; None afterwards."""
     if setup_complete():
         return None
-    token = secrets.token_urlsafe(32)
-    digest = hashlib.sha256(token.encode()).hexdigest()
-    Setting.insert(key=SETTING_KEY, value=digest).on_conflict_replace().execute()
+    token = new_token()
+    Setting.insert(key=SETTING_KEY, value=digest(token)).on_conflict_replace().execute()
     return token
 
 
@@ -36,8 +34,7 @@ def token_is_valid(token: str) -> bool:
     stored = Setting.get_or_none(Setting.key == SETTING_KEY)
     if stored is None or setup_complete():
         return False
-    digest = hashlib.sha256(token.encode()).hexdigest()
-    return hmac.compare_digest(stored.value, digest)
+    return hmac.compare_digest(stored.value, digest(token))
 
 
 def complete_setup(audit: AuditLog, token: str, email: str, name: str, password: str) -> User:

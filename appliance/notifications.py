@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from email.utils import parseaddr
 
-from appliance.calendar_invites import RECORDING_NOTICE, invitation_ics
+from appliance.calendar_invites import RECORDING_NOTICE, invitation_ics, organizer
 from appliance.config import Config
 from appliance.database import utcnow
 from appliance.mailer import queue_message
@@ -78,10 +77,6 @@ def _body(kind: str, interview: Interview, who: Recipient) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _sender(config: Config) -> str:
-    return parseaddr(config.smtp.sender)[1] or "parley@localhost"
-
-
 def notify(config: Config, interview: Interview, kind: str, link_key: bytes) -> int:
     """Queues one message (with its .ics) per person on the interview; returns how many are new."""
     queued = 0
@@ -90,7 +85,7 @@ def notify(config: Config, interview: Interview, kind: str, link_key: bytes) -> 
     attendees = [(p.name, p.email) for p in people]
     for who in people:
         ics = invitation_ics(
-            interview, config.public_url, title, who.link, _sender(config), attendees
+            interview, config.public_url, title, who.link, organizer(config), attendees
         )
         message = queue_message(
             who.email,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable
@@ -19,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import peewee
 
 from appliance import validation
+from appliance.bearer import digest, new_token
 from appliance.config import SchedulingConfig
 from appliance.database import serialized, utcnow
 from appliance.errors import ApplianceError, Conflict, NotFound
@@ -36,6 +36,7 @@ from appliance.models import (
     TimeOff,
     User,
 )
+from appliance.storage.appliance_keys import ApplianceKeys
 from appliance.storage.audit import AuditLog
 
 UTC = dt.UTC
@@ -167,10 +168,6 @@ def panel_of(kind: InterviewType) -> list[User]:
     )
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def link_token(invitation: Invitation, link_key: bytes) -> str:
     """The candidate's link token, recomputed from the invitation's nonce."""
     mac = hmac.new(link_key, f"invitation:{invitation.nonce}".encode(), "sha256").digest()
@@ -201,7 +198,7 @@ def invite(
         expires_at=utcnow() + dt.timedelta(days=settings.horizon_days),
     )
     token = link_token(invitation, link_key)
-    invitation.token_hash = _digest(token)
+    invitation.token_hash = digest(token)
     invitation.save()
     audit.record(
         actor, "invitation.create", f"candidate:{candidate.id}", {"interview_type": kind.id}
@@ -214,7 +211,7 @@ class LinkRefused(ApplianceError):
 
 
 def invitation_for(token: str, now: dt.datetime | None = None) -> Invitation:
-    invitation = Invitation.get_or_none(Invitation.token_hash == _digest(token))
+    invitation = Invitation.get_or_none(Invitation.token_hash == digest(token))
     if invitation is None:
         raise LinkRefused("this link is not valid; ask your recruiter for a new one")
     if invitation.status == "cancelled":
@@ -443,16 +440,16 @@ def upcoming_for(user: User, now: dt.datetime | None = None) -> peewee.ModelSele
 
 def reset_feed(audit: AuditLog, actor: str, user: User) -> str:
     """A new private calendar-feed token for `user` (the old URL stops working)."""
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     with serialized(CalendarFeed._meta.database):
         CalendarFeed.delete().where(CalendarFeed.user == user).execute()
-        CalendarFeed.create(user=user, token_hash=_digest(token))
+        CalendarFeed.create(user=user, token_hash=digest(token))
     audit.record(actor, "calendar_feed.reset", f"user:{user.id}")
     return token
 
 
 def feed_user(token: str) -> User:
-    feed = CalendarFeed.get_or_none(CalendarFeed.token_hash == _digest(token))
+    feed = CalendarFeed.get_or_none(CalendarFeed.token_hash == digest(token))
     if feed is None or not feed.user.active:
         raise NotFound("no such calendar feed")
     user: User = feed.user
@@ -487,3 +484,22 @@ def invitable_staff() -> list[User]:
         .where(User.active & User.role.in_([Role.INTERVIEWER, Role.RECRUITER, Role.ADMIN]))
         .order_by(User.name, User.email)
     )
+
+
+def may_see(user: User, interview_id: int) -> bool:
+    """Hiring staff see every interview (and its recordings); others, those they sit on."""
+    if Role(user.role) in (Role.ADMIN, Role.RECRUITER):
+        return True
+    return bool(
+        InterviewParticipant.select()
+        .where(
+            (InterviewParticipant.interview == interview_id)
+            & (InterviewParticipant.user == user.id)
+        )
+        .exists()
+    )
+
+
+def link_key(keys: ApplianceKeys) -> bytes:
+    """The key candidate links are made with (see `link_token`)."""
+    return keys.derive("candidate links")

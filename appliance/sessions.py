@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import datetime
-import hashlib
-import secrets
 
+from appliance.bearer import digest, new_token
 from appliance.config import AuthConfig
 from appliance.database import utcnow
 from appliance.models import Session, User
@@ -14,16 +13,12 @@ from appliance.models import Session, User
 TOUCH_INTERVAL = datetime.timedelta(minutes=1)
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 def start_session(user: User, auth: AuthConfig) -> str:
     """Create a session for `user` and return the token to put in the cookie."""
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     now = utcnow()
     Session.create(
-        token_hash=_digest(token),
+        token_hash=digest(token),
         user=user,
         created_at=now,
         last_seen_at=now,
@@ -37,7 +32,7 @@ def find_session_user(token: str, auth: AuthConfig) -> User | None:
     if not token or len(token) > 128:
         return None
     session = (
-        Session.select(Session, User).join(User).where(Session.token_hash == _digest(token)).first()
+        Session.select(Session, User).join(User).where(Session.token_hash == digest(token)).first()
     )
     if session is None:
         return None
@@ -53,7 +48,7 @@ def find_session_user(token: str, auth: AuthConfig) -> User | None:
 
 
 def end_session(token: str) -> None:
-    Session.delete().where(Session.token_hash == _digest(token)).execute()
+    Session.delete().where(Session.token_hash == digest(token)).execute()
 
 
 def revoke_all(user: User) -> None:

@@ -8,7 +8,7 @@ import threading
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
 
-from appliance import mailer, notifications, transcription
+from appliance import mailer, notifications, scheduling, transcription
 from appliance.asr_onnx.service import open_transcriber
 from appliance.asr_onnx.transcriber import Transcriber
 from appliance.errors import ApplianceError
@@ -39,7 +39,7 @@ def build_queue(runtime: Runtime) -> Huey:
     @huey.periodic_task(crontab(minute="*"))  # type: ignore[untyped-decorator]
     def send_mail() -> None:
         """Queue due reminders, then send what the outbox holds."""
-        notifications.send_reminders(runtime.config, runtime.keys.derive("candidate links"))
+        notifications.send_reminders(runtime.config, scheduling.link_key(runtime.keys))
         mailer.deliver_pending(runtime.config.smtp)
 
     @huey.periodic_task(crontab(hour="3", minute="17"))  # type: ignore[untyped-decorator]
@@ -94,12 +94,17 @@ class TranscriptionRunner(threading.Thread):
         if job is None:
             return False
         try:
+            transcriber = self.transcriber()
+        except ApplianceError as exc:  # no model installed, say: the job cannot even start
+            logger.error("transcribing recording %s failed: %s", job.recording_id, exc)
+            transcription.fail(job.recording_id, str(exc))
+            return True
+        try:  # a failure marks the job failed, with its reason
             transcription.transcribe_recording(
-                self.runtime, job.recording_id, self.transcriber(), self.runtime.config.asr
+                self.runtime, job.recording_id, transcriber, self.runtime.config.asr
             )
         except ApplianceError as exc:
             logger.error("transcribing recording %s failed: %s", job.recording_id, exc)
-            transcription.fail(job.recording_id, str(exc))
         return True
 
     def run(self) -> None:

@@ -62,7 +62,7 @@ def _day(slots: list[dt.datetime], day: dt.date) -> list[str]:
 
 def _invite(runtime: Runtime, panel: Panel, email: str) -> str:
     candidate = create_candidate(runtime.audit, "t", CandidateFields(email.split("@")[0], email))
-    key = runtime.keys.derive("candidate links")
+    key = scheduling.link_key(runtime.keys)
     return scheduling.invite(runtime.audit, "t", candidate.id, panel.kind.id, SETTINGS, key)[1]
 
 
@@ -177,7 +177,7 @@ def test_invitations_reach_everyone_and_update_in_place(
 ) -> None:
     inbox, settings = smtp
     runtime.config.smtp = settings
-    key = runtime.keys.derive("candidate links")
+    key = scheduling.link_key(runtime.keys)
     token = _invite(runtime, panel, "cara@example.com")
     slot = dt.datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
     interview = scheduling.book(
@@ -224,7 +224,7 @@ def test_invitations_reach_everyone_and_update_in_place(
 def test_without_a_relay_messages_wait_for_a_person_and_a_dead_relay_is_retried(
     runtime: Runtime, panel: Panel
 ) -> None:
-    key = runtime.keys.derive("candidate links")
+    key = scheduling.link_key(runtime.keys)
     token = _invite(runtime, panel, "cara@example.com")
     slot = dt.datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
     interview = scheduling.book(runtime.audit, token, slot, "UTC", SETTINGS, now=SUNDAY_NOON)
@@ -243,7 +243,7 @@ def test_without_a_relay_messages_wait_for_a_person_and_a_dead_relay_is_retried(
 
 
 def test_reminders_go_out_once_each(runtime: Runtime, panel: Panel) -> None:
-    key = runtime.keys.derive("candidate links")
+    key = scheduling.link_key(runtime.keys)
     token = _invite(runtime, panel, "cara@example.com")
     slot = dt.datetime(2026, 1, 8, 9, 0, tzinfo=UTC)
     interview = scheduling.book(runtime.audit, token, slot, "UTC", SETTINGS, now=SUNDAY_NOON)

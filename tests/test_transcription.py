@@ -201,3 +201,13 @@ def test_the_command_transcribes_a_recording_and_prints_its_transcript(
     assert "\ninterviewer: " in shown.stdout and "\ncandidate: " in shown.stdout
     missing = subprocess.run([*base, "transcript", "999", *where], capture_output=True, text=True)
     assert missing.returncode == 1 and "no recording with id 999" in missing.stderr
+
+
+def test_without_a_model_the_job_fails_saying_how_to_install_one(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    recording, _ = _recording(runtime, tmp_path)
+    transcription.queue_transcription(recording)
+    assert TranscriptionRunner(runtime).run_one()
+    job = TranscriptionJob.get(TranscriptionJob.recording == recording)
+    assert job.status == "failed" and "appliance models install" in job.error

@@ -111,7 +111,7 @@ def _booked_soon(runtime: Runtime, client: TestClient[Litestar]) -> str:
     recruiter = User.get(User.email == "recruiter@example.com")
     _, token = scheduling.invite(
         runtime.audit, "t", cara.id, kind.id, runtime.config.scheduling,
-        runtime.keys.derive("candidate links"), recruiter,
+        scheduling.link_key(runtime.keys), recruiter,
     )  # fmt: skip
     slot = scheduling.free_slots(kind, runtime.config.scheduling)[0]
     interview = scheduling.book(runtime.audit, token, slot, "UTC", runtime.config.scheduling)

@@ -14,7 +14,7 @@ from litestar.response import Redirect, Template
 
 from appliance import consent, notifications, scheduling
 from appliance.errors import ApplianceError, NotFound
-from appliance.models import Interview, InterviewParticipant, Role, User
+from appliance.models import Interview, Role, User
 from appliance.scheduling import as_utc, zone
 from appliance.web.access import allow
 from appliance.web.pages import AppRuntime, FormData, actor, page, see_other
@@ -59,12 +59,7 @@ def _visible(user: User, interview_id: int) -> Interview:
     interview = Interview.get_or_none(Interview.id == interview_id)
     if interview is None:
         raise NotFound(f"no interview with id {interview_id}")
-    on_panel = (
-        InterviewParticipant.select()
-        .where((InterviewParticipant.interview == interview) & (InterviewParticipant.user == user))
-        .exists()
-    )
-    if not (_hiring(user) or on_panel):
+    if not scheduling.may_see(user, interview.id):
         raise PermissionDeniedException("you are not on this interview's panel")
     return interview
 
@@ -147,9 +142,7 @@ def reschedule_interview(
         )
     except ApplianceError as exc:
         return _interview_page(request, runtime, interview, 409, str(exc))
-    notifications.notify(
-        runtime.config, moved, "rescheduled", runtime.keys.derive("candidate links")
-    )
+    notifications.notify(runtime.config, moved, "rescheduled", scheduling.link_key(runtime.keys))
     return see_other(f"/interviews/{interview_id}")
 
 
@@ -165,6 +158,6 @@ def cancel_interview(
     if interview.status != "cancelled":
         scheduling.cancel(runtime.audit, actor(request), interview, data.get("reason", ""))
         notifications.notify(
-            runtime.config, interview, "cancelled", runtime.keys.derive("candidate links")
+            runtime.config, interview, "cancelled", scheduling.link_key(runtime.keys)
         )
     return see_other(f"/interviews/{interview_id}")

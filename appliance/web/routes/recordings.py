@@ -14,7 +14,8 @@ from litestar.response import Redirect, Template
 
 from appliance import transcription
 from appliance.asr_onnx.transcript import FORMATS
-from appliance.models import InterviewParticipant, Recording, Role, TranscriptionJob, User
+from appliance.models import Recording, Role, TranscriptionJob, User
+from appliance.scheduling import may_see
 from appliance.storage.recordings import get_recording
 from appliance.web.access import allow
 from appliance.web.pages import AppRuntime, actor, page, see_other
@@ -45,15 +46,7 @@ class TranscriptionView:
 def _check_reviewer(request: Request[Any, Any, Any], recording_id: int) -> None:
     """Interviewers see the recordings of interviews they sat on; hiring staff see all."""
     user: User = request.scope["user"]
-    recording = get_recording(recording_id)
-    if Role(user.role) == Role.INTERVIEWER and not (
-        InterviewParticipant.select()
-        .where(
-            (InterviewParticipant.interview == recording.interview_id)
-            & (InterviewParticipant.user == user.id)
-        )
-        .exists()
-    ):
+    if not may_see(user, get_recording(recording_id).interview_id):
         raise PermissionDeniedException("you were not on this interview's panel")
 
 

@@ -12,7 +12,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from appliance import consent, notifications, scheduling
-from appliance.calendar_invites import RECORDING_NOTICE, feed_ics
+from appliance.calendar_invites import RECORDING_NOTICE, feed_ics, organizer
 from appliance.errors import ApplianceError, NotFound
 from appliance.kits import list_kits
 from appliance.models import (
@@ -33,10 +33,6 @@ HIRING = allow(Role.ADMIN, Role.RECRUITER)
 PANEL = allow(Role.ADMIN, Role.RECRUITER, Role.INTERVIEWER)
 ZONES = sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))
 ZONES.append("UTC")
-
-
-def _link_key(runtime: AppRuntime) -> bytes:
-    return runtime.keys.derive("candidate links")
 
 
 def _availability_page(
@@ -113,7 +109,7 @@ def reset_feed(request: Request[Any, Any, Any], runtime: AppRuntime) -> Template
 def calendar_feed(runtime: AppRuntime, token: FromPath[str]) -> Response[str]:
     user = scheduling.feed_user(token.removesuffix(".ics"))
     interviews = list(scheduling.upcoming_for(user))
-    body = feed_ics(user, interviews, runtime.config.public_url, "parley@localhost")
+    body = feed_ics(user, interviews, runtime.config.public_url, organizer(runtime.config))
     return Response(body, media_type="text/calendar; charset=utf-8")
 
 
@@ -182,10 +178,12 @@ def invite_candidate(
         candidate_id,
         type_id,
         runtime.config.scheduling,
-        _link_key(runtime),
+        scheduling.link_key(runtime.keys),
         request.scope["user"],
     )
-    link = notifications.invite_candidate(runtime.config, invitation, _link_key(runtime))
+    link = notifications.invite_candidate(
+        runtime.config, invitation, scheduling.link_key(runtime.keys)
+    )
     return page(
         "invited.html",
         request,
@@ -347,7 +345,7 @@ def book_slot(
         return _refused(request, exc)
     except ApplianceError as exc:
         return _schedule_page(request, runtime, token, timezone, 409, str(exc))
-    notifications.notify(runtime.config, interview, "booked", _link_key(runtime))
+    notifications.notify(runtime.config, interview, "booked", scheduling.link_key(runtime.keys))
     return see_other(f"/i/{token}")
 
 

@@ -10,6 +10,7 @@ import subprocess
 from fractions import Fraction
 from pathlib import Path
 
+import jiwer
 import numpy as np
 
 from appliance.asr_onnx.audio import decode_audio
@@ -69,6 +70,12 @@ def ct2_reference_dir() -> Path:
         shutil.rmtree(target, ignore_errors=True)
         partial.rename(target)
     return target
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    """Word error rate after lower-casing and removing punctuation."""
+    clean = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.Strip()])
+    return float(jiwer.wer(clean(reference), clean(hypothesis)))
 
 
 def speak(text: str, path: Path, voice: str = "en-us", rate: int = 160) -> Path:

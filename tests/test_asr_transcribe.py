@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import jiwer
 import numpy as np
 import pytest
 
@@ -26,16 +25,7 @@ from appliance.asr_onnx.transcript import (
     to_vtt,
 )
 from appliance.asr_onnx.vad import VadOptions
-from tests.speech import clip, link_models, silence, speak, write_wav
-
-
-def _normalized(text: str) -> str:
-    return jiwer.RemovePunctuation()(text.lower()).strip()
-
-
-def _wer(reference: str, hypothesis: str) -> float:
-    return float(jiwer.wer(_normalized(reference), _normalized(hypothesis)))
-
+from tests.speech import clip, link_models, silence, speak, wer, write_wav
 
 GREEDY = DecodeOptions(language="en", beam_size=1, word_timestamps=True)
 
@@ -46,7 +36,7 @@ def test_words_carry_times_on_the_input_clock(tmp_path: Path, transcriber: Trans
     audio = np.concatenate([silence(offset), speech, silence(2.0)])
     for vad in (None, VadOptions()):
         result = transcriber.transcribe(audio, GREEDY, vad=vad)
-        assert _wer(text, result.text) <= 0.3
+        assert wer(text, result.text) <= 0.3
         words = [w for s in result.segments for w in s.words]
         assert len(words) >= 12
         assert abs(words[0].start - offset) < 0.8, (vad, words[0])
@@ -70,7 +60,7 @@ def test_long_audio_is_read_in_windows_and_silence_is_not_transcribed(
         audio, GREEDY, vad=VadOptions(), progress=lambda done, total: progress.append(done)
     )
     assert result.duration == pytest.approx(len(audio) / 16000)
-    assert _wer(f"{first_text} {second_text}", result.text) <= 0.2
+    assert wer(f"{first_text} {second_text}", result.text) <= 0.2
     second_start = 3 + len(first) / 16000 + 45
     late = [s for s in result.segments if s.start > 30]
     assert late and abs(late[0].start - second_start) < 1.0
@@ -101,7 +91,7 @@ def test_clipped_and_resampled_inputs_still_transcribe(
 ) -> None:
     speech, text = clip("welcome", tmp_path)
     clipped = np.clip(speech * 8, -0.3, 0.3)
-    assert _wer(text, transcriber.transcribe(clipped, GREEDY).text) <= 0.2
+    assert wer(text, transcriber.transcribe(clipped, GREEDY).text) <= 0.2
     t = np.arange(int(len(speech) * 3)) / 48000
     upsampled = np.interp(t, np.arange(len(speech)) / 16000, speech).astype(np.float32)
     stereo = np.stack([upsampled, upsampled * 0.5], axis=1)
@@ -112,7 +102,7 @@ def test_clipped_and_resampled_inputs_still_transcribe(
         write_wav(path, samples, rate, channels)
         decoded = decode_audio(path)
         assert abs(len(decoded) - len(speech)) < 400
-        assert _wer(text, transcriber.transcribe(decoded, GREEDY).text) <= 0.2
+        assert wer(text, transcriber.transcribe(decoded, GREEDY).text) <= 0.2
 
 
 def test_unreadable_inputs_are_named_errors(tmp_path: Path) -> None:
@@ -153,7 +143,7 @@ def test_the_command_transcribes_a_file(tmp_path: Path, speech_models: Path) -> 
     )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    assert _wer("Please describe your greatest strength.", result["segments"][0]["text"]) <= 0.2
+    assert wer("Please describe your greatest strength.", result["segments"][0]["text"]) <= 0.2
     assert result["segments"][0]["words"][0]["start"] < 0.5
     missing = subprocess.run(
         [*run, str(audio), "--model", "whisper-huge"], capture_output=True, text=True

@@ -9,7 +9,6 @@ import threading
 import time
 from pathlib import Path
 
-import jiwer
 import numpy as np
 import pytest
 from aiortc.contrib.media import MediaPlayer
@@ -20,17 +19,12 @@ from appliance.asr_onnx.transcriber import Transcriber
 from appliance.asr_onnx.vad import SileroVad
 from appliance.sfu.captions import LiveCaptions
 from tests.sfu_harness import running_sfu
-from tests.speech import clip, participant_webm, silence
+from tests.speech import clip, participant_webm, silence, wer
 
 
 @pytest.fixture(scope="module")
 def vad(speech_models: Path) -> SileroVad:
     return SileroVad(vad_path(speech_models))
-
-
-def _wer(reference: str, hypothesis: str) -> float:
-    clean = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.Strip()])
-    return float(jiwer.wer(clean(reference), clean(hypothesis)))
 
 
 class Collected:
@@ -85,7 +79,7 @@ def test_two_speakers_get_interim_then_final_captions_in_real_time(
         finals = collected.finals(speaker)
         assert finals, speaker
         heard = " ".join(c.text for c in finals)
-        assert _wer(text, heard) <= 0.3, heard
+        assert wer(text, heard) <= 0.3, heard
         # Final words never repeat: each final starts where the previous one ended.
         for before, after in itertools.pairwise(finals):
             assert after.start >= before.end - 0.05
@@ -116,7 +110,7 @@ def test_a_recognizer_that_falls_behind_drops_audio_and_says_so(
     finally:
         engine.close()
     assert engine.stats()["dropped_seconds"] >= 12
-    assert _wer(text, " ".join(c.text for c in collected.finals("x"))) <= 0.3
+    assert wer(text, " ".join(c.text for c in collected.finals("x"))) <= 0.3
 
 
 def test_captions_reach_everyone_in_the_room(
@@ -149,4 +143,4 @@ def test_captions_reach_everyone_in_the_room(
         assert {e["speaker"] for e in events} == {"alice"}
         assert [e["seq"] for e in events] == sorted(e["seq"] for e in events)
     finals = [str(e["text"]) for e in heard["bob"] if e["final"]]
-    assert _wer(text, " ".join(finals)) <= 0.3
+    assert wer(text, " ".join(finals)) <= 0.3

@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import jiwer
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
@@ -33,7 +32,7 @@ from appliance.storage.erasure import erase_candidate
 from appliance.storage.recordings import BlobSpec, blob_store, seal_blob, start_recording
 from appliance.worker import TranscriptionRunner
 from tests.conftest import make_user, post_form, sign_in
-from tests.speech import clip, link_models, participant_webm
+from tests.speech import clip, link_models, participant_webm, wer
 
 SETTINGS = AsrConfig(device="cpu", threads=2)
 
@@ -56,11 +55,6 @@ def _recording(runtime: Runtime, tmp_path: Path) -> tuple[Recording, dict[str, s
     return recording, said
 
 
-def _wer(reference: str, hypothesis: str) -> float:
-    clean = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.Strip()])
-    return float(jiwer.wer(clean(reference), clean(hypothesis)))
-
-
 def test_a_recording_gets_one_transcript_with_a_speaker_on_every_word(
     runtime: Runtime, tmp_path: Path, transcriber: Transcriber
 ) -> None:
@@ -74,7 +68,7 @@ def test_a_recording_gets_one_transcript_with_a_speaker_on_every_word(
     assert [s.start for s in result.segments] == sorted(s.start for s in result.segments)
     for speaker, text in said.items():
         spoken = " ".join(s.text for s in result.segments if s.speaker == speaker)
-        assert _wer(text, spoken) <= 0.3
+        assert wer(text, spoken) <= 0.3
     words = [w for s in result.segments for w in s.words]
     assert all(w.speaker in said for w in words)
     first_answer = next(w for w in words if w.speaker == "candidate")

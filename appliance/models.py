@@ -219,6 +219,8 @@ class Recording(BaseModel):
     ended_at = peewee.DateTimeField(null=True)
     # The keystore entry whose data key seals every blob of this recording; null once erased.
     key_id = peewee.CharField(max_length=32, null=True, index=True)
+    # The SFU node that writes a live recording: its restart interrupts what it was writing.
+    sfu_node = peewee.CharField(max_length=100, default="")
     # Foreign-key id accessors peewee adds, declared for the type checker.
     interview_id: int
 

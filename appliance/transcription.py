@@ -24,7 +24,14 @@ from appliance.errors import ApplianceError, NotFound
 from appliance.models import Recording, RecordingBlob, TranscriptionJob, TranscriptSegment
 from appliance.runtime import Runtime
 from appliance.storage import keystore
-from appliance.storage.recordings import BlobSpec, blob_store, get_recording, open_blob, seal_blob
+from appliance.storage.recordings import (
+    READABLE_BLOBS,
+    BlobSpec,
+    blob_store,
+    get_recording,
+    open_blob,
+    seal_blob,
+)
 from appliance.storage.sealed_fields import open_text, seal_text
 from appliance.storage.sealed_file import SealedFile
 
@@ -156,13 +163,14 @@ def _transcribe(
         .where(
             (RecordingBlob.recording == recording)
             & RecordingBlob.kind.in_(TRACK_KINDS)
-            & (RecordingBlob.status == "complete")
+            & RecordingBlob.status.in_(READABLE_BLOBS)
         )
         .order_by(RecordingBlob.id)
     )
     tracks = []
     for blob in blobs:
-        with SealedFile(open_blob(runtime, ACTOR, blob, "transcription")) as media:
+        reader = open_blob(runtime, ACTOR, blob, "transcription")
+        with SealedFile(reader, prefix=blob.status == "truncated") as media:
             try:
                 tracks.append((blob.participant_identity, decode_track(media)))
             except AudioError as exc:

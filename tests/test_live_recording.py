@@ -2,8 +2,13 @@
 
 import asyncio
 import dataclasses
+import hashlib
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import aiohttp
@@ -14,7 +19,7 @@ from aiortc.contrib.media import MediaPlayer
 
 from appliance.candidates import CandidateFields, create_candidate
 from appliance.database import utcnow
-from appliance.models import AuditEntry, Interview, Recording, RecordingBlob
+from appliance.models import AuditEntry, Interview, Recording, RecordingBlob, TranscriptionJob
 from appliance.runtime import Runtime
 from appliance.sfu.ice import gather_on_loopback_only
 from appliance.sfu.sealed_sinks import SealedRecordings
@@ -23,6 +28,7 @@ from appliance.storage import bundle
 from appliance.storage.live_recordings import ingest
 from appliance.storage.recipients import generate_identity
 from appliance.storage.recordings import open_blob
+from appliance.storage.sealed_file import SealedFile
 from appliance.storage.spool import pending, spool_dir, write_event
 from tests.sfu_harness import Sfu, make_clip
 
@@ -157,3 +163,78 @@ def test_a_recorded_room_where_nobody_publishes_files_nothing(runtime: Runtime) 
     assert room is not None
     room.finish({"room": "empty-room", "participants": []})
     assert pending(spool_dir(runtime.config.data_dir)) == []
+
+
+def test_a_recording_cut_short_by_an_sfu_crash_is_closed_when_the_node_restarts(
+    runtime: Runtime, clip: Path, tmp_path: Path
+) -> None:
+    interview = _interview(runtime)
+    data_dir = str(runtime.config.data_dir)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).with_name("sfu_recording_server.py")),
+            "--data-dir",
+            data_dir,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        # Small chunks, so the two seconds before the crash fill several of them.
+        env={**os.environ, "APPLIANCE_STORAGE_CHUNK_SIZE": "4096"},
+    )
+    assert server.stdout is not None
+    port = int(server.stdout.readline())
+
+    async def crash_mid_session() -> None:
+        async with aiohttp.ClientSession() as http:
+            sfu = Sfu(f"http://127.0.0.1:{port}", runtime.keys.signing_key, http)
+            room = {"room": "interview-room", "interview_id": interview.id}
+            async with sfu.client("bob", **room) as bob, sfu.client("alice", **room) as alice:
+                await alice.publish(MediaPlayer(str(clip), decode=False))
+                alice_id = next(e["participant_id"] for e in alice.events if e["type"] == "joined")
+                async with asyncio.timeout(15):
+                    while len(bob.frames_from(alice_id, "video")) < 60:
+                        await asyncio.sleep(0.05)
+                server.send_signal(signal.SIGKILL)
+                server.wait()
+
+    asyncio.run(crash_mid_session())
+    ingest(runtime)
+    recording = Recording.get(Recording.interview == interview)
+    [media] = RecordingBlob.select().where(RecordingBlob.recording == recording)
+    assert (recording.status, media.status) == ("recording", "writing")
+
+    # Another node restarting leaves this node's recording alone; this node's restart closes it.
+    write_event(spool_dir(runtime.config.data_dir), {"event": "sfu-started", "node": "other"})
+    ingest(runtime)
+    assert Recording.get_by_id(recording.id).status == "recording"
+    SealedRecordings(runtime.config).announce_start()
+    ingest(runtime)
+
+    recording = Recording.get_by_id(recording.id)
+    media = RecordingBlob.get_by_id(media.id)
+    assert recording.status == "interrupted" and recording.ended_at is not None
+    assert media.status == "truncated" and media.plaintext_bytes > 0
+    stored = runtime.config.blob_dir
+    assert (
+        media.sealed_sha256
+        == hashlib.sha256(
+            next(p for p in stored.rglob(f"*{media.object_id}*")).read_bytes()
+        ).hexdigest()
+    )
+    assert TranscriptionJob.get(TranscriptionJob.recording == recording).status == "queued"
+    interrupt = AuditEntry.get(AuditEntry.action == "recording.interrupt")
+    assert interrupt.subject == f"recording:{recording.id}"
+
+    with (
+        SealedFile(open_blob(runtime, "ivy@example.com", media, "playback"), prefix=True) as prefix,
+        av.open(prefix) as container,
+    ):
+        frames = sum(1 for _ in container.decode(video=0))
+    assert frames >= 30
+
+    officer = generate_identity()
+    out = tmp_path / "case.bundle"
+    bundle.export(runtime, "cora@example.com", recording.id, officer.recipient, out)
+    [written] = bundle.decrypt(out, officer, tmp_path / "plain")
+    assert written.stat().st_size == media.plaintext_bytes

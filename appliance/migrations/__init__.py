@@ -19,6 +19,7 @@ from appliance.migrations import (
     m0003_recording_store,
     m0004_transcription_jobs,
     m0005_scheduling,
+    m0006_recording_node,
 )
 
 Migration = Callable[[peewee.Database, SchemaMigrator], None]
@@ -29,6 +30,7 @@ MIGRATIONS: list[Migration] = [
     m0003_recording_store.apply,
     m0004_transcription_jobs.apply,
     m0005_scheduling.apply,
+    m0006_recording_node.apply,
 ]
 LATEST = len(MIGRATIONS)
 

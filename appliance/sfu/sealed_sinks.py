@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -44,6 +45,7 @@ class SealedRoom:
         self._announcement: dict[str, Any] | None = {
             "interview_id": interview_id,
             "room": room,
+            "node": recordings.node,
             "wrapped_key": base64.b64encode(wrapped).decode(),
             "started_at": time.time(),
         }
@@ -106,6 +108,14 @@ class SealedRecordings:
         self.spool = spool_dir(config.data_dir)
         self.intake = load_intake_recipient(config.data_dir)
         self.chunk_size = config.storage.chunk_size
+        self.node = config.sfu.node or socket.gethostname()
+
+    def announce_start(self) -> None:
+        """Report that this node (re)started: whatever it was recording before is interrupted.
+
+        Written before any room opens, so the worker applies it before this run's recordings.
+        """
+        write_event(self.spool, {"event": "sfu-started", "node": self.node, "at": time.time()})
 
     def start(self, room: str, interview_id: int | None) -> SealedRoom | None:
         """A recording for the room, or None when it is not an interview (nothing to file under)."""

@@ -90,5 +90,7 @@ def run(config: Config, port: int) -> None:
     and live captions when a speech model is installed."""
     from appliance.sfu.captions import open_live_captions
 
-    app = create_app(config, sinks=SealedRecordings(config), captions=open_live_captions(config))
+    sinks = SealedRecordings(config)
+    sinks.announce_start()
+    app = create_app(config, sinks=sinks, captions=open_live_captions(config))
     web.run_app(app, host=config.sfu.host, port=port, print=None)

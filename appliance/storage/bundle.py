@@ -36,8 +36,8 @@ from appliance.storage.recipients import (
     unwrap_with_identity,
     wrap_for_recipient,
 )
-from appliance.storage.recordings import blob_store, get_recording
-from appliance.storage.sealed import HEADER_BYTES, SealedReader, SealError, parse_header
+from appliance.storage.recordings import READABLE_BLOBS, blob_store, get_recording
+from appliance.storage.sealed import HEADER_BYTES, SealedReader, SealError, Truncated, parse_header
 
 FORMAT = "parley-export-v1"
 SIGNATURE_DOMAIN = b"parley-export-v1\n"
@@ -87,8 +87,11 @@ def export(
     if out.exists():
         raise ApplianceError(f"{out} already exists; choose a new file name")
     blobs = list(RecordingBlob.select().where(RecordingBlob.recording == recording))
-    if not blobs or any(b.status != "complete" for b in blobs):
-        raise ApplianceError(f"recording {recording_id} has no complete blobs to export yet")
+    if any(b.status == "writing" for b in blobs):
+        raise ApplianceError(f"recording {recording_id} is still being written; export it later")
+    blobs = [b for b in blobs if b.status in READABLE_BLOBS]
+    if not blobs:
+        raise ApplianceError(f"recording {recording_id} has no blobs to export")
     key_id = bytes.fromhex(recording.key_id)
     data_key = keystore.unwrap(runtime.config.data_dir, key_id)
     subject = f"recording:{recording.id}"
@@ -136,6 +139,7 @@ def export(
                 "media_type": b.media_type,
                 "plaintext_bytes": b.plaintext_bytes,
                 "sealed_sha256": b.sealed_sha256,
+                "status": b.status,
             }
             for b in blobs
         ],
@@ -342,6 +346,19 @@ def decrypt(
         return _write_plaintext(bundle, identity, out_dir)
 
 
+def _copy_plaintext(reader: SealedReader, blob: dict[str, Any], out: IO[bytes]) -> None:
+    """Every chunk, authenticated; a blob the signed manifest calls truncated (its recording
+    was interrupted) must end exactly where the manifest says, at a chunk boundary."""
+    written = 0
+    try:
+        for chunk in reader.stream():
+            out.write(chunk)
+            written += len(chunk)
+    except Truncated:
+        if blob.get("status") != "truncated" or written != blob.get("plaintext_bytes"):
+            raise
+
+
 def _write_plaintext(bundle: _Bundle, identity: Identity, out_dir: Path) -> list[Path]:
     manifest = bundle.manifest
     key_id = bytes.fromhex(manifest["key"]["key_id"])
@@ -361,8 +378,7 @@ def _write_plaintext(bundle: _Bundle, identity: Identity, out_dir: Path) -> list
             fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             partials.append(partial)
             with os.fdopen(fd, "wb") as out:
-                for chunk in reader.stream():
-                    out.write(chunk)
+                _copy_plaintext(reader, blob, out)
         # Every blob authenticated: only now do the plaintext files get their names.
         for partial, target in zip(partials, targets, strict=True):
             os.link(partial, target)  # fails rather than replace a file that appeared meanwhile

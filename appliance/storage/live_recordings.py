@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import base64
 import datetime
+import hashlib
 import json
 import logging
 from typing import Any
 
 import peewee
 
+from appliance.database import utcnow
 from appliance.errors import ApplianceError, NotFound
 from appliance.models import Interview, Recording, RecordingBlob
 from appliance.runtime import Runtime
 from appliance.storage import keystore
 from appliance.storage.appliance_keys import load_intake_identity
 from appliance.storage.recipients import unwrap_with_identity
-from appliance.storage.recordings import blob_store
+from appliance.storage.recordings import READ_BLOCK, blob_store
+from appliance.storage.sealed import SealedReader, SealError, Truncated
 from appliance.storage.spool import pending, reject, spool_dir
 from appliance.transcription import queue_transcription
 
@@ -71,8 +74,75 @@ def _discard_if_erased(runtime: Runtime, event: dict[str, Any]) -> bool:
     return True
 
 
+def _salvage(runtime: Runtime, blob: RecordingBlob, key_id: bytes, data_key: bytes) -> None:
+    """Close a blob its writer never finished: keep its authenticated prefix, as it is."""
+    path = blob_store(runtime).path(bytes.fromhex(blob.object_id))
+    readable = 0
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as source:
+            for block in iter(lambda: source.read(READ_BLOCK), b""):
+                digest.update(block)
+            reader = SealedReader(
+                source,
+                data_key,
+                key_id,
+                bytes.fromhex(blob.object_id),
+            )
+            for plain in reader.stream():
+                readable += len(plain)
+    except Truncated:
+        pass
+    except (SealError, OSError) as exc:
+        logger.warning("blob %s of an interrupted recording: %s", blob.object_id, exc)
+    blob.plaintext_bytes = readable
+    blob.sealed_sha256 = digest.hexdigest()
+    blob.status = "truncated" if readable else "lost"
+    blob.save()
+
+
+def interrupt_node(runtime: Runtime, node: str) -> int:
+    """Close the live recordings an SFU node was writing when it stopped without finishing
+    them: each unfinished blob keeps its readable prefix, and the recording is transcribed
+    from what was saved. Returns how many recordings were closed."""
+    recordings = Recording.select().where(
+        (Recording.status == "recording")
+        & (Recording.sfu_node == node)
+        & Recording.key_id.is_null(False)
+    )
+    closed = 0
+    for recording in recordings:
+        key_id = bytes.fromhex(str(recording.key_id))
+        data_key = keystore.unwrap(runtime.config.data_dir, key_id)
+        unfinished = list(
+            RecordingBlob.select().where(
+                (RecordingBlob.recording == recording) & (RecordingBlob.status == "writing")
+            )
+        )
+        for blob in unfinished:
+            _salvage(runtime, blob, key_id, data_key)
+        recording.status = "interrupted"
+        recording.ended_at = utcnow()
+        recording.save()
+        runtime.audit.record(
+            "sfu",
+            "recording.interrupt",
+            f"recording:{recording.id}",
+            {
+                "node": node,
+                "salvaged": {b.object_id: b.plaintext_bytes for b in unfinished},
+            },
+        )
+        queue_transcription(recording)
+        closed += 1
+    return closed
+
+
 def _apply(runtime: Runtime, event: dict[str, Any]) -> None:
     kind = event["event"]
+    if kind == "sfu-started":
+        interrupt_node(runtime, str(event["node"]))
+        return
     key_id = str(event["key_id"])
     if _discard_if_erased(runtime, event):
         return
@@ -100,6 +170,7 @@ def _apply(runtime: Runtime, event: dict[str, Any]) -> None:
             source="live",
             status="recording",
             started_at=started.replace(tzinfo=None),
+            sfu_node=str(event.get("node", ""))[:100],
         )
         runtime.audit.record(
             "sfu", "recording.start", f"recording:{recording.id}", {"room": str(event["room"])}

@@ -17,6 +17,8 @@ from appliance.storage.blobstore import HashingFile, LocalBlobStore
 from appliance.storage.sealed import SealedReader, SealWriter, new_object_id
 
 READ_BLOCK = 1024 * 1024
+# Blob states with content: sealed to the end, or cut short when the SFU writing it died.
+READABLE_BLOBS = ("complete", "truncated")
 
 
 def blob_store(runtime: Runtime) -> LocalBlobStore:

@@ -322,16 +322,28 @@ class SealedReader:
             return False
         return True
 
-    def read_range(self, offset: int, length: int) -> bytes:
-        """`length` bytes from `offset`, decrypting only the chunks that hold them."""
+    def prefix_size(self) -> int:
+        """Plaintext bytes readable with `prefix=True`: all of a finished object, the whole
+        chunks of an unfinished one (each still authenticated when read)."""
+        try:
+            return self.size()
+        except Truncated:
+            return self.chunk_count * self.header.chunk_size
+
+    def read_range(self, offset: int, length: int, *, prefix: bool = False) -> bytes:
+        """`length` bytes from `offset`, decrypting only the chunks that hold them.
+
+        An unfinished object raises Truncated, unless `prefix` asks for what was written.
+        """
         if offset < 0 or length < 0:
             raise ValueError("offset and length must not be negative")
-        end = min(offset + length, self.size())
+        end = min(offset + length, self.prefix_size() if prefix else self.size())
         if offset >= end:
             return b""
         size = self.header.chunk_size
         first = offset // size
-        parts = [self.chunk(i) for i in range(first, (end - 1) // size + 1)]
+        read = (lambda i: self._read(i)[0]) if prefix else self.chunk
+        parts = [read(i) for i in range(first, (end - 1) // size + 1)]
         start = offset - first * size
         return b"".join(parts)[start : start + end - offset]
 

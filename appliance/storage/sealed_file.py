@@ -13,10 +13,14 @@ from appliance.storage.sealed import SealedReader
 
 
 class SealedFile(io.RawIOBase):
-    def __init__(self, reader: SealedReader) -> None:
+    """With `prefix`, an unfinished object (a recording cut short) reads as what was written;
+    without, it raises Truncated."""
+
+    def __init__(self, reader: SealedReader, *, prefix: bool = False) -> None:
         super().__init__()
         self.reader = reader
-        self.length = reader.size()
+        self.prefix = prefix
+        self.length = reader.prefix_size() if prefix else reader.size()
         self.position = 0
 
     def readable(self) -> bool:
@@ -36,7 +40,7 @@ class SealedFile(io.RawIOBase):
         return self.position
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        data = self.reader.read_range(self.position, len(buffer))
+        data = self.reader.read_range(self.position, len(buffer), prefix=self.prefix)
         buffer[: len(data)] = data
         self.position += len(data)
         return len(data)

@@ -41,6 +41,9 @@ class SfuConfig:
     ice_loopback_only: bool = False
     room_grace_seconds: int = 30
     max_participants: int = 12
+    # Video codecs a publisher may send, in order of preference: the first one its offer has
+    # is used. VP8 plays everywhere; H.264 suits devices that encode it in hardware.
+    video_codecs: str = "VP8,H264"
     # This SFU's name among the box's nodes; empty: the host name. A node that restarts closes
     # the recordings it was writing as interrupted, keeping what reached the disk.
     node: str = ""

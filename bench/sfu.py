@@ -37,6 +37,7 @@ from aiortc.rtcconfiguration import RTCBundlePolicy
 from aiortc.rtp import RtpPacket
 
 from appliance.sfu.aiortc_hooks import RECEIVER_JITTER_BUFFER
+from appliance.sfu.codecs import VP8
 from appliance.sfu.forwarder import RtpPiece, VideoFrameAssembler
 from appliance.sfu.ice import gather_on_loopback_only
 from appliance.sfu.token import issue
@@ -115,20 +116,17 @@ class CountingBuffer(JitterBuffer):
     def __init__(self, kind: str, stats: dict[str, Any]) -> None:
         super().__init__(capacity=16)
         self.kind, self.stats = kind, stats
-        self.assembler = VideoFrameAssembler()
+        self.assembler = VideoFrameAssembler(VP8)
 
     def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
         self.stats["bytes"] += len(packet.payload)
         if self.kind != "video":
             return False, None
-        from aiortc.codecs.vpx import VpxPayloadDescriptor
-
-        descriptor, _ = VpxPayloadDescriptor.parse(packet.payload)
         piece = RtpPiece(
             packet.sequence_number,
             packet.timestamp,
             bool(packet.marker),
-            bool(descriptor.partition_start) and descriptor.partition_id == 0,
+            bool(VP8.frame_start(packet.payload)),
             getattr(packet, "_data", b""),
         )
         now = time.monotonic()

@@ -2,6 +2,7 @@
 
 Page A publishes Chromium's fake camera and microphone; page B must decode video and receive
 audio through the SFU. Prints one JSON line with page B's totals; exits non-zero on failure.
+An argument sets the SFU's video codecs (`H264`: the browser must encode and decode H.264).
 """
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ FLAGS = [
 
 
 async def main() -> None:
-    config = load_config(
-        Path(tempfile.mkdtemp()), environ={"APPLIANCE_SFU_ICE_LOOPBACK_ONLY": "true"}
-    )
+    settings = {"APPLIANCE_SFU_ICE_LOOPBACK_ONLY": "true"}
+    if len(sys.argv) > 1:
+        settings["APPLIANCE_SFU_VIDEO_CODECS"] = sys.argv[1]
+    config = load_config(Path(tempfile.mkdtemp()), environ=settings)
     key = Ed25519PrivateKey.generate()
     runner = web.AppRunner(create_app(config, key.public_key()))
     await runner.setup()

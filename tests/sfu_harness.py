@@ -17,7 +17,7 @@ import aiohttp
 import av
 import numpy as np
 from aiohttp import web
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtcconfiguration import RTCBundlePolicy
@@ -25,6 +25,7 @@ from aiortc.rtp import RtpPacket
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from appliance.config import load_config
+from appliance.sfu.codecs import nal_units
 from appliance.sfu.server import create_app
 from appliance.sfu.token import issue
 from appliance.storage.sealed import SealedReader, SealWriter
@@ -33,12 +34,17 @@ FPS = 30
 GOP = 15
 
 
-def make_clip(path: Path, seconds: float = 4.0) -> None:
-    """A VP8 + Opus WebM with a keyframe every GOP frames, made with PyAV."""
-    with av.open(str(path), "w", format="webm") as container:
-        video = container.add_stream("libvpx", rate=FPS)
+def make_clip(path: Path, seconds: float = 4.0, codec: str = "vp8") -> None:
+    """A VP8 + Opus WebM, or with `codec="h264"` an H.264 (constrained baseline, Annex B) +
+    Opus MPEG-TS, with a keyframe every GOP frames, made with PyAV."""
+    with av.open(str(path), "w", format="webm" if codec == "vp8" else "mpegts") as container:
+        if codec == "vp8":
+            video = container.add_stream("libvpx", rate=FPS)
+            video.options = {"deadline": "realtime", "cpu-used": "8"}
+        else:
+            video = container.add_stream("libx264", rate=FPS)
+            video.options = {"profile": "baseline", "tune": "zerolatency", "preset": "ultrafast"}
         video.width, video.height, video.pix_fmt = 320, 240, "yuv420p"
-        video.options = {"deadline": "realtime", "cpu-used": "8"}
         video.codec_context.gop_size = GOP
         audio = container.add_stream("libopus", rate=48000)
         audio.layout = "mono"
@@ -70,14 +76,22 @@ def make_clip(path: Path, seconds: float = 4.0) -> None:
                 container.mux(packet)
 
 
+def frame_hash(frame: bytes) -> str:
+    """SHA-256 of an encoded frame. An H.264 frame is hashed as its NAL units, each behind a
+    4-byte start code: RTP carries NAL units, not the start codes between them, so that is
+    what must arrive unchanged. (A VP8 frame never starts with 00 00 01: its first byte holds
+    the show-frame bit.)"""
+    if frame.startswith((b"\x00\x00\x01", b"\x00\x00\x00\x01")):
+        frame = b"".join(b"\x00\x00\x00\x01" + unit for unit in nal_units(frame))
+    return hashlib.sha256(frame).hexdigest()
+
+
 def source_frames(path: Path, kind: str) -> list[tuple[str, bool]]:
-    """(SHA-256, keyframe) of every encoded frame of `kind` in the clip, in order."""
+    """(hash, keyframe) of every encoded frame of `kind` in the clip, in order."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0] if kind == "video" else container.streams.audio[0]
         return [
-            (hashlib.sha256(bytes(p)).hexdigest(), bool(p.is_keyframe))
-            for p in container.demux(stream)
-            if p.size
+            (frame_hash(bytes(p)), bool(p.is_keyframe)) for p in container.demux(stream) if p.size
         ]
 
 
@@ -94,7 +108,7 @@ class CapturingJitterBuffer(JitterBuffer):
     def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
         pli, frame = super().add(packet)
         if frame is not None:
-            self.sink.append(hashlib.sha256(frame.data).hexdigest())
+            self.sink.append(frame_hash(frame.data))
         return pli, None
 
 
@@ -126,11 +140,21 @@ class Client:
                 if message["type"] == kind:
                     return message
 
-    async def publish(self, player: MediaPlayer) -> None:
+    async def publish(self, player: MediaPlayer, video_codec: str = "") -> None:
+        """Publish the player's tracks; `video_codec` ("video/H264") is then the only one
+        offered, as it must be when the player hands over packets already in that codec."""
         pc = RTCPeerConnection(CLIENT_RTC)
         for track in (player.audio, player.video):
             if track is not None:
                 pc.addTrack(track)
+        if video_codec:
+            capabilities = RTCRtpSender.getCapabilities("video")
+            assert capabilities is not None
+            for transceiver in pc.getTransceivers():
+                if transceiver.kind == "video":
+                    transceiver.setCodecPreferences(
+                        [c for c in capabilities.codecs if c.mimeType == video_codec]
+                    )
         await pc.setLocalDescription(await pc.createOffer())
         await self.send({"type": "publish", "sdp": pc.localDescription.sdp})
         answer = await self.expect("publish-answer")
@@ -215,7 +239,7 @@ class Sfu:
 
 
 class SealedFiles:
-    """Recording sinks for tests: each participant's WebM sealed into a file under one key."""
+    """Recording sinks for tests: each participant's recording sealed into a file under one key."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -223,12 +247,14 @@ class SealedFiles:
         self.key_id = os.urandom(16)
         self.files: dict[str, list[Path]] = {}
         self.manifests: list[dict[str, Any]] = []
+        self.containers: dict[str, str] = {}
         self._open: dict[int, Any] = {}
 
     def start(self, room: str, interview_id: int | None) -> SealedFiles:
         return self
 
-    def open(self, participant_identity: str) -> SealWriter:
+    def open(self, participant_identity: str, container: str) -> SealWriter:
+        self.containers[participant_identity] = container
         paths = self.files.setdefault(participant_identity, [])
         path = self.directory / f"{participant_identity}-{len(paths)}.sealed"
         paths.append(path)
@@ -251,13 +277,15 @@ class SealedFiles:
 
 @asynccontextmanager
 async def running_sfu(
-    tmp_path: Path, sinks: Any = None, captions: Any = None
+    tmp_path: Path, sinks: Any = None, captions: Any = None, settings: dict[str, str] | None = None
 ) -> AsyncIterator[Sfu]:
+    """An SFU on loopback; `settings` are APPLIANCE_* variables on top of the test defaults."""
     config = load_config(
         tmp_path,
         environ={
             "APPLIANCE_SFU_ICE_LOOPBACK_ONLY": "true",
             "APPLIANCE_SFU_ROOM_GRACE_SECONDS": "1",
+            **(settings or {}),
         },
     )
     key = Ed25519PrivateKey.generate()

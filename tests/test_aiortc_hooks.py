@@ -47,3 +47,27 @@ def test_sender_internals_have_the_expected_shape() -> None:
 def test_the_tap_replaces_the_buffer_interface_it_overrides() -> None:
     assert list(inspect.signature(JitterBuffer.add).parameters) == ["self", "packet"]
     assert issubclass(TapJitterBuffer, JitterBuffer)
+
+
+def test_encoders_packetize_forwarded_packets_as_the_sfu_expects() -> None:
+    """The sender hands `pack` an av.Packet of one frame: H.264 as Annex B (split at start
+    codes), VP8 as the bare frame; and both offer the capability names the SFU restricts to."""
+    import fractions
+
+    import av
+    from aiortc.codecs.h264 import H264Encoder, H264PayloadDescriptor
+    from aiortc.codecs.vpx import Vp8Encoder, VpxPayloadDescriptor
+
+    annex_b = b"\x00\x00\x00\x01\x67\x42\xc0\x1e\x00\x00\x01\x65\x88\x84"
+    packet = av.Packet(annex_b)
+    packet.pts, packet.time_base = 3000, fractions.Fraction(1, 90000)
+    payloads, timestamp = H264Encoder().pack(packet)
+    assert timestamp == 3000 and payloads[0][0] & 0x1F == 24  # STAP-A of both units
+    assert H264PayloadDescriptor.parse(payloads[0])[1] == (
+        b"\x00\x00\x00\x01\x67\x42\xc0\x1e\x00\x00\x00\x01\x65\x88\x84"
+    )
+    payloads, _ = Vp8Encoder().pack(packet)
+    assert VpxPayloadDescriptor.parse(payloads[0])[1] == annex_b
+    video = RTCRtpReceiver.getCapabilities("video")
+    assert video is not None
+    assert {c.mimeType for c in video.codecs} >= {"video/VP8", "video/H264", "video/rtx"}

@@ -2,6 +2,7 @@
 
 import asyncio
 
+from appliance.sfu.codecs import VP8
 from appliance.sfu.forwarder import (
     AudioPacketSequencer,
     EncodedFrame,
@@ -30,7 +31,7 @@ def pieces(first_seq: int, timestamp: int, parts: list[bytes]) -> list[RtpPiece]
 
 
 def test_a_frame_is_released_by_its_marker_packet_not_the_next_frame() -> None:
-    assembler = VideoFrameAssembler()
+    assembler = VideoFrameAssembler(VP8)
     first, second = (
         pieces(10, 3000, [KEY, b"-a", b"-b"])[0:2],
         pieces(10, 3000, [KEY, b"-a", b"-b"])[2],
@@ -42,7 +43,7 @@ def test_a_frame_is_released_by_its_marker_packet_not_the_next_frame() -> None:
 
 
 def test_packets_reordered_within_a_frame_wait_for_the_gap() -> None:
-    assembler = VideoFrameAssembler()
+    assembler = VideoFrameAssembler(VP8)
     a, b, c = pieces(100, 90, [KEY, b"1", b"2"])
     assert assembler.push(a, 0)[0] == []
     assert assembler.push(c, 0)[0] == []
@@ -51,7 +52,7 @@ def test_packets_reordered_within_a_frame_wait_for_the_gap() -> None:
 
 
 def test_nothing_is_forwarded_until_a_keyframe_and_a_keyframe_is_requested() -> None:
-    assembler = VideoFrameAssembler()
+    assembler = VideoFrameAssembler(VP8)
     frames, need = assembler.push(pieces(5, 1, [DELTA])[0], 0)
     assert frames == [] and need
     frames, need = assembler.push(pieces(6, 2, [KEY])[0], 0)
@@ -59,7 +60,7 @@ def test_nothing_is_forwarded_until_a_keyframe_and_a_keyframe_is_requested() -> 
 
 
 def test_an_unrepaired_gap_resyncs_on_the_next_keyframe() -> None:
-    assembler = VideoFrameAssembler(gap_timeout=0.25)
+    assembler = VideoFrameAssembler(VP8, gap_timeout=0.25)
     assembler.push(pieces(1, 100, [KEY])[0], 0.0)
     later = pieces(3, 300, [DELTA])[0]  # seq 2 was lost
     assert assembler.push(later, 0.1) == ([], False)
@@ -70,7 +71,7 @@ def test_an_unrepaired_gap_resyncs_on_the_next_keyframe() -> None:
 
 
 def test_a_repaired_gap_releases_frames_in_order() -> None:
-    assembler = VideoFrameAssembler()
+    assembler = VideoFrameAssembler(VP8)
     assembler.push(pieces(1, 100, [KEY])[0], 0.0)
     assembler.push(pieces(3, 300, [DELTA + b"3"])[0], 0.01)
     frames, _ = assembler.push(pieces(2, 200, [DELTA + b"2"])[0], 0.05)
@@ -79,7 +80,7 @@ def test_a_repaired_gap_releases_frames_in_order() -> None:
 
 def test_sequence_numbers_and_timestamps_wrap() -> None:
     assert seq_newer(0, 65535) and not seq_newer(65535, 0)
-    assembler = VideoFrameAssembler()
+    assembler = VideoFrameAssembler(VP8)
     frames = []
     for seq, ts in [(65534, 2**32 - 3000), (65535, 2**32 - 10), (0, 2980)]:
         frames += assembler.push(pieces(seq, ts, [KEY if seq == 65534 else DELTA])[0], 0)[0]

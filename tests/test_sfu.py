@@ -21,10 +21,14 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run(
-    scenario: Callable[[Sfu], object], tmp_path: Path, sinks: object = None, captions: object = None
+    scenario: Callable[[Sfu], object],
+    tmp_path: Path,
+    sinks: object = None,
+    captions: object = None,
+    settings: dict[str, str] | None = None,
 ) -> None:
     async def main() -> None:
-        async with running_sfu(tmp_path, sinks, captions) as sfu:
+        async with running_sfu(tmp_path, sinks, captions, settings) as sfu:
             await scenario(sfu)  # type: ignore[misc]
 
     asyncio.run(main())
@@ -218,7 +222,7 @@ def test_an_offer_without_a_usable_codec_is_refused(tmp_path: Path) -> None:
             assert error["code"] == "no-codec" and "VP8" in error["message"]
             await pc.close()
 
-    run(scenario, tmp_path)
+    run(scenario, tmp_path, settings={"APPLIANCE_SFU_VIDEO_CODECS": "VP8"})
 
 
 def test_an_empty_room_closes_after_the_grace_period(tmp_path: Path) -> None:
@@ -272,6 +276,59 @@ def test_each_participant_is_recorded_unchanged_into_a_sealed_webm(
     [alice] = manifest["participants"]
     assert {t["kind"] for t in alice["tracks"]} == {"audio", "video"}
     assert all(t["dropped"] == 0 for t in alice["tracks"]) and alice["error"] is None
+
+
+def test_h264_is_forwarded_unchanged_and_recorded_into_matroska(tmp_path: Path) -> None:
+    import io
+
+    import av
+
+    clip = tmp_path / "clip.ts"
+    make_clip(clip, codec="h264")
+    video = source_frames(clip, "video")
+    sinks = SealedFiles(tmp_path)
+
+    async def scenario(sfu: Sfu) -> None:
+        async with sfu.client("bob") as bob, sfu.client("alice") as alice:
+            await alice.publish(MediaPlayer(str(clip), decode=False), video_codec="video/H264")
+            alice_id = participant_id(alice)
+            await until(lambda: len(bob.frames_from(alice_id, "video")) >= 60)
+            assert_contiguous_from_keyframe(bob.frames_from(alice_id, "video"), video)
+            assert bob.subscriber is not None
+            assert "H264/90000" in bob.subscriber.remoteDescription.sdp
+        await asyncio.sleep(1.5)
+
+    run(scenario, tmp_path, sinks)
+    assert sinks.containers["alice"] == "matroska"
+    [path] = sinks.files["alice"]
+    with av.open(io.BytesIO(sinks.plaintext(path))) as container:
+        assert container.format.name == "matroska,webm"
+        assert [s.codec_context.name for s in container.streams] == ["h264", "opus"]
+        stream = container.streams.video[0]
+        assert (stream.codec_context.width, stream.codec_context.height) == (320, 240)
+        frames = list(container.decode(video=0))
+    assert len(frames) >= 60 and (frames[0].width, frames[0].height) == (320, 240)
+    [manifest] = sinks.manifests
+    [alice] = manifest["participants"]
+    assert {t["codec"] for t in alice["tracks"]} == {"h264", "opus"}
+
+
+def test_the_sfus_video_codec_preference_picks_from_what_the_publisher_offers(
+    clip: Path, tmp_path: Path
+) -> None:
+    async def scenario(sfu: Sfu) -> None:
+        async with sfu.client("bob") as bob, sfu.client("alice") as alice:
+            # aiortc offers VP8 first, then H.264; the SFU prefers H.264, so H.264 it is.
+            await alice.publish(MediaPlayer(str(clip), decode=True))
+            alice_id = participant_id(alice)
+            await until(lambda: len(bob.frames_from(alice_id, "video")) >= 10)
+            assert alice.publisher is not None and bob.subscriber is not None
+            answer = alice.publisher.remoteDescription.sdp
+            assert "H264/90000" in answer and "VP8/90000" not in answer
+            offer = bob.subscriber.remoteDescription.sdp
+            assert "H264/90000" in offer and "VP8/90000" not in offer
+
+    run(scenario, tmp_path, settings={"APPLIANCE_SFU_VIDEO_CODECS": "H264,VP8"})
 
 
 def test_killing_the_sfu_mid_recording_leaves_a_playable_prefix(clip: Path, tmp_path: Path) -> None:

@@ -25,9 +25,18 @@ def _namespace_available() -> bool:
 
 
 @pytest.mark.skipif(not _namespace_available(), reason="needs root to make a network namespace")
-def test_chromium_publishes_another_page_decodes_and_a_dropped_client_comes_back() -> None:
+@pytest.mark.parametrize(("setting", "codec"), [("VP8,H264", "video/VP8"), ("H264", "video/H264")])
+def test_chromium_publishes_another_page_decodes_and_a_dropped_client_comes_back(
+    setting: str, codec: str
+) -> None:
     result = subprocess.run(
-        ["unshare", "-n", "sh", "-c", f'ip link set lo up && exec "{sys.executable}" "{SCENARIO}"'],
+        [
+            "unshare",
+            "-n",
+            "sh",
+            "-c",
+            f'ip link set lo up && exec "{sys.executable}" "{SCENARIO}" {setting}',
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -35,5 +44,6 @@ def test_chromium_publishes_another_page_decodes_and_a_dropped_client_comes_back
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["bob"]["framesDecoded"] > 30 and report["bob"]["audioSamples"] > 0
+    assert set(report["bob"]["codecs"]) == {codec, "audio/opus"}
     assert report["rejoined"] and report["alice_state"] == "connected"
     assert report["after_blip"]["framesDecoded"] > report["bob"]["framesDecoded"] + 30

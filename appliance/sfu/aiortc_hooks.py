@@ -11,36 +11,41 @@ import asyncio
 from collections.abc import Callable
 
 from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
-from aiortc.codecs.vpx import VpxPayloadDescriptor
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 from aiortc.rtp import RtpPacket
 
+from appliance.sfu.codecs import VideoCodec
 from appliance.sfu.forwarder import RtpPiece
 
 RECEIVER_JITTER_BUFFER = "_RTCRtpReceiver__jitter_buffer"
 _pending: set[asyncio.Future[None]] = set()  # keeps scheduled RTCP sends alive until done
-SUPPORTED = {"audio": ("audio/opus",), "video": ("video/VP8", "video/rtx")}
 
 
 class TapJitterBuffer(JitterBuffer):
     """Stands in for the receiver's jitter buffer: hands every packet to the forwarder and
-    returns no frame, so aiortc's decoder thread never has anything to decode."""
+    returns no frame, so aiortc's decoder thread never has anything to decode.
 
-    def __init__(self, kind: str, on_piece: Callable[[RtpPiece, int], None]) -> None:
+    `frame_start` reads a video payload's descriptor (None: unusable, dropped); audio packets
+    are whole frames."""
+
+    def __init__(
+        self,
+        frame_start: Callable[[bytes], bool | None] | None,
+        on_piece: Callable[[RtpPiece, int], None],
+    ) -> None:
         super().__init__(capacity=16)
-        self.kind = kind
+        self.frame_start = frame_start
         self.on_piece = on_piece
 
     def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
         data: bytes = getattr(packet, "_data", b"")
         frame_start = True
-        if self.kind == "video":
-            try:
-                descriptor, _ = VpxPayloadDescriptor.parse(packet.payload)
-            except ValueError:
+        if self.frame_start is not None:
+            start = self.frame_start(packet.payload)
+            if start is None:
                 return False, None
-            frame_start = bool(descriptor.partition_start) and descriptor.partition_id == 0
+            frame_start = start
         piece = RtpPiece(
             sequence=packet.sequence_number,
             timestamp=packet.timestamp,
@@ -53,12 +58,14 @@ class TapJitterBuffer(JitterBuffer):
 
 
 def tap_receiver(
-    receiver: RTCRtpReceiver, kind: str, on_piece: Callable[[RtpPiece, int], None]
+    receiver: RTCRtpReceiver,
+    frame_start: Callable[[bytes], bool | None] | None,
+    on_piece: Callable[[RtpPiece, int], None],
 ) -> None:
     """Route a receiver's depayloaded packets to `on_piece` instead of its decoder."""
     if not hasattr(receiver, RECEIVER_JITTER_BUFFER):
         raise RuntimeError("aiortc changed: RTCRtpReceiver has no private jitter buffer to replace")
-    setattr(receiver, RECEIVER_JITTER_BUFFER, TapJitterBuffer(kind, on_piece))
+    setattr(receiver, RECEIVER_JITTER_BUFFER, TapJitterBuffer(frame_start, on_piece))
 
 
 def request_keyframe(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
@@ -78,12 +85,16 @@ def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> N
     sender._send_keyframe = callback  # type: ignore[method-assign]
 
 
-def restrict_codecs(transceiver: RTCRtpTransceiver) -> None:
-    """Offer or accept only the codecs the SFU forwards (Opus; VP8 with RTX)."""
-    allowed = SUPPORTED[transceiver.kind]
+def restrict_codecs(transceiver: RTCRtpTransceiver, video: VideoCodec | None = None) -> None:
+    """Offer or accept only what the SFU forwards: Opus, or `video` (with RTX)."""
+    if transceiver.kind == "video":
+        assert video is not None, "a video transceiver needs its codec"
+        allowed = {video.mime_type.lower(), "video/rtx"}
+    else:
+        allowed = {"audio/opus"}
     capabilities = RTCRtpReceiver.getCapabilities(transceiver.kind)
     assert capabilities is not None
     preferred: list[RTCRtpCodecCapability] = [
-        codec for codec in capabilities.codecs if codec.mimeType in allowed
+        codec for codec in capabilities.codecs if codec.mimeType.lower() in allowed
     ]
     transceiver.setCodecPreferences(preferred)

@@ -19,6 +19,8 @@ from typing import Any
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from appliance.sfu.codecs import VideoCodec
+
 logger = logging.getLogger(__name__)
 
 VIDEO_CLOCK = 90000
@@ -43,7 +45,7 @@ class RtpPiece:
     sequence: int
     timestamp: int
     marker: bool
-    frame_start: bool  # first packet of a frame (VP8: S=1 and partition 0)
+    frame_start: bool  # first packet of a frame, as the codec's payload descriptor says
     data: bytes
 
 
@@ -67,18 +69,15 @@ class TimestampUnwrapper:
         return timestamp + self._offset
 
 
-def vp8_is_keyframe(frame: bytes) -> bool:
-    # The VP8 frame tag's lowest bit is 0 for a key frame (RFC 6386, section 9.1).
-    return len(frame) > 0 and frame[0] & 0x01 == 0
-
-
 class VideoFrameAssembler:
-    """Turns VP8 RTP pieces into complete frames, strictly in order."""
+    """Turns a codec's RTP pieces into complete frames, strictly in order, from a keyframe."""
 
-    def __init__(self, gap_timeout: float = 0.25) -> None:
+    def __init__(self, codec: VideoCodec, gap_timeout: float = 0.25) -> None:
+        self.codec = codec
         self.gap_timeout = gap_timeout
         self._pending: dict[int, RtpPiece] = {}
         self._next: int | None = None  # sequence number of the next frame's first packet
+        self._need_keyframe = True  # frames before the first keyframe (or after a resync) go
         self._stalled_since: float | None = None
         self._unwrapper = TimestampUnwrapper()
         self.resyncs = 0
@@ -86,7 +85,7 @@ class VideoFrameAssembler:
     def push(self, piece: RtpPiece, now: float) -> tuple[list[EncodedFrame], bool]:
         """Add a piece; returns the frames it completes and whether a keyframe is needed."""
         if self._next is None:
-            if not (piece.frame_start and vp8_is_keyframe(piece.data)):
+            if not piece.frame_start:
                 return [], True
             self._next = piece.sequence
             self._pending.clear()
@@ -94,7 +93,13 @@ class VideoFrameAssembler:
             return [], False  # late duplicate or retransmission of a frame already released
         self._pending[piece.sequence] = piece
         frames = self._drain(now)
-        if self._pending and not frames:
+        progressed = bool(frames)
+        need_keyframe = False
+        if self._need_keyframe and frames:
+            while frames and not frames[0].keyframe:
+                frames.pop(0)  # complete, in order, but undecodable without a keyframe before
+            self._need_keyframe = need_keyframe = not frames
+        if self._pending and not progressed:
             if self._stalled_since is None:
                 self._stalled_since = now
             elif now - self._stalled_since > self.gap_timeout or (
@@ -102,9 +107,9 @@ class VideoFrameAssembler:
             ):
                 self._resync()
                 return [], True
-        elif frames:
+        elif progressed:
             self._stalled_since = now if self._pending else None
-        return frames, False
+        return frames, need_keyframe
 
     def _drain(self, now: float) -> list[EncodedFrame]:
         frames = []
@@ -132,7 +137,7 @@ class VideoFrameAssembler:
                 EncodedFrame(
                     data=data,
                     timestamp=self._unwrapper.unwrap(first.timestamp),
-                    keyframe=vp8_is_keyframe(data),
+                    keyframe=self.codec.is_keyframe(data),
                     received_at=now,
                 )
             )
@@ -144,6 +149,7 @@ class VideoFrameAssembler:
         self._pending.clear()
         self._next = None
         self._stalled_since = None
+        self._need_keyframe = True
 
 
 class AudioPacketSequencer:
@@ -226,9 +232,16 @@ class ForwardedTrack(MediaStreamTrack):
 class TrackForwarder:
     """One published track: its frames go to every subscriber's ForwardedTrack and to taps."""
 
-    def __init__(self, kind: str, name: str, request_keyframe: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        kind: str,
+        name: str,
+        request_keyframe: Callable[[], None],
+        codec: VideoCodec | None = None,
+    ) -> None:
         self.kind = kind
         self.name = name
+        self.codec = codec  # the video codec the publisher sends; None for audio
         self._request_keyframe = request_keyframe
         self._last_request = 0.0
         self._subscribers: set[ForwardedTrack] = set()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
 from aiortc.exceptions import InternalError, InvalidStateError, OperationError
+from aiortc.sdp import SessionDescription
 
 from appliance.sfu.aiortc_hooks import (
     on_keyframe_request,
@@ -20,6 +21,7 @@ from appliance.sfu.aiortc_hooks import (
     restrict_codecs,
     tap_receiver,
 )
+from appliance.sfu.codecs import VideoCodec
 from appliance.sfu.forwarder import (
     AudioPacketSequencer,
     RtpPiece,
@@ -115,19 +117,18 @@ class Participant:
         if self.publisher is not None:
             raise SignalingError("already-publishing", "this participant already publishes")
         kinds = media_kinds(sdp)
+        video = self._video_codec(sdp) if "video" in kinds else None
         pc = RTCPeerConnection(self._rtc_config)
         for kind in kinds:
-            restrict_codecs(pc.addTransceiver(kind, direction="recvonly"))
+            restrict_codecs(pc.addTransceiver(kind, direction="recvonly"), video)
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             for transceiver in pc.getTransceivers():
-                self._forward(transceiver)
+                self._forward(transceiver, video)
             await pc.setLocalDescription(await pc.createAnswer())
         except OperationError as exc:
             await pc.close()
-            raise SignalingError(
-                "no-codec", f"no codec in common: offer Opus and VP8 ({exc})"
-            ) from None
+            raise SignalingError("no-codec", f"no codec in common: offer Opus ({exc})") from None
         except (ValueError, InternalError, InvalidStateError, KeyError, IndexError) as exc:
             await pc.close()
             raise SignalingError("bad-sdp", f"the offer could not be used: {exc}") from None
@@ -139,7 +140,24 @@ class Participant:
         self.room.track_set_changed(self)
         return pc.localDescription.sdp
 
-    def _forward(self, transceiver: RTCRtpTransceiver) -> None:
+    def _video_codec(self, sdp: str) -> VideoCodec:
+        """The first of the SFU's video codecs, in its order of preference, that the offer has."""
+        try:
+            offered = {
+                codec.mimeType.lower()
+                for media in SessionDescription.parse(sdp).media
+                if media.kind == "video"
+                for codec in media.rtp.codecs
+            }
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise SignalingError("bad-sdp", f"the offer could not be read: {exc}") from None
+        for codec in self.room.video_codecs:
+            if codec.mime_type.lower() in offered:
+                return codec
+        names = " or ".join(codec.name for codec in self.room.video_codecs)
+        raise SignalingError("no-codec", f"no video codec in common: offer {names}")
+
+    def _forward(self, transceiver: RTCRtpTransceiver, video: VideoCodec | None) -> None:
         kind = transceiver.kind
         receiver = transceiver.receiver
         media_ssrc: list[int] = []
@@ -148,16 +166,17 @@ class Participant:
             if media_ssrc:
                 request_keyframe(receiver, media_ssrc[0])
 
-        forwarder = TrackForwarder(kind, f"{self.claims.identity}/{kind}", ask_for_keyframe)
-        video = VideoFrameAssembler() if kind == "video" else None
-        audio = AudioPacketSequencer() if kind == "audio" else None
+        codec = video if kind == "video" else None
+        forwarder = TrackForwarder(kind, f"{self.claims.identity}/{kind}", ask_for_keyframe, codec)
+        assembler = VideoFrameAssembler(codec) if codec is not None else None
+        audio = AudioPacketSequencer() if codec is None else None
 
         def on_piece(piece: RtpPiece, ssrc: int) -> None:
             if not media_ssrc:
                 media_ssrc.append(ssrc)
             now = time.monotonic()
-            if video is not None:
-                frames, need_keyframe = video.push(piece, now)
+            if assembler is not None:
+                frames, need_keyframe = assembler.push(piece, now)
                 if need_keyframe:
                     forwarder.request_keyframe()
             else:
@@ -166,7 +185,7 @@ class Participant:
             for frame in frames:
                 forwarder.deliver(frame)
 
-        tap_receiver(receiver, kind, on_piece)
+        tap_receiver(receiver, codec.frame_start if codec is not None else None, on_piece)
         self.forwarders.append(forwarder)
 
     # --- subscribing ------------------------------------------------------------------------
@@ -189,7 +208,7 @@ class Participant:
                     # Always a new transceiver: aiortc ends a sender's RTP loop for good when
                     # its track ends, so one whose publisher left can never carry media again.
                     transceiver = pc.addTransceiver(track, direction="sendonly")
-                    restrict_codecs(transceiver)
+                    restrict_codecs(transceiver, forwarder.codec)
                     on_keyframe_request(transceiver.sender, forwarder.request_keyframe)
                     self.subscriptions[forwarder] = Subscription(
                         transceiver, publisher.id, forwarder.kind

@@ -1,9 +1,10 @@
-"""The recording tap: each participant's forwarded packets, muxed unchanged into one WebM.
+"""The recording tap: each participant's forwarded packets, muxed unchanged into one file
+(WebM for VP8, Matroska for H.264; Opus audio in either).
 
 Off the forwarding path: taps only enqueue (a bounded queue; when the writer falls behind,
 frames are dropped and counted, never waited for), and a thread per participant muxes with
 PyAV (`add_mux_stream`, no codec context, nothing decoded) into a sink such as a SealWriter.
-The WebM is written for a non-seekable stream, so whatever reached the sink before a crash is
+The file is written for a non-seekable stream, so whatever reached the sink before a crash is
 a playable prefix.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import fractions
 import logging
-import struct
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import av
 
+from appliance.sfu.codecs import VP8, VideoCodec
 from appliance.sfu.feed import BoundedFeed
 from appliance.sfu.forwarder import AUDIO_CLOCK, VIDEO_CLOCK, EncodedFrame, TrackForwarder
 
@@ -28,7 +29,6 @@ logger = logging.getLogger(__name__)
 MILLISECONDS = fractions.Fraction(1, 1000)
 QUEUE_FRAMES = 900  # about 15 s of audio + video at 30 fps
 HEADER_WAIT_FRAMES = 300  # start without a kind that has not shown up by then
-CODECS = {"video": "vp8", "audio": "opus"}
 
 
 class Sink(Protocol):
@@ -40,7 +40,9 @@ class Sink(Protocol):
 class RoomSinks(Protocol):
     """Where one room's recording goes: one sink per participant, then the room's manifest."""
 
-    def open(self, participant_identity: str) -> Sink: ...
+    def open(self, participant_identity: str, container: str) -> Sink:
+        """A sink for one participant's recording in `container` (a key of CONTAINERS)."""
+        ...
 
     def close(self, participant_identity: str, sink: Any) -> None: ...
 
@@ -51,14 +53,6 @@ class RecordingSinks(Protocol):
     def start(self, room: str, interview_id: int | None) -> RoomSinks | None:
         """Sinks for a room's recording, or None when this room cannot be recorded."""
         ...
-
-
-def vp8_dimensions(keyframe: bytes) -> tuple[int, int] | None:
-    """Width and height from a VP8 key frame header (RFC 6386, section 9.1)."""
-    if len(keyframe) < 10 or keyframe[3:6] != b"\x9d\x01\x2a":
-        return None
-    width, height = struct.unpack("<HH", keyframe[6:10])
-    return width & 0x3FFF, height & 0x3FFF
 
 
 @dataclass
@@ -77,6 +71,7 @@ class ParticipantRecorder:
     sink: Sink
     kinds: list[str]
     clock_origin: float  # time.monotonic() when the room's recording started
+    video: VideoCodec = VP8
     tracks: dict[str, TrackRecord] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -120,7 +115,7 @@ class ParticipantRecorder:
             "tracks": [
                 {
                     "kind": t.kind,
-                    "codec": CODECS[t.kind],
+                    "codec": self.video.mux_name if t.kind == "video" else "opus",
                     "start_offset_ms": t.offset_ms,
                     "frames": t.frames,
                     "duration_ms": max(0, t.last_pts_ms - t.offset_ms),
@@ -143,7 +138,7 @@ class ParticipantRecorder:
                 kind, frame = item
                 record = self.tracks[kind]
                 if record.first_timestamp is None:
-                    if kind == "video" and vp8_dimensions(frame.data) is None:
+                    if kind == "video" and not self._starts_video(frame):
                         continue  # wait for a keyframe: it carries the picture size
                     record.first_timestamp = frame.timestamp
                     record.offset_ms = int((frame.received_at - self.clock_origin) * 1000)
@@ -167,8 +162,11 @@ class ParticipantRecorder:
                 except Exception as exc:
                     self.error = self.error or f"{type(exc).__name__}: {exc}"
 
+    def _starts_video(self, frame: EncodedFrame) -> bool:
+        return self.video.is_keyframe(frame.data) and self.video.dimensions(frame.data) is not None
+
     def _open(self, pending: list[tuple[str, EncodedFrame]]) -> tuple[Any, dict[str, Any]]:
-        container = av.open(self.sink, "w", format="webm")
+        container = av.open(self.sink, "w", format=self.video.container)
         streams: dict[str, Any] = {}
         for kind in ("video", "audio"):
             record = self.tracks.get(kind)
@@ -176,8 +174,10 @@ class ParticipantRecorder:
                 continue
             if kind == "video":
                 first = next(f for k, f in pending if k == "video")
-                width, height = vp8_dimensions(first.data) or (0, 0)
-                stream = container.add_mux_stream("vp8", rate=30, width=width, height=height)
+                width, height = self.video.dimensions(first.data) or (0, 0)
+                stream = container.add_mux_stream(
+                    self.video.mux_name, rate=30, width=width, height=height
+                )
             else:
                 stream = container.add_mux_stream("opus", rate=AUDIO_CLOCK)
             stream.time_base = MILLISECONDS
@@ -223,9 +223,10 @@ class RoomRecording:
             self._add(identity, forwarders)
 
     def _add(self, identity: str, forwarders: list[TrackForwarder]) -> None:
-        sink = self.sinks.open(identity)
+        video = next((f.codec for f in forwarders if f.codec is not None), VP8)
+        sink = self.sinks.open(identity, video.container)
         recorder = ParticipantRecorder(
-            identity, sink, [f.kind for f in forwarders], self.started_at
+            identity, sink, [f.kind for f in forwarders], self.started_at, video
         )
         recorder.attach(forwarders)
         self.recorders[identity] = recorder

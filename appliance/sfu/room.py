@@ -10,7 +10,9 @@ from typing import Any
 from aiortc import RTCConfiguration
 
 from appliance.config import SfuConfig
+from appliance.errors import ApplianceError
 from appliance.sfu.audio_tap import AudioTap, CaptionService, CaptionSink
+from appliance.sfu.codecs import video_codecs
 from appliance.sfu.forwarder import TrackForwarder
 from appliance.sfu.peer import Participant, Send, SignalingError
 from appliance.sfu.recorder import RecordingSinks, RoomRecording
@@ -44,6 +46,7 @@ class Room:
         self.recording = RoomRecording(name, room_sinks) if room_sinks is not None else None
         self.record = self.recording is not None
         self.config = config
+        self.video_codecs = video_codecs(config.video_codecs)
         self.rtc_config = rtc_config
         self.participants: dict[str, Participant] = {}
         self._on_closed = on_closed
@@ -189,6 +192,10 @@ class Rooms:
         sinks: RecordingSinks | None = None,
         captions: CaptionService | None = None,
     ) -> None:
+        try:
+            video_codecs(config.video_codecs)
+        except ValueError as exc:
+            raise ApplianceError(f"[sfu] {exc}") from None
         self.config = config
         self.rtc_config = rtc_config
         self.sinks = sinks

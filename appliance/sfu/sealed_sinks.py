@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from appliance.config import Config
+from appliance.sfu.codecs import CONTAINERS
 from appliance.storage.appliance_keys import load_intake_recipient
 from appliance.storage.blobstore import HashingFile, LocalBlobStore
 from appliance.storage.recipients import wrap_for_recipient
@@ -74,9 +75,10 @@ class SealedRoom:
         )
         return writer
 
-    def open(self, participant_identity: str) -> SealWriter:
-        filename = f"{participant_identity}.webm"
-        return self._create(participant_identity, "media", filename, "video/webm")
+    def open(self, participant_identity: str, container: str) -> SealWriter:
+        extension, media_type = CONTAINERS[container]
+        filename = f"{participant_identity}.{extension}"
+        return self._create(participant_identity, "media", filename, media_type)
 
     def close(self, participant_identity: str, sink: Any) -> None:
         blob = self._open.pop(id(sink))

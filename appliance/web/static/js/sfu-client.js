@@ -159,12 +159,14 @@ export class SfuClient extends EventTarget {
 
   async stats() {
     // Totals over every received track: what a test or a status badge needs.
-    const totals = { framesDecoded: 0, audioSamples: 0, tracks: 0 };
+    const totals = { framesDecoded: 0, audioSamples: 0, tracks: 0, codecs: [] };
     if (!this.subscriber) return totals;
     const report = await this.subscriber.getStats();
     report.forEach((entry) => {
       if (entry.type !== "inbound-rtp") return;
       totals.tracks += 1;
+      const codec = entry.codecId && report.get(entry.codecId);
+      if (codec && !totals.codecs.includes(codec.mimeType)) totals.codecs.push(codec.mimeType);
       if (entry.kind === "video") totals.framesDecoded += entry.framesDecoded || 0;
       if (entry.kind === "audio") totals.audioSamples += entry.totalSamplesReceived || 0;
     });

@@ -497,3 +497,53 @@ def test_a_latecomer_receives_every_publisher_at_once(clip: Path, tmp_path: Path
                     await until(lambda p=pid: len(carol.frames_from(p, "audio")) >= 10)
 
     run(scenario, tmp_path)
+
+
+def test_the_panel_ends_the_room_for_everyone_and_it_cannot_be_joined_again(
+    tmp_path: Path,
+) -> None:
+    async def scenario(sfu: Sfu) -> None:
+        async with (
+            sfu.client("ivy", room="interview-9") as ivy,
+            sfu.client("alex", room="interview-9", role="candidate") as alex,
+        ):
+            await alex.send({"type": "end"})
+            assert (await alex.expect("error"))["code"] == "forbidden"
+            await ivy.send({"type": "end"})
+            ended = await alex.expect("room-ended")
+            assert ended["by"] == "ivy"
+        async with sfu.client("alex", room="interview-9", role="candidate", join=False) as again:
+            await again.send(
+                {"type": "join", "token": sfu.token("alex", "interview-9", "candidate")}
+            )
+            assert (await again.expect("error"))["code"] == "room-ended"
+        async with sfu.client("ivy", room="interview-10"):
+            pass  # other rooms are untouched
+
+    run(scenario, tmp_path)
+
+
+def test_recording_starts_when_a_consenting_participant_joins(clip: Path, tmp_path: Path) -> None:
+    """The panel may wait in the room before the candidate has consented: their tokens say
+    `record: false` until then. The first token that says `record: true` starts the recording,
+    tells everyone, and records those already publishing."""
+    sinks = SealedFiles(tmp_path)
+
+    async def scenario(sfu: Sfu) -> None:
+        async with sfu.client("ivy", record=False, interview_id=3) as ivy:
+            assert next(e for e in ivy.events if e["type"] == "joined")["recording"] is False
+            await ivy.publish(MediaPlayer(str(clip), decode=False))
+            await asyncio.sleep(0.5)
+            assert sinks.files == {}
+            async with sfu.client("alex", role="candidate", record=True, interview_id=3) as alex:
+                assert next(e for e in alex.events if e["type"] == "joined")["recording"] is True
+                assert (await ivy.expect("recording"))["recording"] is True
+                ivy_id = participant_id(ivy)
+                await until(lambda: len(alex.frames_from(ivy_id, "video")) >= 45)
+        await asyncio.sleep(1.5)
+
+    run(scenario, tmp_path, sinks)
+    [manifest] = sinks.manifests
+    [ivy] = manifest["participants"]
+    assert ivy["identity"] == "ivy" and {t["kind"] for t in ivy["tracks"]} == {"audio", "video"}
+    assert all(t["frames"] > 0 for t in ivy["tracks"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -16,7 +17,7 @@ from appliance.sfu.codecs import video_codecs
 from appliance.sfu.forwarder import TrackForwarder
 from appliance.sfu.peer import Participant, Send, SignalingError
 from appliance.sfu.recorder import RecordingSinks, RoomRecording
-from appliance.sfu.token import JoinClaims
+from appliance.sfu.token import MAX_TTL_SECONDS, JoinClaims
 
 logger = logging.getLogger(__name__)
 
@@ -39,12 +40,9 @@ class Room:
         self.caption_sink: CaptionSink | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.audio_taps: dict[str, AudioTap] = {}
-        # Recorded only when the first token asks for it and this SFU has somewhere to put it.
-        room_sinks = (
-            sinks.start(name, claims.interview_id) if claims.record and sinks is not None else None
-        )
-        self.recording = RoomRecording(name, room_sinks) if room_sinks is not None else None
-        self.record = self.recording is not None
+        self._sinks = sinks
+        self.recording: RoomRecording | None = None
+        self._start_recording(claims)
         self.config = config
         self.video_codecs = video_codecs(config.video_codecs)
         self.rtc_config = rtc_config
@@ -52,7 +50,22 @@ class Room:
         self._on_closed = on_closed
         self._closing: asyncio.TimerHandle | None = None
         self.closing = False
+        self.ended = False
         self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def record(self) -> bool:
+        return self.recording is not None
+
+    def _start_recording(self, claims: JoinClaims) -> bool:
+        """Record from now on, if this token asks for it and this SFU has somewhere to put it."""
+        if self.recording is not None or not claims.record or self._sinks is None:
+            return False
+        room_sinks = self._sinks.start(self.name, claims.interview_id)
+        if room_sinks is None:
+            return False
+        self.recording = RoomRecording(self.name, room_sinks)
+        return True
 
     async def join(self, claims: JoinClaims, send: Send) -> Participant:
         """Admit a participant; one who rejoins with the same identity replaces their old self."""
@@ -75,10 +88,29 @@ class Room:
         participant = Participant(self, claims, send, self.rtc_config)
         others = list(self.participants.values())
         self.participants[participant.id] = participant
+        started = self._start_recording(claims)
         for other in others:
             await other.send({"type": "participant-joined", "participant": participant.describe()})
+            if started:
+                await other.send({"type": "recording", "recording": True})
+        if started:
+            # The panel may have been talking before the candidate consented and came in: from
+            # here on, everyone already publishing is recorded too.
+            for other in others:
+                if other.forwarders and self.recording is not None:
+                    await asyncio.to_thread(
+                        self.recording.add, other.claims.identity, other.forwarders
+                    )
         self._schedule(participant.sync_subscriptions())
         return participant
+
+    async def end(self, by: Participant) -> None:
+        """End the room for everyone (the panel's "End interview"); it cannot be joined again."""
+        if not by.claims.permissions.end_room:
+            raise SignalingError("forbidden", "only the panel can end the interview")
+        self.ended = True
+        await self._broadcast({"type": "room-ended", "by": by.claims.name})
+        await self.close()
 
     async def start_taps(self, participant: Participant) -> None:
         """Tap a publisher's tracks into the recording and the captions (file work off the loop)."""
@@ -201,8 +233,14 @@ class Rooms:
         self.sinks = sinks
         self.captions = captions
         self.rooms: dict[str, Room] = {}
+        # Rooms ended by the panel, until every token for them has expired: room -> deadline.
+        self.ended: dict[str, float] = {}
 
     def get_or_create(self, claims: JoinClaims) -> Room:
+        now = time.time()
+        self.ended = {name: until for name, until in self.ended.items() if until > now}
+        if claims.room in self.ended:
+            raise SignalingError("room-ended", "this interview has ended")
         room = self.rooms.get(claims.room)
         if room is None:
             room = Room(
@@ -220,6 +258,8 @@ class Rooms:
     def _closed(self, room: Room) -> None:
         if self.rooms.get(room.name) is room:
             del self.rooms[room.name]
+        if room.ended:
+            self.ended[room.name] = time.time() + MAX_TTL_SECONDS
 
     async def close(self) -> None:
         for room in list(self.rooms.values()):

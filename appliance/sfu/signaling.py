@@ -46,6 +46,7 @@ class Session:
             "join": self.join,
             "publish": self.publish,
             "subscribe-answer": self.subscribe_answer,
+            "end": self.end,
             "leave": self.leave,
         }
 
@@ -132,6 +133,12 @@ class Session:
         if not isinstance(sdp, str):
             raise SignalingError("bad-sdp", "'subscribe-answer' needs an 'sdp' string")
         self._joined().take_answer(sdp)
+
+    async def end(self, message: dict[str, Any]) -> None:
+        participant = self._joined()
+        assert self.room is not None
+        await self.room.end(participant)
+        await self.ws.close()
 
     async def leave(self, message: dict[str, Any]) -> None:
         await self.close()

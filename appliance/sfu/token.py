@@ -38,6 +38,8 @@ class Permissions:
     subscribe: bool = True
     # Whether this participant is shown that the room is recorded (candidates always are).
     record_visible: bool = True
+    # Whether this participant may end the room for everyone (the panel may; candidates not).
+    end_room: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,8 @@ class JoinClaims:
     permissions: Permissions = field(default_factory=Permissions)
     # Set for a candidate who has not yet consented: they may join but not publish.
     consent_required: bool = False
-    # Whether the room records; the first join sets it for the room.
+    # Whether the room records: it starts recording with the first join that says so (the
+    # web process says so for every token of an interview once its candidate has consented).
     record: bool = True
     # The interview this room is; recordings are filed under it (none: nothing is recorded).
     interview_id: int | None = None
@@ -58,7 +61,12 @@ class JoinClaims:
 
 
 def default_permissions(role: str) -> Permissions:
-    return Permissions(publish=role != "observer", subscribe=True, record_visible=True)
+    return Permissions(
+        publish=role != "observer",
+        subscribe=True,
+        record_visible=True,
+        end_room=role == "interviewer",
+    )
 
 
 def issue(

@@ -120,6 +120,9 @@ class InterviewsConfig:
     decline_recording: str = "unrecorded"
     # Whether AI assistance will be used on transcripts (the candidate is asked separately).
     ai_assistance: bool = False
+    # How a waiting candidate gets into the room: "manual" (a panel member admits them) or
+    # "at-start" (automatically from the start time; earlier, a panel member may admit them).
+    admit: str = "manual"
 
 
 @dataclasses.dataclass

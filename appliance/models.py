@@ -144,6 +144,10 @@ class Interview(BaseModel):
     timezone = peewee.CharField(max_length=64, default="UTC")
     # Calendar SEQUENCE: raised on every reschedule or cancellation so calendars update in place.
     sequence = peewee.IntegerField(default=0)
+    # The live room: when the candidate came to the lobby, was let in, and the panel ended it.
+    lobby_since = peewee.DateTimeField(null=True)
+    admitted_at = peewee.DateTimeField(null=True)
+    ended_at = peewee.DateTimeField(null=True)
     # Foreign-key id accessors peewee adds, declared for the type checker.
     position_id: int | None
     candidate_id: int
@@ -184,6 +188,9 @@ class Scorecard(BaseModel):
     summary = peewee.TextField(default="")
     created_at = peewee.DateTimeField(default=utcnow)
     submitted_at = peewee.DateTimeField(null=True)
+    # The interviewer's private working notes, saved as they type during the interview.
+    notes = peewee.TextField(default="")
+    updated_at = peewee.DateTimeField(null=True)
 
     # Foreign-key id accessors peewee adds, declared for the type checker.
     interview_id: int
@@ -206,6 +213,21 @@ class CompetencyScore(BaseModel):
 
     class Meta:
         indexes = ((("scorecard", "competency"), True),)
+
+
+class QuestionAsked(BaseModel):
+    """A question of the kit that this scorecard's author marked as asked."""
+
+    id = peewee.AutoField()
+    scorecard = peewee.ForeignKeyField(Scorecard, backref="asked", on_delete="CASCADE")
+    question = peewee.ForeignKeyField(Question, on_delete="CASCADE")
+    asked_at = peewee.DateTimeField(default=utcnow)
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    scorecard_id: int
+    question_id: int
+
+    class Meta:
+        indexes = ((("scorecard", "question"), True),)
 
 
 class Recording(BaseModel):
@@ -453,6 +475,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     Consent,
     Scorecard,
     CompetencyScore,
+    QuestionAsked,
     Recording,
     RecordingBlob,
     DataKey,

@@ -20,6 +20,7 @@ from appliance.migrations import (
     m0004_transcription_jobs,
     m0005_scheduling,
     m0006_recording_node,
+    m0007_live_room,
 )
 
 Migration = Callable[[peewee.Database, SchemaMigrator], None]
@@ -31,6 +32,7 @@ MIGRATIONS: list[Migration] = [
     m0004_transcription_jobs.apply,
     m0005_scheduling.apply,
     m0006_recording_node.apply,
+    m0007_live_room.apply,
 ]
 LATEST = len(MIGRATIONS)
 

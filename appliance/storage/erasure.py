@@ -73,7 +73,7 @@ def erase_candidate(runtime: Runtime, actor: str, candidate_id: int, reason: str
             Comment.delete().where(Comment.interview.in_(interviews)).execute()
         )
         scorecards = Scorecard.select(Scorecard.id).where(Scorecard.interview.in_(interviews))
-        Scorecard.update(summary="").where(Scorecard.interview.in_(interviews)).execute()
+        Scorecard.update(summary="", notes="").where(Scorecard.interview.in_(interviews)).execute()
         CompetencyScore.update(notes="").where(CompetencyScore.scorecard.in_(scorecards)).execute()
         candidate.name, candidate.email, candidate.phone, candidate.notes = ERASED_NAME, "", "", ""
         candidate.erased_at = utcnow()

@@ -35,6 +35,9 @@ class SfuConfig:
     # Comma-separated stun:/turn: URLs handed to WebRTC; none by default, so an air-gapped box
     # never contacts a public STUN server.
     ice_servers: str = ""
+    # The signaling websocket's URL as browsers must use it (wss://host/sfu/ws); empty: the web
+    # origin's /sfu/ws when [web] public_url is set (the box's proxy), else this port directly.
+    public_url: str = ""
     turn_username: str = ""
     turn_password: str = ""
     # Test-only: gather ICE candidates on 127.0.0.1 alone (aioice skips loopback otherwise).

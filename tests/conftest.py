@@ -77,6 +77,11 @@ def sign_in(
     return response.status_code
 
 
+def csrf_headers(client: TestClient[Litestar]) -> dict[str, str]:
+    """What a page's script sends with a JSON call: the CSRF token from the cookie."""
+    return {"x-csrftoken": client.cookies.get("parley_csrf") or csrf_token(client)}
+
+
 def post_form(client: TestClient[Litestar], path: str, data: dict[str, str]) -> httpx.Response:
     """POST a form the way a browser does: with the CSRF token from the page's cookie."""
     token = client.cookies.get("parley_csrf") or csrf_token(client)

@@ -11,12 +11,12 @@ from icalendar import Calendar
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from appliance import scheduling
+from appliance import live_room, scheduling
 from appliance.candidates import CandidateFields, create_candidate
 from appliance.models import AuditEntry, Consent, Interview, OutboxMessage, User
 from appliance.runtime import Runtime
 from appliance.sfu.token import verify as verify_token
-from tests.conftest import make_user, post_form, sign_in
+from tests.conftest import csrf_headers, make_user, post_form, sign_in
 
 
 def _sign_out(client: TestClient[Litestar]) -> None:
@@ -126,20 +126,17 @@ def test_the_candidate_consents_before_anything_else(
     runtime: Runtime, client: TestClient[Litestar]
 ) -> None:
     link = _booked_soon(runtime, client)
-    assert client.get(f"{link}/join").json() == {
-        "error": "please answer the recording notice first"
-    }
+    early = client.post(f"{link}/lobby", headers=csrf_headers(client))
+    assert early.status_code == 403
+    assert early.json()["message"] == "please answer the recording notice first"
     notice = client.get(link)
     assert "recorded (video and audio) and transcribed" in notice.text
     assert "ivy@example.com" in notice.text and "No AI assistance is used" in notice.text
     unanswered = post_form(client, f"{link}/consent", {})
     assert unanswered.status_code == 400 and "Please answer each question" in unanswered.text
     assert post_form(client, f"{link}/consent", {"recording": "yes"}).status_code == 303
-    assert "This interview will be recorded" in client.get(link).text
-    joined = client.get(f"{link}/join").json()
-    claims = verify_token(runtime.keys.signing_key.public_key(), joined["token"])
-    assert (claims.role, claims.record, joined["recorded"]) == ("candidate", True, True)
-    assert set(joined) == {"token", "recorded", "room"}
+    assert "This interview is recorded" in client.get(link).text
+    assert client.get(f"{link}/join").json()["state"] == "ready"
     stored = Consent.get(Consent.kind == "recording")
     assert stored.granted and "nothing is sent to an outside service" in stored.text_shown
     entry = AuditEntry.get(AuditEntry.action == "consent.record")
@@ -151,15 +148,19 @@ def test_declining_recording_follows_the_policy(
 ) -> None:
     link = _booked_soon(runtime, client)
     post_form(client, f"{link}/consent", {"recording": "no"})
+    interview = Interview.get()
+    live_room.admit(
+        runtime.audit, User.get(User.email == "ivy@example.com"), interview, runtime.config
+    )
     joined = client.get(f"{link}/join").json()
     claims = verify_token(runtime.keys.signing_key.public_key(), joined["token"])
     assert claims.record is False and joined["recorded"] is False
-    assert "without being recorded" in client.get(link).text
+    assert "This interview is not recorded" in client.get(link).text
 
     runtime.config.interviews.decline_recording = "reschedule"
     post_form(client, f"{link}/consent", {"recording": "no"})
     refused = client.get(f"{link}/join")
-    assert refused.status_code == 403 and "recruiter will contact you" in refused.json()["error"]
+    assert refused.status_code == 403 and "recruiter will contact you" in refused.json()["message"]
     told = OutboxMessage.get(OutboxMessage.subject.startswith("Recording declined"))
     assert told.recipient == "recruiter@example.com"
 

@@ -112,6 +112,8 @@ class Session:
             {
                 "type": "joined",
                 "participant_id": self.participant.id,
+                "identity": claims.identity,
+                "name": claims.name,
                 "participants": [
                     p.describe() for p in room.participants.values() if p is not self.participant
                 ],

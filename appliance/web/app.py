@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -26,6 +27,7 @@ from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from appliance import __version__
+from appliance.config import Config
 from appliance.errors import ApplianceError, Conflict, NotFound
 from appliance.runtime import Runtime
 from appliance.web.access import access_guard, public
@@ -37,11 +39,13 @@ from appliance.web.routes import (
     kits,
     positions,
     recordings,
+    room,
     scheduling,
     setup,
     signin,
     users,
 )
+from appliance.web.sfu_link import sfu_link
 
 HERE = Path(__file__).parent
 ROUTE_MODULES = (
@@ -56,19 +60,25 @@ ROUTE_MODULES = (
     recordings,
     scheduling,
     interviews,
+    room,
 )
 
-SECURITY_HEADERS = {
-    "x-content-type-options": "nosniff",
-    "x-frame-options": "DENY",
-    # Setup and join links carry secrets in their path: never leak them in a Referer.
-    "referrer-policy": "no-referrer",
-    "content-security-policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
-    ),
-    "cache-control": "no-store",
-}
+
+def security_headers(config: Config) -> dict[str, str]:
+    """Sent with every response. The rooms' pages also open the SFU's websocket."""
+    connect = f"'self' {sfu_link(config).connect_src}".strip()
+    return {
+        "x-content-type-options": "nosniff",
+        "x-frame-options": "DENY",
+        # Setup and join links carry secrets in their path: never leak them in a Referer.
+        "referrer-policy": "no-referrer",
+        "content-security-policy": (
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            f"connect-src {connect}; "
+            "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+        ),
+        "cache-control": "no-store",
+    }
 
 
 def _wants_html(request: Request[Any, Any, Any]) -> bool:
@@ -111,7 +121,7 @@ def _not_found(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
     return _error(request, 404, "Not found", "there is nothing at this address")
 
 
-def _secure_and_count(app: ASGIApp) -> ASGIApp:
+def _secure_and_count(app: ASGIApp, security: dict[str, str]) -> ASGIApp:
     """On every response, errors and static files included: security headers, and a count of
     answered requests by method and status for /metrics."""
 
@@ -127,7 +137,7 @@ def _secure_and_count(app: ASGIApp) -> ASGIApp:
                 present = {name.lower() for name, _ in headers}
                 headers += [
                     (name.encode(), value.encode())
-                    for name, value in SECURITY_HEADERS.items()
+                    for name, value in security.items()
                     if name.encode() not in present
                 ]
                 message = {**message, "headers": headers}
@@ -177,7 +187,7 @@ def create_app(runtime: Runtime) -> Litestar:
             PermissionDeniedException: _forbidden,
             NotFoundException: _not_found,
         },
-        middleware=[_secure_and_count],
+        middleware=[partial(_secure_and_count, security=security_headers(runtime.config))],
         debug=False,
     )
     app.state.runtime = runtime

@@ -27,6 +27,7 @@ from appliance.models import (
 from appliance.scheduling import LinkRefused, WeeklyWindow, as_utc, zone
 from appliance.web.access import allow, public
 from appliance.web.pages import AppRuntime, FormData, actor, optional_int, page, see_other
+from appliance.web.routes.room import candidate_room_page
 from appliance.web.threads import in_thread
 
 HIRING = allow(Role.ADMIN, Role.RECRUITER)
@@ -294,19 +295,7 @@ def _interview_stage(
             refused=True,
             recorded=False,
         )
-    message = (
-        "Thank you. The interview room opens on this page."
-        if recorded
-        else "Thank you. The interview will take place without being recorded."
-    )
-    return page(
-        "ready.html",
-        request,
-        heading="You are ready",
-        message=message,
-        refused=False,
-        recorded=recorded,
-    )
+    return candidate_room_page(request, runtime, token, recorded)
 
 
 @get("/i/{token:str}", opt=public(), include_in_schema=False)
@@ -380,21 +369,3 @@ def give_consent(
     if not recorded and runtime.config.interviews.decline_recording == "reschedule":
         notifications.recording_declined(runtime.config, interview, invitation)
     return see_other(f"/i/{token}")
-
-
-@get("/i/{token:str}/join", opt=public(), include_in_schema=False)
-@in_thread
-def candidate_join(runtime: AppRuntime, token: FromPath[str]) -> Response[dict[str, Any]]:
-    """The candidate's SFU token, for the room page; nothing about the kit, scores or notes."""
-    try:
-        invitation = scheduling.invitation_for(token)
-        if invitation.interview is None:
-            raise ApplianceError("book a time first")
-        sfu_token, recorded = consent.candidate_join_token(
-            runtime.config, runtime.keys.signing_key, invitation.interview
-        )
-    except ApplianceError as exc:
-        return Response({"error": str(exc)}, status_code=403)
-    return Response(
-        {"token": sfu_token, "recorded": recorded, "room": consent.room_name(invitation.interview)}
-    )

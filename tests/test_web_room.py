@@ -1,0 +1,134 @@
+"""The live room over HTTP: the panel's page and calls, the candidate's lobby and join calls,
+and that nothing of the kit, the scores or the notes reaches the candidate's side."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from appliance.models import Competency, Interview, Kit, Question
+from appliance.runtime import Runtime
+from appliance.sfu.token import verify
+from tests.conftest import csrf_headers, post_form, sign_in
+from tests.test_web_scheduling import _booked_soon
+
+SECRET_NOTE = "hesitant on indexes"
+
+
+def _kit(interview: Interview) -> tuple[Competency, Question]:
+    kit = Kit.create(name="Backend")
+    competency = Competency.create(kit=kit, name="Database design", guide_5="masterful")
+    question = Question.create(kit=kit, competency=competency, text="Design a schema for invoices")
+    Interview.update(kit=kit).where(Interview.id == interview.id).execute()
+    return competency, question
+
+
+def test_candidate_and_panel_meet_through_the_lobby_and_the_candidate_sees_no_kit(
+    runtime: Runtime, client: TestClient[Litestar]
+) -> None:
+    link = _booked_soon(runtime, client)
+    interview = Interview.get()
+    competency, question = _kit(interview)
+    candidate = TestClient(app=client.app, base_url="http://127.0.0.1")
+    with candidate:
+        post_form(candidate, f"{link}/consent", {"recording": "yes"})
+        room_page = candidate.get(link)
+        assert 'id="check"' in room_page.text and "Join the interview" in room_page.text
+        assert (
+            candidate.post(f"{link}/lobby", headers=csrf_headers(candidate)).json()["state"]
+            == "waiting"
+        )
+        waiting = candidate.get(f"{link}/join")
+        assert waiting.status_code == 409 and waiting.json()["state"] == "waiting"
+
+        sign_in(client, "ivy@example.com")
+        page = client.get(f"/interviews/{interview.id}/room")
+        assert page.status_code == 200
+        assert question.text in page.text and "masterful" in page.text
+        assert client.get(f"/api/interviews/{interview.id}/lobby").json()["state"] == "waiting"
+        saved = client.put(
+            f"/api/interviews/{interview.id}/scorecard",
+            json={"notes": SECRET_NOTE, "scores": {str(competency.id): 4}, "asked": [question.id]},
+            headers=csrf_headers(client),
+        )
+        assert saved.status_code == 200 and saved.json()["scores"] == {str(competency.id): 4}
+        panel_token = client.get(f"/api/interviews/{interview.id}/room/token").json()
+        claims = verify(runtime.keys.public_key, panel_token["token"])
+        assert claims.record and claims.permissions.end_room and claims.role == "interviewer"
+        admitted = client.post(
+            f"/api/interviews/{interview.id}/lobby/admit", headers=csrf_headers(client)
+        )
+        assert admitted.json()["state"] == "admitted"
+
+        joined = candidate.get(f"{link}/join")
+        assert joined.status_code == 200
+        assert set(joined.json()) == {"state", "token", "recorded", "room"}
+        assert verify(runtime.keys.public_key, joined.json()["token"]).room == panel_token["room"]
+        # Everything the candidate's browser was given, searched for the kit, score and notes.
+        seen = " ".join(
+            r.text
+            for r in (
+                candidate.get(link),
+                joined,
+                candidate.get(f"{link}/lobby"),
+                candidate.get("/static/js/candidate-room.js"),
+                candidate.get("/static/js/room-view.js"),
+            )
+        )
+        for secret in (question.text, competency.name, "masterful", SECRET_NOTE, "scorecard"):
+            assert secret not in seen
+        for path in (
+            f"/interviews/{interview.id}/room",
+            f"/api/interviews/{interview.id}/scorecard",
+            f"/api/interviews/{interview.id}/room/token",
+        ):
+            assert candidate.get(path).status_code in (401, 303)
+
+        ended = client.post(f"/api/interviews/{interview.id}/end", headers=csrf_headers(client))
+        assert ended.json()["state"] == "ended"
+        after = candidate.get(f"{link}/join")
+        assert after.status_code == 409 and after.json()["state"] == "ended"
+        assert client.get(f"/api/interviews/{interview.id}/room/token").status_code == 400
+    reloaded = client.get(f"/api/interviews/{interview.id}/scorecard").json()
+    assert reloaded["notes"] == SECRET_NOTE and reloaded["asked"] == [question.id]
+
+
+def test_only_the_panel_enters_the_room_or_sees_its_scorecard(
+    runtime: Runtime, client: TestClient[Litestar]
+) -> None:
+    _booked_soon(runtime, client)
+    interview = Interview.get()
+    sign_in(client, "recruiter@example.com")
+    assert client.get(f"/interviews/{interview.id}/room").status_code == 403
+    assert client.get(f"/api/interviews/{interview.id}/room/token").status_code == 403
+    assert (
+        client.put(
+            f"/api/interviews/{interview.id}/scorecard",
+            json={"notes": "x"},
+            headers=csrf_headers(client),
+        ).status_code
+        == 403
+    )
+
+
+def test_a_bad_scorecard_is_refused_and_the_saved_one_kept(
+    runtime: Runtime, client: TestClient[Litestar]
+) -> None:
+    _booked_soon(runtime, client)
+    interview = Interview.get()
+    competency, _ = _kit(interview)
+    sign_in(client, "ivy@example.com")
+    url = f"/api/interviews/{interview.id}/scorecard"
+    good = {"notes": "kept", "scores": {str(competency.id): 3}, "asked": []}
+    assert client.put(url, json=good, headers=csrf_headers(client)).status_code == 200
+    for bad in (
+        {"notes": "x", "scores": {str(competency.id): 7}},
+        {"notes": "x", "scores": {"design": 2}},
+        {"notes": "x", "asked": [12345]},
+        {"notes": "x" * 20001},
+        {"notes": ["not", "text"]},
+    ):
+        response = client.put(url, json=bad, headers=csrf_headers(client))
+        assert response.status_code == 400, bad
+    assert client.put(url, json=good).status_code == 403  # no CSRF token
+    assert client.get(url).json()["notes"] == "kept"

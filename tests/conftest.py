@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -120,3 +123,10 @@ def transcriber(speech_models: Path) -> Transcriber:
     from appliance.config import AsrConfig
 
     return open_transcriber(speech_models, AsrConfig(device="cpu", threads=2))
+
+
+def namespace_available() -> bool:
+    """Whether tests may make a network namespace (root, with unshare) for WebRTC on loopback."""
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        return False
+    return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0

@@ -22,19 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from appliance.config import load_config
 from appliance.sfu.server import create_app
 from appliance.sfu.token import issue
-
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-    "--autoplay-policy=no-user-gesture-required",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
+from tests.chromium import CHROMIUM, MEDIA_FLAGS
 
 
 async def main() -> None:
@@ -50,7 +38,7 @@ async def main() -> None:
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     base = f"http://127.0.0.1:{port}/sfu/test.html"
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=MEDIA_FLAGS)
         alice = await browser.new_page()
         bob = await browser.new_page()
         alice_token = issue(key, "browser-room", "alice", "interviewer", 300)

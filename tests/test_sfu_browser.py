@@ -6,25 +6,19 @@ test-only loopback ICE setting).
 """
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import namespace_available
+
 pytestmark = pytest.mark.browser
 SCENARIO = Path(__file__).with_name("sfu_browser_scenario.py")
 
 
-def _namespace_available() -> bool:
-    if shutil.which("unshare") is None or os.geteuid() != 0:
-        return False
-    return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
-
-
-@pytest.mark.skipif(not _namespace_available(), reason="needs root to make a network namespace")
+@pytest.mark.skipif(not namespace_available(), reason="needs root to make a network namespace")
 @pytest.mark.parametrize(("setting", "codec"), [("VP8,H264", "video/VP8"), ("H264", "video/H264")])
 def test_chromium_publishes_another_page_decodes_and_a_dropped_client_comes_back(
     setting: str, codec: str

@@ -114,6 +114,12 @@ def room_name(interview: Interview) -> str:
     return f"interview-{interview.id}"
 
 
+def token_ttl(config: Config, interview: Interview, now: dt.datetime) -> int:
+    """Seconds a join token for the interview's room lasts: until its join window closes."""
+    _, closes = join_window(config, interview)
+    return max(60, min(join_tokens.MAX_TTL_SECONDS, int((closes - as_utc(now)).total_seconds())))
+
+
 def candidate_join_token(
     config: Config,
     signing_key: Ed25519PrivateKey,
@@ -131,14 +137,12 @@ def candidate_join_token(
     recorded = given[RECORDING]
     if not recorded and config.interviews.decline_recording == "reschedule":
         raise ApplianceError("you declined recording; the recruiter will contact you")
-    _, closes = join_window(config, interview)
-    ttl = max(60, min(join_tokens.MAX_TTL_SECONDS, int((closes - current).total_seconds())))
     token = join_tokens.issue(
         signing_key,
         room_name(interview),
         "candidate",
         "candidate",
-        ttl,
+        token_ttl(config, interview, current),
         name=interview.candidate.name,
         record=recorded,
         interview_id=interview.id,

@@ -140,14 +140,12 @@ def panel_token(
         raise ApplianceError("the interview has ended")
     if not consent.is_open(config, interview, current):
         raise ApplianceError("the interview room is not open now")
-    _, closes = consent.join_window(config, interview)
-    ttl = max(60, min(join_tokens.MAX_TTL_SECONDS, int((closes - current).total_seconds())))
     return join_tokens.issue(
         signing_key,
         consent.room_name(interview),
         f"staff-{user.id}",
         "interviewer",
-        ttl,
+        consent.token_ttl(config, interview, current),
         name=user.name or user.email,
         record=is_recorded(interview),
         interview_id=interview.id,

@@ -42,6 +42,7 @@ def test_candidate_and_panel_meet_through_the_lobby_and_the_candidate_sees_no_ki
         assert waiting.status_code == 409 and waiting.json()["state"] == "waiting"
 
         sign_in(client, "ivy@example.com")
+        assert f"/interviews/{interview.id}/room" in client.get(f"/interviews/{interview.id}").text
         page = client.get(f"/interviews/{interview.id}/room")
         assert page.status_code == 200
         assert question.text in page.text and "masterful" in page.text

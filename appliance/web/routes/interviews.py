@@ -106,6 +106,7 @@ def _interview_page(
         panel=_panel(interview),
         consent_state=state,
         can_change=_hiring(user),
+        on_panel=user.id in {u.id for u in scheduling.interviewers(interview)},
         timezone=user.timezone,
         error=error,
     )

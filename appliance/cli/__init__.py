@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from appliance import __version__
 from appliance.cli import (
     audit,
+    backup,
     candidates,
     init,
     keys,
@@ -38,6 +39,7 @@ GROUPS = (
     sfu,
     models,
     transcribe,
+    backup,
 )
 
 

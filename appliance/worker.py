@@ -8,7 +8,7 @@ import threading
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
 
-from appliance import mailer, notifications, scheduling, transcription
+from appliance import mailer, notifications, scheduling, sdnotify, transcription
 from appliance.asr_onnx.service import open_transcriber
 from appliance.asr_onnx.transcriber import Transcriber
 from appliance.errors import ApplianceError
@@ -119,6 +119,24 @@ class TranscriptionRunner(threading.Thread):
                 self.stopping.wait(self.interval)
 
 
+class Heartbeat(threading.Thread):
+    """Tells systemd the worker is ready, then alive while every one of its threads is."""
+
+    def __init__(self, threads: list[threading.Thread]) -> None:
+        super().__init__(name="heartbeat", daemon=True)
+        self.threads = threads
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        sdnotify.notify("READY=1")
+        interval = sdnotify.watchdog_interval()
+        if interval is None:
+            return
+        while not self.stopping.wait(interval):
+            if all(thread.is_alive() for thread in self.threads):
+                sdnotify.notify("WATCHDOG=1")
+
+
 def run(runtime: Runtime) -> None:
     huey = build_queue(runtime)
     threads: list[SpoolIngester | TranscriptionRunner] = [
@@ -127,10 +145,14 @@ def run(runtime: Runtime) -> None:
     ]
     for thread in threads:
         thread.start()
+    heartbeat = Heartbeat(list(threads))
+    heartbeat.start()
     consumer = Consumer(huey, workers=runtime.config.queue.workers, worker_type="thread")
     try:
         consumer.run()
     finally:
+        sdnotify.notify("STOPPING=1")
+        heartbeat.stopping.set()
         for thread in threads:
             thread.stopping.set()
         for thread in threads:

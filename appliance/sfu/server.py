@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from aiohttp import web
@@ -9,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from appliance import __version__
 from appliance.config import Config
+from appliance.sdnotify import keep_alive, notify
 from appliance.sfu.audio_tap import CaptionService
 from appliance.sfu.ice import gather_on_loopback_only, rtc_configuration
 from appliance.sfu.looplag import LoopLagMonitor
@@ -73,10 +75,16 @@ def create_app(
     app.router.add_get("/sfu/test.html", _test_page)
     app.router.add_static("/sfu/static", STATIC, follow_symlinks=False)
 
+    alive: list[asyncio.Task[None]] = []
+
     async def start_monitor(app: web.Application) -> None:
         monitor.start()
+        alive.append(asyncio.create_task(keep_alive()))
 
     async def close_rooms(app: web.Application) -> None:
+        notify("STOPPING=1")
+        for task in alive:
+            task.cancel()
         await rooms.close()
         await monitor.stop()
 

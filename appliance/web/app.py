@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ from appliance import __version__
 from appliance.config import Config
 from appliance.errors import ApplianceError, Conflict, NotFound
 from appliance.runtime import Runtime
+from appliance.sdnotify import keep_alive, notify
 from appliance.web.access import access_guard, public
 from appliance.web.routes import (
     audit,
@@ -161,8 +164,11 @@ def create_app(runtime: Runtime) -> Litestar:
         path="/static", directories=[HERE / "static"], opt=public(), include_in_schema=False
     )
     csrf_secret = runtime.keys.derive("web csrf").hex()
+    start_keep_alive, stop_keep_alive = _keep_alive_hooks()
     app = Litestar(
         route_handlers=[*handlers, static],
+        on_startup=[start_keep_alive],
+        on_shutdown=[stop_keep_alive],
         guards=[access_guard],
         dependencies={"runtime": Provide(lambda: runtime, sync_to_thread=False)},
         csrf_config=CSRFConfig(
@@ -192,3 +198,18 @@ def create_app(runtime: Runtime) -> Litestar:
     )
     app.state.runtime = runtime
     return app
+
+
+def _keep_alive_hooks() -> tuple[Callable[[], Awaitable[None]], Callable[[], Awaitable[None]]]:
+    """Start and stop the systemd keep-alive with the app (a no-op outside systemd)."""
+    tasks: list[asyncio.Task[None]] = []
+
+    async def start() -> None:
+        tasks.append(asyncio.create_task(keep_alive()))
+
+    async def stop() -> None:
+        notify("STOPPING=1")
+        for task in tasks:
+            task.cancel()
+
+    return start, stop

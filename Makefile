@@ -33,13 +33,13 @@ $(STAMP_TEST): pyproject.toml $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(STAMP_RUN)
 
-# Browser tests drive Debian's Chromium; speech tests speak with espeak-ng. As root, install
-# whichever is missing.
+# Browser tests drive Debian's Chromium; speech tests speak with espeak-ng; the unit tests run
+# systemd-analyze. As root, install whichever is missing.
 system-packages:
-	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/espeak-ng ]; then \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/espeak-ng ] || [ ! -x /usr/bin/systemd-analyze ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium espeak-ng; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium espeak-ng systemd; \
 	  else \
-	    echo "Tests need chromium and espeak-ng: run 'sudo apt-get install chromium espeak-ng'" >&2; exit 1; \
+	    echo "Tests need chromium, espeak-ng and systemd: run 'sudo apt-get install chromium espeak-ng systemd'" >&2; exit 1; \
 	  fi; \
 	fi

@@ -1,0 +1,85 @@
+"""The systemd units: they load cleanly (systemd-analyze verify) and their sandbox scores an
+exposure of at most 3.0 (systemd-analyze security), with and without the GPU drop-in; their
+commands are ones the appliance accepts; the SFU never sees the data dir's secrets."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from appliance.cli import build_parser
+
+UNITS = Path(__file__).resolve().parents[1] / "systemd"
+SERVICES = ["appliance-init", "appliance-web", "appliance-sfu", "appliance-worker"]
+EXPOSURE = re.compile(r"Overall exposure level for \S+: (\d+\.\d+)")
+ANALYZE = shutil.which("systemd-analyze")
+pytestmark = pytest.mark.skipif(ANALYZE is None, reason="needs systemd-analyze")
+
+
+def _root(tmp_path: Path, gpu: bool = False) -> Path:
+    """An offline root: the host's own system units, ours, and a stand-in for the venv."""
+    root = tmp_path / "root"
+    shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
+    shutil.copytree(UNITS, root / "etc/systemd/system", ignore=shutil.ignore_patterns("gpu.conf"))
+    if gpu:
+        for unit in ("appliance-worker", "appliance-sfu"):
+            dropins = root / f"etc/systemd/system/{unit}.service.d"
+            dropins.mkdir()
+            shutil.copy(UNITS / "gpu.conf", dropins / "gpu.conf")
+    executable = root / "opt/parley/venv/bin/appliance"
+    executable.parent.mkdir(parents=True)
+    executable.write_text("#!/bin/sh\n")
+    executable.chmod(0o755)
+    return root
+
+
+def _analyze(*args: str) -> subprocess.CompletedProcess[str]:
+    assert ANALYZE is not None
+    return subprocess.run([ANALYZE, *args], capture_output=True, text=True, timeout=60)
+
+
+def test_the_units_load_cleanly(tmp_path: Path) -> None:
+    root = _root(tmp_path)
+    result = _analyze(
+        "verify", f"--root={root}", *[f"{s}.service" for s in SERVICES], "appliance.target"
+    )
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+@pytest.mark.parametrize("gpu", [False, True], ids=["cpu", "gpu"])
+def test_every_service_is_sandboxed_to_an_exposure_of_at_most_3(tmp_path: Path, gpu: bool) -> None:
+    root = _root(tmp_path, gpu)
+    for service in SERVICES:
+        result = _analyze(
+            "security", "--offline=yes", f"--root={root}", "--threshold=30", f"{service}.service"
+        )
+        assert result.returncode == 0, result.stdout[-2000:]
+        match = EXPOSURE.search(result.stdout)
+        assert match and float(match.group(1)) <= 3.0, (service, match and match.group(0))
+
+
+def test_the_services_run_commands_the_appliance_accepts() -> None:
+    parser = build_parser()
+    for service in SERVICES:
+        text = (UNITS / f"{service}.service").read_text()
+        [command] = re.findall(r"^ExecStart=(.+)$", text, re.MULTILINE)
+        argv = shlex.split(command)
+        assert argv[0] == "/opt/parley/venv/bin/appliance"
+        args = parser.parse_args(argv[1:])
+        assert args.data_dir == "/var/lib/parley"
+
+
+def test_the_sfu_cannot_read_the_secrets_of_the_data_dir() -> None:
+    text = (UNITS / "appliance-sfu.service").read_text()
+    hidden = {
+        p.lstrip("-")
+        for line in re.findall(r"^InaccessiblePaths=(.+)$", text, re.MULTILINE)
+        for p in line.split()
+    }
+    for secret in ("keys/kek.key", "keys/signing.key", "keys/intake.key", "appliance.db"):
+        assert f"/var/lib/parley/{secret}" in hidden

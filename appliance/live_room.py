@@ -164,6 +164,40 @@ def end(audit: AuditLog, user: User, interview: Interview, now: dt.datetime | No
     audit.record(user.email, "interview.end", f"interview:{interview.id}")
 
 
+@dataclass(frozen=True)
+class RoomSummary:
+    interview_id: int
+    starts_at: dt.datetime
+    candidate: str
+    state: str  # as candidate_state: ready, waiting, admitted, closed, ended
+
+
+def rooms_today(
+    config: Config, user: User, now: dt.datetime | None = None, hours: int = 24
+) -> list[RoomSummary]:
+    """The user's interviews from now to `hours` ahead (and any still running), with where
+    each candidate stands: what an interviewer's home page shows."""
+    current = _now(now)
+    interviews = (
+        scheduling.upcoming_for(user, current)
+        .where(
+            (Interview.status == "scheduled")
+            & (Interview.ends_at > stored(current))
+            & (Interview.starts_at < stored(current + dt.timedelta(hours=hours)))
+        )
+        .limit(20)
+    )
+    return [
+        RoomSummary(
+            i.id,
+            as_utc(i.starts_at),
+            "(erased)" if i.candidate.erased_at is not None else str(i.candidate.name),
+            candidate_state(config, i, current),
+        )
+        for i in interviews
+    ]
+
+
 # --- the kit and the interviewer's scorecard ---------------------------------------------------
 
 

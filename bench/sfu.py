@@ -1,6 +1,7 @@
 """SFU cost per subscriber against aiortc's MediaRelay re-encoding, measured in the same run.
 
 Run: .venv/bin/python bench/sfu.py [--seconds 8] [--subscribers 1,3,6,12] [--relay 1,3]
+                                   [--rooms 1,2,4]
 
 One publisher sends a pre-encoded 640x480 30 fps VP8 (~1.5 Mbps) + Opus clip; subscribers
 receive without decoding. For each subscriber count it prints the server process's CPU per
@@ -16,6 +17,7 @@ import argparse
 import asyncio
 import fractions
 import hashlib
+import json
 import os
 import socket
 import statistics
@@ -237,18 +239,19 @@ async def measure(
     seconds: float,
     pid: int,
 ) -> dict[str, Any]:
-    if health:
-        await session.get(health)
+    before = (await (await session.get(health)).json()) if health else {}
     for s in stats:
         s.update(frames=0, bytes=0, latency=[], measuring=True)
     cpu0, own0, t0 = cpu_seconds(pid), cpu_seconds(os.getpid()), time.monotonic()
     await asyncio.sleep(seconds)
     cpu1, own1, t1 = cpu_seconds(pid), cpu_seconds(os.getpid()), time.monotonic()
-    lag = (
-        (await (await session.get(health.split("?")[0])).json())["loop_lag_ms_p99"]
-        if health
-        else None
-    )
+    after = (await (await session.get(health.split("?")[0])).json()) if health else {}
+    lag = after.get("loop_lag_ms_p99")
+    sfu = {
+        name: (after[name] - before[name]) / (t1 - t0)
+        for name in ("video_frames_in", "video_frames_out", "video_frames_dropped")
+        if name in after and name in before
+    }
     latency = sorted(x for s in stats for x in s["latency"])
     elapsed = t1 - t0
     return {
@@ -259,64 +262,106 @@ async def measure(
         "p50": latency[len(latency) // 2] * 1000 if latency else None,
         "p95": latency[int(len(latency) * 0.95)] * 1000 if latency else None,
         "lag_p99": lag,
+        "sfu": sfu,  # video frames per second through the SFU, its own count
     }
+
+
+async def room_clients(
+    base: str, keys: Any, clip: Path, room: str, warmup: float, seconds: float
+) -> dict[str, float]:
+    """The three participants of one recorded room, each publishing and receiving the other
+    two; after `warmup`, their received video fps and this process's CPU over `seconds`."""
+    sockets, pcs, stats, tasks, players = [], [], [], [], []
+    async with aiohttp.ClientSession() as session:
+
+        async def participant(identity: str) -> None:
+            ws = await session.ws_connect(base.replace("http", "ws") + "/sfu/ws")
+            sockets.append(ws)
+            token = issue(keys.signing_key, room, identity, "interviewer", 600, interview_id=1)
+            await ws.send_json({"type": "join", "token": token})
+            answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+            s = new_stats()
+            stats.append(s)
+            sub = RTCPeerConnection(CLIENT_RTC)
+            pcs.append(sub)
+
+            async def pump() -> None:
+                async for message in ws:
+                    data = message.json()
+                    if data["type"] == "publish-answer":
+                        answer.set_result(data["sdp"])
+                    elif data["type"] == "subscribe-offer":
+                        await sub.setRemoteDescription(RTCSessionDescription(data["sdp"], "offer"))
+                        tap(sub, s)
+                        await sub.setLocalDescription(await sub.createAnswer())
+                        await ws.send_json(
+                            {"type": "subscribe-answer", "sdp": sub.localDescription.sdp}
+                        )
+
+            tasks.append(asyncio.ensure_future(pump()))
+            player = MediaPlayer(str(clip), decode=False, loop=True)
+            players.append(player)
+            pub = RTCPeerConnection(CLIENT_RTC)
+            pcs.append(pub)
+            pub.addTrack(player.audio)
+            pub.addTrack(player.video)
+            await pub.setLocalDescription(await pub.createOffer())
+            await ws.send_json({"type": "publish", "sdp": pub.localDescription.sdp})
+            await pub.setRemoteDescription(RTCSessionDescription(await answer, "answer"))
+
+        for p in range(3):
+            await participant(f"p{p}")
+        await asyncio.sleep(warmup)
+        result = await measure(session, None, stats, seconds, os.getpid())
+        await tear_down(players, tasks, pcs, sockets)
+    return {"fps": result["fps"] / 2, "cpu": result["clients_cpu"]}  # two video tracks each
 
 
 async def rooms_round(
     base: str,
-    keys: Any,
+    data: Path,
     clip: Path,
     rooms: int,
     seconds: float,
     session: aiohttp.ClientSession,
     pid: int,
 ) -> dict[str, Any]:
-    """`rooms` recorded rooms of three: each participant publishes and receives the other two."""
+    """`rooms` recorded rooms of three, each room's clients in a process of its own (one
+    process for all of them saturates before the SFU does)."""
     stamp = time.monotonic_ns()
-    sockets, pcs, stats, tasks, players = [], [], [], [], []
-
-    async def participant(room: str, identity: str) -> None:
-        ws = await session.ws_connect(base.replace("http", "ws") + "/sfu/ws")
-        sockets.append(ws)
-        token = issue(keys.signing_key, room, identity, "interviewer", 600, interview_id=1)
-        await ws.send_json({"type": "join", "token": token})
-        answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        s = new_stats()
-        stats.append(s)
-        sub = RTCPeerConnection(CLIENT_RTC)
-        pcs.append(sub)
-
-        async def pump() -> None:
-            async for message in ws:
-                data = message.json()
-                if data["type"] == "publish-answer":
-                    answer.set_result(data["sdp"])
-                elif data["type"] == "subscribe-offer":
-                    await sub.setRemoteDescription(RTCSessionDescription(data["sdp"], "offer"))
-                    tap(sub, s)
-                    await sub.setLocalDescription(await sub.createAnswer())
-                    await ws.send_json(
-                        {"type": "subscribe-answer", "sdp": sub.localDescription.sdp}
-                    )
-
-        tasks.append(asyncio.ensure_future(pump()))
-        player = MediaPlayer(str(clip), decode=False, loop=True)
-        players.append(player)
-        pub = RTCPeerConnection(CLIENT_RTC)
-        pcs.append(pub)
-        pub.addTrack(player.audio)
-        pub.addTrack(player.video)
-        await pub.setLocalDescription(await pub.createOffer())
-        await ws.send_json({"type": "publish", "sdp": pub.localDescription.sdp})
-        await pub.setRemoteDescription(RTCSessionDescription(await answer, "answer"))
-
-    for r in range(rooms):
-        for p in range(3):
-            await participant(f"cap-{stamp}-{r}", f"p{p}")
-    await asyncio.sleep(4)
-    result = await measure(session, base + "/healthz?reset_lag=1", stats, seconds, pid)
-    result["fps"] /= 2  # each participant receives two video tracks
-    await tear_down(players, tasks, pcs, sockets)
+    warmup = 6.0
+    children = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--room-client",
+                f"cap-{stamp}-{r}",
+                "--base",
+                base,
+                "--data",
+                str(data),
+                "--clip",
+                str(clip),
+                "--warmup",
+                str(warmup),
+                "--seconds",
+                str(seconds),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for r in range(rooms)
+    ]
+    await asyncio.sleep(warmup + 2)
+    result = await measure(session, base + "/healthz?reset_lag=1", [], seconds - 1, pid)
+    reports = []
+    for child in children:
+        out, _ = await asyncio.to_thread(child.communicate)
+        reports.append(json.loads(out.strip().splitlines()[-1]))
+    result["fps"] = statistics.mean(r["fps"] for r in reports)
+    result["clients_cpu"] = sum(r["cpu"] for r in reports)
+    await asyncio.sleep(2)
     return result
 
 
@@ -396,9 +441,25 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--subscribers", default="1,3,6,12")
     parser.add_argument("--relay", default="1,3")
-    parser.add_argument("--rooms", default="1,2", help="recorded rooms of three, for capacity")
+    parser.add_argument("--rooms", default="1,2,4", help="recorded rooms of three, for capacity")
+    parser.add_argument("--room-client", help=argparse.SUPPRESS)  # one room's clients (a child)
+    parser.add_argument("--base", help=argparse.SUPPRESS)
+    parser.add_argument("--data", help=argparse.SUPPRESS)
+    parser.add_argument("--clip", help=argparse.SUPPRESS)
+    parser.add_argument("--warmup", type=float, default=6.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     gather_on_loopback_only()
+    if args.room_client:
+        report = await room_clients(
+            args.base,
+            load_keys(Path(args.data)),
+            Path(args.clip),
+            args.room_client,
+            args.warmup,
+            args.seconds,
+        )
+        print(json.dumps(report))
+        return
     work = Path(tempfile.mkdtemp(prefix="parley-bench-"))
     clip = work / "clip.webm"
     make_clip(clip, 12)
@@ -463,21 +524,29 @@ async def main() -> None:
             room_results: dict[int, dict[str, Any]] = {0: parley[0]}
             for n in [int(x) for x in args.rooms.split(",")]:
                 room_results[n] = await rooms_round(
-                    sfu_base, keys, clip, n, args.seconds, session, sfu.pid
+                    sfu_base, data, clip, n, args.seconds, session, sfu.pid
                 )
                 r = room_results[n]
                 print(
                     f"rooms    {n:3d} {r['cpu'] * 100:8.1f}  (3 recorded participants each) "
                     f"{r['fps']:6.1f} fps per received track, loop lag p99 {r['lag_p99']} ms, "
+                    f"SFU in {r['sfu']['video_frames_in'] / (3 * n):.1f} fps per publisher, "
+                    f"out {r['sfu']['video_frames_out'] / (6 * n):.1f} fps per subscription "
+                    f"({r['sfu']['video_frames_dropped']:.1f}/s dropped), "
                     f"bench clients {r['clients_cpu'] * 100:.0f} % of a core",
                     flush=True,
                 )
             per_room = slope(room_results)
+            full = [
+                n
+                for n, r in room_results.items()
+                if n and r["fps"] >= 29 and r["sfu"]["video_frames_in"] >= 29 * 3 * n
+            ]
             print(
                 f"SFU CPU per recorded 3-party room: {per_room * 100:.1f} % of one core; "
-                f"one SFU process (one core, 90 % budget) holds about {int(0.9 / per_room)} rooms"
-                " at full frame rate (estimated: on one 2-core box the clients of this bench,"
-                " one Python process, saturate first)"
+                f"measured at full frame rate: up to {max(full, default=0)} rooms with their "
+                "clients on this same box; one SFU process (one core, 90 % budget) would hold "
+                f"about {int(0.9 / per_room)} (extrapolated from the CPU slope)"
             )
             ratio = relay_slope / max(parley_slope, 1e-6)
             print(

@@ -42,6 +42,9 @@ def test_candidate_and_panel_meet_through_the_lobby_and_the_candidate_sees_no_ki
         assert waiting.status_code == 409 and waiting.json()["state"] == "waiting"
 
         sign_in(client, "ivy@example.com")
+        home = client.get("/").text
+        assert "waiting to be let in" in home and "Cara" in home
+        assert f"/interviews/{interview.id}/room" in home
         assert f"/interviews/{interview.id}/room" in client.get(f"/interviews/{interview.id}").text
         page = client.get(f"/interviews/{interview.id}/room")
         assert page.status_code == 200

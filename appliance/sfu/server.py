@@ -45,6 +45,7 @@ async def healthz(request: web.Request) -> web.Response:
             "participants": participants,
             "loop_lag_ms_p50": round(lag.percentile(0.5) * 1000, 2),
             "loop_lag_ms_p99": round(lag.percentile(0.99) * 1000, 2),
+            **rooms.video_counters(),
         }
     )
 

@@ -9,21 +9,30 @@ from litestar.datastructures import Cookie
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from appliance import accounts
+from appliance import accounts, live_room
 from appliance.accounts import SignInAttempt, SignInFailed
 from appliance.errors import ApplianceError
 from appliance.models import User
+from appliance.scheduling import zone
 from appliance.sessions import end_session, start_session
 from appliance.web.access import SESSION_COOKIE, public, staff
 from appliance.web.pages import AppRuntime, FormData, local_path, page, see_other
 from appliance.web.threads import in_thread
 
 
-@get("/", opt=public(), sync_to_thread=False, include_in_schema=False)
-def home(request: Request[Any, Any, Any]) -> Template | Redirect:
-    if request.scope.get("user") is None:
+@get("/", opt=public(), include_in_schema=False)
+@in_thread
+def home(request: Request[Any, Any, Any], runtime: AppRuntime) -> Template | Redirect:
+    user = request.scope.get("user")
+    if user is None:
         return Redirect("/login", status_code=303)
-    return page("home.html", request)
+    rooms = live_room.rooms_today(runtime.config, User.get_by_id(user.id))
+    timezone = zone(user.timezone)
+    return page(
+        "home.html",
+        request,
+        rooms=[(r, f"{r.starts_at.astimezone(timezone):%a %H:%M}") for r in rooms],
+    )
 
 
 @get("/login", opt=public(), sync_to_thread=False, include_in_schema=False)

@@ -61,6 +61,7 @@ def test_frames_reach_every_subscriber_byte_identical(clip: Path, tmp_path: Path
             sfu.client("bob") as bob,
             sfu.client("carol") as carol,
         ):
+            before = await (await sfu.session.get(sfu.url + "/healthz")).json()
             await alice.publish(MediaPlayer(str(clip), decode=False))
             alice_id = participant_id(alice)
             for viewer in (bob, carol):
@@ -73,6 +74,12 @@ def test_frames_reach_every_subscriber_byte_identical(clip: Path, tmp_path: Path
                 start = audio_hashes.index(got_audio[0])
                 assert got_audio == audio_hashes[start : start + len(got_audio)]
             assert alice.frames_from(alice_id, "video") == []  # nobody receives themselves
+            after = await (await sfu.session.get(sfu.url + "/healthz")).json()
+            counted = {
+                name: after[name] - before[name] for name in after if name.startswith("video")
+            }
+            assert counted["video_frames_in"] >= 60 and counted["video_frames_dropped"] == 0
+            assert counted["video_frames_out"] >= 2 * 60
 
     run(scenario, tmp_path)
 

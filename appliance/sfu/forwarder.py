@@ -30,6 +30,11 @@ SUBSCRIBER_QUEUE = 120
 KEYFRAME_REQUEST_INTERVAL = 0.3
 
 
+# Video frames since this process started: received from publishers, handed to subscribers'
+# senders, and dropped for subscribers too slow to take them (for monitoring; never reset).
+VIDEO_FRAMES = {"video_frames_in": 0, "video_frames_out": 0, "video_frames_dropped": 0}
+
+
 @dataclass(frozen=True)
 class EncodedFrame:
     data: bytes
@@ -193,6 +198,7 @@ class ForwardedTrack(MediaStreamTrack):
         except asyncio.QueueFull:
             self.dropped += 1
             if self.kind == "video":
+                VIDEO_FRAMES["video_frames_dropped"] += 1
                 # Frames after a dropped one would not decode: wait for a fresh keyframe.
                 self.waiting_for_keyframe = True
                 self.source.request_keyframe()
@@ -222,6 +228,8 @@ class ForwardedTrack(MediaStreamTrack):
         packet.dts = frame.timestamp
         packet.time_base = self._time_base
         self.delivered += 1
+        if self.kind == "video":
+            VIDEO_FRAMES["video_frames_out"] += 1
         return packet
 
     def stop(self) -> None:
@@ -260,6 +268,8 @@ class TrackForwarder:
 
     def deliver(self, frame: EncodedFrame) -> None:
         self.frames += 1
+        if self.kind == "video":
+            VIDEO_FRAMES["video_frames_in"] += 1
         for track in list(self._subscribers):
             track.offer(frame)
         for tap in self.taps:

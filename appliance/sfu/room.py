@@ -14,7 +14,7 @@ from appliance.config import SfuConfig
 from appliance.errors import ApplianceError
 from appliance.sfu.audio_tap import AudioTap, CaptionService, CaptionSink
 from appliance.sfu.codecs import video_codecs
-from appliance.sfu.forwarder import ForwardedTrack, TrackForwarder
+from appliance.sfu.forwarder import TrackForwarder
 from appliance.sfu.peer import Participant, Send, SignalingError
 from appliance.sfu.recorder import RecordingSinks, RoomRecording
 from appliance.sfu.token import MAX_TTL_SECONDS, JoinClaims
@@ -254,24 +254,6 @@ class Rooms:
             )
             self.rooms[claims.room] = room
         return room
-
-    def video_counters(self) -> dict[str, int]:
-        """Video frames received from publishers, handed to subscribers' senders, and dropped
-        for subscribers too slow to take them, over the open rooms (for monitoring)."""
-        counts = {"video_frames_in": 0, "video_frames_out": 0, "video_frames_dropped": 0}
-        for room in self.rooms.values():
-            for participant in room.participants.values():
-                for forwarder in participant.forwarders:
-                    if forwarder.kind == "video":
-                        counts["video_frames_in"] += forwarder.frames
-                for subscribed in participant.subscriptions:
-                    if subscribed.kind != "video":
-                        continue
-                    track = participant.subscriptions[subscribed].transceiver.sender.track
-                    if isinstance(track, ForwardedTrack):
-                        counts["video_frames_out"] += track.delivered
-                        counts["video_frames_dropped"] += track.dropped
-        return counts
 
     def _closed(self, room: Room) -> None:
         if self.rooms.get(room.name) is room:

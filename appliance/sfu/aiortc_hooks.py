@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import aioice.turn
 from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
@@ -98,3 +99,19 @@ def restrict_codecs(transceiver: RTCRtpTransceiver, video: VideoCodec | None = N
         codec for codec in capabilities.codecs if codec.mimeType.lower() in allowed
     ]
     transceiver.setCodecPreferences(preferred)
+
+
+UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
+
+
+def enlarge_udp_receive_buffers(size: int = UDP_RECEIVE_BUFFER) -> None:
+    """Give every ICE socket of this process a receive buffer of `size` bytes (the kernel caps
+    it at net.core.rmem_max).
+
+    aioice asks for 256 KiB, which overflows when the process is briefly descheduled while
+    several publishers send keyframes: each lost packet then costs video until the next
+    keyframe. aioice reads the size from this module constant each time it binds a socket.
+    """
+    if not isinstance(getattr(aioice.turn, "UDP_SOCKET_BUFFER_SIZE", None), int):
+        raise RuntimeError("aioice changed: aioice.turn.UDP_SOCKET_BUFFER_SIZE is gone")
+    aioice.turn.UDP_SOCKET_BUFFER_SIZE = size

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from appliance import __version__
 from appliance.config import Config
 from appliance.sdnotify import keep_alive, notify
+from appliance.sfu.aiortc_hooks import enlarge_udp_receive_buffers
 from appliance.sfu.audio_tap import CaptionService
 from appliance.sfu.forwarder import VIDEO_FRAMES
 from appliance.sfu.ice import gather_on_loopback_only, rtc_configuration
@@ -64,6 +65,7 @@ def create_app(
     """
     if config.sfu.ice_loopback_only:
         gather_on_loopback_only()
+    enlarge_udp_receive_buffers()
     key = public_key or load_public_key(key_dir(config.data_dir) / "signing.pub")
     rooms = Rooms(config.sfu, rtc_configuration(config.sfu), sinks, captions)
     app = web.Application()

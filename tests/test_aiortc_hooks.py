@@ -7,6 +7,7 @@ the pin in pyproject.toml may move.
 import asyncio
 import inspect
 from importlib.metadata import version
+from pathlib import Path
 
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.jitterbuffer import JitterBuffer
@@ -98,5 +99,5 @@ def test_ice_sockets_get_the_larger_receive_buffer() -> None:
         return int(size)
 
     size = asyncio.run(scenario())
-    limit = int(open("/proc/sys/net/core/rmem_max").read())
+    limit = int(Path("/proc/sys/net/core/rmem_max").read_text())
     assert size >= 2 * min(1024 * 1024, limit) > 2 * 262144 or limit <= 262144

@@ -178,7 +178,9 @@ def test_healthz_and_openapi_are_served(client: TestClient[Litestar]) -> None:
 
     health = client.get("/healthz")
     assert health.status_code == 200
-    assert {c["name"] for c in health.json()["components"]} == {"database", "data_dir"}
+    components = {c["name"]: c for c in health.json()["components"]}
+    assert set(components) == {"database", "data_dir", "speech"}
+    assert components["speech"]["detail"] == "no model installed on CPU"  # no GPU, no model
     document = client.get("/schema").json()
     validate(document)
     assert "/api/kits" in document["paths"]

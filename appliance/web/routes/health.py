@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import shutil
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from litestar import Request, get
@@ -64,11 +65,34 @@ def _check_data_dir(runtime: AppRuntime) -> ComponentStatus:
     return ComponentStatus("data_dir", ok, f"{free // (1024 * 1024)} MiB free")
 
 
+@cache
+def _accelerator(device: str) -> str:
+    """Where speech recognition runs on this box, decided once per process as the worker does."""
+    from appliance.asr_onnx.engine import CUDA, choose_providers
+    from appliance.asr_onnx.errors import ModelError
+
+    try:
+        return "GPU (CUDA)" if CUDA in choose_providers(device) else "CPU"
+    except ModelError as exc:
+        return f"unavailable: {exc}"
+
+
+def _check_speech(runtime: AppRuntime) -> ComponentStatus:
+    """The active speech model and whether it runs on the GPU or the CPU. A box without a model
+    still serves interviews (without captions or transcripts), so this never fails health."""
+    from appliance.asr_onnx.models import installed_models
+
+    settings = runtime.config.asr
+    names = {m.name for m in installed_models(runtime.config.models_dir)}
+    model = settings.model if settings.model in names else "no model installed"
+    return ComponentStatus("speech", True, f"{model} on {_accelerator(settings.device)}")
+
+
 @get("/healthz", opt=public(), tags=["operations"])
 @in_thread
 def healthz(runtime: AppRuntime) -> Response[Health]:
     """Component status; 200 when every component is healthy, 503 otherwise."""
-    components = [_check_database(), _check_data_dir(runtime)]
+    components = [_check_database(), _check_data_dir(runtime), _check_speech(runtime)]
     ok = all(c.ok for c in components)
     body = Health(status="ok" if ok else "degraded", version=__version__, components=components)
     return Response(body, status_code=200 if ok else 503)

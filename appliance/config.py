@@ -26,6 +26,8 @@ class WebConfig:
     port: int = 8080
     # The address people use to reach the appliance; links in setup URLs and invitations use it.
     public_url: str = ""
+    # Whether /healthz also reports the SFU and the worker (when all run on this box).
+    report_services: bool = False
 
 
 @dataclasses.dataclass
@@ -35,8 +37,9 @@ class SfuConfig:
     # Comma-separated stun:/turn: URLs handed to WebRTC; none by default, so an air-gapped box
     # never contacts a public STUN server.
     ice_servers: str = ""
-    # The signaling websocket's URL as browsers must use it (wss://host/sfu/ws); empty: the web
-    # origin's /sfu/ws when [web] public_url is set (the box's proxy), else this port directly.
+    # The signaling websocket's URL as browsers must use it (wss://host/sfu/ws, or a path such
+    # as /sfu/ws on the page's own origin); empty: the web origin's /sfu/ws when [web]
+    # public_url is set (the box's proxy), else this port directly.
     public_url: str = ""
     turn_username: str = ""
     turn_password: str = ""

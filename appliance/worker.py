@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
@@ -12,6 +13,7 @@ from appliance import mailer, notifications, scheduling, sdnotify, transcription
 from appliance.asr_onnx.service import open_transcriber
 from appliance.asr_onnx.transcriber import Transcriber
 from appliance.errors import ApplianceError
+from appliance.liveness import HEARTBEAT_SECONDS, heartbeat_path
 from appliance.runtime import Runtime
 from appliance.sessions import purge_expired
 from appliance.storage import live_recordings, retention
@@ -120,21 +122,25 @@ class TranscriptionRunner(threading.Thread):
 
 
 class Heartbeat(threading.Thread):
-    """Tells systemd the worker is ready, then alive while every one of its threads is."""
+    """Tells systemd the worker is ready, then alive while every one of its threads is; and
+    says so in the data dir for the web process's health report."""
 
-    def __init__(self, threads: list[threading.Thread]) -> None:
+    def __init__(self, threads: list[threading.Thread], data_dir: Path) -> None:
         super().__init__(name="heartbeat", daemon=True)
         self.threads = threads
+        self.path = heartbeat_path(data_dir)
         self.stopping = threading.Event()
 
     def run(self) -> None:
         sdnotify.notify("READY=1")
-        interval = sdnotify.watchdog_interval()
-        if interval is None:
-            return
-        while not self.stopping.wait(interval):
+        self.path.parent.mkdir(mode=0o700, exist_ok=True)
+        interval = min(sdnotify.watchdog_interval() or HEARTBEAT_SECONDS, HEARTBEAT_SECONDS)
+        while True:
             if all(thread.is_alive() for thread in self.threads):
                 sdnotify.notify("WATCHDOG=1")
+                self.path.touch()
+            if self.stopping.wait(interval):
+                return
 
 
 def run(runtime: Runtime) -> None:
@@ -145,7 +151,7 @@ def run(runtime: Runtime) -> None:
     ]
     for thread in threads:
         thread.start()
-    heartbeat = Heartbeat(list(threads))
+    heartbeat = Heartbeat(list(threads), runtime.config.data_dir)
     heartbeat.start()
     consumer = Consumer(huey, workers=runtime.config.queue.workers, worker_type="thread")
     try:

@@ -152,7 +152,12 @@ def _wait_for(url: str, deadline: float) -> bytes:
 def test_serve_runs_web_sfu_and_worker_and_stops_cleanly(tmp_path: Path) -> None:
     data = tmp_path / "data"
     web_port, sfu_port = free_port(), free_port()
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "APPLIANCE_SFU_PORT": str(sfu_port)}
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "APPLIANCE_SFU_PORT": str(sfu_port),
+        "APPLIANCE_WEB_REPORT_SERVICES": "true",
+    }
     process = subprocess.Popen(
         [
             sys.executable,
@@ -171,10 +176,12 @@ def test_serve_runs_web_sfu_and_worker_and_stops_cleanly(tmp_path: Path) -> None
     )
     try:
         deadline = time.monotonic() + 60
-        health = json.loads(_wait_for(f"http://127.0.0.1:{web_port}/healthz", deadline))
-        assert health["status"] == "ok"
         sfu = json.loads(_wait_for(f"http://127.0.0.1:{sfu_port}/healthz", deadline))
         assert sfu["status"] == "ok"
+        # 503 until the SFU and the worker are up too: _wait_for retries until a 200.
+        health = json.loads(_wait_for(f"http://127.0.0.1:{web_port}/healthz", deadline))
+        components = {c["name"]: c["ok"] for c in health["components"]}
+        assert health["status"] == "ok" and components["sfu"] and components["worker"]
         validate(json.loads(_wait_for(f"http://127.0.0.1:{web_port}/schema", deadline)))
         children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True)
         assert len(children.stdout.split()) == 3

@@ -29,6 +29,8 @@ def sfu_link(config: Config) -> SfuLink:
         if config.sfu.turn_username:
             server |= {"username": config.sfu.turn_username, "credential": config.sfu.turn_password}
         ice.append(server)
+    if config.sfu.public_url.startswith("/"):  # on the page's own origin, via the proxy
+        return SfuLink(config.sfu.public_url, 0, "", ice)
     if config.sfu.public_url:
         parts = urlsplit(config.sfu.public_url)
         return SfuLink(config.sfu.public_url, 0, f"{parts.scheme}://{parts.netloc}", ice)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hmac
+import json
 import shutil
+import time
+import urllib.request
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -20,6 +23,7 @@ from prometheus_client import (
 )
 
 from appliance import __version__
+from appliance.liveness import HEARTBEAT_SECONDS, heartbeat_path
 from appliance.models import AuditEntry, Role, User
 from appliance.web.access import public
 from appliance.web.pages import AppRuntime
@@ -88,11 +92,32 @@ def _check_speech(runtime: AppRuntime) -> ComponentStatus:
     return ComponentStatus("speech", True, f"{model} on {_accelerator(settings.device)}")
 
 
+def _check_sfu(runtime: AppRuntime) -> ComponentStatus:
+    sfu = runtime.config.sfu
+    try:
+        with urllib.request.urlopen(f"http://{sfu.host}:{sfu.port}/healthz", timeout=2) as reply:
+            report = json.load(reply)
+    except (OSError, ValueError) as exc:
+        return ComponentStatus("sfu", False, f"not answering: {exc}")
+    return ComponentStatus("sfu", True, f"{report.get('rooms', 0)} rooms")
+
+
+def _check_worker(runtime: AppRuntime) -> ComponentStatus:
+    try:
+        age = time.time() - heartbeat_path(runtime.config.data_dir).stat().st_mtime
+    except OSError:
+        return ComponentStatus("worker", False, "not running")
+    ok = age < 4 * HEARTBEAT_SECONDS
+    return ComponentStatus("worker", ok, f"last heard {age:.0f} s ago")
+
+
 @get("/healthz", opt=public(), tags=["operations"])
 @in_thread
 def healthz(runtime: AppRuntime) -> Response[Health]:
     """Component status; 200 when every component is healthy, 503 otherwise."""
     components = [_check_database(), _check_data_dir(runtime), _check_speech(runtime)]
+    if runtime.config.web.report_services:
+        components += [_check_sfu(runtime), _check_worker(runtime)]
     ok = all(c.ok for c in components)
     body = Health(status="ok" if ok else "degraded", version=__version__, components=components)
     return Response(body, status_code=200 if ok else 503)

@@ -3,8 +3,10 @@
 import { SfuClient } from "./sfu-client.js";
 
 export function sfuUrl(root) {
-  if (root.dataset.sfuUrl) return root.dataset.sfuUrl;
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const url = root.dataset.sfuUrl;
+  if (url && url.startsWith("/")) return `${scheme}//${location.host}${url}`;
+  if (url) return url;
   return `${scheme}//${location.hostname}:${root.dataset.sfuPort}/sfu/ws`;
 }
 

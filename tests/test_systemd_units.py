@@ -83,3 +83,36 @@ def test_the_sfu_cannot_read_the_secrets_of_the_data_dir() -> None:
     }
     for secret in ("keys/kek.key", "keys/signing.key", "keys/intake.key", "appliance.db"):
         assert f"/var/lib/parley/{secret}" in hidden
+
+
+IMAGE_FILES = UNITS.parent / "image" / "files"
+
+
+def test_the_images_own_units_load_cleanly(tmp_path: Path) -> None:
+    root = _root(tmp_path)
+    for unit in IMAGE_FILES.glob("parley-*.service"):
+        shutil.copy(unit, root / "etc/systemd/system" / unit.name)
+    (root / "opt/parley/bin").mkdir(parents=True)
+    shutil.copy(IMAGE_FILES / "console-banner", root / "opt/parley/bin/console-banner")
+    for tool in ("usr/bin/openssl", "bin/mkdir", "bin/chmod"):
+        (root / tool).parent.mkdir(parents=True, exist_ok=True)
+        (root / tool).write_text("#!/bin/sh\n")
+        (root / tool).chmod(0o755)
+    names = sorted(unit.name for unit in IMAGE_FILES.glob("parley-*.service"))
+    result = _analyze("verify", f"--root={root}", *names)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+def test_the_images_configuration_is_one_the_appliance_accepts(tmp_path: Path) -> None:
+    from appliance.config import load_config
+    from appliance.web.sfu_link import sfu_link
+
+    config = load_config(tmp_path, IMAGE_FILES / "appliance.toml", environ={})
+    assert config.web.report_services and (config.web.host, config.sfu.host) == (
+        "127.0.0.1",
+        "127.0.0.1",
+    )
+    nginx = (IMAGE_FILES / "nginx-parley.conf").read_text()
+    assert f"proxy_pass http://127.0.0.1:{config.web.port};" in nginx
+    assert f"proxy_pass http://127.0.0.1:{config.sfu.port};" in nginx
+    assert sfu_link(config).url == "/sfu/ws" and "location /sfu/ {" in nginx

@@ -1,0 +1,152 @@
+"""Boot the image under qemu (TCG, disk in snapshot mode) and check it as an administrator would.
+
+Usage: python image/boot_test.py IMAGE_DIR. The console must show the address, the setup link
+and the certificate's fingerprint; the setup page must answer over TLS (through nginx, via
+hostfwd on 127.0.0.1) with that certificate; first-run setup must complete through it; /healthz
+must report the web, SFU and worker up. A second boot of the same image must make different
+keys. Fails fast on a kernel panic, emergency mode or a first-boot prompt in the serial log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.cookiejar
+import json
+import re
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+FATAL = ("Kernel panic", "emergency mode", "Give root password", "Please enter", "firstboot")
+BOOT_SECONDS = 420
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Machine:
+    def __init__(self, image_dir: Path) -> None:
+        self.port = free_port()
+        self.log = Path(tempfile.mkstemp(prefix="parley-serial-", suffix=".log")[1])
+        [disk] = image_dir.glob("parley-*.raw")
+        self.process = subprocess.Popen(
+            [
+                "qemu-system-x86_64",
+                "-m", "2048", "-smp", "2", "-cpu", "max", "-display", "none", "-no-reboot",
+                "-kernel", str(image_dir / "vmlinuz"), "-initrd", str(image_dir / "initrd"),
+                "-append", "root=LABEL=parley-root rw console=ttyS0,115200 panic=-1",
+                "-drive", f"file={disk},format=raw,if=virtio,snapshot=on",
+                "-netdev", f"user,id=net0,hostfwd=tcp:127.0.0.1:{self.port}-:443",
+                "-device", "virtio-net-pci,netdev=net0",
+                "-serial", f"file:{self.log}",
+            ],
+        )  # fmt: skip
+
+    def serial(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for(self, pattern: str, deadline: float) -> re.Match[str]:
+        while True:
+            text = self.serial()
+            for fatal in FATAL:
+                if fatal in text:
+                    raise SystemExit(f"boot failed ({fatal!r}):\n{text[-4000:]}")
+            match = re.search(pattern, text)
+            if match:
+                return match
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"no {pattern!r} on the console:\n{text[-4000:]}")
+            time.sleep(1)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def https(port: int, fingerprint: str) -> urllib.request.OpenerDirector:
+    """An opener for the box that trusts exactly the certificate the console showed."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with context.wrap_socket(raw) as tls:
+            der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    seen = hashlib.sha256(der).hexdigest().upper()
+    if seen != fingerprint.replace(":", "").upper():
+        raise SystemExit(f"the certificate served ({seen}) is not the one on the console")
+    return urllib.request.build_opener(
+        urllib.request.HTTPSHandler(context=context),
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
+    )
+
+
+def boot(image_dir: Path, setup: bool) -> dict[str, str]:
+    machine = Machine(image_dir)
+    started = time.monotonic()
+    try:
+        deadline = started + BOOT_SECONDS
+        fingerprint = machine.wait_for(r"TLS certificate SHA-256 fingerprint: ([0-9A-F:]+)", deadline)[1]
+        signing = machine.wait_for(r"Audit signing key \(keys/signing.pub\) SHA-256: ([0-9a-f]{64})", deadline)[1]
+        link = machine.wait_for(r"Finish setup \(the link works once\): https://[^/\s]+(/setup/\S+)", deadline)[1]
+        report = {"signing": signing, "fingerprint": fingerprint, "console_s": f"{time.monotonic() - started:.0f}"}
+        if not setup:
+            return report
+        base = f"https://127.0.0.1:{machine.port}"
+        opener = https(machine.port, fingerprint)
+        while True:
+            try:
+                page = opener.open(base + link, timeout=10).read().decode()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(2)
+        csrf = re.search(r'name="_csrf_token" value="([^"]+)"', page)
+        assert csrf, "no CSRF field on the setup page"
+        form = {
+            "_csrf_token": csrf[1], "name": "Ada Admin", "email": "ada@example.com",
+            "password": "correct horse battery", "password_again": "correct horse battery",
+        }  # fmt: skip
+        done = opener.open(base + link, data=urllib.parse.urlencode(form).encode(), timeout=30)
+        assert done.status == 200 and "/setup/" not in done.url, done.url
+        while True:
+            try:
+                health = json.loads(opener.open(base + "/healthz", timeout=10).read())
+                break
+            except OSError:  # 503 until the SFU and the worker are up
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(2)
+        components = {c["name"]: c["ok"] for c in health["components"]}
+        assert health["status"] == "ok" and components.get("sfu") and components.get("worker"), health
+        sfu = json.loads(opener.open(base + "/sfu/healthz", timeout=10).read())
+        assert sfu["status"] == "ok", sfu
+        report["healthy_s"] = f"{time.monotonic() - started:.0f}"
+        report["speech"] = next(c["detail"] for c in health["components"] if c["name"] == "speech")
+        assert report["speech"].startswith("whisper-base on "), report["speech"]
+        return report
+    finally:
+        machine.stop()
+
+
+def main() -> None:
+    image_dir = Path(sys.argv[1])
+    first = boot(image_dir, setup=True)
+    second = boot(image_dir, setup=False)
+    if first["signing"] == second["signing"] or first["fingerprint"] == second["fingerprint"]:
+        raise SystemExit("two boots of the same image made the same keys: keys are baked in")
+    print(json.dumps({"first": first, "second": second}))
+
+
+if __name__ == "__main__":
+    main()

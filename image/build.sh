@@ -1,0 +1,42 @@
+#!/bin/sh
+# Build Parley's bootable disk image: Debian bookworm, the appliance in a venv from a locked
+# wheelhouse, the speech model built in, nginx terminating TLS in front of web and SFU, and the
+# systemd units enabled. Nothing is mounted: the root file system is made from a directory
+# (mke2fs -d) and the EFI partition with mtools.
+#
+# Usage (as root): image/build.sh OUTDIR   ->  OUTDIR/parley-VERSION.raw, .qcow2, vmlinuz, initrd
+set -eu
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(dirname "$HERE")
+OUT=$(realpath -m "${1:-$REPO/build/image}")
+PY="$REPO/.venv/bin/python"
+VERSION=$("$PY" -c 'import appliance; print(appliance.__version__)')
+WORK="$OUT/work"
+ROOT="$WORK/root"
+rm -rf "$WORK" && mkdir -p "$WORK" "$OUT"
+
+echo "== wheelhouse (locked to the versions the tests ran with)"
+"$PY" -m pip freeze --exclude-editable | grep -v '^-e ' > "$WORK/constraints.txt"
+"$PY" -m pip wheel --quiet -c "$WORK/constraints.txt" -w "$WORK/wheelhouse" "$REPO"
+
+echo "== speech model"
+MODELS="$WORK/modeldata"
+"$PY" -m appliance models install --data-dir "$MODELS" > "$WORK/models.log"
+
+echo "== root file system"
+mmdebstrap --mode=root --variant=minbase --format=directory \
+  --include=systemd,systemd-sysv,udev,dbus,linux-image-amd64,initramfs-tools,kmod,e2fsprogs,python3,python3-venv,nginx-light,openssl,ca-certificates,iproute2 \
+  --customize-hook="cp -r '$WORK/wheelhouse' \"\$1/tmp/wheelhouse\"" \
+  --customize-hook='chroot "$1" python3 -m venv /opt/parley/venv' \
+  --customize-hook='chroot "$1" /opt/parley/venv/bin/pip install --quiet --no-index --find-links /tmp/wheelhouse parley-appliance' \
+  --customize-hook='rm -rf "$1/tmp/wheelhouse"' \
+  --customize-hook="'$HERE/customize.sh' \"\$1\" '$REPO' '$MODELS'" \
+  bookworm "$ROOT" /etc/apt/sources.list.d/debian.sources
+
+echo "== disk"
+"$HERE/assemble.sh" "$ROOT" "$OUT/parley-$VERSION.raw"
+cp "$ROOT"/boot/vmlinuz-* "$OUT/vmlinuz"
+cp "$ROOT"/boot/initrd.img-* "$OUT/initrd"
+qemu-img convert -O qcow2 "$OUT/parley-$VERSION.raw" "$OUT/parley-$VERSION.qcow2"
+rm -rf "$WORK"
+echo "$OUT/parley-$VERSION.raw"

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 
 from appliance.asr_onnx.audio import decode_track
 from appliance.asr_onnx.errors import AudioError
@@ -21,7 +22,7 @@ from appliance.asr_onnx.vad import VadOptions
 from appliance.config import AsrConfig
 from appliance.database import utcnow
 from appliance.errors import ApplianceError, NotFound
-from appliance.models import Recording, RecordingBlob, TranscriptionJob, TranscriptSegment
+from appliance.models import Recording, RecordingBlob, TranscriptionJob, TranscriptSegment, User
 from appliance.runtime import Runtime
 from appliance.storage import keystore
 from appliance.storage.recordings import (
@@ -148,6 +149,25 @@ def transcribe_recording(
     return transcript
 
 
+def speaker_names(recording: Recording, identities: Iterable[str]) -> dict[str, str]:
+    """What each track's speaker is called in the transcript: the candidate's name and the
+    panel's names for the room's identities ("candidate", "staff-<user id>"); any other
+    identity as it is. Two people with one name are told apart by their identity."""
+    interview = recording.interview
+    names: dict[str, str] = {}
+    for identity in identities:
+        name = identity
+        if identity == "candidate" and interview.candidate.erased_at is None:
+            name = str(interview.candidate.name)
+        elif identity.startswith("staff-") and identity[len("staff-") :].isdigit():
+            user = User.get_or_none(User.id == int(identity[len("staff-") :]))
+            if user is not None:
+                name = str(user.name or user.email)
+        names[identity] = name
+    counts = Counter(names.values())
+    return {i: name if counts[name] == 1 else f"{name} ({i})" for i, name in names.items()}
+
+
 def _transcribe(
     runtime: Runtime,
     recording: Recording,
@@ -201,9 +221,12 @@ def _transcribe(
         language_of.setdefault(speaker, result.language)
         done += len(track.samples)
     duration = max(t.start + len(t.samples) / SAMPLE_RATE for _, t in tracks)
+    names = speaker_names(recording, per_speaker)
     merged = merge_speakers(
         {
-            speaker: Transcript(language_of[speaker], duration, segments, transcriber.model_name)
+            names[speaker]: Transcript(
+                language_of[speaker], duration, segments, transcriber.model_name
+            )
             for speaker, segments in per_speaker.items()
         },
         duration,

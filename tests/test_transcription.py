@@ -14,6 +14,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from appliance import transcription
+from appliance.accounts import create_user
 from appliance.asr_onnx.transcriber import Transcriber
 from appliance.candidates import CandidateFields, create_candidate
 from appliance.config import AsrConfig
@@ -31,7 +32,7 @@ from appliance.runtime import Runtime
 from appliance.storage.erasure import erase_candidate
 from appliance.storage.recordings import BlobSpec, blob_store, seal_blob, start_recording
 from appliance.worker import TranscriptionRunner
-from tests.conftest import make_user, post_form, sign_in
+from tests.conftest import PASSWORD, make_user, post_form, sign_in
 from tests.speech import clip, link_models, participant_webm, wer
 
 SETTINGS = AsrConfig(device="cpu", threads=2)
@@ -44,9 +45,14 @@ def _recording(runtime: Runtime, tmp_path: Path) -> tuple[Recording, dict[str, s
     now = utcnow()
     interview = Interview.create(candidate=candidate, starts_at=now, ends_at=now)
     recording = start_recording(runtime, interview)
+    panel = create_user(runtime.audit, "t", "una@example.com", "interviewer", PASSWORD, "Una Park")
     said = {}
-    for identity, name, offset in (("interviewer", "project", 0.4), ("candidate", "numbers", 4.0)):
-        samples, said[identity] = clip(name, tmp_path)
+    # The room's identities; the transcript calls them by name.
+    for identity, speaker, name, offset in (
+        (f"staff-{panel.id}", "Una Park", "project", 0.4),
+        ("candidate", "Alex", "numbers", 4.0),
+    ):
+        samples, said[speaker] = clip(name, tmp_path)
         path = participant_webm(tmp_path / f"{identity}.webm", samples, offset)
         spec = BlobSpec(identity, "media", path.name, "video/webm")
         seal_blob(runtime, "sfu", recording, spec, [path.read_bytes()])
@@ -64,14 +70,14 @@ def test_a_recording_gets_one_transcript_with_a_speaker_on_every_word(
         runtime, recording.id, transcriber, SETTINGS, fractions.append
     )
     speakers = [s.speaker for s in result.segments]
-    assert speakers[0] == "interviewer" and speakers[-1] == "candidate"
+    assert speakers[0] == "Una Park" and speakers[-1] == "Alex"
     assert [s.start for s in result.segments] == sorted(s.start for s in result.segments)
     for speaker, text in said.items():
         spoken = " ".join(s.text for s in result.segments if s.speaker == speaker)
         assert wer(text, spoken) <= 0.3
     words = [w for s in result.segments for w in s.words]
     assert all(w.speaker in said for w in words)
-    first_answer = next(w for w in words if w.speaker == "candidate")
+    first_answer = next(w for w in words if w.speaker == "Alex")
     assert 3.6 < first_answer.start < 4.8  # on the room's clock, not the track's
     assert fractions[-1] == 1.0 and fractions == sorted(fractions)
 
@@ -87,7 +93,7 @@ def test_a_recording_gets_one_transcript_with_a_speaker_on_every_word(
     assert purposes.count("transcription") == 2 and purposes.count("transcript") == 1
     blob = RecordingBlob.get(RecordingBlob.kind == "transcript")
     sealed = blob_store(runtime).path(bytes.fromhex(blob.object_id)).read_bytes()
-    assert b"candidate" not in sealed and said["candidate"].split()[2].encode() not in sealed
+    assert b"Alex" not in sealed and said["Alex"].split()[2].encode() not in sealed
 
     again = transcription.transcribe_recording(runtime, recording.id, transcriber, SETTINGS)
     assert again == result
@@ -160,7 +166,7 @@ def test_the_api_serves_progress_and_exports_to_the_panel_only(
     assert f"/api/recordings/{recording.id}/transcript?format=vtt" in client.get("/recordings").text
     vtt = client.get(f"{base}/transcript", params={"format": "vtt"})
     assert vtt.headers["content-type"].startswith("text/vtt")
-    assert "<v candidate>" in vtt.text and "<v interviewer>" in vtt.text
+    assert "<v Alex>" in vtt.text and "<v Una Park>" in vtt.text
     assert client.get(f"{base}/transcript", params={"format": "doc"}).status_code == 400
     assert client.get("/api/recordings/9999/transcription").status_code == 404
 
@@ -169,7 +175,7 @@ def test_the_api_serves_progress_and_exports_to_the_panel_only(
     assert client.get(f"{base}/transcript").status_code == 403
     InterviewParticipant.create(interview=recording.interview, user=outsider)
     payload = client.get(f"{base}/transcript").json()
-    assert {s["speaker"] for s in payload["segments"]} == {"interviewer", "candidate"}
+    assert {s["speaker"] for s in payload["segments"]} == {"Una Park", "Alex"}
 
 
 def test_the_command_transcribes_a_recording_and_prints_its_transcript(
@@ -192,7 +198,7 @@ def test_the_command_transcribes_a_recording_and_prints_its_transcript(
         text=True,
     )
     assert shown.returncode == 0, shown.stderr
-    assert "\ninterviewer: " in shown.stdout and "\ncandidate: " in shown.stdout
+    assert "\nUna Park: " in shown.stdout and "\nAlex: " in shown.stdout
     missing = subprocess.run([*base, "transcript", "999", *where], capture_output=True, text=True)
     assert missing.returncode == 1 and "no recording with id 999" in missing.stderr
 
@@ -205,3 +211,30 @@ def test_without_a_model_the_job_fails_saying_how_to_install_one(
     assert TranscriptionRunner(runtime).run_one()
     job = TranscriptionJob.get(TranscriptionJob.recording == recording)
     assert job.status == "failed" and "appliance models install" in job.error
+
+
+def test_speakers_are_named_and_two_people_with_one_name_told_apart(runtime: Runtime) -> None:
+    candidate = create_candidate(runtime.audit, "t", CandidateFields("Sam Lee", "sam@example.com"))
+    now = utcnow()
+    recording = start_recording(
+        runtime, Interview.create(candidate=candidate, starts_at=now, ends_at=now)
+    )
+    namesake = create_user(
+        runtime.audit, "t", "sam@corp.example", "interviewer", PASSWORD, "Sam Lee"
+    )
+    nameless = create_user(runtime.audit, "t", "kim@corp.example", "interviewer", PASSWORD)
+    names = transcription.speaker_names(
+        recording,
+        ["candidate", f"staff-{namesake.id}", f"staff-{nameless.id}", "staff-999", "guest"],
+    )
+    assert names == {
+        "candidate": "Sam Lee (candidate)",
+        f"staff-{namesake.id}": f"Sam Lee (staff-{namesake.id})",
+        f"staff-{nameless.id}": "kim@corp.example",
+        "staff-999": "staff-999",
+        "guest": "guest",
+    }
+    erase_candidate(runtime, "t", candidate.id, "request")
+    assert transcription.speaker_names(Recording.get_by_id(recording.id), ["candidate"]) == {
+        "candidate": "candidate"
+    }

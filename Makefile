@@ -17,8 +17,8 @@ test: $(STAMP_TEST) system-packages
 	$(BIN)/python -m pytest
 
 lint: $(STAMP_TEST)
-	$(BIN)/ruff check appliance tests
-	$(BIN)/ruff format --check appliance tests
+	$(BIN)/ruff check appliance tests image
+	$(BIN)/ruff format --check appliance tests image
 	$(BIN)/mypy
 
 $(VENV)/bin/python:

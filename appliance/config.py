@@ -28,6 +28,9 @@ class WebConfig:
     public_url: str = ""
     # Whether /healthz also reports the SFU and the worker (when all run on this box).
     report_services: bool = False
+    # Where the box's own reverse proxy reads cert.pem and key.pem; empty: TLS is terminated by
+    # a proxy Parley does not manage, and administrators cannot upload a certificate.
+    tls_dir: str = ""
 
 
 @dataclasses.dataclass

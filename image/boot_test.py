@@ -2,13 +2,15 @@
 
 Usage: python image/boot_test.py IMAGE_DIR. The console must show the address, the setup link
 and the certificate's fingerprint; the setup page must answer over TLS (through nginx, via
-hostfwd on 127.0.0.1) with that certificate; first-run setup must complete through it; /healthz
-must report the web, SFU and worker up. A second boot of the same image must make different
-keys. Fails fast on a kernel panic, emergency mode or a first-boot prompt in the serial log.
+hostfwd on 127.0.0.1) with that certificate; first-run setup must complete through it;
+/healthz must report the web, SFU and worker up; a certificate the administrator uploads must
+be served. A second boot of the same image must make different keys. Fails fast on a kernel
+panic, emergency mode or a first-boot prompt in the serial log.
 """
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import http.cookiejar
 import json
@@ -73,15 +75,11 @@ class Machine:
 
 
 def https(port: int, fingerprint: str) -> urllib.request.OpenerDirector:
-    """An opener for the box that trusts exactly the certificate the console showed."""
+    """An opener for the box, once it serves exactly the certificate the console showed."""
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-        with context.wrap_socket(raw) as tls:
-            der = tls.getpeercert(binary_form=True)
-    assert der is not None
-    seen = hashlib.sha256(der).hexdigest().upper()
+    seen = served_fingerprint(port)
     if seen != fingerprint.replace(":", "").upper():
         raise SystemExit(f"the certificate served ({seen}) is not the one on the console")
     return urllib.request.build_opener(
@@ -90,15 +88,79 @@ def https(port: int, fingerprint: str) -> urllib.request.OpenerDirector:
     )
 
 
+def served_fingerprint(port: int) -> str:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw) as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return hashlib.sha256(der).hexdigest().upper()
+
+
+def upload_certificate(
+    opener: urllib.request.OpenerDirector, base: str, port: int, deadline: float
+) -> str:
+    """The administrator replaces the self-signed certificate; nginx must serve it shortly."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "interviews.example.com")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    wanted = cert.fingerprint(hashes.SHA256()).hex().upper()
+    page = opener.open(base + "/admin/tls", timeout=10).read().decode()
+    csrf = re.search(r'name="_csrf_token" value="([^"]+)"', page)
+    assert csrf, "no CSRF field on the TLS page"
+    form = {
+        "_csrf_token": csrf[1],
+        "certificate": cert.public_bytes(serialization.Encoding.PEM).decode(),
+        "key": key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode(),
+    }
+    reply = opener.open(base + "/admin/tls", data=urllib.parse.urlencode(form).encode(), timeout=30)
+    assert "Accepted the certificate" in reply.read().decode()
+    while served_fingerprint(port) != wanted:
+        if time.monotonic() > deadline:
+            raise SystemExit("the uploaded certificate was never served")
+        time.sleep(1)
+    return wanted
+
+
 def boot(image_dir: Path, setup: bool) -> dict[str, str]:
     machine = Machine(image_dir)
     started = time.monotonic()
     try:
         deadline = started + BOOT_SECONDS
-        fingerprint = machine.wait_for(r"TLS certificate SHA-256 fingerprint: ([0-9A-F:]+)", deadline)[1]
-        signing = machine.wait_for(r"Audit signing key \(keys/signing.pub\) SHA-256: ([0-9a-f]{64})", deadline)[1]
-        link = machine.wait_for(r"Finish setup \(the link works once\): https://[^/\s]+(/setup/\S+)", deadline)[1]
-        report = {"signing": signing, "fingerprint": fingerprint, "console_s": f"{time.monotonic() - started:.0f}"}
+        fingerprint = machine.wait_for(
+            r"TLS certificate SHA-256 fingerprint: ([0-9A-F:]+)", deadline
+        )[1]
+        signing = machine.wait_for(
+            r"Audit signing key \(keys/signing.pub\) SHA-256: ([0-9a-f]{64})", deadline
+        )[1]
+        link = machine.wait_for(
+            r"Finish setup \(the link works once\): https://[^/\s]+(/setup/\S+)", deadline
+        )[1]
+        report = {
+            "signing": signing,
+            "fingerprint": fingerprint,
+            "console_s": f"{time.monotonic() - started:.0f}",
+        }
         if not setup:
             return report
         base = f"https://127.0.0.1:{machine.port}"
@@ -128,10 +190,15 @@ def boot(image_dir: Path, setup: bool) -> dict[str, str]:
                     raise
                 time.sleep(2)
         components = {c["name"]: c["ok"] for c in health["components"]}
-        assert health["status"] == "ok" and components.get("sfu") and components.get("worker"), health
+        assert health["status"] == "ok" and components.get("sfu") and components.get("worker"), (
+            health
+        )
         sfu = json.loads(opener.open(base + "/sfu/healthz", timeout=10).read())
         assert sfu["status"] == "ok", sfu
         report["healthy_s"] = f"{time.monotonic() - started:.0f}"
+        report["uploaded_certificate_served"] = upload_certificate(
+            opener, base, machine.port, deadline
+        )
         report["speech"] = next(c["detail"] for c in health["components"] if c["name"] == "speech")
         assert report["speech"].startswith("whisper-base on "), report["speech"]
         return report

@@ -8,14 +8,15 @@ FILES="$REPO/image/files"
 # The services and their shared sandbox, enabled; the image's own units beside them.
 cp "$REPO"/systemd/appliance-*.service "$REPO"/systemd/appliance.target "$ROOT/etc/systemd/system/"
 cp -r "$REPO/systemd/appliance-.service.d" "$ROOT/etc/systemd/system/"
-cp "$FILES"/parley-*.service "$ROOT/etc/systemd/system/"
+cp "$FILES"/parley-*.service "$FILES"/parley-*.path "$ROOT/etc/systemd/system/"
 mkdir -p "$ROOT/etc/systemd/system/nginx.service.d" "$ROOT/etc/systemd/network" "$ROOT/opt/parley/bin"
 cp "$FILES/nginx-after-tls.conf" "$ROOT/etc/systemd/system/nginx.service.d/parley.conf"
 cp "$FILES/wired.network" "$ROOT/etc/systemd/network/20-wired.network"
 install -m 0755 "$FILES/console-banner" "$ROOT/opt/parley/bin/console-banner"
 cp -r "$REPO/docs" "$ROOT/opt/parley/docs"
 systemctl --root="$ROOT" enable appliance.target appliance-web.service appliance-sfu.service \
-  appliance-worker.service parley-tls.service parley-console.service systemd-networkd.service
+  appliance-worker.service parley-tls.service parley-tls-apply.path parley-console.service \
+  systemd-networkd.service
 # A first boot must not stop at systemd-firstboot's prompts.
 ln -sf /dev/null "$ROOT/etc/systemd/system/systemd-firstboot.service"
 

@@ -37,6 +37,8 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/schema/openapi.json"): PUBLIC,
     ("GET", "/schema/{path:str}"): PUBLIC,
     ("GET", "/admin/users"): {A},
+    ("GET", "/admin/tls"): {A},
+    ("POST", "/admin/tls"): {A},
     ("POST", "/admin/users"): {A},
     ("POST", "/admin/users/{user_id:int}/role"): {A},
     ("POST", "/admin/users/{user_id:int}/active"): {A},

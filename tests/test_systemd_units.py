@@ -90,15 +90,16 @@ IMAGE_FILES = UNITS.parent / "image" / "files"
 
 def test_the_images_own_units_load_cleanly(tmp_path: Path) -> None:
     root = _root(tmp_path)
-    for unit in IMAGE_FILES.glob("parley-*.service"):
+    units = [*IMAGE_FILES.glob("parley-*.service"), *IMAGE_FILES.glob("parley-*.path")]
+    for unit in units:
         shutil.copy(unit, root / "etc/systemd/system" / unit.name)
     (root / "opt/parley/bin").mkdir(parents=True)
     shutil.copy(IMAGE_FILES / "console-banner", root / "opt/parley/bin/console-banner")
-    for tool in ("usr/bin/openssl", "bin/mkdir", "bin/chmod"):
+    for tool in ("usr/bin/openssl", "usr/bin/install", "bin/chmod", "bin/systemctl"):
         (root / tool).parent.mkdir(parents=True, exist_ok=True)
         (root / tool).write_text("#!/bin/sh\n")
         (root / tool).chmod(0o755)
-    names = sorted(unit.name for unit in IMAGE_FILES.glob("parley-*.service"))
+    names = sorted(unit.name for unit in units)
     result = _analyze("verify", f"--root={root}", *names)
     assert result.returncode == 0 and result.stderr == "", result.stderr
 
@@ -116,3 +117,4 @@ def test_the_images_configuration_is_one_the_appliance_accepts(tmp_path: Path) -
     assert f"proxy_pass http://127.0.0.1:{config.web.port};" in nginx
     assert f"proxy_pass http://127.0.0.1:{config.sfu.port};" in nginx
     assert sfu_link(config).url == "/sfu/ws" and "location /sfu/ {" in nginx
+    assert f"ssl_certificate {config.web.tls_dir}/cert.pem;" in nginx

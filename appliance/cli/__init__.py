@@ -21,6 +21,7 @@ from appliance.cli import (
     retention,
     serve,
     sfu,
+    tls,
     transcribe,
     users,
 )
@@ -40,6 +41,7 @@ GROUPS = (
     models,
     transcribe,
     backup,
+    tls,
 )
 
 

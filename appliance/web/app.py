@@ -46,6 +46,7 @@ from appliance.web.routes import (
     scheduling,
     setup,
     signin,
+    tls,
     users,
 )
 from appliance.web.sfu_link import sfu_link
@@ -64,6 +65,7 @@ ROUTE_MODULES = (
     scheduling,
     interviews,
     room,
+    tls,
 )
 
 

@@ -215,6 +215,9 @@ SECTIONS: dict[str, type[Any]] = {
 }
 
 
+SETTINGS_FILE = "settings.toml"
+
+
 def default_data_dir(environ: Mapping[str, str] = os.environ) -> Path:
     """`APPLIANCE_DATA_DIR`, else the per-user data directory."""
     if environ.get("APPLIANCE_DATA_DIR"):
@@ -231,33 +234,24 @@ def load_config(
     """Build the configuration for `data_dir`.
 
     `config_path` defaults to `APPLIANCE_CONFIG`, else `<data_dir>/appliance.toml`; a file that
-    was named explicitly must exist, the default one may be absent.
+    was named explicitly must exist, the default one may be absent. `<data_dir>/settings.toml`
+    (what administrators set in the browser) overrides it, and APPLIANCE_* variables override
+    both.
     """
     explicit = config_path or (
         Path(environ["APPLIANCE_CONFIG"]) if environ.get("APPLIANCE_CONFIG") else None
     )
     path = explicit or data_dir / "appliance.toml"
-    file_values: dict[str, Any] = {}
-    if path.exists():
-        try:
-            file_values = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ApplianceError(f"cannot read config file {path}: {exc}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ApplianceError(f"config file {path} is not valid TOML: {exc}") from exc
-    elif explicit is not None:
+    if not path.exists() and explicit is not None:
         raise ApplianceError(f"config file {path} does not exist")
-
     sections: dict[str, dict[str, Any]] = {}
-    for section, values in file_values.items():
-        if section not in SECTIONS:
-            raise ApplianceError(
-                f"{path}: unknown section [{section}]; known: {', '.join(SECTIONS)}"
-            )
-        if not isinstance(values, dict):
-            raise ApplianceError(f"{path}: '{section}' must be a table like [{section}]")
-        for key, value in values.items():
-            sections.setdefault(section, {})[key] = _checked(section, key, value, f"{path}")
+    # The administrators' settings page writes settings.toml; it overrides the config file.
+    for source in (path, data_dir / SETTINGS_FILE):
+        for section, values in read_config_file(source).items():
+            for key, value in values.items():
+                sections.setdefault(section, {})[key] = check_value(
+                    section, key, value, f"{source}"
+                )
 
     for name, raw in environ.items():
         if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV:
@@ -267,6 +261,26 @@ def load_config(
 
     built = {section: SECTIONS[section](**sections.get(section, {})) for section in SECTIONS}
     return Config(data_dir=data_dir, **built)
+
+
+def read_config_file(path: Path) -> dict[str, dict[str, Any]]:
+    """A config file's sections, each checked to be a known table; nothing when absent."""
+    if not path.exists():
+        return {}
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ApplianceError(f"cannot read config file {path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ApplianceError(f"config file {path} is not valid TOML: {exc}") from exc
+    for section, table in values.items():
+        if section not in SECTIONS:
+            raise ApplianceError(
+                f"{path}: unknown section [{section}]; known: {', '.join(SECTIONS)}"
+            )
+        if not isinstance(table, dict):
+            raise ApplianceError(f"{path}: '{section}' must be a table like [{section}]")
+    return values
 
 
 _KIND: dict[type[Any], str] = {
@@ -282,7 +296,7 @@ def _field_types(section: str) -> dict[str, type[Any]]:
     return {f.name: types[str(f.type)] for f in dataclasses.fields(SECTIONS[section])}
 
 
-def _checked(section: str, key: str, value: Any, source: str) -> Any:
+def check_value(section: str, key: str, value: Any, source: str) -> Any:
     fields = _field_types(section)
     if key not in fields:
         raise ApplianceError(

@@ -4,8 +4,9 @@ Usage: python image/boot_test.py IMAGE_DIR. The console must show the address, t
 and the certificate's fingerprint; the setup page must answer over TLS (through nginx, via
 hostfwd on 127.0.0.1) with that certificate; first-run setup must complete through it;
 /healthz must report the web, SFU and worker up; a certificate the administrator uploads must
-be served. A second boot of the same image must make different keys. Fails fast on a kernel
-panic, emergency mode or a first-boot prompt in the serial log.
+be served; saved settings must restart the services. A second boot of the same image must make
+different keys. Fails fast on a kernel panic, emergency mode or a first-boot prompt in the serial
+log.
 """
 
 from __future__ import annotations
@@ -142,6 +143,35 @@ def upload_certificate(
     return wanted
 
 
+def save_settings_and_wait(
+    opener: urllib.request.OpenerDirector, base: str, deadline: float
+) -> str:
+    """Saved settings restart the services (a path unit): the web process reports a new start
+    time, and health comes back."""
+    started = time.monotonic()
+    page = opener.open(base + "/admin/settings", timeout=10).read().decode()
+    csrf = re.search(r'name="_csrf_token" value="([^"]+)"', page)
+    assert csrf, "no CSRF field on the settings page"
+    before = json.loads(opener.open(base + "/healthz", timeout=10).read())["started_at"]
+    form = {
+        "_csrf_token": csrf[1], "public_url": "https://interviews.example.com",
+        "smtp_host": "", "smtp_port": "587", "smtp_security": "starttls",
+        "smtp_username": "", "smtp_password": "", "smtp_sender": "Parley <hr@example.com>",
+    }  # fmt: skip
+    reply = opener.open(base + "/admin/settings", data=urllib.parse.urlencode(form).encode())
+    assert "Saved." in reply.read().decode()
+    while True:
+        try:
+            health = json.loads(opener.open(base + "/healthz", timeout=10).read())
+            if health["started_at"] != before and health["status"] == "ok":
+                return f"{time.monotonic() - started:.0f}"
+        except OSError:  # restarting: the proxy answers 502, the web 503 until all are up
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit("saved settings never restarted the services")
+        time.sleep(1)
+
+
 def boot(image_dir: Path, setup: bool) -> dict[str, str]:
     machine = Machine(image_dir)
     started = time.monotonic()
@@ -199,6 +229,7 @@ def boot(image_dir: Path, setup: bool) -> dict[str, str]:
         report["uploaded_certificate_served"] = upload_certificate(
             opener, base, machine.port, deadline
         )
+        report["settings_restart_s"] = save_settings_and_wait(opener, base, deadline)
         report["speech"] = next(c["detail"] for c in health["components"] if c["name"] == "speech")
         assert report["speech"].startswith("whisper-base on "), report["speech"]
         return report

@@ -15,7 +15,8 @@ cp "$FILES/wired.network" "$ROOT/etc/systemd/network/20-wired.network"
 install -m 0755 "$FILES/console-banner" "$ROOT/opt/parley/bin/console-banner"
 cp -r "$REPO/docs" "$ROOT/opt/parley/docs"
 systemctl --root="$ROOT" enable appliance.target appliance-web.service appliance-sfu.service \
-  appliance-worker.service parley-tls.service parley-tls-apply.path parley-console.service \
+  appliance-worker.service parley-tls.service parley-tls-apply.path parley-restart.path \
+  parley-console.service \
   systemd-networkd.service
 # A first boot must not stop at systemd-firstboot's prompts.
 ln -sf /dev/null "$ROOT/etc/systemd/system/systemd-firstboot.service"

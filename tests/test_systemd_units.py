@@ -95,7 +95,7 @@ def test_the_images_own_units_load_cleanly(tmp_path: Path) -> None:
         shutil.copy(unit, root / "etc/systemd/system" / unit.name)
     (root / "opt/parley/bin").mkdir(parents=True)
     shutil.copy(IMAGE_FILES / "console-banner", root / "opt/parley/bin/console-banner")
-    for tool in ("usr/bin/openssl", "usr/bin/install", "bin/chmod", "bin/systemctl"):
+    for tool in ("usr/bin/openssl", "usr/bin/install", "bin/chmod", "bin/systemctl", "bin/rm"):
         (root / tool).parent.mkdir(parents=True, exist_ok=True)
         (root / tool).write_text("#!/bin/sh\n")
         (root / tool).chmod(0o755)

@@ -44,6 +44,7 @@ from appliance.web.routes import (
     recordings,
     room,
     scheduling,
+    settings,
     setup,
     signin,
     tls,
@@ -66,6 +67,7 @@ ROUTE_MODULES = (
     interviews,
     room,
     tls,
+    settings,
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hmac
 import json
 import shutil
@@ -29,6 +30,7 @@ from appliance.web.access import public
 from appliance.web.pages import AppRuntime
 from appliance.web.threads import in_thread
 
+STARTED_AT = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 REGISTRY = CollectorRegistry()
 HTTP_REQUESTS = Counter(
     "parley_http_requests", "HTTP requests answered", ["method", "status"], registry=REGISTRY
@@ -50,6 +52,7 @@ class Health:
     status: str
     version: str
     components: list[ComponentStatus]
+    started_at: str  # when this web process started (UTC), to tell a restart from a blip
 
 
 def _check_database() -> ComponentStatus:
@@ -119,7 +122,7 @@ def healthz(runtime: AppRuntime) -> Response[Health]:
     if runtime.config.web.report_services:
         components += [_check_sfu(runtime), _check_worker(runtime)]
     ok = all(c.ok for c in components)
-    body = Health(status="ok" if ok else "degraded", version=__version__, components=components)
+    body = Health("ok" if ok else "degraded", __version__, components, STARTED_AT)
     return Response(body, status_code=200 if ok else 503)
 
 

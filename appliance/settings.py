@@ -1,0 +1,103 @@
+"""What administrators set in the browser after first boot: the box's address and the e-mail
+relay. Kept in `<data-dir>/settings.toml` (0600: it holds the relay's password), which
+overrides the config file (appliance/config.py); the services read it when they start, so a
+change asks for a restart (`run/restart`, which the image's path unit acts on).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from appliance.config import SETTINGS_FILE, check_value, read_config_file
+from appliance.errors import ApplianceError
+from appliance.storage.audit import AuditLog
+
+EDITABLE = {
+    "web": ("public_url",),
+    "smtp": ("host", "port", "username", "password", "sender", "security"),
+}
+SECRET = {("smtp", "password")}
+SMTP_SECURITY = ("starttls", "tls", "none")
+
+
+def settings_path(data_dir: Path) -> Path:
+    return data_dir / SETTINGS_FILE
+
+
+def restart_marker(data_dir: Path) -> Path:
+    return data_dir / "run" / "restart"
+
+
+def read_settings(data_dir: Path) -> dict[str, dict[str, Any]]:
+    return read_config_file(settings_path(data_dir))
+
+
+def _check(section: str, key: str, value: Any) -> Any:
+    if key not in EDITABLE.get(section, ()):
+        raise ApplianceError(f"[{section}] {key} cannot be set here")
+    value = check_value(section, key, value, "settings")
+    if (section, key) == ("web", "public_url") and value:
+        parts = urlsplit(value)
+        if (
+            parts.scheme not in ("https", "http")
+            or not parts.hostname
+            or parts.path not in ("", "/")
+        ):
+            raise ApplianceError(
+                "the address is a URL like https://interviews.example.com, without a path"
+            )
+        value = value.rstrip("/")
+    if (section, key) == ("smtp", "port") and not 0 < value < 65536:
+        raise ApplianceError("the SMTP port is a number from 1 to 65535")
+    if (section, key) == ("smtp", "security") and value not in SMTP_SECURITY:
+        raise ApplianceError(f"SMTP security is one of: {', '.join(SMTP_SECURITY)}")
+    if (section, key) == ("smtp", "host") and value and any(c in value for c in " /:@"):
+        raise ApplianceError("the SMTP host is a host name or address, without a port or scheme")
+    return value
+
+
+def _toml(values: dict[str, dict[str, Any]]) -> str:
+    lines = ["# Written by the appliance's settings page; it overrides appliance.toml.\n"]
+    for section, table in values.items():
+        lines.append(f"\n[{section}]\n")
+        for key, value in table.items():
+            text = str(value).lower() if isinstance(value, bool) else json.dumps(value)
+            lines.append(f"{key} = {text}\n")
+    return "".join(lines)
+
+
+def save_settings(
+    audit: AuditLog, actor: str, data_dir: Path, updates: dict[str, dict[str, Any]]
+) -> list[str]:
+    """Check and store `updates` over the current settings; a secret left empty keeps its value.
+    Returns the names that changed and asks the services to restart when any did."""
+    current = read_settings(data_dir)
+    merged = {section: dict(table) for section, table in current.items()}
+    changed = []
+    for section, table in updates.items():
+        for key, value in table.items():
+            if (section, key) in SECRET and value == "":
+                continue
+            value = _check(section, key, value)
+            if merged.get(section, {}).get(key) != value:
+                merged.setdefault(section, {})[key] = value
+                changed.append(f"{section}.{key}")
+    if not changed:
+        return []
+    path = settings_path(data_dir)
+    temporary = path.with_name(f".{path.name}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(_toml(merged))
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temporary, path)
+    audit.record(actor, "settings.change", "appliance", {"changed": changed})
+    marker = restart_marker(data_dir)
+    marker.parent.mkdir(mode=0o700, exist_ok=True)
+    marker.touch()
+    return changed

@@ -1,0 +1,98 @@
+"""Administrators set the box's address, the e-mail relay and the compliance recipients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.response import Template
+
+from appliance import settings
+from appliance.errors import ApplianceError
+from appliance.models import ComplianceRecipient, Role
+from appliance.storage import keystore
+from appliance.web.access import allow
+from appliance.web.pages import AppRuntime, FormData, actor, optional_int, page
+from appliance.web.threads import in_thread
+
+ADMIN = allow(Role.ADMIN)
+
+
+def _settings_page(
+    request: Request[Any, Any, Any],
+    runtime: AppRuntime,
+    status: int = 200,
+    error: str | None = None,
+    notice: str | None = None,
+) -> Template:
+    config = runtime.config
+    saved = settings.read_settings(config.data_dir)
+    return page(
+        "settings.html",
+        request,
+        status,
+        public_url=saved.get("web", {}).get("public_url", config.web.public_url),
+        smtp=config.smtp,
+        smtp_saved=saved.get("smtp", {}),
+        password_set=bool(saved.get("smtp", {}).get("password") or config.smtp.password),
+        securities=settings.SMTP_SECURITY,
+        recipients=list(ComplianceRecipient.select().order_by(ComplianceRecipient.id)),
+        error=error,
+        notice=notice,
+    )
+
+
+@get("/admin/settings", opt=ADMIN, include_in_schema=False)
+@in_thread
+def settings_page(request: Request[Any, Any, Any], runtime: AppRuntime) -> Template:
+    return _settings_page(request, runtime)
+
+
+@post("/admin/settings", opt=ADMIN, include_in_schema=False)
+@in_thread
+def save_settings(request: Request[Any, Any, Any], runtime: AppRuntime, data: FormData) -> Template:
+    try:
+        port = optional_int(data.get("smtp_port", ""))
+        changed = settings.save_settings(
+            runtime.audit,
+            actor(request),
+            runtime.config.data_dir,
+            {
+                "web": {"public_url": data.get("public_url", "").strip()},
+                "smtp": {
+                    "host": data.get("smtp_host", "").strip(),
+                    "port": port if port is not None else runtime.config.smtp.port,
+                    "username": data.get("smtp_username", "").strip(),
+                    "password": data.get("smtp_password", ""),
+                    "sender": data.get("smtp_sender", "").strip(),
+                    "security": data.get("smtp_security", "starttls"),
+                },
+            },
+        )
+    except ApplianceError as exc:
+        return _settings_page(request, runtime, 400, error=str(exc))
+    notice = (
+        "Saved. The appliance's services restart to apply it (on the appliance image, within "
+        "seconds; otherwise restart them)."
+        if changed
+        else "Nothing changed."
+    )
+    return _settings_page(request, runtime, notice=notice)
+
+
+@post("/admin/settings/recipients", opt=ADMIN, include_in_schema=False)
+@in_thread
+def add_recipient(request: Request[Any, Any, Any], runtime: AppRuntime, data: FormData) -> Template:
+    try:
+        count = keystore.add_recipient(
+            runtime.audit,
+            actor(request),
+            runtime.config.data_dir,
+            data.get("recipient", ""),
+            data.get("label", ""),
+            rewrap=True,
+        )
+    except ApplianceError as exc:
+        return _settings_page(request, runtime, 400, error=str(exc))
+    notice = f"Added the recipient; {count} existing recordings' keys are wrapped for it too."
+    return _settings_page(request, runtime, notice=notice)

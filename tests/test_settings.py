@@ -1,0 +1,107 @@
+"""Settings administrators make in the browser: checked, kept in settings.toml over the config
+file, the relay's password never shown again, and a restart requested."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from appliance import settings
+from appliance.config import load_config
+from appliance.errors import ApplianceError
+from appliance.models import AuditEntry, ComplianceRecipient
+from appliance.runtime import Runtime
+from appliance.storage.recipients import generate_identity
+from tests.conftest import make_user, post_form, sign_in
+
+
+def test_saved_settings_override_the_config_file_and_ask_for_a_restart(runtime: Runtime) -> None:
+    data_dir = runtime.config.data_dir
+    (data_dir / "appliance.toml").write_text('[smtp]\nhost = "old.example.com"\nport = 25\n')
+    changed = settings.save_settings(
+        runtime.audit,
+        "ada@example.com",
+        data_dir,
+        {
+            "web": {"public_url": "https://interviews.example.com/"},
+            "smtp": {"host": "relay.example.com", "password": 's3cret "quoted" \\ pass'},
+        },
+    )
+    assert changed == ["web.public_url", "smtp.host", "smtp.password"]
+    config = load_config(data_dir, environ={})
+    assert config.public_url == "https://interviews.example.com"
+    assert (config.smtp.host, config.smtp.port) == ("relay.example.com", 25)
+    assert config.smtp.password == 's3cret "quoted" \\ pass'
+    assert settings.settings_path(data_dir).stat().st_mode & 0o777 == 0o600
+    assert settings.restart_marker(data_dir).exists()
+    entry = AuditEntry.get(AuditEntry.action == "settings.change")
+    assert "s3cret" not in entry.details and "smtp.password" in entry.details
+    # An empty password keeps the saved one; the same values again change nothing.
+    assert settings.save_settings(runtime.audit, "a", data_dir, {"smtp": {"password": ""}}) == []
+    assert load_config(data_dir, environ={}).smtp.password.startswith("s3cret")
+
+
+@pytest.mark.parametrize(
+    ("updates", "message"),
+    [
+        ({"web": {"public_url": "interviews.example.com"}}, "URL like"),
+        ({"web": {"public_url": "https://box.example.com/parley"}}, "without a path"),
+        ({"smtp": {"port": 70000}}, "1 to 65535"),
+        ({"smtp": {"port": "25"}}, "must be an integer"),
+        ({"smtp": {"security": "ssl"}}, "one of"),
+        ({"smtp": {"host": "smtp://relay:25"}}, "without a port"),
+        ({"sfu": {"ice_servers": "stun:x"}}, "cannot be set here"),
+    ],
+)
+def test_bad_settings_are_refused_and_nothing_is_written(
+    runtime: Runtime, updates: dict[str, dict[str, object]], message: str
+) -> None:
+    with pytest.raises(ApplianceError, match=message):
+        settings.save_settings(runtime.audit, "a", runtime.config.data_dir, updates)
+    assert not settings.settings_path(runtime.config.data_dir).exists()
+    assert not settings.restart_marker(runtime.config.data_dir).exists()
+
+
+def test_the_settings_page_saves_and_never_shows_the_password(
+    runtime: Runtime, client: TestClient[Litestar]
+) -> None:
+    make_user(runtime, "admin", "ada@example.com")
+    sign_in(client, "ada@example.com")
+    form = {
+        "public_url": "https://interviews.example.com",
+        "smtp_host": "relay.example.com",
+        "smtp_port": "587",
+        "smtp_security": "starttls",
+        "smtp_username": "parley",
+        "smtp_password": "hunter2-relay",
+        "smtp_sender": "Parley <hr@example.com>",
+    }
+    saved = post_form(client, "/admin/settings", form)
+    assert saved.status_code == 200 and "Saved." in saved.text
+    page = client.get("/admin/settings").text
+    assert "https://interviews.example.com" in page and "hunter2-relay" not in page
+    assert 'placeholder="unchanged"' in page
+    bad = post_form(client, "/admin/settings", {**form, "smtp_port": "many"})
+    assert bad.status_code == 400 and "not a valid choice" in bad.text
+
+    officer = generate_identity()
+    added = post_form(
+        client, "/admin/settings/recipients", {"recipient": officer.recipient, "label": "J. Smith"}
+    )
+    assert added.status_code == 200 and officer.recipient in added.text
+    assert ComplianceRecipient.get().label == "J. Smith"
+    again = post_form(client, "/admin/settings/recipients", {"recipient": officer.recipient})
+    assert again.status_code == 400 and "already configured" in again.text
+    assert (
+        post_form(client, "/admin/settings/recipients", {"recipient": "nonsense"}).status_code
+        == 400
+    )
+
+
+def test_a_damaged_settings_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "settings.toml").write_text("[smtp\nhost=")
+    with pytest.raises(ApplianceError, match="not valid TOML"):
+        load_config(tmp_path, environ={})

@@ -128,37 +128,10 @@ def test_the_backup_commands(
     write_identity(identity_file, officer, "now")
     data_dir = str(runtime.config.data_dir)
     out = str(tmp_path / "cli.backup")
-    assert (
-        main(
-            [
-                "backup",
-                "create",
-                "--data-dir",
-                data_dir,
-                "--out",
-                out,
-                "--recipient",
-                officer.recipient,
-            ]
-        )
-        == 0
-    )
+    create = ["backup", "create", "--data-dir", data_dir, "--out", out]
+    assert main([*create, "--recipient", officer.recipient]) == 0
     assert "1 blobs" in capsys.readouterr().out
-    assert (
-        main(
-            [
-                "backup",
-                "create",
-                "--data-dir",
-                data_dir,
-                "--out",
-                out,
-                "--recipient",
-                officer.recipient,
-            ]
-        )
-        == 1
-    )
+    assert main([*create, "--recipient", officer.recipient]) == 1
     assert "already exists" in capsys.readouterr().err
     restored = str(tmp_path / "restored")
     assert (

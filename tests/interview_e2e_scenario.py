@@ -3,7 +3,8 @@
 The web and SFU processes run as `appliance serve` runs them; e-mail goes to a local SMTP
 server. A candidate self-schedules, gets the calendar invitation, consents, checks devices and
 waits in the lobby; the interviewer signs in, admits them, both see each other's video, the
-interviewer scores two competencies, writes a note and ends the interview. Prints one JSON
+interviewer scores two competencies, writes a note and ends the interview. Joining, admitting
+and ending are done with the keyboard alone (Tab, then Enter). Prints one JSON
 report line; exits non-zero when a step fails.
 
 With the argument `decline`, the candidate declines recording (the appliance's default policy
@@ -91,6 +92,16 @@ async def until(check: Any, timeout: float = 30.0, step: float = 0.25) -> Any:
         if time.monotonic() > deadline:
             raise TimeoutError(f"waited {timeout} s for {getattr(check, '__name__', check)}")
         await asyncio.sleep(step)
+
+
+async def press_by_keyboard(page: Page, element_id: str) -> bool:
+    """Reach a control with Tab alone and press it with Enter, as a keyboard user would."""
+    for _ in range(60):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("document.activeElement && document.activeElement.id") == element_id:
+            await page.keyboard.press("Enter")
+            return True
+    return False
 
 
 async def frames_decoded(page: Page) -> int:
@@ -190,7 +201,7 @@ async def main(decline: bool) -> None:
             report["preview_playing"] = await candidate.evaluate(
                 "document.getElementById('preview').videoWidth > 0"
             )
-            await candidate.click("#ready")
+            report["keyboard_join"] = await press_by_keyboard(candidate, "ready")
             await candidate.get_by_text("The panel will let you in shortly.").wait_for()
 
             # The interviewer signs in, opens the room, sees who waits and admits them.
@@ -205,7 +216,7 @@ async def main(decline: bool) -> None:
             await panel.goto(f"{base}/interviews/{interview.id}/room")
             admit = panel.get_by_role("button", name="Admit Alex Moreau")
             await admit.wait_for(timeout=15000)
-            await admit.click()
+            report["keyboard_admit"] = await press_by_keyboard(panel, "admit")
 
             # Both see each other's video.
             await candidate.locator("#live").wait_for(state="visible", timeout=15000)
@@ -227,7 +238,7 @@ async def main(decline: bool) -> None:
             await until(lambda: frames_decoded(panel), timeout=30)
 
             # End the interview: everyone is out, and the candidate is told.
-            await panel.get_by_role("button", name="End interview").click()
+            report["keyboard_end"] = await press_by_keyboard(panel, "end")
             await candidate.get_by_text("The interview has ended").wait_for(timeout=15000)
             report["candidate_told_ended"] = True
             report["candidate_saw_kit"] = [
@@ -271,6 +282,9 @@ async def main(decline: bool) -> None:
     )
     ok = (
         all(report["ics"].values())
+        and report["keyboard_join"]
+        and report["keyboard_admit"]
+        and report["keyboard_end"]
         and report["candidate_frames"] > 0
         and report["panel_frames"] > 0
         and (unrecorded if decline else recorded)

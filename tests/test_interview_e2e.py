@@ -40,6 +40,7 @@ def test_schedule_consent_lobby_admit_call_score_and_end() -> None:
     report = _run()
     assert report["ics"] == {"request": True, "join_link": True, "recording_notice": True}
     assert report["panel_invited"] and report["level_moves"] and report["preview_playing"]
+    assert report["keyboard_join"] and report["keyboard_admit"] and report["keyboard_end"]
     assert report["candidate_frames"] > 0 and report["panel_frames"] > 0  # type: ignore[operator]
     assert report["panel_sees_recording"] and report["candidate_sees_recording"]
     assert report["notes_after_reload"] == report["notes"]

@@ -57,7 +57,8 @@ image-tools:
 	@for tool in mmdebstrap mkfs.vfat mcopy sfdisk qemu-img qemu-system-x86_64; do \
 	  command -v $$tool > /dev/null || missing=1; \
 	done; \
-	if [ -n "$${missing:-}" ] || [ ! -f /usr/lib/systemd/boot/efi/systemd-bootx64.efi ]; then \
+	if [ -n "$${missing:-}" ] || [ ! -f /usr/lib/systemd/boot/efi/systemd-bootx64.efi ] \
+	    || [ ! -f /usr/share/ovmf/OVMF.fd ]; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    mmdebstrap dosfstools mtools fdisk qemu-utils qemu-system-x86 systemd-boot-efi; \
+	    mmdebstrap dosfstools mtools fdisk qemu-utils qemu-system-x86 systemd-boot-efi ovmf; \
 	fi

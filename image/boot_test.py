@@ -238,7 +238,7 @@ def boot(image_dir: Path, setup: bool) -> dict[str, str]:
             health
         )
         sfu = json.loads(opener.open(base + "/sfu/healthz", timeout=10).read())
-        assert sfu["status"] == "ok", sfu
+        assert sfu["status"] == "ok" and sfu["readable_secrets"] == [], sfu
         report["healthy_s"] = f"{time.monotonic() - started:.0f}"
         report["uploaded_certificate_served"] = upload_certificate(
             opener, base, machine.port, deadline

@@ -178,6 +178,14 @@ def test_serve_runs_web_sfu_and_worker_and_stops_cleanly(tmp_path: Path) -> None
         deadline = time.monotonic() + 60
         sfu = json.loads(_wait_for(f"http://127.0.0.1:{sfu_port}/healthz", deadline))
         assert sfu["status"] == "ok"
+        # Run by hand, nothing hides the data dir's secrets from the SFU, and health says so
+        # (the appliance's units hide them: the image's boot test checks the list is empty).
+        assert sfu["readable_secrets"] == [
+            "keys/kek.key",
+            "keys/signing.key",
+            "keys/intake.key",
+            "appliance.db",
+        ]
         # 503 until the SFU and the worker are up too: _wait_for retries until a 200.
         health = json.loads(_wait_for(f"http://127.0.0.1:{web_port}/healthz", deadline))
         components = {c["name"]: c["ok"] for c in health["components"]}

@@ -25,11 +25,29 @@ from appliance.storage.appliance_keys import key_dir, load_public_key
 
 ROOMS = web.AppKey("rooms", Rooms)
 LOOP_LAG = web.AppKey("loop_lag", LoopLagMonitor)
+SECRETS_SEEN = web.AppKey("secrets_seen", list[str])
 STATIC = Path(__file__).parent.parent / "web" / "static"
 
 
 async def _test_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "sfu-test.html")
+
+
+SECRETS = ("keys/kek.key", "keys/signing.key", "keys/intake.key", "appliance.db")
+
+
+def readable_secrets(data_dir: Path) -> list[str]:
+    """The data dir's secrets this process could read. The SFU needs none of them; under the
+    appliance's units they are hidden from it (InaccessiblePaths), and health says so."""
+    readable = []
+    for name in SECRETS:
+        try:
+            with (data_dir / name).open("rb") as secret:
+                secret.read(1)
+        except OSError:
+            continue
+        readable.append(name)
+    return readable
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -47,6 +65,7 @@ async def healthz(request: web.Request) -> web.Response:
             "participants": participants,
             "loop_lag_ms_p50": round(lag.percentile(0.5) * 1000, 2),
             "loop_lag_ms_p99": round(lag.percentile(0.99) * 1000, 2),
+            "readable_secrets": request.app[SECRETS_SEEN],
             **VIDEO_FRAMES,
         }
     )
@@ -72,6 +91,7 @@ def create_app(
     app[ROOMS] = rooms
     monitor = LoopLagMonitor()
     app[LOOP_LAG] = monitor
+    app[SECRETS_SEEN] = readable_secrets(config.data_dir)
     app.router.add_get("/healthz", healthz)
     limiter = JoinLimiter(config.sfu.joins_per_minute, config.sfu.join_burst)
     app.router.add_get("/sfu/ws", websocket_handler(rooms, key, limiter))

@@ -176,7 +176,8 @@ def test_recruiters_move_and_cancel_and_interviewers_see_only_their_own(
     assert client.get(f"/interviews/{interview.id}").status_code == 403
     _sign_out(client)
     sign_in(client, "ivy@example.com")
-    assert "Cara" in client.get("/interviews").text
+    listed = client.get("/interviews").text
+    assert "Cara" in listed and "<td>ivy@example.com</td>" in listed  # the panel, by name
     assert "not yet asked" in client.get(f"/interviews/{interview.id}").text
     assert post_form(client, f"/interviews/{interview.id}/cancel", {}).status_code == 403
     _sign_out(client)

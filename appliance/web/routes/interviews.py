@@ -14,7 +14,7 @@ from litestar.response import Redirect, Template
 
 from appliance import consent, notifications, scheduling
 from appliance.errors import ApplianceError, NotFound
-from appliance.models import Interview, Role, User
+from appliance.models import Candidate, Interview, InterviewParticipant, Role, User
 from appliance.scheduling import as_utc, zone
 from appliance.web.access import allow
 from appliance.web.pages import AppRuntime, FormData, actor, page, see_other
@@ -74,13 +74,39 @@ def interviews_page(request: Request[Any, Any, Any]) -> Template:
         if _hiring(user)
         else scheduling.upcoming_for(user)
     )
+    interviews = list(
+        query.select_extend(Candidate)
+        .switch(Interview)
+        .join(Candidate)
+        .order_by(Interview.starts_at)
+        .limit(300)
+    )
+    panels = _panels([i.id for i in interviews])
     rows = [
         InterviewRow(
-            i.id, _local(i.starts_at, user.timezone), _candidate_name(i), _panel(i), i.status
+            i.id,
+            _local(i.starts_at, user.timezone),
+            _candidate_name(i),
+            ", ".join(panels.get(i.id, [])),
+            i.status,
         )
-        for i in query.order_by(Interview.starts_at).limit(300)
+        for i in interviews
     ]
     return page("interviews.html", request, rows=rows, timezone=user.timezone)
+
+
+def _panels(interview_ids: list[int]) -> dict[int, list[str]]:
+    """Each interview's panel by name, for a whole page of interviews in one query."""
+    names: dict[int, list[str]] = {}
+    members = (
+        InterviewParticipant.select(InterviewParticipant.interview, User.name, User.email)
+        .join(User)
+        .where(InterviewParticipant.interview.in_(interview_ids) & (User.role != Role.COMPLIANCE))
+        .order_by(User.id)
+    )
+    for member in members:
+        names.setdefault(member.interview_id, []).append(member.user.name or member.user.email)
+    return names
 
 
 def _interview_page(

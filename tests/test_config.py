@@ -66,3 +66,28 @@ def test_broken_toml_and_missing_explicit_file_are_clear_errors(tmp_path: Path) 
 def test_data_dir_comes_from_environment_then_xdg(tmp_path: Path) -> None:
     assert default_data_dir({"APPLIANCE_DATA_DIR": str(tmp_path)}) == tmp_path
     assert default_data_dir({"XDG_DATA_HOME": str(tmp_path)}) == tmp_path / "parley"
+
+
+def test_the_sfu_and_the_browsers_get_the_same_ice_servers(tmp_path: Path) -> None:
+    from appliance.sfu.ice import rtc_configuration
+    from appliance.web.sfu_link import sfu_link
+
+    config = load_config(
+        tmp_path,
+        environ={
+            "APPLIANCE_SFU_ICE_SERVERS": "stun:turn.example.com:3478, turn:turn.example.com:443",
+            "APPLIANCE_SFU_TURN_USERNAME": "parley",
+            "APPLIANCE_SFU_TURN_PASSWORD": "s3cret",
+        },
+    )
+    browsers = sfu_link(config).ice_servers
+    assert [s["urls"] for s in browsers] == [
+        "stun:turn.example.com:3478",
+        "turn:turn.example.com:443",
+    ]
+    assert all((s["username"], s["credential"]) == ("parley", "s3cret") for s in browsers)
+    sfu = rtc_configuration(config.sfu).iceServers or []
+    assert [(s.urls, s.username, s.credential) for s in sfu] == [
+        (s["urls"], "parley", "s3cret") for s in browsers
+    ]
+    assert sfu_link(load_config(tmp_path, environ={})).ice_servers == []

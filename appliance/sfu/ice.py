@@ -9,18 +9,23 @@ from aiortc.rtcconfiguration import RTCBundlePolicy
 from appliance.config import SfuConfig
 
 
+def ice_servers(config: SfuConfig) -> list[dict[str, str]]:
+    """The configured STUN/TURN servers as WebRTC takes them (`urls`, and for TURN `username`
+    and `credential`), for the SFU's peer connections and the browsers' alike."""
+    servers = []
+    for url in (u.strip() for u in config.ice_servers.split(",")):
+        if url:
+            server = {"urls": url}
+            if config.turn_username:
+                server |= {"username": config.turn_username, "credential": config.turn_password}
+            servers.append(server)
+    return servers
+
+
 def rtc_configuration(config: SfuConfig) -> RTCConfiguration:
     """The configured STUN/TURN servers, and none by default: aiortc would otherwise use a
     public STUN server, which an air-gapped appliance must never contact."""
-    urls = [url.strip() for url in config.ice_servers.split(",") if url.strip()]
-    servers = [
-        RTCIceServer(
-            urls=url,
-            username=config.turn_username or None,
-            credential=config.turn_password or None,
-        )
-        for url in urls
-    ]
+    servers = [RTCIceServer(**server) for server in ice_servers(config)]
     # One transport for every m-line: with aiortc's default ("balanced"), a subscriber offered
     # two video tracks in one negotiation never started sending the second.
     return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)

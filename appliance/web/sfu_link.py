@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 from appliance.config import Config
+from appliance.sfu.ice import ice_servers
 
 
 @dataclass(frozen=True)
@@ -16,19 +16,13 @@ class SfuLink:
     port: int
     # What the Content-Security-Policy's connect-src must add for the page to open it.
     connect_src: str
-    ice_servers: list[dict[str, Any]]
+    ice_servers: list[dict[str, str]]
 
 
 def sfu_link(config: Config) -> SfuLink:
     """`[sfu] public_url` when set; else, behind the box's proxy (`[web] public_url` set), the
     same origin's /sfu/ws; else the SFU's own port on whatever host the page was loaded from."""
-    urls = [url.strip() for url in config.sfu.ice_servers.split(",") if url.strip()]
-    ice: list[dict[str, Any]] = []
-    for url in urls:
-        server: dict[str, Any] = {"urls": url}
-        if config.sfu.turn_username:
-            server |= {"username": config.sfu.turn_username, "credential": config.sfu.turn_password}
-        ice.append(server)
+    ice = ice_servers(config.sfu)
     if config.sfu.public_url.startswith("/"):  # on the page's own origin, via the proxy
         return SfuLink(config.sfu.public_url, 0, "", ice)
     if config.sfu.public_url:

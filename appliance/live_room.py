@@ -29,7 +29,6 @@ from appliance.scheduling import as_utc, stored
 from appliance.sfu import token as join_tokens
 from appliance.storage.audit import AuditLog
 
-ADMIT_MODES = ("manual", "at-start")
 MAX_NOTES = 20000
 
 

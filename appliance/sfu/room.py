@@ -13,7 +13,7 @@ from aiortc import RTCConfiguration
 from appliance.config import SfuConfig
 from appliance.errors import ApplianceError
 from appliance.sfu.audio_tap import AudioTap, CaptionService, CaptionSink
-from appliance.sfu.codecs import video_codecs
+from appliance.sfu.codecs import VideoCodec, video_codecs
 from appliance.sfu.forwarder import TrackForwarder
 from appliance.sfu.peer import Participant, Send, SignalingError
 from appliance.sfu.recorder import RecordingSinks, RoomRecording
@@ -30,6 +30,7 @@ class Room:
         name: str,
         claims: JoinClaims,
         config: SfuConfig,
+        video_codecs: list[VideoCodec],
         rtc_config: RTCConfiguration,
         on_closed: Callable[[Room], None],
         sinks: RecordingSinks | None = None,
@@ -44,7 +45,7 @@ class Room:
         self.recording: RoomRecording | None = None
         self._start_recording(claims)
         self.config = config
-        self.video_codecs = video_codecs(config.video_codecs)
+        self.video_codecs = video_codecs
         self.rtc_config = rtc_config
         self.participants: dict[str, Participant] = {}
         self._on_closed = on_closed
@@ -225,7 +226,7 @@ class Rooms:
         captions: CaptionService | None = None,
     ) -> None:
         try:
-            video_codecs(config.video_codecs)
+            self.video_codecs = video_codecs(config.video_codecs)
         except ValueError as exc:
             raise ApplianceError(f"[sfu] {exc}") from None
         self.config = config
@@ -247,6 +248,7 @@ class Rooms:
                 claims.room,
                 claims,
                 self.config,
+                self.video_codecs,
                 self.rtc_config,
                 self._closed,
                 self.sinks,

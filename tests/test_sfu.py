@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -394,8 +395,10 @@ class PcmSink:
     def __init__(self) -> None:
         self.pcm: dict[str, bytearray] = {}
         self.finished: list[str] = []
+        self.threads: set[str] = set()
 
     def audio(self, identity: str, pcm: bytes, at_seconds: float) -> None:
+        self.threads.add(threading.current_thread().name)
         self.pcm.setdefault(identity, bytearray()).extend(pcm)
 
     def ended(self, identity: str) -> None:
@@ -409,15 +412,13 @@ def test_the_caption_tap_hears_each_publisher_at_16_khz(clip: Path, tmp_path: Pa
     import numpy as np
 
     sink = PcmSink()
-    heard: dict[str, float] = {}
+    heard: dict[str, int] = {}
 
     async def scenario(sfu: Sfu) -> None:
         async with sfu.client("bob") as bob, sfu.client("alice") as alice:
             await alice.publish(MediaPlayer(str(clip), decode=False))
             alice_id = participant_id(alice)
             await until(lambda: len(bob.frames_from(alice_id, "audio")) >= 100)
-            health = await (await sfu.session.get(sfu.url + "/healthz")).json()
-            heard["lag_ms"] = health["loop_lag_ms_p99"]
             heard["packets"] = len(bob.frames_from(alice_id, "audio"))
 
     run(scenario, tmp_path, captions=sink)
@@ -425,7 +426,8 @@ def test_the_caption_tap_hears_each_publisher_at_16_khz(clip: Path, tmp_path: Pa
     assert len(samples) >= heard["packets"] * 320 * 0.9  # 20 ms packets at 16 kHz
     spectrum = np.abs(np.fft.rfft(samples[:16000].astype(np.float64)))
     assert abs(np.argmax(spectrum) - 440) < 5  # 1 s of samples: bin i is i Hz; the clip's tone
-    assert heard["lag_ms"] < 50
+    # Decoding runs beside the event loop, never on it: forwarding must not wait for captions.
+    assert sink.threads == {"captions-alice"}
     assert sink.finished == ["alice"]
 
 

@@ -35,13 +35,15 @@ $(STAMP_TEST): pyproject.toml $(VENV)/bin/python
 	touch $@ $(STAMP_RUN)
 
 # Browser tests drive Debian's Chromium; speech tests speak with espeak-ng; the unit tests run
-# systemd-analyze. As root, install whichever is missing.
+# systemd-analyze; the ACME tests get certificates from pebble, a test CA. As root, install
+# whichever is missing.
+SYSTEM_PACKAGES := chromium espeak-ng systemd pebble
 system-packages:
-	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/espeak-ng ] || [ ! -x /usr/bin/systemd-analyze ]; then \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/espeak-ng ] || [ ! -x /usr/bin/systemd-analyze ] || [ ! -x /usr/bin/pebble ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium espeak-ng systemd; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES); \
 	  else \
-	    echo "Tests need chromium, espeak-ng and systemd: run 'sudo apt-get install chromium espeak-ng systemd'" >&2; exit 1; \
+	    echo "Tests need $(SYSTEM_PACKAGES): run 'sudo apt-get install $(SYSTEM_PACKAGES)'" >&2; exit 1; \
 	  fi; \
 	fi
 

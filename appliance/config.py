@@ -148,6 +148,21 @@ class SmtpConfig:
 
 
 @dataclasses.dataclass
+class AcmeConfig:
+    # The CA's ACME directory; empty: no ACME (a self-signed or uploaded certificate).
+    directory_url: str = ""
+    # Contact address the CA writes to about expiry and incidents.
+    email: str = ""
+    # Comma-separated names for the certificate; empty: the host of [web] public_url.
+    domains: str = ""
+    # A PEM file of CAs to trust for the directory's own HTTPS (an internal CA); empty: the
+    # system's trust store.
+    ca_bundle: str = ""
+    # Renew when the certificate has fewer days than this left.
+    renew_days: int = 30
+
+
+@dataclasses.dataclass
 class AsrConfig:
     # Installed model directory name under <data-dir>/models (see `appliance models list`).
     model: str = "whisper-base"
@@ -184,6 +199,7 @@ class Config:
     scheduling: SchedulingConfig = dataclasses.field(default_factory=SchedulingConfig)
     smtp: SmtpConfig = dataclasses.field(default_factory=SmtpConfig)
     interviews: InterviewsConfig = dataclasses.field(default_factory=InterviewsConfig)
+    acme: AcmeConfig = dataclasses.field(default_factory=AcmeConfig)
 
     @property
     def public_url(self) -> str:

@@ -1,17 +1,20 @@
-"""What administrators set in the browser after first boot: the box's address and the e-mail
-relay. Kept in `<data-dir>/settings.toml` (0600: it holds the relay's password), which
-overrides the config file (appliance/config.py); the services read it when they start, so a
-change asks for a restart (`run/restart`, which the image's path unit acts on).
+"""What administrators set in the browser after first boot: the box's address, the e-mail
+relay and the ACME certificate authority. Kept in `<data-dir>/settings.toml` (0600: it holds
+the relay's password), which overrides the config file (appliance/config.py); the services read
+it when they start, so a change asks for a restart (`run/restart`, which the image's path
+unit acts on).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from appliance.acme_certificates import check_domains
 from appliance.config import SETTINGS_FILE, check_value, read_config_file
 from appliance.errors import ApplianceError
 from appliance.storage.audit import AuditLog
@@ -19,9 +22,11 @@ from appliance.storage.audit import AuditLog
 EDITABLE = {
     "web": ("public_url",),
     "smtp": ("host", "port", "username", "password", "sender", "security"),
+    "acme": ("directory_url", "email", "domains"),
 }
 SECRET = {("smtp", "password")}
 SMTP_SECURITY = ("starttls", "tls", "none")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 def settings_path(data_dir: Path) -> Path:
@@ -57,6 +62,14 @@ def _check(section: str, key: str, value: Any) -> Any:
         raise ApplianceError(f"SMTP security is one of: {', '.join(SMTP_SECURITY)}")
     if (section, key) == ("smtp", "host") and value and any(c in value for c in " /:@"):
         raise ApplianceError("the SMTP host is a host name or address, without a port or scheme")
+    if (section, key) == ("acme", "directory_url") and value:
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.hostname:
+            raise ApplianceError("the ACME directory is an https:// URL")
+    if (section, key) == ("acme", "email") and value and not EMAIL.fullmatch(value):
+        raise ApplianceError("the ACME contact is an e-mail address")
+    if (section, key) == ("acme", "domains"):
+        value = ",".join(check_domains(value))
     return value
 
 

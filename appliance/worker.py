@@ -9,7 +9,7 @@ from pathlib import Path
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
 
-from appliance import mailer, notifications, scheduling, sdnotify, transcription
+from appliance import acme_certificates, mailer, notifications, scheduling, sdnotify, transcription
 from appliance.asr_onnx.service import open_transcriber
 from appliance.asr_onnx.transcriber import Transcriber
 from appliance.errors import ApplianceError
@@ -43,6 +43,13 @@ def build_queue(runtime: Runtime) -> Huey:
         """Queue due reminders, then send what the outbox holds."""
         notifications.send_reminders(runtime.config, scheduling.link_key(runtime.keys))
         mailer.deliver_pending(runtime.config.smtp)
+
+    @huey.periodic_task(crontab(minute="*/5"))  # type: ignore[untyped-decorator]
+    def keep_certificate_current() -> None:
+        """Issue or renew the ACME certificate when one is due (nothing without [acme])."""
+        outcome = acme_certificates.maintain(runtime.audit, runtime.config)
+        if outcome is not None and outcome.state == "failed":
+            logger.warning("ACME certificate for %s: %s", outcome.names, outcome.message)
 
     @huey.periodic_task(crontab(hour="3", minute="17"))  # type: ignore[untyped-decorator]
     def apply_retention() -> None:

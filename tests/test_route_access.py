@@ -42,6 +42,8 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("POST", "/admin/settings"): {A},
     ("POST", "/admin/settings/recipients"): {A},
     ("POST", "/admin/tls"): {A},
+    ("POST", "/admin/tls/acme"): {A},
+    ("GET", "/.well-known/acme-challenge/{token:str}"): PUBLIC,
     ("POST", "/admin/users"): {A},
     ("POST", "/admin/users/{user_id:int}/role"): {A},
     ("POST", "/admin/users/{user_id:int}/active"): {A},

@@ -148,6 +148,13 @@ class SmtpConfig:
 
 
 @dataclasses.dataclass
+class SystemConfig:
+    # The machine's host name, set on the Settings page; the image applies it as root when the
+    # services restart (`appliance system apply-hostname`). Empty: the name is left as it is.
+    hostname: str = ""
+
+
+@dataclasses.dataclass
 class AcmeConfig:
     # The CA's ACME directory; empty: no ACME (a self-signed or uploaded certificate).
     directory_url: str = ""
@@ -200,6 +207,7 @@ class Config:
     smtp: SmtpConfig = dataclasses.field(default_factory=SmtpConfig)
     interviews: InterviewsConfig = dataclasses.field(default_factory=InterviewsConfig)
     acme: AcmeConfig = dataclasses.field(default_factory=AcmeConfig)
+    system: SystemConfig = dataclasses.field(default_factory=SystemConfig)
 
     @property
     def public_url(self) -> str:

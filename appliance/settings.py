@@ -1,8 +1,8 @@
-"""What administrators set in the browser after first boot: the box's address, the e-mail
-relay and the ACME certificate authority. Kept in `<data-dir>/settings.toml` (0600: it holds
-the relay's password), which overrides the config file (appliance/config.py); the services read
-it when they start, so a change asks for a restart (`run/restart`, which the image's path
-unit acts on).
+"""What administrators set in the browser after first boot: the box's address and host name,
+the e-mail relay and the ACME certificate authority. Kept in `<data-dir>/settings.toml` (0600:
+it holds the relay's password), which overrides the config file (appliance/config.py); the
+services read it when they start, so a change asks for a restart (`run/restart`, which the
+image's path unit acts on).
 """
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ from urllib.parse import urlsplit
 from appliance.acme_certificates import check_domains
 from appliance.config import SETTINGS_FILE, check_value, read_config_file
 from appliance.errors import ApplianceError
+from appliance.hostname import check_hostname
 from appliance.storage.audit import AuditLog
 
 EDITABLE = {
     "web": ("public_url",),
     "smtp": ("host", "port", "username", "password", "sender", "security"),
     "acme": ("directory_url", "email", "domains"),
+    "system": ("hostname",),
 }
 SECRET = {("smtp", "password")}
 SMTP_SECURITY = ("starttls", "tls", "none")
@@ -68,6 +70,8 @@ def _check(section: str, key: str, value: Any) -> Any:
             raise ApplianceError("the ACME directory is an https:// URL")
     if (section, key) == ("acme", "email") and value and not EMAIL.fullmatch(value):
         raise ApplianceError("the ACME contact is an e-mail address")
+    if (section, key) == ("system", "hostname"):
+        value = check_hostname(value)
     if (section, key) == ("acme", "domains"):
         value = ",".join(check_domains(value))
     return value

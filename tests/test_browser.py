@@ -76,6 +76,11 @@ def test_setup_sign_in_and_build_a_kit(
     page.get_by_label("Password again").fill(PASSWORD)
     page.get_by_role("button", name="Create administrator").click()
     expect(page.get_by_role("heading", name="Hello, Ada Admin")).to_be_visible()
+    page.get_by_label("Host name", exact=False).fill("interviews")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved.")
+    page.goto(f"{base}/")
+    expect(page.get_by_role("heading", name="Hello, Ada Admin")).to_be_visible()
 
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()

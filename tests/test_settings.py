@@ -54,6 +54,9 @@ def test_saved_settings_override_the_config_file_and_ask_for_a_restart(runtime: 
         ({"smtp": {"security": "ssl"}}, "one of"),
         ({"smtp": {"host": "smtp://relay:25"}}, "without a port"),
         ({"sfu": {"ice_servers": "stun:x"}}, "cannot be set here"),
+        ({"system": {"hostname": "-parley"}}, "host name"),
+        ({"system": {"hostname": "hr_interviews"}}, "host name"),
+        ({"system": {"hostname": "a" * 65}}, "64 characters"),
     ],
 )
 def test_bad_settings_are_refused_and_nothing_is_written(
@@ -78,9 +81,12 @@ def test_the_settings_page_saves_and_never_shows_the_password(
         "smtp_username": "parley",
         "smtp_password": "hunter2-relay",
         "smtp_sender": "Parley <hr@example.com>",
+        "hostname": "Interviews-HR.corp.example.com",
     }
     saved = post_form(client, "/admin/settings", form)
     assert saved.status_code == 200 and "Saved." in saved.text
+    stored = settings.read_settings(runtime.config.data_dir)
+    assert stored["system"]["hostname"] == "interviews-hr.corp.example.com"
     page = client.get("/admin/settings").text
     assert "https://interviews.example.com" in page and "hunter2-relay" not in page
     assert 'placeholder="unchanged"' in page

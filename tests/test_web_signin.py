@@ -37,6 +37,10 @@ def test_setup_link_creates_the_first_admin_once(
     assert response.status_code == 303
     admin = User.get(User.email == "admin@example.com")
     assert admin.role == "admin"
+    # The wizard goes on to the settings only an administrator can make.
+    assert response.headers["location"] == "/admin/settings?welcome=1"
+    wizard = client.get(response.headers["location"]).text
+    assert "Your administrator account is ready" in wizard and 'name="hostname"' in wizard
     assert client.get("/", headers={"accept": "text/html"}).text.count("Users") >= 1
     again = client.get(path, headers={"accept": "text/html"})
     assert again.status_code == 404 and "no longer valid" in again.text

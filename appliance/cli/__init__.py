@@ -21,6 +21,7 @@ from appliance.cli import (
     retention,
     serve,
     sfu,
+    system,
     tls,
     transcribe,
     users,
@@ -42,6 +43,7 @@ GROUPS = (
     transcribe,
     backup,
     tls,
+    system,
 )
 
 

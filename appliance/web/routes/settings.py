@@ -1,4 +1,5 @@
-"""Administrators set the box's address, the e-mail relay and the compliance recipients."""
+"""Administrators set the box's address and host name, the e-mail relay and the compliance
+recipients."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ def _settings_page(
     status: int = 200,
     error: str | None = None,
     notice: str | None = None,
+    welcome: bool = False,
 ) -> Template:
     config = runtime.config
     saved = settings.read_settings(config.data_dir)
@@ -32,6 +34,7 @@ def _settings_page(
         request,
         status,
         public_url=saved.get("web", {}).get("public_url", config.web.public_url),
+        hostname=saved.get("system", {}).get("hostname", config.system.hostname),
         smtp=config.smtp,
         smtp_saved=saved.get("smtp", {}),
         password_set=bool(saved.get("smtp", {}).get("password") or config.smtp.password),
@@ -39,13 +42,14 @@ def _settings_page(
         recipients=list(ComplianceRecipient.select().order_by(ComplianceRecipient.id)),
         error=error,
         notice=notice,
+        welcome=welcome,
     )
 
 
 @get("/admin/settings", opt=ADMIN, include_in_schema=False)
 @in_thread
 def settings_page(request: Request[Any, Any, Any], runtime: AppRuntime) -> Template:
-    return _settings_page(request, runtime)
+    return _settings_page(request, runtime, welcome=request.query_params.get("welcome") == "1")
 
 
 @post("/admin/settings", opt=ADMIN, include_in_schema=False)
@@ -59,6 +63,7 @@ def save_settings(request: Request[Any, Any, Any], runtime: AppRuntime, data: Fo
             runtime.config.data_dir,
             {
                 "web": {"public_url": data.get("public_url", "").strip()},
+                "system": {"hostname": data.get("hostname", "")},
                 "smtp": {
                     "host": data.get("smtp_host", "").strip(),
                     "port": port if port is not None else runtime.config.smtp.port,

@@ -53,6 +53,7 @@ def finish_setup(
         return page("message.html", request, 404, title="Setup link not valid", message=GONE)
     except ApplianceError as exc:
         return page("setup.html", request, 400, token=token, email=email, name=name, error=str(exc))
-    response = see_other("/")
+    # The wizard goes on to what only an administrator can set: address, host name, e-mail, TLS.
+    response = see_other("/admin/settings?welcome=1")
     response.cookies.append(session_cookie(runtime, start_session(user, runtime.config.auth)))
     return response

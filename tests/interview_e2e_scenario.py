@@ -49,6 +49,7 @@ from appliance.models import (
 )
 from appliance.runtime import open_runtime
 from appliance.storage.live_recordings import ingest
+from tests.accessibility import violations_async
 from tests.chromium import CHROMIUM, MEDIA_FLAGS
 
 PASSWORD = "correct horse battery"
@@ -110,7 +111,8 @@ async def frames_decoded(page: Page) -> int:
 
 
 async def main(decline: bool) -> None:
-    report: dict[str, Any] = {"declined": decline}
+    a11y: dict[str, list[str]] = {}
+    report: dict[str, Any] = {"declined": decline, "accessibility": a11y}
     data = Path(tempfile.mkdtemp()) / "data"
     inbox = Inbox()
     smtp_port, web_port, sfu_port = free_port(), free_port(), free_port()
@@ -172,6 +174,7 @@ async def main(decline: bool) -> None:
 
             # The candidate picks the first time offered; the invitation reaches their inbox.
             await candidate.goto(f"{base}/i/{token}")
+            a11y["candidate: choose a time"] = await violations_async(candidate)
             await candidate.locator("button[name=slot]").first.click()
             await candidate.wait_for_url(f"{base}/i/{token}")
             await asyncio.to_thread(mailer.deliver_pending, config.smtp)
@@ -190,6 +193,7 @@ async def main(decline: bool) -> None:
 
             # Consent, then the device check: preview, level meter, then the waiting room.
             await candidate.goto(f"{base}/i/{token}")
+            a11y["candidate: consent"] = await violations_async(candidate)
             answer = "I do not agree" if decline else "I agree to the recording and transcript"
             await candidate.get_by_label(answer).check()
             await candidate.get_by_role("button", name="Continue").click()
@@ -201,8 +205,10 @@ async def main(decline: bool) -> None:
             report["preview_playing"] = await candidate.evaluate(
                 "document.getElementById('preview').videoWidth > 0"
             )
+            a11y["candidate: device check"] = await violations_async(candidate)
             report["keyboard_join"] = await press_by_keyboard(candidate, "ready")
             await candidate.get_by_text("The panel will let you in shortly.").wait_for()
+            a11y["candidate: waiting"] = await violations_async(candidate)
 
             # The interviewer signs in, opens the room, sees who waits and admits them.
             panel = await (await browser.new_context()).new_page()
@@ -225,6 +231,8 @@ async def main(decline: bool) -> None:
             if not decline:
                 await until(lambda: panel.is_visible("#recording"), timeout=10)
             report["panel_sees_recording"] = await panel.is_visible("#recording")
+            a11y["panel: live room"] = await violations_async(panel)
+            a11y["candidate: live room"] = await violations_async(candidate)
             report["candidate_sees_recording"] = await candidate.is_visible("#recording")
 
             # Score two competencies, mark a question asked, write a note: it saves itself.
@@ -240,6 +248,7 @@ async def main(decline: bool) -> None:
             # End the interview: everyone is out, and the candidate is told.
             report["keyboard_end"] = await press_by_keyboard(panel, "end")
             await candidate.get_by_text("The interview has ended").wait_for(timeout=15000)
+            a11y["candidate: ended"] = await violations_async(candidate)
             report["candidate_told_ended"] = True
             report["candidate_saw_kit"] = [
                 secret
@@ -291,6 +300,7 @@ async def main(decline: bool) -> None:
         and report["scores"] == [3, 4]
         and report["notes"] == NOTE
         and not report["candidate_saw_kit"]
+        and not any(a11y.values())
     )
     sys.exit(0 if ok else 1)
 

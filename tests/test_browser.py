@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from tests.accessibility import violations
 from tests.chromium import CHROMIUM, FLAGS
 from tests.conftest import PASSWORD, free_port
 
@@ -120,3 +121,47 @@ def test_wrong_password_keeps_the_user_out(browser: Browser, server: tuple[str, 
     page.get_by_label("Password").fill("wrong password")
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert")).to_contain_text("wrong e-mail or password")
+
+
+STAFF_PAGES = [
+    "/",
+    "/kits",
+    "/positions",
+    "/candidates",
+    "/interviews",
+    "/recordings",
+    "/admin/users",
+    "/availability",
+    "/outbox",
+    "/audit",
+    "/account",
+    "/admin/settings",
+    "/admin/tls",
+]
+
+
+def test_every_staff_page_passes_an_accessibility_audit(
+    browser: Browser, server: tuple[str, str]
+) -> None:
+    base, setup_url = server
+    page = browser.new_page()
+    page.goto(setup_url)
+    found = {"setup": violations(page)}
+    page.get_by_label("Your name").fill("Ada Admin")
+    page.get_by_label("E-mail").fill("ada@example.com")
+    page.get_by_label("Password", exact=False).first.fill(PASSWORD)
+    page.get_by_label("Password again").fill(PASSWORD)
+    page.get_by_role("button", name="Create administrator").click()
+    expect(page.get_by_role("heading", name="Hello, Ada Admin")).to_be_visible()
+    found["welcome"] = violations(page)
+    page.goto(f"{base}/kits")
+    page.get_by_label("Name").fill("Backend engineer")
+    page.get_by_role("button", name="Create kit").click()
+    expect(page.get_by_role("heading", name="Backend engineer")).to_be_visible()
+    found["kit"] = violations(page)
+    for path in STAFF_PAGES:
+        assert page.goto(f"{base}{path}").ok, path  # type: ignore[union-attr]
+        found[path] = violations(page)
+    page.get_by_role("button", name="Sign out").click()
+    found["sign in"] = violations(page)
+    assert not any(found.values()), {name: v for name, v in found.items() if v}

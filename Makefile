@@ -34,12 +34,14 @@ $(STAMP_TEST): pyproject.toml $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(STAMP_RUN)
 
-# Browser tests drive Debian's Chromium; speech tests speak with espeak-ng; the unit tests run
-# systemd-analyze; the ACME tests get certificates from pebble, a test CA. As root, install
-# whichever is missing.
-SYSTEM_PACKAGES := chromium espeak-ng systemd pebble
+# Browser tests drive Debian's Chromium and Firefox; speech tests speak with espeak-ng; the unit
+# tests run systemd-analyze; the ACME tests get certificates from pebble, a test CA. As root,
+# install whichever is missing.
+SYSTEM_PACKAGES := chromium firefox-esr espeak-ng systemd pebble
+SYSTEM_COMMANDS := chromium firefox-esr espeak-ng systemd-analyze pebble
 system-packages:
-	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/espeak-ng ] || [ ! -x /usr/bin/systemd-analyze ] || [ ! -x /usr/bin/pebble ]; then \
+	@missing=""; for tool in $(SYSTEM_COMMANDS); do [ -x /usr/bin/$$tool ] || missing=1; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES); \
 	  else \

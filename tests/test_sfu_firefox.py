@@ -1,0 +1,42 @@
+"""Debian's Firefox and Chromium in one room through the SFU, each decoding the other.
+
+Runs in a network namespace of its own. Firefox gathers ICE candidates only on an interface
+with a default route, so the namespace gets a veth pair (10.77.0.1, its peer the gateway) and
+nothing else: no packet can leave it.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import namespace_available
+
+pytestmark = pytest.mark.browser
+SCENARIO = Path(__file__).with_name("sfu_firefox_scenario.py")
+NAMESPACE = (
+    "ip link set lo up"
+    " && ip link add v0 type veth peer name v1"
+    " && ip addr add 10.77.0.1/24 dev v0 && ip link set v0 up && ip link set v1 up"
+    " && ip route add default via 10.77.0.2 dev v0"
+)
+
+
+@pytest.mark.skipif(not namespace_available(), reason="needs root to make a network namespace")
+@pytest.mark.skipif(not os.path.exists("/usr/bin/firefox-esr"), reason="needs firefox-esr")
+def test_firefox_and_chromium_see_and_hear_each_other() -> None:
+    result = subprocess.run(
+        ["unshare", "-n", "sh", "-c", f'{NAMESPACE} && exec "{sys.executable}" "{SCENARIO}"'],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    for side in ("firefox_received", "chromium_received"):
+        assert report[side]["framesDecoded"] > 30 and report[side]["audioSamples"] > 0, report
+        assert set(report[side]["codecs"]) == {"video/VP8", "audio/opus"}
+    assert report["firefox_state"] == "connected"

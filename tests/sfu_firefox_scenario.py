@@ -64,7 +64,13 @@ async def main() -> None:
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     base = f"http://127.0.0.1:{port}/sfu/test.html"
-    firefox = Marionette(bin=FIREFOX, headless=True, prefs=FIREFOX_PREFS, port=free_port())
+    firefox = Marionette(
+        bin=FIREFOX,
+        headless=True,
+        prefs=FIREFOX_PREFS,
+        port=free_port(),
+        gecko_log=str(Path(tempfile.mkdtemp()) / "gecko.log"),
+    )
     report: dict[str, Any] = {}
     try:
         await asyncio.to_thread(firefox.start_session)

@@ -23,6 +23,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -36,9 +38,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from appliance import mailer, scheduling
 from appliance.accounts import create_user
 from appliance.candidates import CandidateFields, create_candidate
-from appliance.config import load_config
+from appliance.config import Config, load_config
 from appliance.datadir import initialize
 from appliance.models import (
+    Candidate,
     Competency,
     Interview,
     Kit,
@@ -47,7 +50,7 @@ from appliance.models import (
     RecordingBlob,
     Scorecard,
 )
-from appliance.runtime import open_runtime
+from appliance.runtime import Runtime, open_runtime
 from appliance.storage.live_recordings import ingest
 from tests.accessibility import violations_async
 from tests.chromium import CHROMIUM, MEDIA_FLAGS
@@ -110,18 +113,32 @@ async def frames_decoded(page: Page) -> int:
     return int(stats.get("framesDecoded", 0))
 
 
-async def main(decline: bool) -> None:
-    a11y: dict[str, list[str]] = {}
-    report: dict[str, Any] = {"declined": decline, "accessibility": a11y}
+@dataclass
+class Appliance:
+    """A running appliance with one interviewer, a kit and a candidate invited to schedule."""
+
+    config: Config
+    runtime: Runtime
+    inbox: Inbox
+    base: str
+    token: str  # the candidate's scheduling and joining link
+    candidate: Candidate
+    competencies: tuple[Competency, Competency]
+
+
+@contextlib.contextmanager
+def running_appliance(ice: dict[str, str]) -> Iterator[Appliance]:
+    """Web and SFU processes as `appliance serve` runs them, e-mail to a local SMTP server;
+    `ice` holds the SFU's ICE settings for the namespace the scenario runs in."""
     data = Path(tempfile.mkdtemp()) / "data"
     inbox = Inbox()
     smtp_port, web_port, sfu_port = free_port(), free_port(), free_port()
     smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
     smtp.start()
     env = {
+        **ice,
         "APPLIANCE_WEB_PORT": str(web_port),
         "APPLIANCE_SFU_PORT": str(sfu_port),
-        "APPLIANCE_SFU_ICE_LOOPBACK_ONLY": "true",
         "APPLIANCE_SFU_ROOM_GRACE_SECONDS": "1",
         "APPLIANCE_SCHEDULING_MINIMUM_NOTICE_HOURS": "0",
         "APPLIANCE_SCHEDULING_JOIN_EARLY_MINUTES": "30",
@@ -160,117 +177,7 @@ async def main(decline: bool) -> None:
     try:
         wait_http(f"{base}/healthz")
         wait_http(f"http://127.0.0.1:{sfu_port}/healthz")
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=MEDIA_FLAGS)
-            candidate = await (await browser.new_context()).new_page()
-            seen_by_candidate: list[str] = []
-
-            async def keep(response: Response) -> None:
-                if response.request.resource_type in ("document", "fetch", "xhr", "script"):
-                    with contextlib.suppress(Exception):  # a redirect has no body
-                        seen_by_candidate.append(await response.text())
-
-            candidate.on("response", lambda r: asyncio.ensure_future(keep(r)))
-
-            # The candidate picks the first time offered; the invitation reaches their inbox.
-            await candidate.goto(f"{base}/i/{token}")
-            a11y["candidate: choose a time"] = await violations_async(candidate)
-            await candidate.locator("button[name=slot]").first.click()
-            await candidate.wait_for_url(f"{base}/i/{token}")
-            await asyncio.to_thread(mailer.deliver_pending, config.smtp)
-            invitation = next(m for m in inbox.messages if m["To"] == "alex@example.com")
-            ics = next(
-                part.get_content()
-                for part in invitation.walk()
-                if part.get_content_type() == "text/calendar"
-            )
-            report["ics"] = {
-                "request": "METHOD:REQUEST" in ics,
-                "join_link": f"/i/{token}" in ics.replace("\r\n ", ""),
-                "recording_notice": "recorded" in ics,
-            }
-            report["panel_invited"] = any(m["To"] == "ivy@example.com" for m in inbox.messages)
-
-            # Consent, then the device check: preview, level meter, then the waiting room.
-            await candidate.goto(f"{base}/i/{token}")
-            a11y["candidate: consent"] = await violations_async(candidate)
-            answer = "I do not agree" if decline else "I agree to the recording and transcript"
-            await candidate.get_by_label(answer).check()
-            await candidate.get_by_role("button", name="Continue").click()
-            await candidate.get_by_role("button", name="Join the interview").wait_for()
-            await until(lambda: candidate.is_enabled("#ready"))
-            report["level_moves"] = await until(
-                lambda: candidate.evaluate("(window.parleyLevel || 0) > 0")
-            )
-            report["preview_playing"] = await candidate.evaluate(
-                "document.getElementById('preview').videoWidth > 0"
-            )
-            a11y["candidate: device check"] = await violations_async(candidate)
-            report["keyboard_join"] = await press_by_keyboard(candidate, "ready")
-            await candidate.get_by_text("The panel will let you in shortly.").wait_for()
-            a11y["candidate: waiting"] = await violations_async(candidate)
-
-            # The interviewer signs in, opens the room, sees who waits and admits them.
-            panel = await (await browser.new_context()).new_page()
-            panel.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
-            await panel.goto(f"{base}/login")
-            await panel.get_by_label("E-mail").fill("ivy@example.com")
-            await panel.get_by_label("Password").fill(PASSWORD)
-            await panel.get_by_role("button", name="Sign in").click()
-            await panel.wait_for_url(f"{base}/")
-            interview = Interview.get(Interview.candidate == alex)
-            await panel.goto(f"{base}/interviews/{interview.id}/room")
-            admit = panel.get_by_role("button", name="Admit Alex Moreau")
-            await admit.wait_for(timeout=15000)
-            report["keyboard_admit"] = await press_by_keyboard(panel, "admit")
-
-            # Both see each other's video.
-            await candidate.locator("#live").wait_for(state="visible", timeout=15000)
-            report["candidate_frames"] = await until(lambda: frames_decoded(candidate), timeout=30)
-            report["panel_frames"] = await until(lambda: frames_decoded(panel), timeout=30)
-            if not decline:
-                await until(lambda: panel.is_visible("#recording"), timeout=10)
-            report["panel_sees_recording"] = await panel.is_visible("#recording")
-            a11y["panel: live room"] = await violations_async(panel)
-            a11y["candidate: live room"] = await violations_async(candidate)
-            report["candidate_sees_recording"] = await candidate.is_visible("#recording")
-
-            # Score two competencies, mark a question asked, write a note: it saves itself.
-            await panel.locator(f"input[name=score-{design.id}][value='4']").check()
-            await panel.locator(f"input[name=score-{debugging.id}][value='3']").check()
-            await panel.get_by_label(KIT_SECRETS[0]).check()
-            await panel.get_by_label("Private notes").fill(NOTE)
-            await panel.get_by_text("Saved at").wait_for(timeout=10000)
-            await panel.reload()
-            report["notes_after_reload"] = await panel.get_by_label("Private notes").input_value()
-            await until(lambda: frames_decoded(panel), timeout=30)
-
-            # End the interview: everyone is out, and the candidate is told.
-            report["keyboard_end"] = await press_by_keyboard(panel, "end")
-            await candidate.get_by_text("The interview has ended").wait_for(timeout=15000)
-            a11y["candidate: ended"] = await violations_async(candidate)
-            report["candidate_told_ended"] = True
-            report["candidate_saw_kit"] = [
-                secret
-                for secret in (*KIT_SECRETS, NOTE)
-                if any(secret in t for t in seen_by_candidate)
-            ]
-            report["interview_id"] = interview.id
-            await browser.close()
-
-        # The SFU closes the room and seals the recording; the worker's ingest files it.
-        await asyncio.sleep(2.5)
-        ingest(runtime)
-        recording = Recording.get_or_none(Recording.interview == interview)
-        report["recording"] = recording.status if recording else None
-        report["blobs"] = sorted(
-            (b.kind, b.status)
-            for b in RecordingBlob.select().where(RecordingBlob.recording == recording)
-        )
-        scorecard = Scorecard.get(Scorecard.interview == interview)
-        report["scores"] = sorted(s.score for s in scorecard.scores)
-        report["notes"] = scorecard.notes
-        report["interview_status"] = Interview.get_by_id(interview.id).status
+        yield Appliance(config, runtime, inbox, base, token, alex, (design, debugging))
     finally:
         for child in children:
             child.terminate()
@@ -278,6 +185,134 @@ async def main(decline: bool) -> None:
             child.wait(timeout=30)
         smtp.stop()
         runtime.close()
+
+
+def filed_recording(appliance: Appliance, interview: Interview) -> dict[str, Any]:
+    """What the worker's ingest files once the SFU has closed the room and sealed it."""
+    time.sleep(2.5)
+    ingest(appliance.runtime)
+    recording = Recording.get_or_none(Recording.interview == interview)
+    blobs = RecordingBlob.select().where(RecordingBlob.recording == recording)
+    return {
+        "recording": recording.status if recording else None,
+        "blobs": sorted((b.kind, b.status) for b in blobs),
+    }
+
+
+async def run_interview(
+    appliance: Appliance, decline: bool, report: dict[str, Any], a11y: dict[str, list[str]]
+) -> None:
+    config, base, token, inbox = appliance.config, appliance.base, appliance.token, appliance.inbox
+    alex, (design, debugging) = appliance.candidate, appliance.competencies
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=MEDIA_FLAGS)
+        candidate = await (await browser.new_context()).new_page()
+        seen_by_candidate: list[str] = []
+
+        async def keep(response: Response) -> None:
+            if response.request.resource_type in ("document", "fetch", "xhr", "script"):
+                with contextlib.suppress(Exception):  # a redirect has no body
+                    seen_by_candidate.append(await response.text())
+
+        candidate.on("response", lambda r: asyncio.ensure_future(keep(r)))
+
+        # The candidate picks the first time offered; the invitation reaches their inbox.
+        await candidate.goto(f"{base}/i/{token}")
+        a11y["candidate: choose a time"] = await violations_async(candidate)
+        await candidate.locator("button[name=slot]").first.click()
+        await candidate.wait_for_url(f"{base}/i/{token}")
+        await asyncio.to_thread(mailer.deliver_pending, config.smtp)
+        invitation = next(m for m in inbox.messages if m["To"] == "alex@example.com")
+        ics = next(
+            part.get_content()
+            for part in invitation.walk()
+            if part.get_content_type() == "text/calendar"
+        )
+        report["ics"] = {
+            "request": "METHOD:REQUEST" in ics,
+            "join_link": f"/i/{token}" in ics.replace("\r\n ", ""),
+            "recording_notice": "recorded" in ics,
+        }
+        report["panel_invited"] = any(m["To"] == "ivy@example.com" for m in inbox.messages)
+
+        # Consent, then the device check: preview, level meter, then the waiting room.
+        await candidate.goto(f"{base}/i/{token}")
+        a11y["candidate: consent"] = await violations_async(candidate)
+        answer = "I do not agree" if decline else "I agree to the recording and transcript"
+        await candidate.get_by_label(answer).check()
+        await candidate.get_by_role("button", name="Continue").click()
+        await candidate.get_by_role("button", name="Join the interview").wait_for()
+        await until(lambda: candidate.is_enabled("#ready"))
+        report["level_moves"] = await until(
+            lambda: candidate.evaluate("(window.parleyLevel || 0) > 0")
+        )
+        report["preview_playing"] = await candidate.evaluate(
+            "document.getElementById('preview').videoWidth > 0"
+        )
+        a11y["candidate: device check"] = await violations_async(candidate)
+        report["keyboard_join"] = await press_by_keyboard(candidate, "ready")
+        await candidate.get_by_text("The panel will let you in shortly.").wait_for()
+        a11y["candidate: waiting"] = await violations_async(candidate)
+
+        # The interviewer signs in, opens the room, sees who waits and admits them.
+        panel = await (await browser.new_context()).new_page()
+        panel.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+        await panel.goto(f"{base}/login")
+        await panel.get_by_label("E-mail").fill("ivy@example.com")
+        await panel.get_by_label("Password").fill(PASSWORD)
+        await panel.get_by_role("button", name="Sign in").click()
+        await panel.wait_for_url(f"{base}/")
+        interview = Interview.get(Interview.candidate == alex)
+        await panel.goto(f"{base}/interviews/{interview.id}/room")
+        admit = panel.get_by_role("button", name="Admit Alex Moreau")
+        await admit.wait_for(timeout=15000)
+        report["keyboard_admit"] = await press_by_keyboard(panel, "admit")
+
+        # Both see each other's video.
+        await candidate.locator("#live").wait_for(state="visible", timeout=15000)
+        report["candidate_frames"] = await until(lambda: frames_decoded(candidate), timeout=30)
+        report["panel_frames"] = await until(lambda: frames_decoded(panel), timeout=30)
+        if not decline:
+            await until(lambda: panel.is_visible("#recording"), timeout=10)
+        report["panel_sees_recording"] = await panel.is_visible("#recording")
+        a11y["panel: live room"] = await violations_async(panel)
+        a11y["candidate: live room"] = await violations_async(candidate)
+        report["candidate_sees_recording"] = await candidate.is_visible("#recording")
+
+        # Score two competencies, mark a question asked, write a note: it saves itself.
+        await panel.locator(f"input[name=score-{design.id}][value='4']").check()
+        await panel.locator(f"input[name=score-{debugging.id}][value='3']").check()
+        await panel.get_by_label(KIT_SECRETS[0]).check()
+        await panel.get_by_label("Private notes").fill(NOTE)
+        await panel.get_by_text("Saved at").wait_for(timeout=10000)
+        await panel.reload()
+        report["notes_after_reload"] = await panel.get_by_label("Private notes").input_value()
+        await until(lambda: frames_decoded(panel), timeout=30)
+
+        # End the interview: everyone is out, and the candidate is told.
+        report["keyboard_end"] = await press_by_keyboard(panel, "end")
+        await candidate.get_by_text("The interview has ended").wait_for(timeout=15000)
+        a11y["candidate: ended"] = await violations_async(candidate)
+        report["candidate_told_ended"] = True
+        report["candidate_saw_kit"] = [
+            secret for secret in (*KIT_SECRETS, NOTE) if any(secret in t for t in seen_by_candidate)
+        ]
+        report["interview_id"] = interview.id
+        await browser.close()
+
+    # The SFU closes the room and seals the recording; the worker's ingest files it.
+    report.update(await asyncio.to_thread(filed_recording, appliance, interview))
+    scorecard = Scorecard.get(Scorecard.interview == interview)
+    report["scores"] = sorted(s.score for s in scorecard.scores)
+    report["notes"] = scorecard.notes
+    report["interview_status"] = Interview.get_by_id(interview.id).status
+
+
+async def main(decline: bool) -> None:
+    a11y: dict[str, list[str]] = {}
+    report: dict[str, Any] = {"declined": decline, "accessibility": a11y}
+    with running_appliance({"APPLIANCE_SFU_ICE_LOOPBACK_ONLY": "true"}) as appliance:
+        await run_interview(appliance, decline, report, a11y)
     print(json.dumps(report))
     recorded = (
         report["recording"] == "complete"

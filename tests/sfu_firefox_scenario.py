@@ -4,7 +4,7 @@ and Chromium.
 Each browser publishes its fake camera and microphone on the SFU test page and must decode the
 other's video and receive its audio: Firefox's SDP (its own extension ids, codec order and
 BUNDLE layout) against the SFU, both ways. Firefox is driven over Marionette, its own remote
-protocol, since Playwright drives only its patched builds. Prints one JSON line; exits
+protocol (tests/firefox.py). Prints one JSON line; exits
 non-zero on failure.
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -20,7 +19,6 @@ from typing import Any
 
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from marionette_driver.marionette import Marionette
 from playwright.async_api import async_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -29,26 +27,7 @@ from appliance.config import load_config
 from appliance.sfu.server import create_app
 from appliance.sfu.token import issue
 from tests.chromium import CHROMIUM, MEDIA_FLAGS
-
-FIREFOX = "/usr/bin/firefox-esr"
-FIREFOX_PREFS = {
-    # A synthetic camera and microphone, granted without a prompt.
-    "media.navigator.streams.fake": True,
-    "media.navigator.permission.disabled": True,
-    # Plain host candidates, not mDNS names nobody in the namespace could resolve.
-    "media.peerconnection.ice.obfuscate_host_addresses": False,
-}
-STATS = """
-const [resolve] = arguments;
-(window.parley ? window.parley.stats() : Promise.resolve({})).then(resolve, () => resolve({}));
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from tests.firefox import page_promise, page_value, start_firefox
 
 
 def enough(totals: dict[str, Any]) -> bool:
@@ -64,16 +43,9 @@ async def main() -> None:
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     base = f"http://127.0.0.1:{port}/sfu/test.html"
-    firefox = Marionette(
-        bin=FIREFOX,
-        headless=True,
-        prefs=FIREFOX_PREFS,
-        port=free_port(),
-        gecko_log=str(Path(tempfile.mkdtemp()) / "gecko.log"),
-    )
+    firefox = await asyncio.to_thread(start_firefox)
     report: dict[str, Any] = {}
     try:
-        await asyncio.to_thread(firefox.start_session)
         report["firefox"] = firefox.session_capabilities["browserVersion"]
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=MEDIA_FLAGS)
@@ -86,14 +58,12 @@ async def main() -> None:
                 await asyncio.sleep(0.2)
                 report["chromium_received"] = await chromium.evaluate("window.parley.stats()")
                 report["firefox_received"] = await asyncio.to_thread(
-                    firefox.execute_async_script, STATS, sandbox=None
+                    page_promise, firefox, "window.parley ? window.parley.stats() : {}"
                 )
                 if enough(report["chromium_received"]) and enough(report["firefox_received"]):
                     break
             report["firefox_state"] = await asyncio.to_thread(
-                firefox.execute_script,
-                "return document.getElementById('state').textContent",
-                sandbox=None,
+                page_value, firefox, "document.getElementById('state').textContent"
             )
             await browser.close()
     finally:

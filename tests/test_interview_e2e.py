@@ -1,10 +1,12 @@
 """A whole interview in real browsers: from self-scheduling to "End interview".
 
-The scenario (tests/interview_e2e_scenario.py) runs in a network namespace of its own with only
-loopback, so WebRTC traffic cannot leave 127.0.0.1.
+The scenarios (tests/interview_e2e_scenario.py, and tests/interview_firefox_scenario.py with
+the candidate in Firefox) run in network namespaces of their own, so WebRTC traffic cannot
+leave the machine.
 """
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,19 +14,23 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import namespace_available
+from tests.firefox import FIREFOX, NAMESPACE
 
 pytestmark = pytest.mark.browser
 SCENARIO = Path(__file__).with_name("interview_e2e_scenario.py")
+FIREFOX_SCENARIO = Path(__file__).with_name("interview_firefox_scenario.py")
 
 
-def _run(*args: str) -> dict[str, object]:
+def _run(
+    *args: str, scenario: Path = SCENARIO, namespace: str = "ip link set lo up"
+) -> dict[str, object]:
     result = subprocess.run(
         [
             "unshare",
             "-n",
             "sh",
             "-c",
-            f'ip link set lo up && exec "{sys.executable}" "{SCENARIO}" {" ".join(args)}',
+            f'{namespace} && exec "{sys.executable}" "{scenario}" {" ".join(args)}',
         ],
         capture_output=True,
         text=True,
@@ -58,3 +64,16 @@ def test_a_candidate_who_declines_recording_is_never_recorded() -> None:
     assert report["candidate_frames"] > 0 and report["panel_frames"] > 0  # type: ignore[operator]
     assert report["recording"] is None and report["blobs"] == []
     assert not report["panel_sees_recording"] and not report["candidate_sees_recording"]
+
+
+@pytest.mark.skipif(not namespace_available(), reason="needs root to make a network namespace")
+@pytest.mark.skipif(not os.path.exists(FIREFOX), reason="needs firefox-esr")
+def test_a_candidate_in_firefox_goes_from_scheduling_to_the_end() -> None:
+    report = _run(scenario=FIREFOX_SCENARIO, namespace=NAMESPACE)
+    assert report["level_hint_shown"] and report["level_moves"] and report["level_hint_gone"]
+    assert report["preview_playing"] and report["speaker_note"]
+    for side in ("firefox_received", "chromium_received"):
+        received: dict[str, int] = report[side]  # type: ignore[assignment]
+        assert received["framesDecoded"] > 30 and received["audioSamples"] > 0, report
+    assert report["candidate_sees_recording"] and report["candidate_told_ended"]
+    assert report["recording"] == "complete"

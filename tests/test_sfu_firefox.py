@@ -1,8 +1,6 @@
 """Debian's Firefox and Chromium in one room through the SFU, each decoding the other.
 
-Runs in a network namespace of its own. Firefox gathers ICE candidates only on an interface
-with a default route, so the namespace gets a veth pair (10.77.0.1, its peer the gateway) and
-nothing else: no packet can leave it.
+Runs in a network namespace of its own (tests/firefox.py says how it is wired).
 """
 
 import json
@@ -14,19 +12,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import namespace_available
+from tests.firefox import FIREFOX, NAMESPACE
 
 pytestmark = pytest.mark.browser
 SCENARIO = Path(__file__).with_name("sfu_firefox_scenario.py")
-NAMESPACE = (
-    "ip link set lo up"
-    " && ip link add v0 type veth peer name v1"
-    " && ip addr add 10.77.0.1/24 dev v0 && ip link set v0 up && ip link set v1 up"
-    " && ip route add default via 10.77.0.2 dev v0"
-)
 
 
 @pytest.mark.skipif(not namespace_available(), reason="needs root to make a network namespace")
-@pytest.mark.skipif(not os.path.exists("/usr/bin/firefox-esr"), reason="needs firefox-esr")
+@pytest.mark.skipif(not os.path.exists(FIREFOX), reason="needs firefox-esr")
 def test_firefox_and_chromium_see_and_hear_each_other() -> None:
     result = subprocess.run(
         ["unshare", "-n", "sh", "-c", f'{NAMESPACE} && exec "{sys.executable}" "{SCENARIO}"'],

@@ -20,15 +20,28 @@ function fail(message) {
 }
 
 function context() {
-  audioContext = audioContext || new AudioContext();
+  if (!audioContext) {
+    audioContext = new AudioContext();
+    audioContext.addEventListener("statechange", () => {
+      $("level-hint").hidden = audioContext.state !== "suspended";
+    });
+  }
   return audioContext;
 }
+
+// Browsers start page audio only after a gesture on the page (Firefox even for a level meter):
+// the candidate's first click or key press brings the meter and the test sound to life.
+function wake() {
+  if (audioContext && audioContext.state === "suspended") audioContext.resume();
+}
+for (const type of ["pointerdown", "keydown"]) document.addEventListener(type, wake, { capture: true });
 
 // --- device check ---------------------------------------------------------------------------
 function meter(source) {
   const analyser = context().createAnalyser();
   analyser.fftSize = 512;
   context().createMediaStreamSource(source).connect(analyser);
+  $("level-hint").hidden = context().state !== "suspended";
   const samples = new Float32Array(analyser.fftSize);
   const level = $("level");
   const tick = () => {
@@ -43,6 +56,7 @@ function meter(source) {
 }
 
 $("speaker-test").addEventListener("click", () => {
+  wake();
   const tone = context().createOscillator();
   const gain = context().createGain();
   gain.gain.value = 0.1;

@@ -110,6 +110,18 @@ def is_open(config: Config, interview: Interview, now: dt.datetime | None = None
     return interview.status == "scheduled" and opens <= as_utc(now or utcnow()) < closes
 
 
+def is_ended(interview: Interview) -> bool:
+    """A panel member ended it ("End interview")."""
+    return interview.ended_at is not None or interview.status == "completed"
+
+
+def is_over(config: Config, interview: Interview, now: dt.datetime | None = None) -> bool:
+    """Ended, or its join window has closed: the candidate's link opens nothing more."""
+    if interview.status == "cancelled":
+        return False  # the link says it was cancelled, which is clearer
+    return is_ended(interview) or as_utc(now or utcnow()) >= join_window(config, interview)[1]
+
+
 def room_name(interview: Interview) -> str:
     return f"interview-{interview.id}"
 

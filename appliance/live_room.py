@@ -44,10 +44,6 @@ def _now(now: dt.datetime | None) -> dt.datetime:
     return as_utc(now or utcnow())
 
 
-def is_ended(interview: Interview) -> bool:
-    return interview.ended_at is not None or interview.status == "completed"
-
-
 def is_admitted(config: Config, interview: Interview, now: dt.datetime | None = None) -> bool:
     if interview.admitted_at is not None:
         return True
@@ -56,7 +52,7 @@ def is_admitted(config: Config, interview: Interview, now: dt.datetime | None = 
 
 def candidate_state(config: Config, interview: Interview, now: dt.datetime | None = None) -> str:
     """ended, closed (outside the join window), admitted, waiting (in the lobby) or ready."""
-    if is_ended(interview):
+    if consent.is_ended(interview):
         return "ended"
     if not consent.is_open(config, interview, now):
         return "closed"
@@ -87,7 +83,7 @@ def admit(
 ) -> None:
     """A panel member lets the candidate in."""
     require_panel(user, interview)
-    if is_ended(interview) or not consent.is_open(config, interview, now):
+    if consent.is_ended(interview) or not consent.is_open(config, interview, now):
         raise ApplianceError("the interview room is not open now")
     if interview.admitted_at is None:
         interview.admitted_at = stored(_now(now))
@@ -135,7 +131,7 @@ def panel_token(
     before that the panel can wait in the room, and the candidate's own token starts it."""
     require_panel(user, interview)
     current = _now(now)
-    if is_ended(interview):
+    if consent.is_ended(interview):
         raise ApplianceError("the interview has ended")
     if not consent.is_open(config, interview, current):
         raise ApplianceError("the interview room is not open now")
@@ -155,7 +151,7 @@ def panel_token(
 def end(audit: AuditLog, user: User, interview: Interview, now: dt.datetime | None = None) -> None:
     """ "End interview": the room closes for everyone and the candidate's link stops working."""
     require_panel(user, interview)
-    if is_ended(interview):
+    if consent.is_ended(interview):
         return
     interview.ended_at = stored(_now(now))
     interview.status = "completed"

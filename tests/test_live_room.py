@@ -82,6 +82,7 @@ def test_the_candidate_waits_in_the_lobby_until_the_panel_admits_them(
     config, interview = runtime.config, setup.interview
     _consent(runtime, interview, True)
     assert live_room.candidate_state(config, interview, _at(-30)) == "closed"
+    assert live_room.candidate_state(config, interview, _at(61)) == "closed"  # the slot is over
     assert live_room.candidate_state(config, interview, _at(-5)) == "ready"
     with pytest.raises(live_room.NotInLobby) as refused:
         live_room.candidate_token(config, runtime.keys.signing_key, interview, _at(-5))

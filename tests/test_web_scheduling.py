@@ -165,6 +165,27 @@ def test_declining_recording_follows_the_policy(
     assert told.recipient == "recruiter@example.com"
 
 
+def test_a_link_whose_interview_is_over_says_so_and_opens_nothing(
+    runtime: Runtime, client: TestClient[Litestar]
+) -> None:
+    link = _booked_soon(runtime, client)
+    post_form(client, f"{link}/consent", {"recording": "yes"})
+    interview = Interview.get()
+    live_room.end(runtime.audit, User.get(User.email == "ivy@example.com"), interview)
+    ended = client.get(link)
+    assert ended.status_code == 410 and "This interview is over" in ended.text
+    assert "Join the interview" not in ended.text
+
+    over = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(minutes=1)
+    Interview.update(
+        status="scheduled", ended_at=None, starts_at=over - dt.timedelta(minutes=30), ends_at=over
+    ).where(Interview.id == interview.id).execute()
+    expired = client.get(link)
+    assert expired.status_code == 410 and "no longer opens it" in expired.text
+    refused = client.get(f"{link}/join")
+    assert refused.status_code == 409 and refused.json()["state"] == "closed"
+
+
 def test_recruiters_move_and_cancel_and_interviewers_see_only_their_own(
     runtime: Runtime, client: TestClient[Litestar]
 ) -> None:

@@ -115,7 +115,7 @@ def room_page(
         starts_at=_iso(interview.starts_at),
         ends_at=_iso(interview.ends_at),
         sfu=link,
-        ended=live_room.is_ended(interview),
+        ended=consent.is_ended(interview),
     )
 
 

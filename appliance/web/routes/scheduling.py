@@ -256,6 +256,12 @@ def _schedule_page(
     )
 
 
+OVER = (
+    "The interview this link was for has ended or its time has passed, so the link no longer "
+    "opens it. If you missed it or something went wrong, write to the recruiter who invited you."
+)
+
+
 def _booked_page(request: Request[Any, Any, Any], invitation: Invitation) -> Template:
     interview = invitation.interview
     if interview is None:
@@ -275,6 +281,8 @@ def _interview_stage(
     """A booked candidate's link: the booking before the room opens; then the notice to
     consent to; then where they stand."""
     interview = invitation.interview
+    if interview is not None and consent.is_over(runtime.config, interview):
+        return page("message.html", request, 410, title="This interview is over", message=OVER)
     if interview is None or not consent.is_open(runtime.config, interview):
         return _booked_page(request, invitation)
     given = consent.choices(interview)

@@ -49,6 +49,27 @@ def test_words_carry_times_on_the_input_clock(tmp_path: Path, transcriber: Trans
             assert "".join(w.word for w in segment.words).strip() == segment.text
 
 
+def test_clips_encoded_as_one_batch_read_as_they_do_alone(
+    tmp_path: Path, transcriber: Transcriber
+) -> None:
+    first, _ = clip("project", tmp_path)
+    second, _ = clip("answer", tmp_path)
+    nothing = np.zeros(0, np.float32)
+
+    together = transcriber.transcribe_many([first, nothing, second], GREEDY)
+
+    for alone, batched in zip(
+        [transcriber.transcribe(first, GREEDY), transcriber.transcribe(second, GREEDY)],
+        [together[0], together[2]],
+        strict=True,
+    ):
+        assert batched.segments and batched.text == alone.text
+        assert [(w.word, w.start, w.end) for s in batched.segments for w in s.words] == [
+            (w.word, w.start, w.end) for s in alone.segments for w in s.words
+        ]
+    assert together[1].segments == [] and together[1].duration == 0
+
+
 def test_long_audio_is_read_in_windows_and_silence_is_not_transcribed(
     tmp_path: Path, transcriber: Transcriber
 ) -> None:

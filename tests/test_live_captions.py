@@ -91,6 +91,37 @@ def test_two_speakers_get_interim_then_final_captions_in_real_time(
     assert engine.stats()["dropped_seconds"] == 0
 
 
+def test_two_calls_speaking_at_once_are_encoded_together(
+    tmp_path: Path, transcriber: Transcriber, vad: SileroVad
+) -> None:
+    engine = CaptionEngine(transcriber, vad, StreamOptions(language="en", batch=2))
+    collected = Collected()
+    spoken: dict[str, str] = {}
+    audio: dict[str, np.ndarray] = {}
+    for speaker, name in (("room-a/ada", "project"), ("room-b/bo", "answer")):
+        samples, spoken[speaker] = clip(name, tmp_path)
+        audio[speaker] = np.concatenate([samples, silence(1.5)])
+    streams = {speaker: engine.open(speaker, speaker, collected) for speaker in audio}
+    try:
+        started, pushed = time.monotonic(), 0.0
+        for start in range(0, max(len(a) for a in audio.values()), 1600):
+            for speaker, stream in streams.items():
+                chunk = audio[speaker][start : start + 1600]
+                stream.push(chunk if len(chunk) else np.zeros(1600, np.float32))
+            pushed += 0.1
+            time.sleep(max(0.0, started + pushed - time.monotonic()))
+        for stream in streams.values():
+            stream.end()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and engine.stats()["streams"]:
+            time.sleep(0.1)
+    finally:
+        engine.close()
+    for speaker, text in spoken.items():
+        assert wer(text, " ".join(c.text for c in collected.finals(speaker))) <= 0.3
+    assert engine.stats()["mean_batch"] > 1  # the two utterances went through together
+
+
 def test_a_recognizer_that_falls_behind_drops_audio_and_says_so(
     tmp_path: Path, transcriber: Transcriber, vad: SileroVad
 ) -> None:

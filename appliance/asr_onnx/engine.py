@@ -104,6 +104,17 @@ class WhisperEngine:
         values = binding.get_outputs()
         return AudioContext(list(zip(self.cross_names, values, strict=True)), int(mel.shape[0]))
 
+    def split(self, audio: AudioContext) -> list[AudioContext]:
+        """One context per window of a batch. The keys and values pass through the host once
+        (a few megabytes a window, against hundreds of decoder steps that read them)."""
+        if audio.batch == 1:
+            return [audio]
+        arrays = [(name, value.numpy()) for name, value in audio.cross]
+        return [
+            AudioContext([(name, self._value(array[i : i + 1])) for name, array in arrays], 1)
+            for i in range(audio.batch)
+        ]
+
     def audio_features(self, mel: np.ndarray) -> np.ndarray:
         """The encoder's final hidden states, on the host (checks and tests)."""
         (features,) = self.encoder.run(["audio_features"], {"mel": mel.astype(self.dtype)})

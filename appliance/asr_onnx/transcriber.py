@@ -73,7 +73,7 @@ class Transcriber:
             if progress:
                 progress(duration, duration)
             return Transcript(opts.language or "", duration, [], self.model_name)
-        transcript = self._transcribe_audio(audio, opts, progress, duration)
+        transcript = self._transcribe_audio(log_mel(audio, self.n_mels), opts, progress, duration)
         transcript.duration = duration
         if clock is not None:
             for segment in transcript.segments:
@@ -84,10 +84,41 @@ class Transcriber:
                     word.end = round(clock.original(word.end), 3)
         return transcript
 
+    def transcribe_many(
+        self, audios: list[np.ndarray], options: DecodeOptions | None = None
+    ) -> list[Transcript]:
+        """Several short clips (live captions' utterances, up to 30 s each) whose first windows
+        go through the encoder as one batch; each is then decoded as `transcribe` would."""
+        opts = options or DecodeOptions()
+        spoken = [i for i, audio in enumerate(audios) if len(audio)]
+        mels = {i: log_mel(audios[i], self.n_mels) for i in spoken}
+        contexts: dict[int, AudioContext] = {}
+        if spoken:
+            firsts = [
+                pad_or_trim(mels[i][:, : min(N_FRAMES, mels[i].shape[-1] - 1)]) for i in spoken
+            ]
+            batch = self.engine.split(self.engine.encode(np.stack(firsts)))
+            contexts = dict(zip(spoken, batch, strict=True))
+        transcripts = []
+        for i, audio in enumerate(audios):
+            duration = len(audio) / SAMPLE_RATE
+            if i not in contexts:
+                transcripts.append(Transcript(opts.language or "", duration, [], self.model_name))
+                continue
+            transcript = self._transcribe_audio(mels[i], opts, None, duration, contexts[i])
+            transcript.duration = duration
+            transcripts.append(transcript)
+        return transcripts
+
     def _transcribe_audio(
-        self, audio: np.ndarray, opts: DecodeOptions, progress: Progress | None, duration: float
+        self,
+        mel: np.ndarray,
+        opts: DecodeOptions,
+        progress: Progress | None,
+        duration: float,
+        first: AudioContext | None = None,
     ) -> Transcript:
-        mel = log_mel(audio, self.n_mels)
+        """`first`, when given, is the encoder's output for the window at the start."""
         content_frames = mel.shape[-1] - 1
         rng = np.random.default_rng(opts.seed)
         seek = 0
@@ -99,8 +130,10 @@ class Transcriber:
         while seek < content_frames:
             time_offset = seek * FRAME_SECONDS
             size = min(N_FRAMES, content_frames - seek)
-            window = pad_or_trim(mel[:, seek : seek + size])[None]
-            audio_ctx = self.engine.encode(window)
+            if seek == 0 and first is not None:
+                audio_ctx = first
+            else:
+                audio_ctx = self.engine.encode(pad_or_trim(mel[:, seek : seek + size])[None])
             window_opts = DecodeOptions(**{**opts.__dict__, "language": language})
             result = self.decoder.decode(
                 audio_ctx, all_tokens[prompt_reset_since:], window_opts, rng

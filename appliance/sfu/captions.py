@@ -58,6 +58,9 @@ class RoomCaptions:
         self.engine.end(self._key(identity))
 
 
+GPU_CAPTION_BATCH = 8
+
+
 class LiveCaptions:
     """The SFU's caption service over one engine."""
 
@@ -82,5 +85,6 @@ def open_live_captions(config: Config) -> LiveCaptions | None:
     except ModelError as exc:
         logger.warning("live captions are off: %s", exc)
         return None
-    options = StreamOptions(language=settings.language or None)
+    batch = settings.caption_batch or (GPU_CAPTION_BATCH if transcriber.engine.on_gpu else 1)
+    options = StreamOptions(language=settings.language or None, batch=batch)
     return LiveCaptions(CaptionEngine(transcriber, vad, options))

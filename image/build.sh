@@ -4,13 +4,18 @@
 # systemd units enabled. Nothing is mounted: the root file system is made from a directory
 # (mke2fs -d) and the EFI partition with mtools.
 #
-# Usage (as root): image/build.sh OUTDIR   ->  OUTDIR/parley-VERSION.raw, .qcow2, vmlinuz, initrd
+# Usage (as root): image/build.sh OUTDIR
+#   ->  OUTDIR/parley-VERSION.raw, .qcow2, .SHA256SUMS, vmlinuz, initrd
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(dirname "$HERE")
 OUT=$(realpath -m "${1:-$REPO/build/image}")
 PY="$REPO/.venv/bin/python"
 VERSION=$("$PY" -c 'import appliance; print(appliance.__version__)')
+# Every time stamp in the image is this one (the last commit's unless set; outside a git
+# checkout, now): two builds of one commit from the same Debian mirror state give the same bytes.
+SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$REPO" log -1 --format=%ct 2>/dev/null || date +%s)}
+export SOURCE_DATE_EPOCH
 WORK="$OUT/work"
 ROOT="$WORK/root"
 rm -rf "$WORK" && mkdir -p "$WORK" "$OUT"
@@ -33,10 +38,14 @@ mmdebstrap --mode=root --variant=minbase --format=directory \
   --customize-hook="'$HERE/customize.sh' \"\$1\" '$REPO' '$MODELS'" \
   bookworm "$ROOT" /etc/apt/sources.list.d/debian.sources
 
+echo "== time stamps"
+find "$ROOT" -newermt "@$SOURCE_DATE_EPOCH" -exec touch --no-dereference --date="@$SOURCE_DATE_EPOCH" {} +
+
 echo "== disk"
 "$HERE/assemble.sh" "$ROOT" "$OUT/parley-$VERSION.raw"
 cp "$ROOT"/boot/vmlinuz-* "$OUT/vmlinuz"
 cp "$ROOT"/boot/initrd.img-* "$OUT/initrd"
 qemu-img convert -O qcow2 "$OUT/parley-$VERSION.raw" "$OUT/parley-$VERSION.qcow2"
+(cd "$OUT" && sha256sum "parley-$VERSION.raw" "parley-$VERSION.qcow2" > "parley-$VERSION.SHA256SUMS")
 rm -rf "$WORK"
 echo "$OUT/parley-$VERSION.raw"

@@ -8,9 +8,11 @@ An argument sets the SFU's video codecs (`H264`: the browser must encode and dec
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
@@ -25,10 +27,9 @@ from appliance.sfu.token import issue
 from tests.chromium import CHROMIUM, MEDIA_FLAGS
 
 
-async def main() -> None:
-    settings = {"APPLIANCE_SFU_ICE_LOOPBACK_ONLY": "true"}
-    if len(sys.argv) > 1:
-        settings["APPLIANCE_SFU_VIDEO_CODECS"] = sys.argv[1]
+@contextlib.asynccontextmanager
+async def sfu_test_page(settings: dict[str, str]) -> AsyncIterator[tuple[str, Ed25519PrivateKey]]:
+    """An SFU on a free loopback port: its test page's URL, and the key that signs its tokens."""
     config = load_config(Path(tempfile.mkdtemp()), environ=settings)
     key = Ed25519PrivateKey.generate()
     runner = web.AppRunner(create_app(config, key.public_key()))
@@ -36,8 +37,17 @@ async def main() -> None:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    base = f"http://127.0.0.1:{port}/sfu/test.html"
-    async with async_playwright() as playwright:
+    try:
+        yield f"http://127.0.0.1:{port}/sfu/test.html", key
+    finally:
+        await runner.cleanup()
+
+
+async def main() -> None:
+    settings = {"APPLIANCE_SFU_ICE_LOOPBACK_ONLY": "true"}
+    if len(sys.argv) > 1:
+        settings["APPLIANCE_SFU_VIDEO_CODECS"] = sys.argv[1]
+    async with sfu_test_page(settings) as (base, key), async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=MEDIA_FLAGS)
         alice = await browser.new_page()
         bob = await browser.new_page()
@@ -75,7 +85,6 @@ async def main() -> None:
             )
         )
         await browser.close()
-    await runner.cleanup()
     ok = (
         totals.get("framesDecoded", 0) > 30
         and totals.get("audioSamples", 0) > 0

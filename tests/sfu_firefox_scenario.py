@@ -13,21 +13,19 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from playwright.async_api import async_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from appliance.config import load_config
-from appliance.sfu.server import create_app
 from appliance.sfu.token import issue
 from tests.chromium import CHROMIUM, MEDIA_FLAGS
 from tests.firefox import page_promise, page_value, start_firefox
+from tests.sfu_browser_scenario import sfu_test_page
+
+STATS = "window.parley ? window.parley.stats() : {}"
 
 
 def enough(totals: dict[str, Any]) -> bool:
@@ -35,40 +33,34 @@ def enough(totals: dict[str, Any]) -> bool:
 
 
 async def main() -> None:
-    config = load_config(Path(tempfile.mkdtemp()), environ={})
-    key = Ed25519PrivateKey.generate()
-    runner = web.AppRunner(create_app(config, key.public_key()))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    base = f"http://127.0.0.1:{port}/sfu/test.html"
-    firefox = await asyncio.to_thread(start_firefox)
     report: dict[str, Any] = {}
-    try:
-        report["firefox"] = firefox.session_capabilities["browserVersion"]
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=MEDIA_FLAGS)
-            chromium = await browser.new_page()
-            fox_token = issue(key, "mixed-room", "fox", "interviewer", 300)
-            chrome_token = issue(key, "mixed-room", "chrome", "interviewer", 300)
-            await asyncio.to_thread(firefox.navigate, f"{base}#token={fox_token}&publish=1")
-            await chromium.goto(f"{base}#token={chrome_token}&publish=1")
-            for _ in range(150):
-                await asyncio.sleep(0.2)
-                report["chromium_received"] = await chromium.evaluate("window.parley.stats()")
-                report["firefox_received"] = await asyncio.to_thread(
-                    page_promise, firefox, "window.parley ? window.parley.stats() : {}"
+    async with sfu_test_page({}) as (base, key):
+        firefox = await asyncio.to_thread(start_firefox)
+        try:
+            report["firefox"] = firefox.session_capabilities["browserVersion"]
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(
+                    executable_path=CHROMIUM, args=MEDIA_FLAGS
                 )
-                if enough(report["chromium_received"]) and enough(report["firefox_received"]):
-                    break
-            report["firefox_state"] = await asyncio.to_thread(
-                page_value, firefox, "document.getElementById('state').textContent"
-            )
-            await browser.close()
-    finally:
-        await asyncio.to_thread(firefox.cleanup)
-        await runner.cleanup()
+                chromium = await browser.new_page()
+                fox_token = issue(key, "mixed-room", "fox", "interviewer", 300)
+                chrome_token = issue(key, "mixed-room", "chrome", "interviewer", 300)
+                await asyncio.to_thread(firefox.navigate, f"{base}#token={fox_token}&publish=1")
+                await chromium.goto(f"{base}#token={chrome_token}&publish=1")
+                for _ in range(150):
+                    await asyncio.sleep(0.2)
+                    report["chromium_received"] = await chromium.evaluate(STATS)
+                    report["firefox_received"] = await asyncio.to_thread(
+                        page_promise, firefox, STATS
+                    )
+                    if enough(report["chromium_received"]) and enough(report["firefox_received"]):
+                        break
+                report["firefox_state"] = await asyncio.to_thread(
+                    page_value, firefox, "document.getElementById('state').textContent"
+                )
+                await browser.close()
+        finally:
+            await asyncio.to_thread(firefox.cleanup)
     print(json.dumps(report))
     ok = enough(report.get("chromium_received", {})) and enough(report.get("firefox_received", {}))
     sys.exit(0 if ok else 1)

@@ -58,6 +58,9 @@ class StreamOptions:
     batch: int = 1
 
 
+JOIN_SECONDS = 0.25  # the least new speech worth bringing a decode forward for
+
+
 def caption_decoding(options: StreamOptions) -> DecodeOptions:
     """Greedy, one temperature, word times: the fastest decoding that still aligns words."""
     return DecodeOptions(
@@ -162,6 +165,14 @@ class LiveStream:
         if self.action in ("close", "finish"):
             return self.heard and len(self.buffer) > 0
         return self.action in ("trim", "interim")
+
+    def join_batch(self) -> bool:
+        """Decode now along with other streams, though the step is not yet due: True when there
+        is new speech to decode and this round had nothing planned for the stream."""
+        if self.action or not self.heard or self.undecoded < JOIN_SECONDS:
+            return False
+        self.action = "interim"
+        return True
 
     def complete(self, heard: Transcript | None) -> None:
         """Finish the planned step with what `buffer` says (None when it needed no decoding)."""
@@ -296,14 +307,25 @@ class CaptionEngine:
     def _run(self) -> None:
         while not self.stopping.is_set():
             with self.lock:
-                ready = [s for s in self.streams.values() if s.due()]
+                streams = list(self.streams.values())
+            ready = [s for s in streams if s.due()]
             # The stream furthest behind goes first, so no speaker starves another.
             ready.sort(key=lambda s: -s.behind_seconds)
             needs: dict[LiveStream, bool] = {}
             for stream in ready:
                 with self._failing(stream):
                     needs[stream] = stream.plan()
-            heard = self._transcribe([stream for stream, need in needs.items() if need])
+            decode = [stream for stream, need in needs.items() if need]
+            # Streams decode whenever their own step is due, so on their own they drift out of
+            # phase and never share a batch: with room left in one, bring forward the streams
+            # that have heard something since their last decode.
+            room = -len(decode) % max(1, self.options.batch) if decode else 0
+            for stream in streams:
+                if room and not stream.closed and stream.join_batch():
+                    needs[stream] = True
+                    decode.append(stream)
+                    room -= 1
+            heard = self._transcribe(decode)
             for stream in needs:
                 if not stream.closed:
                     with self._failing(stream):

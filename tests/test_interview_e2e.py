@@ -1,8 +1,8 @@
 """A whole interview in real browsers: from self-scheduling to "End interview".
 
 The scenarios (tests/interview_e2e_scenario.py, and tests/interview_firefox_scenario.py with
-the candidate in Firefox) run in network namespaces of their own, so WebRTC traffic cannot
-leave the machine.
+the candidate or the interviewer in Firefox) run in network namespaces of their own, so WebRTC
+traffic cannot leave the machine.
 """
 
 import json
@@ -76,4 +76,17 @@ def test_a_candidate_in_firefox_goes_from_scheduling_to_the_end() -> None:
         received: dict[str, int] = report[side]  # type: ignore[assignment]
         assert received["framesDecoded"] > 30 and received["audioSamples"] > 0, report
     assert report["candidate_sees_recording"] and report["candidate_told_ended"]
+    assert report["recording"] == "complete"
+
+
+@pytest.mark.skipif(not namespace_available(), reason="needs root to make a network namespace")
+@pytest.mark.skipif(not os.path.exists(FIREFOX), reason="needs firefox-esr")
+def test_an_interviewer_in_firefox_admits_scores_and_ends() -> None:
+    report = _run("panel", scenario=FIREFOX_SCENARIO, namespace=NAMESPACE)
+    for side in ("firefox_received", "chromium_received"):
+        received: dict[str, int] = report[side]  # type: ignore[assignment]
+        assert received["framesDecoded"] > 30 and received["audioSamples"] > 0, report
+    assert report["panel_sees_recording"] and report["candidate_told_ended"]
+    assert report["scores"] == [3, 4] and report["asked"] == 1
+    assert report["notes"] == report["notes_after_reload"] != ""
     assert report["recording"] == "complete"

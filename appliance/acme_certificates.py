@@ -250,14 +250,14 @@ def maintain(audit: AuditLog, config: Config, now: dt.datetime | None = None) ->
     marker = request_marker(data_dir)
     asked = marker.exists()
     try:
-        names = wanted_domains(config)
+        names, problem = wanted_domains(config), ""
     except ApplianceError as exc:
-        return _record(audit, data_dir, AcmeStatus("failed", now.isoformat(), str(exc), []))
+        names, problem = [], str(exc)
     if not _due(config, names, now, read_status(data_dir), asked):
         return None
     marker.unlink(missing_ok=True)
-    if not names:
-        message = "no names to certify: set [acme] domains or the appliance's address"
+    if problem or not names:
+        message = problem or "no names to certify: set [acme] domains or the appliance's address"
         return _record(audit, data_dir, AcmeStatus("failed", now.isoformat(), message, names))
     try:
         staged = issue(audit, config, names)

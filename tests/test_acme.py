@@ -233,6 +233,19 @@ def test_a_name_the_box_cannot_answer_for_fails_with_the_reason_and_stages_nothi
     assert _actions("tls.") == ["tls.acme.failed", "tls.acme.failed"]
 
 
+def test_a_box_without_names_says_so_once_an_hour(runtime: Runtime) -> None:
+    runtime.config.acme.directory_url = "https://ca.example.com/directory"
+    runtime.config.web.public_url = ""  # no address, no [acme] domains
+
+    failed = acme_certificates.maintain(runtime.audit, runtime.config)
+
+    assert failed is not None and failed.state == "failed" and "no names" in failed.message
+    assert acme_certificates.maintain(runtime.audit, runtime.config) is None
+    later = dt.datetime.now(dt.UTC) + acme_certificates.RETRY_AFTER
+    assert acme_certificates.maintain(runtime.audit, runtime.config, now=later) is not None
+    assert _actions("tls.") == ["tls.acme.failed", "tls.acme.failed"]
+
+
 def test_a_directory_whose_certificate_is_not_trusted_is_refused(
     runtime: Runtime, start_pebble: Callable[[int], Pebble]
 ) -> None:

@@ -8,7 +8,9 @@ and ending are done with the keyboard alone (Tab, then Enter). Prints one JSON
 report line; exits non-zero when a step fails.
 
 With the argument `decline`, the candidate declines recording (the appliance's default policy
-holds the interview unrecorded): the call happens and nothing is recorded.
+holds the interview unrecorded): the call happens and nothing is recorded. That interview is
+ended through the API alone, with no word through the SFU, as when the panel's connection to it
+is down: both pages must learn it from the server.
 """
 
 from __future__ import annotations
@@ -290,7 +292,17 @@ async def run_interview(
         await until(lambda: frames_decoded(panel), timeout=30)
 
         # End the interview: everyone is out, and the candidate is told.
-        report["keyboard_end"] = await press_by_keyboard(panel, "end")
+        if decline:
+            # Ended by the server alone, as when the panel's connection to the SFU is down:
+            # both pages must still learn it and leave the room.
+            ended = await panel.evaluate(
+                f"""fetch("/api/interviews/{interview.id}/end", {{method: "POST", headers:
+                {{"x-csrftoken": document.querySelector("#csrf input").value}}}}).then(r => r.ok)"""
+            )
+            report["server_end"] = ended
+            await panel.get_by_text("This interview has ended").wait_for(timeout=15000)
+        else:
+            report["keyboard_end"] = await press_by_keyboard(panel, "end")
         await candidate.get_by_text("The interview has ended").wait_for(timeout=15000)
         a11y["candidate: ended"] = await violations_async(candidate)
         report["candidate_told_ended"] = True
@@ -328,7 +340,7 @@ async def main(decline: bool) -> None:
         all(report["ics"].values())
         and report["keyboard_join"]
         and report["keyboard_admit"]
-        and report["keyboard_end"]
+        and report["server_end" if decline else "keyboard_end"]
         and report["candidate_frames"] > 0
         and report["panel_frames"] > 0
         and (unrecorded if decline else recorded)

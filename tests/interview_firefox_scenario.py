@@ -159,6 +159,7 @@ def panel_in_firefox(appliance: Appliance, report: dict[str, Any]) -> None:
             report["notes_after_reload"] = wait_until(
                 firefox, "document.getElementById('notes').value"
             )
+            wait_until(firefox, "!!window.parley")  # the page's script runs and the room is joined
 
             click(firefox, "#end")
             firefox.switch_to_alert().accept()

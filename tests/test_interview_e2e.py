@@ -64,6 +64,8 @@ def test_a_candidate_who_declines_recording_is_never_recorded() -> None:
     assert report["candidate_frames"] > 0 and report["panel_frames"] > 0  # type: ignore[operator]
     assert report["recording"] is None and report["blobs"] == []
     assert not report["panel_sees_recording"] and not report["candidate_sees_recording"]
+    # Ended on the server alone (no word through the SFU): both pages still learned it.
+    assert report["server_end"] and report["candidate_told_ended"]
 
 
 @pytest.mark.skipif(not namespace_available(), reason="needs root to make a network namespace")

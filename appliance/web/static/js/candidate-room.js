@@ -134,6 +134,22 @@ $("ready").addEventListener("click", async () => {
     onEnded: () => ended(),
   });
   window.parley = { client, stats: () => client.stats() };
+  // The panel may end the interview while the SFU cannot tell this page: ask the server too.
+  const watch = setInterval(async () => {
+    if (!$("done").hidden) {
+      clearInterval(watch);
+      return;
+    }
+    try {
+      const response = await fetch(`${link}/lobby`);
+      if ((await response.json()).state !== "ended") return;
+    } catch (error) {
+      return;
+    }
+    clearInterval(watch);
+    client.leave();
+    ended();
+  }, 3000);
 });
 
 $("captions").addEventListener("click", () => {

@@ -117,7 +117,14 @@ function showLobby(lobby) {
 async function pollLobby() {
   try {
     const response = await fetch(`${api}/lobby`);
-    if (response.ok) showLobby(await response.json());
+    if (response.ok) {
+      const lobby = await response.json();
+      showLobby(lobby);
+      if (lobby.state === "ended" && !$("end").disabled) {
+        leaveRoom(false);
+        ended();
+      }
+    }
   } catch (error) {
     lobbyText.textContent = "The lobby could not be checked; retrying.";
   }
@@ -153,12 +160,23 @@ $("end").addEventListener("click", async () => {
     $("media-error").textContent = "The interview could not be ended; try again.";
     return;
   }
-  if (client) {
-    client.send({ type: "end" });
-    client.leave();
-  }
+  // Just after a reload the room may still be joining: give it a moment, so the SFU hears the
+  // end and closes the room for everyone at once (their pages also learn it from the server).
+  await Promise.race([joining, new Promise((resolve) => setTimeout(resolve, 5000))]);
+  leaveRoom(true);
   ended();
 });
+
+function leaveRoom(endForEveryone) {
+  if (!client) return;
+  try {
+    if (endForEveryone) client.send({ type: "end" });
+  } catch (error) {
+    // The socket is down; the server already ended the interview, and every page learns it.
+  }
+  client.leave();
+  client = null;
+}
 
 // --- media and the room -------------------------------------------------------------------
 async function start() {
@@ -193,6 +211,6 @@ async function start() {
   window.parley = { client, stats: () => client.stats(), save: () => save() };
 }
 
-start().catch((error) => {
+const joining = start().catch((error) => {
   $("state").textContent = `error: ${error.message}`;
 });

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ from josepy.jwa import ES256
 from josepy.jwk import JWKEC
 
 from appliance import __version__, tls
+from appliance.atomic_file import write_atomically
 from appliance.config import Config
 from appliance.errors import ApplianceError
 from appliance.storage.audit import AuditLog
@@ -118,19 +118,11 @@ def _private_dir(path: Path) -> Path:
     return path
 
 
-def _write(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    os.replace(temporary, path)
-
-
 def _account_key(data_dir: Path) -> JWKEC:
     path = acme_dir(data_dir) / "account-key.pem"
     if not path.exists():
         key = ec.generate_private_key(ec.SECP256R1())
-        _write(
+        write_atomically(
             path,
             key.private_bytes(
                 serialization.Encoding.PEM,
@@ -180,8 +172,7 @@ def _answer(acme: client.ClientV2, order: messages.OrderResource, data_dir: Path
             raise ApplianceError(f"the CA offers no HTTP-01 challenge for {name}")
         response, validation = http01.response_and_validation(key)
         path = _private_dir(challenge_dir(data_dir)) / http01.chall.encode("token")
-        _write(path, validation.encode("ascii"))
-        path.chmod(0o644)
+        write_atomically(path, validation.encode("ascii"), 0o644)
         written.append(path)
         acme.answer_challenge(http01, response)
     return written
@@ -216,7 +207,7 @@ def issue(audit: AuditLog, config: Config, names: list[str]) -> tls.CertificateI
         for path in written:
             path.unlink(missing_ok=True)
     staged = tls.stage(audit, ACTOR, data_dir, chain, key_pem)
-    _write(acme_dir(data_dir) / tls.CERT, chain)
+    write_atomically(acme_dir(data_dir) / tls.CERT, chain)
     return staged
 
 
@@ -275,7 +266,8 @@ def maintain(audit: AuditLog, config: Config, now: dt.datetime | None = None) ->
 
 
 def _record(audit: AuditLog, data_dir: Path, status: AcmeStatus) -> AcmeStatus:
-    _write(_private_dir(acme_dir(data_dir)) / "status.json", json.dumps(asdict(status)).encode())
+    status_file = _private_dir(acme_dir(data_dir)) / "status.json"
+    write_atomically(status_file, json.dumps(asdict(status)).encode())
     details: dict[str, Any] = {"names": status.names, "message": status.message}
     if status.fingerprint:
         details["fingerprint"] = status.fingerprint

@@ -9,12 +9,12 @@ running kernel's name.
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 from collections.abc import Callable
 from pathlib import Path
 
+from appliance.atomic_file import write_atomically
 from appliance.errors import ApplianceError
 
 LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
@@ -30,13 +30,6 @@ def check_hostname(value: str) -> str:
             f"start nor end with a hyphen, {MAX_LENGTH} characters at most"
         )
     return name
-
-
-def _replace(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.parley")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.chmod(0o644)
-    os.replace(temporary, path)
 
 
 def _hosts(current: str, name: str) -> str:
@@ -63,8 +56,9 @@ def apply_hostname(
         current = ""
     if current == name and socket.gethostname() == name:
         return None
-    _replace(etc / "hostname", name + "\n")
+    write_atomically(etc / "hostname", (name + "\n").encode(), 0o644)
     hosts = etc / "hosts"
-    _replace(hosts, _hosts(hosts.read_text(encoding="utf-8") if hosts.exists() else "", name))
+    current_hosts = hosts.read_text(encoding="utf-8") if hosts.exists() else ""
+    write_atomically(hosts, _hosts(current_hosts, name).encode(), 0o644)
     set_kernel_name(name)
     return name

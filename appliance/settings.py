@@ -8,13 +8,13 @@ image's path unit acts on).
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from appliance.acme_certificates import check_domains
+from appliance.atomic_file import write_atomically
 from appliance.config import SETTINGS_FILE, check_value, read_config_file
 from appliance.errors import ApplianceError
 from appliance.hostname import check_hostname
@@ -105,14 +105,7 @@ def save_settings(
                 changed.append(f"{section}.{key}")
     if not changed:
         return []
-    path = settings_path(data_dir)
-    temporary = path.with_name(f".{path.name}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(_toml(merged))
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(temporary, path)
+    write_atomically(settings_path(data_dir), _toml(merged).encode("utf-8"))
     audit.record(actor, "settings.change", "appliance", {"changed": changed})
     marker = restart_marker(data_dir)
     marker.parent.mkdir(mode=0o700, exist_ok=True)

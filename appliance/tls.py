@@ -11,7 +11,6 @@ one replaces it.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from appliance.atomic_file import write_atomically
 from appliance.errors import ApplianceError
 from appliance.storage.audit import AuditLog
 
@@ -108,16 +108,6 @@ def validate(cert_pem: bytes, key_pem: bytes, now: dt.datetime | None = None) ->
     return details
 
 
-def _write(path: Path, data: bytes, mode: int) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(temporary, path)
-
-
 def stage(
     audit: AuditLog, actor: str, data_dir: Path, cert_pem: bytes, key_pem: bytes
 ) -> CertificateInfo:
@@ -126,9 +116,9 @@ def stage(
     pending = pending_dir(data_dir)
     pending.mkdir(mode=0o700, parents=True, exist_ok=True)
     (pending / READY).unlink(missing_ok=True)
-    _write(pending / CERT, cert_pem, 0o600)
-    _write(pending / KEY, key_pem, 0o600)
-    _write(pending / READY, details.fingerprint.encode(), 0o600)
+    write_atomically(pending / CERT, cert_pem, 0o600)
+    write_atomically(pending / KEY, key_pem, 0o600)
+    write_atomically(pending / READY, details.fingerprint.encode(), 0o600)
     audit.record(actor, "tls.upload", details.subject, {"fingerprint": details.fingerprint})
     return details
 
@@ -151,8 +141,8 @@ def apply_pending(data_dir: Path, target: Path) -> CertificateInfo | None:
         cert_pem, key_pem = (pending / CERT).read_bytes(), (pending / KEY).read_bytes()
         details = validate(cert_pem, key_pem)
         target.mkdir(mode=0o755, parents=True, exist_ok=True)
-        _write(target / KEY, key_pem, 0o600)
-        _write(target / CERT, cert_pem, 0o644)
+        write_atomically(target / KEY, key_pem, 0o600)
+        write_atomically(target / CERT, cert_pem, 0o644)
     finally:
         for name in (READY, CERT, KEY):
             (pending / name).unlink(missing_ok=True)

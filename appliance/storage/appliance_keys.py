@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from appliance.atomic_file import sync_directory, write_atomically
 from appliance.errors import ApplianceError
 from appliance.storage.recipients import (
     Identity,
@@ -73,12 +74,12 @@ def create_keys(data_dir: Path) -> bool:
     created = False
     kek_path = directory / "kek.key"
     if not kek_path.exists():
-        _write_secret(kek_path, secrets.token_bytes(KEK_BYTES))
+        write_atomically(kek_path, secrets.token_bytes(KEK_BYTES))
         created = True
     signing_path = directory / "signing.key"
     if not signing_path.exists():
         private = Ed25519PrivateKey.generate()
-        _write_secret(
+        write_atomically(
             signing_path,
             private.private_bytes(
                 serialization.Encoding.PEM,
@@ -90,7 +91,7 @@ def create_keys(data_dir: Path) -> bool:
     intake_path = directory / "intake.key"
     if not intake_path.exists():
         identity = generate_identity()
-        _write_secret(intake_path, identity.to_text().encode() + b"\n")
+        write_atomically(intake_path, identity.to_text().encode() + b"\n")
         created = True
     intake = parse_identity(intake_path.read_text(encoding="utf-8"))
     (directory / "intake.pub").write_text(intake.recipient + "\n", encoding="utf-8")
@@ -131,7 +132,7 @@ def load_keys(data_dir: Path) -> ApplianceKeys:
 def stage_new_kek(data_dir: Path) -> bytes:
     """Write the KEK a rotation will switch to, beside the current one."""
     kek = secrets.token_bytes(KEK_BYTES)
-    _write_secret(key_dir(data_dir) / "kek.new.key", kek)
+    write_atomically(key_dir(data_dir) / "kek.new.key", kek)
     return kek
 
 
@@ -142,22 +143,14 @@ def switch_to_new_kek(data_dir: Path) -> None:
     (directory / "kek.old.key").unlink(missing_ok=True)
     os.link(directory / "kek.key", directory / "kek.old.key")
     os.replace(directory / "kek.new.key", directory / "kek.key")
-    _fsync_dir(directory)
+    sync_directory(directory)
 
 
 def drop_rotation_files(data_dir: Path) -> None:
     """Remove the incoming/outgoing KEK files once no entry needs them."""
     for name in ROTATION_FILES:
         (key_dir(data_dir) / name).unlink(missing_ok=True)
-    _fsync_dir(key_dir(data_dir))
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    sync_directory(key_dir(data_dir))
 
 
 def load_intake_identity(data_dir: Path) -> Identity:
@@ -201,16 +194,3 @@ def _load_signing_key(path: Path) -> Ed25519PrivateKey:
     if not isinstance(key, Ed25519PrivateKey):
         raise ApplianceError(f"{path} does not hold an Ed25519 key")
     return key
-
-
-def _write_secret(path: Path, data: bytes) -> None:
-    """Write a 0600 file atomically, so a crash never leaves half a key."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)

@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email import message_from_bytes, policy
@@ -56,6 +55,7 @@ from appliance.runtime import Runtime, open_runtime
 from appliance.storage.live_recordings import ingest
 from tests.accessibility import violations_async
 from tests.chromium import CHROMIUM, MEDIA_FLAGS
+from tests.waiting import wait_for_http
 
 PASSWORD = "correct horse battery"
 KIT_SECRETS = ("Design a schema for invoices", "Find the slow query", "masterful")
@@ -75,18 +75,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def wait_http(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 async def until(check: Any, timeout: float = 30.0, step: float = 0.25) -> Any:
@@ -177,8 +165,8 @@ def running_appliance(ice: dict[str, str]) -> Iterator[Appliance]:
     ]
     base = f"http://127.0.0.1:{web_port}"
     try:
-        wait_http(f"{base}/healthz")
-        wait_http(f"http://127.0.0.1:{sfu_port}/healthz")
+        wait_for_http(f"{base}/healthz", time.monotonic() + 30)
+        wait_for_http(f"http://127.0.0.1:{sfu_port}/healthz", time.monotonic() + 30)
         yield Appliance(config, runtime, inbox, base, token, alex, (design, debugging))
     finally:
         for child in children:

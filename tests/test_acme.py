@@ -28,6 +28,7 @@ from appliance import acme_certificates, settings, tls
 from appliance.models import AuditEntry
 from appliance.runtime import Runtime
 from tests.conftest import free_port, make_user, post_form, sign_in
+from tests.waiting import wait_for_http
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists("/usr/bin/pebble"), reason="needs Debian's pebble (apt-get install pebble)"
@@ -93,17 +94,6 @@ class Pebble:
             return x509.load_pem_x509_certificate(r.read())
 
 
-def _wait_for(url: str, context: ssl.SSLContext | None = None) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2, context=context).close()
-            return
-        except OSError:
-            assert time.monotonic() < deadline, f"{url} did not answer"
-            time.sleep(0.1)
-
-
 @pytest.fixture
 def start_pebble(tmp_path: Path) -> Iterator[Callable[[int], Pebble]]:
     """Starts pebble, validating HTTP-01 on the given port; every name resolves to 127.0.0.1
@@ -140,7 +130,8 @@ def start_pebble(tmp_path: Path) -> Iterator[Callable[[int], Pebble]]:
         pebble = Pebble(
             f"https://127.0.0.1:{listen}/dir", f"https://127.0.0.1:{management}", ca_bundle
         )
-        _wait_for(pebble.directory_url, ssl.create_default_context(cafile=str(ca_bundle)))
+        trusting = ssl.create_default_context(cafile=str(ca_bundle))
+        wait_for_http(pebble.directory_url, time.monotonic() + 30, trusting)
         return pebble
 
     yield start
@@ -158,7 +149,7 @@ def web_port(runtime: Runtime, tmp_path: Path) -> Iterator[int]:
     process = subprocess.Popen(
         [sys.executable, "-m", "appliance", "serve", "web", "--data-dir", data_dir], env=env
     )
-    _wait_for(f"http://127.0.0.1:{port}/healthz")
+    wait_for_http(f"http://127.0.0.1:{port}/healthz", time.monotonic() + 30)
     yield port
     process.terminate()
     process.wait(timeout=30)

@@ -4,7 +4,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from tests.accessibility import violations
 from tests.chromium import CHROMIUM, FLAGS
 from tests.conftest import PASSWORD, free_port
+from tests.waiting import wait_for_http
 
 pytestmark = pytest.mark.browser
 
@@ -43,14 +43,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
         [sys.executable, "-m", "appliance", "serve", "web", "--data-dir", str(data)], env=env
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/healthz", timeout=2).close()
-            break
-        except OSError:
-            assert time.monotonic() < deadline, "web process did not start"
-            time.sleep(0.2)
+    wait_for_http(f"{base}/healthz", time.monotonic() + 30)
     yield base, setup_url
     process.terminate()
     process.wait(timeout=30)

@@ -6,12 +6,12 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from openapi_spec_validator import validate
 
 from tests.conftest import PASSWORD, free_port
+from tests.waiting import wait_for_http
 
 
 def appliance(
@@ -137,18 +137,6 @@ def test_commands_on_a_missing_data_dir_say_so(tmp_path: Path) -> None:
     assert_clean_error(appliance("audit", "verify", "--data-dir", missing))
 
 
-def _wait_for(url: str, deadline: float) -> bytes:
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                body: bytes = response.read()
-                return body
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
 def test_serve_runs_web_sfu_and_worker_and_stops_cleanly(tmp_path: Path) -> None:
     data = tmp_path / "data"
     web_port, sfu_port = free_port(), free_port()
@@ -176,7 +164,7 @@ def test_serve_runs_web_sfu_and_worker_and_stops_cleanly(tmp_path: Path) -> None
     )
     try:
         deadline = time.monotonic() + 60
-        sfu = json.loads(_wait_for(f"http://127.0.0.1:{sfu_port}/healthz", deadline))
+        sfu = json.loads(wait_for_http(f"http://127.0.0.1:{sfu_port}/healthz", deadline))
         assert sfu["status"] == "ok"
         # Run by hand, nothing hides the data dir's secrets from the SFU, and health says so
         # (the appliance's units hide them: the image's boot test checks the list is empty).
@@ -187,10 +175,10 @@ def test_serve_runs_web_sfu_and_worker_and_stops_cleanly(tmp_path: Path) -> None
             "appliance.db",
         ]
         # 503 until the SFU and the worker are up too: _wait_for retries until a 200.
-        health = json.loads(_wait_for(f"http://127.0.0.1:{web_port}/healthz", deadline))
+        health = json.loads(wait_for_http(f"http://127.0.0.1:{web_port}/healthz", deadline))
         components = {c["name"]: c["ok"] for c in health["components"]}
         assert health["status"] == "ok" and components["sfu"] and components["worker"]
-        validate(json.loads(_wait_for(f"http://127.0.0.1:{web_port}/schema", deadline)))
+        validate(json.loads(wait_for_http(f"http://127.0.0.1:{web_port}/schema", deadline)))
         children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True)
         assert len(children.stdout.split()) == 3
     finally:

@@ -7,6 +7,7 @@ image's path unit acts on).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -15,7 +16,7 @@ from urllib.parse import urlsplit
 
 from appliance.acme_certificates import check_domains
 from appliance.atomic_file import write_atomically
-from appliance.config import SETTINGS_FILE, check_value, read_config_file
+from appliance.config import SETTINGS_FILE, Config, check_value, read_config_file
 from appliance.errors import ApplianceError
 from appliance.hostname import check_hostname
 from appliance.storage.audit import AuditLog
@@ -41,6 +42,16 @@ def restart_marker(data_dir: Path) -> Path:
 
 def read_settings(data_dir: Path) -> dict[str, dict[str, Any]]:
     return read_config_file(settings_path(data_dir))
+
+
+def effective(config: Config) -> dict[str, dict[str, Any]]:
+    """The editable sections as the services will read them at their next start: the running
+    configuration with what was saved since laid over it (pages show this, not the stale one)."""
+    saved = read_settings(config.data_dir)
+    return {
+        section: {**dataclasses.asdict(getattr(config, section)), **saved.get(section, {})}
+        for section in EDITABLE
+    }
 
 
 def _check(section: str, key: str, value: Any) -> Any:

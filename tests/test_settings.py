@@ -89,6 +89,7 @@ def test_the_settings_page_saves_and_never_shows_the_password(
     assert stored["system"]["hostname"] == "interviews-hr.corp.example.com"
     page = client.get("/admin/settings").text
     assert "https://interviews.example.com" in page and "hunter2-relay" not in page
+    assert 'value="relay.example.com"' in page  # what was saved, not the running config
     assert 'placeholder="unchanged"' in page
     bad = post_form(client, "/admin/settings", {**form, "smtp_port": "many"})
     assert bad.status_code == 400 and "not a valid choice" in bad.text

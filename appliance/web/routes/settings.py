@@ -28,16 +28,15 @@ def _settings_page(
     welcome: bool = False,
 ) -> Template:
     config = runtime.config
-    saved = settings.read_settings(config.data_dir)
+    current = settings.effective(config)
     return page(
         "settings.html",
         request,
         status,
-        public_url=saved.get("web", {}).get("public_url", config.web.public_url),
-        hostname=saved.get("system", {}).get("hostname", config.system.hostname),
-        smtp=config.smtp,
-        smtp_saved=saved.get("smtp", {}),
-        password_set=bool(saved.get("smtp", {}).get("password") or config.smtp.password),
+        public_url=current["web"]["public_url"],
+        hostname=current["system"]["hostname"],
+        smtp=current["smtp"],
+        password_set=bool(current["smtp"]["password"]),
         securities=settings.SMTP_SECURITY,
         recipients=list(ComplianceRecipient.select().order_by(ComplianceRecipient.id)),
         error=error,

@@ -33,7 +33,7 @@ def _tls_page(
     config = runtime.config
     managed = bool(config.web.tls_dir)
     served = tls.current(Path(config.web.tls_dir)) if managed else None
-    acme = {**vars(config.acme), **settings.read_settings(config.data_dir).get("acme", {})}
+    acme = settings.effective(config)["acme"]
     return page(
         "tls.html",
         request,

@@ -77,6 +77,8 @@ def test_cli_issues_a_token_the_sfu_accepts(tmp_path: Path) -> None:
             "interviewer",
             "--ttl",
             "120",
+            "--interview",
+            "7",
             "--data-dir",
             str(data),
         ],
@@ -85,4 +87,13 @@ def test_cli_issues_a_token_the_sfu_accepts(tmp_path: Path) -> None:
         check=True,
     )
     claims = verify(load_public_key(key_dir(data) / "signing.pub"), result.stdout.strip())
-    assert claims.identity == "ivy" and claims.room == "r1"
+    assert claims.identity == "ivy" and claims.room == "r1" and claims.interview_id == 7
+    assert claims.permissions.record_visible and claims.record
+
+
+def test_only_an_observer_may_be_left_untold_of_the_recording() -> None:
+    claims = verify(KEY.public_key(), issue(KEY, "r", "otto", "observer", 60, record_visible=False))
+    assert not claims.permissions.record_visible and not claims.permissions.publish
+    for role in ("candidate", "interviewer"):
+        with pytest.raises(ApplianceError, match="observer"):
+            issue(KEY, "r", "x", role, 60, record_visible=False)

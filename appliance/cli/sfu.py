@@ -25,6 +25,11 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
     token.add_argument(
         "--interview", type=int, help="the interview this room is (recordings are filed under it)"
     )
+    token.add_argument(
+        "--hide-recording",
+        action="store_true",
+        help="do not tell this participant that the room records (observers only)",
+    )
     token.set_defaults(func=run_token)
 
 
@@ -40,6 +45,8 @@ def run_token(args: argparse.Namespace) -> int:
             name=args.name,
             consent_required=args.consent_required,
             record=not args.no_record,
+            interview_id=args.interview,
+            record_visible=not args.hide_recording,
         )
     )
     return 0

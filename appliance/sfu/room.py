@@ -92,7 +92,7 @@ class Room:
         started = self._start_recording(claims)
         for other in others:
             await other.send({"type": "participant-joined", "participant": participant.describe()})
-            if started:
+            if started and other.claims.permissions.record_visible:
                 await other.send({"type": "recording", "recording": True})
         if started:
             # The panel may have been talking before the candidate consented and came in: from

@@ -117,8 +117,8 @@ class Session:
                 "participants": [
                     p.describe() for p in room.participants.values() if p is not self.participant
                 ],
-                "recording": room.record,
-                "record_visible": claims.permissions.record_visible,
+                # null: this observer is not told (see Permissions.record_visible).
+                "recording": room.record if claims.permissions.record_visible else None,
                 "can_publish": claims.permissions.publish and not claims.consent_required,
             }
         )

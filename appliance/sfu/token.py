@@ -36,7 +36,8 @@ class TokenRejected(ApplianceError):
 class Permissions:
     publish: bool = True
     subscribe: bool = True
-    # Whether this participant is shown that the room is recorded (candidates always are).
+    # Whether this participant is told that the room is recorded. Only an observer, who
+    # publishes nothing and so is never recorded, may be left untold; everyone else is told.
     record_visible: bool = True
     # Whether this participant may end the room for everyone (the panel may; candidates not).
     end_room: bool = False
@@ -60,11 +61,11 @@ class JoinClaims:
     token_id: str = field(default_factory=lambda: secrets.token_hex(8))
 
 
-def default_permissions(role: str) -> Permissions:
+def default_permissions(role: str, record_visible: bool = True) -> Permissions:
     return Permissions(
         publish=role != "observer",
         subscribe=True,
-        record_visible=True,
+        record_visible=record_visible,
         end_room=role == "interviewer",
     )
 
@@ -79,11 +80,14 @@ def issue(
     consent_required: bool = False,
     record: bool = True,
     interview_id: int | None = None,
+    record_visible: bool = True,
     now: float | None = None,
 ) -> str:
     """Sign a join token for `identity` in `room`."""
     if role not in ROLES:
         raise ApplianceError(f"unknown role '{role}'; choose one of: {', '.join(ROLES)}")
+    if not record_visible and role != "observer":
+        raise ApplianceError("only an observer, who is never recorded, may be left untold")
     if not 0 < ttl_seconds <= MAX_TTL_SECONDS:
         raise ApplianceError(f"the token lifetime must be 1..{MAX_TTL_SECONDS} seconds")
     for label, value in (("room", room), ("identity", identity)):
@@ -95,7 +99,7 @@ def issue(
         name=name or identity,
         role=role,
         expires_at=int((now if now is not None else time.time()) + ttl_seconds),
-        permissions=default_permissions(role),
+        permissions=default_permissions(role, record_visible),
         consent_required=consent_required,
         record=record,
         interview_id=interview_id,

@@ -1,11 +1,14 @@
 """The SFU with real aiortc peers on loopback: encoded forwarding, joins, leaves, bad input."""
 
 import asyncio
+import itertools
 import json
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -170,6 +173,15 @@ async def healthy_room(sfu: Sfu, clip: Path) -> AsyncIterator[Callable[[], Await
         yield keeps_flowing
 
 
+UNPARSABLE_OFFERS = [
+    "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF\r\n",
+    "v=0\r\nm=audio x UDP/TLS/RTP/SAVPF 111\r\n",
+    "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96\r\n",
+    "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+    "c=IN IP4 0.0.0.0\r\na=ssrc:zz cname:x\r\n",
+]
+
+
 async def _errors(ws: aiohttp.ClientWebSocketResponse, payload: str) -> dict[str, object]:
     await ws.send_str(payload)
     reply = await ws.receive(timeout=10)
@@ -191,22 +203,45 @@ def test_bad_input_gets_clear_errors_and_other_rooms_keep_working(
             assert (await _errors(ws, wrong))["code"] == "wrong-room"
             good = json.dumps({"type": "join", "token": sfu.token("eve", room="bad-room")})
             assert (await _errors(ws, good))["type"] == "joined"
-            for sdp, code in [
-                ("garbage", "bad-sdp"),
-                ("v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n", "bad-sdp"),
-                ("v=0\r\n" + "a=x\r\n" * 14000, "bad-sdp"),
+            for sdp in [
+                "garbage",
+                "v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n",
+                "v=0\r\n" + "a=x\r\n" * 14000,
+                # Lines aiortc's own parser rejects (with an assert, a ValueError, ...).
+                *UNPARSABLE_OFFERS,
             ]:
                 reply = await _errors(ws, json.dumps({"type": "publish", "sdp": sdp}))
-                assert reply["code"] == code, reply
+                assert reply["code"] == "bad-sdp" and reply["message"], reply
+            expired = sfu.token("eve", room="bad-room", now=time.time() - 601)
+            reply = await _errors(ws, json.dumps({"type": "join", "token": expired}))
+            assert reply["code"] == "already-joined"
             await ws.send_str("x" * 200_000)
             closing = await ws.receive(timeout=10)
             assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
 
-            for token in ("forged.token", sfu.token("eve")[:-4] + "AAAA", "a" * 5000):
+            for token, why in [
+                ("forged.token", "signature"),
+                (sfu.token("eve")[:-4] + "AAAA", "signature"),
+                ("a" * 5000, "malformed"),
+                (sfu.token("eve", now=time.time() - 601), "expired"),
+            ]:
                 attempt = await sfu.session.ws_connect(sfu.url + "/sfu/ws")
                 reply = await _errors(attempt, json.dumps({"type": "join", "token": token}))
-                assert reply["code"] == "bad-token"
+                assert reply["code"] == "bad-token" and why in str(reply["message"]), reply
                 await attempt.close()
+
+            # A subscriber whose answer to the SFU's offer cannot be used is told so.
+            mallory = await sfu.session.ws_connect(sfu.url + "/sfu/ws")
+            await mallory.send_json({"type": "join", "token": sfu.token("mallory", "healthy")})
+            async with asyncio.timeout(10):
+                while (await mallory.receive_json())["type"] != "subscribe-offer":
+                    pass
+            await mallory.send_json({"type": "subscribe-answer", "sdp": UNPARSABLE_OFFERS[0]})
+            async with asyncio.timeout(10):
+                while (reply := await mallory.receive_json())["type"] != "error":
+                    pass
+            assert reply["code"] == "bad-sdp" and "answer" in reply["message"], reply
+            await mallory.close()
             await keeps_flowing()
 
     run(scenario, tmp_path)
@@ -248,42 +283,61 @@ def test_an_empty_room_closes_after_the_grace_period(tmp_path: Path) -> None:
 def test_each_participant_is_recorded_unchanged_into_a_sealed_webm(
     clip: Path, tmp_path: Path
 ) -> None:
+    """Every frame bob received is in alice's recording, byte for byte and in order; the file
+    lasts as long as she was in the call, and the manifest places her on the room's clock."""
     import io
 
     import av
 
+    from tests.sfu_harness import frame_hash
+
     sinks = SealedFiles(tmp_path)
-    session: dict[str, float] = {}
+    times: dict[str, float] = {}
+    received: dict[str, list[str]] = {}
 
     async def scenario(sfu: Sfu) -> None:
-        async with sfu.client("bob") as bob, sfu.client("alice") as alice:
-            joined = next(e for e in alice.events if e["type"] == "joined")
-            assert joined["recording"] is True
-            await alice.publish(MediaPlayer(str(clip), decode=False))
-            alice_id = participant_id(alice)
-            await until(lambda: len(bob.frames_from(alice_id, "video")) >= 1)
-            start = asyncio.get_running_loop().time()
-            await until(lambda: len(bob.frames_from(alice_id, "video")) >= 75)
-            session["seconds"] = asyncio.get_running_loop().time() - start
-            session["forwarded"] = len(bob.frames_from(alice_id, "video"))
+        clock = asyncio.get_running_loop().time
+        async with sfu.client("bob") as bob:
+            times["recording"] = clock()  # bob's token starts the room's recording
+            assert next(e for e in bob.events if e["type"] == "joined")["recording"] is True
+            await asyncio.sleep(1.0)
+            async with sfu.client("alice") as alice:
+                times["publish"] = clock()
+                await alice.publish(MediaPlayer(str(clip), decode=False))
+                alice_id = participant_id(alice)
+                await until(lambda: len(bob.frames_from(alice_id, "video")) >= 1, timeout=10)
+                times["first"] = clock()
+                await until(lambda: len(bob.frames_from(alice_id, "video")) >= 75)
+                received["video"] = bob.frames_from(alice_id, "video")
+            times["left"] = clock()
         await asyncio.sleep(1.5)  # the room closes after its grace period and writes a manifest
 
     run(scenario, tmp_path, sinks)
     [path] = sinks.files["alice"]
     with av.open(io.BytesIO(sinks.plaintext(path))) as container:
         assert [s.codec_context.name for s in container.streams] == ["vp8", "opus"]
-        video_frames = [f for f in container.decode(video=0)]
+        packets = [p for p in container.demux(video=0) if p.size]
+    recorded = [frame_hash(bytes(p)) for p in packets]
+    start = recorded.index(received["video"][0])
+    assert recorded[start : start + len(received["video"])] == received["video"]
     with av.open(io.BytesIO(sinks.plaintext(path))) as container:
-        audio_frames = [f for f in container.decode(audio=0)]
-    assert len(video_frames) >= session["forwarded"] and len(audio_frames) > 100
-    duration = float(video_frames[-1].pts * video_frames[-1].time_base) - float(
-        video_frames[0].pts * video_frames[0].time_base
-    )
-    assert abs(duration - len(video_frames) / 30) < 0.5
+        video_frames = list(container.decode(video=0))
+    with av.open(io.BytesIO(sinks.plaintext(path))) as container:
+        audio_frames = list(container.decode(audio=0))
+    assert len(video_frames) == len(packets) and len(audio_frames) > 100
+    duration = float((packets[-1].pts - packets[0].pts) * packets[0].time_base) + 1 / 30
+    # Recorded from her first frame until she left: no longer than her time in the room, no
+    # shorter than the time bob was receiving her.
+    assert times["left"] - times["first"] - 0.5 <= duration <= times["left"] - times["publish"]
     [manifest] = sinks.manifests
     [alice] = manifest["participants"]
     assert {t["kind"] for t in alice["tracks"]} == {"audio", "video"}
     assert all(t["dropped"] == 0 for t in alice["tracks"]) and alice["error"] is None
+    # Her tracks start when her media reached the SFU: after she published, about when bob
+    # saw her first frame (the first audio packet may come a little after it).
+    earliest, latest = times["publish"] - times["recording"], times["first"] - times["recording"]
+    offsets = [t["start_offset_ms"] / 1000 for t in alice["tracks"]]
+    assert all(earliest <= offset <= latest + 0.25 for offset in offsets), (offsets, times)
 
 
 def test_h264_is_forwarded_unchanged_and_recorded_into_matroska(tmp_path: Path) -> None:
@@ -460,27 +514,128 @@ def test_a_replaced_connection_can_no_longer_publish(tmp_path: Path) -> None:
 class BrokenSinks:
     """Recording sinks on a disk that refuses every file."""
 
+    def __init__(self) -> None:
+        self.manifests: list[dict[str, Any]] = []
+
     def start(self, room: str, interview_id: int | None) -> "BrokenSinks":
         return self
 
-    def open(self, participant_identity: str) -> object:
+    def open(self, participant_identity: str, container: str) -> object:
         raise OSError(28, "No space left on device")
 
     def close(self, participant_identity: str, sink: object) -> None:
         raise AssertionError("nothing was opened")
 
-    def finish(self, manifest: dict[str, object]) -> None:
-        pass
+    def finish(self, manifest: dict[str, Any]) -> None:
+        self.manifests.append(manifest)
 
 
 def test_a_failing_recording_disk_does_not_stop_the_call(clip: Path, tmp_path: Path) -> None:
+    sinks = BrokenSinks()
+
     async def scenario(sfu: Sfu) -> None:
         async with sfu.client("bob") as bob, sfu.client("alice") as alice:
             await alice.publish(MediaPlayer(str(clip), decode=False))
             alice_id = participant_id(alice)
             await until(lambda: len(bob.frames_from(alice_id, "video")) >= 10)
+        await asyncio.sleep(1.5)
 
-    run(scenario, tmp_path, sinks=BrokenSinks())
+    run(scenario, tmp_path, sinks=sinks)
+    [manifest] = sinks.manifests
+    assert manifest["participants"] == []  # nothing recorded, and the room still closed cleanly
+
+
+class StuckWriter:
+    """A recording file on a disk that hangs until released."""
+
+    def __init__(self, inner: Any, release: threading.Event) -> None:
+        self.inner = inner
+        self.release = release
+
+    def write(self, data: bytes) -> int:
+        self.release.wait()
+        return int(self.inner.write(data))
+
+    def flush(self) -> None:
+        self.inner.flush()
+
+
+class StuckDisk(SealedFiles):
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.release = threading.Event()
+
+    def open(self, participant_identity: str, container: str) -> Any:
+        return StuckWriter(super().open(participant_identity, container), self.release)
+
+    def close(self, participant_identity: str, sink: Any) -> None:
+        super().close(participant_identity, sink.inner)
+
+
+class StuckRecognizer(PcmSink):
+    def __init__(self, release: threading.Event) -> None:
+        super().__init__()
+        self.release = release
+
+    def audio(self, identity: str, pcm: bytes, at_seconds: float) -> None:
+        self.release.wait()
+        super().audio(identity, pcm, at_seconds)
+
+
+def test_a_stuck_disk_and_recognizer_never_stall_forwarding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The taps drop (counted) what their consumers cannot take, and a recording that lost
+    video frames starts again on a keyframe, so every frame in the file still decodes."""
+    import io
+
+    import av
+
+    from appliance.sfu import audio_tap, recorder
+
+    monkeypatch.setattr(recorder, "QUEUE_FRAMES", 30)
+    monkeypatch.setattr(audio_tap, "QUEUE_PACKETS", 20)
+    clip = tmp_path / "clip.webm"
+    make_clip(clip, seconds=8)
+    sinks = StuckDisk(tmp_path)
+    recognizer = StuckRecognizer(sinks.release)
+    health: dict[str, dict[str, int]] = {}
+
+    async def scenario(sfu: Sfu) -> None:
+        async def counters() -> dict[str, int]:
+            return dict(await (await sfu.session.get(sfu.url + "/healthz")).json())
+
+        health["before"] = await counters()
+        async with sfu.client("bob") as bob, sfu.client("alice") as alice:
+            await alice.publish(MediaPlayer(str(clip), decode=False))
+            alice_id = participant_id(alice)
+            # Both consumers hang, yet bob gets two seconds of alice, sound and picture.
+            await until(lambda: len(bob.frames_from(alice_id, "video")) >= 60)
+            await until(lambda: len(bob.frames_from(alice_id, "audio")) >= 100)
+            health["stuck"] = await counters()
+            sinks.release.set()
+            received = len(bob.frames_from(alice_id, "video"))
+            await until(lambda: len(bob.frames_from(alice_id, "video")) >= received + 45)
+        await asyncio.sleep(1.5)
+
+    run(scenario, tmp_path, sinks=sinks, captions=recognizer)
+    for counter in ("recording_frames_dropped", "caption_packets_dropped"):
+        assert health["stuck"][counter] > health["before"][counter], counter
+    assert len(recognizer.pcm["alice"]) > 0  # captions resumed once the recognizer did
+    [manifest] = sinks.manifests
+    [alice] = manifest["participants"]
+    video_track = next(t for t in alice["tracks"] if t["kind"] == "video")
+    assert video_track["dropped"] > 0 and video_track["frames"] > 0
+    [path] = sinks.files["alice"]
+    with av.open(io.BytesIO(sinks.plaintext(path))) as container:
+        packets = [p for p in container.demux(video=0) if p.size]
+        assert packets[0].is_keyframe
+        gaps = [(a, b) for a, b in itertools.pairwise(packets) if b.pts - a.pts > 50]
+        assert gaps, "the stuck writer should have lost frames"
+        assert all(b.is_keyframe for _, b in gaps), "recording resumed on a non-keyframe"
+    with av.open(io.BytesIO(sinks.plaintext(path))) as container:
+        decoded = list(container.decode(video=0))
+    assert len(decoded) == len(packets)
 
 
 def test_offers_with_two_tracks_of_one_kind_are_refused() -> None:
@@ -539,8 +694,12 @@ def test_recording_starts_when_a_consenting_participant_joins(clip: Path, tmp_pa
     sinks = SealedFiles(tmp_path)
 
     async def scenario(sfu: Sfu) -> None:
-        async with sfu.client("ivy", record=False, interview_id=3) as ivy:
+        async with (
+            sfu.client("ivy", record=False, interview_id=3) as ivy,
+            sfu.client("otto", role="observer", record=False, record_visible=False) as otto,
+        ):
             assert next(e for e in ivy.events if e["type"] == "joined")["recording"] is False
+            assert next(e for e in otto.events if e["type"] == "joined")["recording"] is None
             await ivy.publish(MediaPlayer(str(clip), decode=False))
             await asyncio.sleep(0.5)
             assert sinks.files == {}
@@ -549,6 +708,9 @@ def test_recording_starts_when_a_consenting_participant_joins(clip: Path, tmp_pa
                 assert (await ivy.expect("recording"))["recording"] is True
                 ivy_id = participant_id(ivy)
                 await until(lambda: len(alex.frames_from(ivy_id, "video")) >= 45)
+                await until(lambda: len(otto.frames_from(ivy_id, "video")) >= 45)
+            # The observer saw the whole call and was never told it was recorded.
+            assert not [e for e in otto.events if e["type"] == "recording"]
         await asyncio.sleep(1.5)
 
     run(scenario, tmp_path, sinks)

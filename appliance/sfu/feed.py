@@ -11,6 +11,10 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 _END = object()
 
+# What the recording and caption taps dropped because their consumer (a disk, a recognizer)
+# was behind, over the process's life: for monitoring, never reset.
+TAP_DROPS = {"recording_frames_dropped": 0, "caption_packets_dropped": 0}
+
 
 class BoundedFeed(Generic[T]):
     def __init__(self, size: int) -> None:

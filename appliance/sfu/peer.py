@@ -38,6 +38,17 @@ logger = logging.getLogger(__name__)
 ANSWER_TIMEOUT = 15.0
 MAX_SDP_BYTES = 64 * 1024
 MEDIA_LINE = re.compile(r"^m=(audio|video|application) ", re.MULTILINE)
+# What aiortc raises on an SDP it cannot use. Its parser validates with `assert`, so a
+# malformed line (an m-line without formats, a non-numeric port) is an AssertionError.
+UNUSABLE_SDP = (
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AssertionError,
+    InternalError,
+    InvalidStateError,
+)
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -56,6 +67,10 @@ class Subscription:
     transceiver: RTCRtpTransceiver
     publisher_id: str
     kind: str
+
+
+def sdp_problem(exc: Exception) -> str:
+    return str(exc) or "a line that cannot be parsed"
 
 
 def media_kinds(sdp: str) -> list[str]:
@@ -129,9 +144,11 @@ class Participant:
         except OperationError as exc:
             await pc.close()
             raise SignalingError("no-codec", f"no codec in common: offer Opus ({exc})") from None
-        except (ValueError, InternalError, InvalidStateError, KeyError, IndexError) as exc:
+        except UNUSABLE_SDP as exc:
             await pc.close()
-            raise SignalingError("bad-sdp", f"the offer could not be used: {exc}") from None
+            raise SignalingError(
+                "bad-sdp", f"the offer could not be used: {sdp_problem(exc)}"
+            ) from None
         if self.closed:  # replaced or gone while the offer was being answered
             await pc.close()
             raise SignalingError("not-joined", "this connection was replaced or has left")
@@ -149,8 +166,10 @@ class Participant:
                 if media.kind == "video"
                 for codec in media.rtp.codecs
             }
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise SignalingError("bad-sdp", f"the offer could not be read: {exc}") from None
+        except UNUSABLE_SDP as exc:
+            raise SignalingError(
+                "bad-sdp", f"the offer could not be read: {sdp_problem(exc)}"
+            ) from None
         for codec in self.room.video_codecs:
             if codec.mime_type.lower() in offered:
                 return codec
@@ -240,7 +259,16 @@ class Participant:
             return
         finally:
             self._answer = None
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        except UNUSABLE_SDP as exc:
+            await self.send(
+                {
+                    "type": "error",
+                    "code": "bad-sdp",
+                    "message": f"the subscribe answer could not be used: {sdp_problem(exc)}",
+                }
+            )
 
     def take_answer(self, sdp: str) -> None:
         """The client's answer to the pending subscribe offer."""

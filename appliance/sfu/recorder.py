@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import av
 
 from appliance.sfu.codecs import VP8, VideoCodec
-from appliance.sfu.feed import BoundedFeed
+from appliance.sfu.feed import TAP_DROPS, BoundedFeed
 from appliance.sfu.forwarder import AUDIO_CLOCK, VIDEO_CLOCK, EncodedFrame, TrackForwarder
 
 logger = logging.getLogger(__name__)
@@ -63,6 +63,8 @@ class TrackRecord:
     frames: int = 0
     last_pts_ms: int = 0
     dropped: int = 0
+    # After a dropped video frame the ones that follow would not decode: skip to a keyframe.
+    resync: bool = False
 
 
 @dataclass
@@ -82,25 +84,48 @@ class ParticipantRecorder:
         self.error: str | None = None
         self._thread.start()
 
-    def tap(self, kind: str) -> Callable[[EncodedFrame], None]:
+    def tap(
+        self, kind: str, ask_keyframe: Callable[[], None] | None = None
+    ) -> Callable[[EncodedFrame], None]:
+        """What the forwarder calls with each frame of `kind` (on the event loop: never blocks).
+
+        `ask_keyframe` asks the publisher for a keyframe (rate-limited by the forwarder), so a
+        video track that lost a frame to a slow disk is recorded again as soon as possible.
+        """
+        record = self.tracks[kind]
+
+        def drop() -> None:
+            record.dropped += 1
+            TAP_DROPS["recording_frames_dropped"] += 1
+            if record.dropped % 100 == 1:
+                logger.warning(
+                    "recording of %s is behind: %d %s frames dropped",
+                    self.identity,
+                    record.dropped,
+                    kind,
+                )
+
         def offer(frame: EncodedFrame) -> None:
-            if not self._feed.offer((kind, frame)):
-                record = self.tracks[kind]
-                record.dropped += 1
-                if record.dropped % 100 == 1:
-                    logger.warning(
-                        "recording of %s is behind: %d %s frames dropped",
-                        self.identity,
-                        record.dropped,
-                        kind,
-                    )
+            if record.resync and not frame.keyframe:
+                drop()
+                if ask_keyframe is not None:
+                    ask_keyframe()
+                return
+            if self._feed.offer((kind, frame)):
+                record.resync = False
+                return
+            drop()
+            if kind == "video":
+                record.resync = True
+                if ask_keyframe is not None:
+                    ask_keyframe()
 
         return offer
 
     def attach(self, forwarders: list[TrackForwarder]) -> None:
         for forwarder in forwarders:
             if forwarder.kind in self.tracks:
-                forwarder.taps.append(self.tap(forwarder.kind))
+                forwarder.taps.append(self.tap(forwarder.kind, forwarder.request_keyframe))
 
     def close(self, timeout: float = 10.0) -> bool:
         """Write what is queued and close the container; False if the writer is still busy."""

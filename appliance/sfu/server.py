@@ -13,6 +13,7 @@ from appliance.config import Config
 from appliance.sdnotify import keep_alive, notify
 from appliance.sfu.aiortc_hooks import enlarge_udp_receive_buffers
 from appliance.sfu.audio_tap import CaptionService
+from appliance.sfu.feed import TAP_DROPS
 from appliance.sfu.forwarder import VIDEO_FRAMES
 from appliance.sfu.ice import gather_on_loopback_only, rtc_configuration
 from appliance.sfu.looplag import LoopLagMonitor
@@ -67,6 +68,7 @@ async def healthz(request: web.Request) -> web.Response:
             "loop_lag_ms_p99": round(lag.percentile(0.99) * 1000, 2),
             "readable_secrets": request.app[SECRETS_SEEN],
             **VIDEO_FRAMES,
+            **TAP_DROPS,
         }
     )
 

@@ -101,3 +101,15 @@ def test_ice_sockets_get_the_larger_receive_buffer() -> None:
     size = asyncio.run(scenario())
     limit = int(Path("/proc/sys/net/core/rmem_max").read_text())
     assert size >= 2 * min(1024 * 1024, limit) > 2 * 262144 or limit <= 262144
+
+
+def test_aioice_still_lists_host_addresses_through_the_function_tests_replace() -> None:
+    """`[sfu] ice_loopback_only` replaces aioice.ice.get_host_addresses; gathering must still
+    call it by that name, or the setting would silently do nothing."""
+    import aioice.ice
+
+    assert list(inspect.signature(aioice.ice.get_host_addresses).parameters) == [
+        "use_ipv4",
+        "use_ipv6",
+    ]
+    assert "get_host_addresses(" in inspect.getsource(aioice.ice.Connection.gather_candidates)

@@ -90,4 +90,7 @@ def test_the_sfu_and_the_browsers_get_the_same_ice_servers(tmp_path: Path) -> No
     assert [(s.urls, s.username, s.credential) for s in sfu] == [
         (s["urls"], "parley", "s3cret") for s in browsers
     ]
-    assert sfu_link(load_config(tmp_path, environ={})).ice_servers == []
+    defaults = load_config(tmp_path, environ={})
+    assert sfu_link(defaults).ice_servers == []
+    # Not aiortc's default of a public STUN server: an air-gapped box contacts nobody.
+    assert rtc_configuration(defaults.sfu).iceServers == []

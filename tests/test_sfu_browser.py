@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import namespace_available
+from tests.firefox import NAMESPACE
 
 pytestmark = pytest.mark.browser
 SCENARIO = Path(__file__).with_name("sfu_browser_scenario.py")
@@ -41,3 +42,25 @@ def test_chromium_publishes_another_page_decodes_and_a_dropped_client_comes_back
     assert set(report["bob"]["codecs"]) == {codec, "audio/opus"}
     assert report["rejoined"] and report["alice_state"] == "connected"
     assert report["after_blip"]["framesDecoded"] > report["bob"]["framesDecoded"] + 30
+
+
+@pytest.mark.skipif(not namespace_available(), reason="needs root to make a network namespace")
+def test_both_pages_rejoin_when_the_media_path_fails_under_a_live_websocket() -> None:
+    """The network under the media changes while signaling stays up (a Wi-Fi change, a VPN):
+    only the peer connections notice, and the clients must rejoin to get media back."""
+    result = subprocess.run(
+        [
+            "unshare",
+            "-n",
+            "sh",
+            "-c",
+            f'{NAMESPACE} && exec "{sys.executable}" "{SCENARIO}" --outage',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert all("reconnecting" in states for states in report["states_seen"].values())
+    assert report["alice_state"] == "connected"

@@ -7,8 +7,16 @@
 //
 // Events: "state" (detail: connecting | connected | reconnecting | closed), "joined",
 // "participant-joined", "participant-left", "track", "error".
+//
+// It reconnects by itself: when the websocket drops, and when the media does while the websocket
+// stays up (a Wi-Fi change, a VPN coming up): a peer connection that fails, stays "disconnected"
+// for MEDIA_GRACE_MS, or does not connect within CONNECT_TIMEOUT_MS makes it rejoin with the
+// same token and publish again. A refused token or an ended room stops it for good.
 
 const RECONNECT_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
+const MEDIA_GRACE_MS = 4000;
+const CONNECT_TIMEOUT_MS = 15000;
+const FINAL_ERRORS = new Set(["bad-token", "room-ended"]);
 
 function gathered(pc) {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
@@ -36,7 +44,9 @@ export class SfuClient extends EventTarget {
     this.tracksByMid = new Map();
     this.participantId = null;
     this.closedByUser = false;
+    this.finished = false;
     this.attempt = 0;
+    this.mediaTimers = new Map();
     this.pending = new Map();
   }
 
@@ -77,19 +87,28 @@ export class SfuClient extends EventTarget {
     if (this.publisher) this.publisher.close();
     const pc = new RTCPeerConnection({ iceServers: this.iceServers });
     this.publisher = pc;
+    this.watchMedia(pc);
     for (const track of stream.getTracks()) {
       pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
     }
-    await pc.setLocalDescription(await pc.createOffer());
-    await gathered(pc);
-    const answer = this.waitFor("publish-answer");
-    this.send({ type: "publish", sdp: pc.localDescription.sdp });
-    await pc.setRemoteDescription({ type: "answer", sdp: (await answer).sdp });
+    try {
+      await pc.setLocalDescription(await pc.createOffer());
+      await gathered(pc);
+      const answer = this.waitFor("publish-answer");
+      this.send({ type: "publish", sdp: pc.localDescription.sdp });
+      await pc.setRemoteDescription({ type: "answer", sdp: (await answer).sdp });
+    } catch (error) {
+      // Refused (no codec in common, not allowed): not a media failure to rejoin over.
+      pc.close();
+      if (this.publisher === pc) this.publisher = null;
+      throw error;
+    }
   }
 
   async onSubscribeOffer(sdp) {
     if (!this.subscriber) {
       this.subscriber = new RTCPeerConnection({ iceServers: this.iceServers });
+      this.watchMedia(this.subscriber);
       this.subscriber.addEventListener("track", (event) => {
         const info = this.tracksByMid.get(event.transceiver.mid) || {};
         this.emit("track", {
@@ -107,6 +126,34 @@ export class SfuClient extends EventTarget {
     this.send({ type: "subscribe-answer", sdp: pc.localDescription.sdp });
   }
 
+  // Rejoin (through onClose) when `pc` loses its media, or never gets it, while it is current.
+  watchMedia(pc) {
+    const later = (ms) => {
+      clearTimeout(this.mediaTimers.get(pc));
+      this.mediaTimers.set(pc, setTimeout(() => this.restartFor(pc), ms));
+    };
+    pc.addEventListener("connectionstatechange", () => {
+      const state = pc.connectionState;
+      if (state === "connected" || state === "closed") {
+        clearTimeout(this.mediaTimers.get(pc));
+        this.mediaTimers.delete(pc);
+      } else if (state === "failed") {
+        this.restartFor(pc);
+      } else if (state === "disconnected") {
+        this.emit("state", "reconnecting");
+        later(MEDIA_GRACE_MS);
+      }
+    });
+    later(CONNECT_TIMEOUT_MS);
+  }
+
+  restartFor(pc) {
+    this.mediaTimers.delete(pc);
+    if (pc !== this.publisher && pc !== this.subscriber) return;
+    if (pc.connectionState === "connected") return;
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.close();
+  }
+
   onMessage(message) {
     const waiting = this.pending.get(message.type);
     if (waiting) {
@@ -121,6 +168,7 @@ export class SfuClient extends EventTarget {
         this.onSubscribeOffer(message.sdp).catch((error) => this.emit("error", { message: String(error) }));
         break;
       case "error":
+        if (FINAL_ERRORS.has(message.code)) this.finished = true;
         for (const [, waiter] of this.pending) waiter.reject(new Error(message.message));
         this.pending.clear();
         this.emit("error", message);
@@ -132,9 +180,11 @@ export class SfuClient extends EventTarget {
 
   onClose() {
     for (const pc of [this.publisher, this.subscriber]) if (pc) pc.close();
+    for (const timer of this.mediaTimers.values()) clearTimeout(timer);
+    this.mediaTimers.clear();
     this.publisher = null;
     this.subscriber = null;
-    if (this.closedByUser) {
+    if (this.closedByUser || this.finished) {
       this.emit("state", "closed");
       return;
     }

@@ -161,3 +161,25 @@ def test_finishing_a_feed_whose_consumer_died_does_not_hang() -> None:
     started = time.monotonic()
     assert feed.finish(consumer, timeout=5) is True  # nothing left running
     assert time.monotonic() - started < 1
+
+
+def test_keyframe_requests_to_the_publisher_are_rate_limited() -> None:
+    """Many subscribers joining (or PLIs) at once must not flood the publisher with requests."""
+    import time
+
+    from appliance.sfu.forwarder import KEYFRAME_REQUEST_INTERVAL
+
+    async def scenario() -> None:
+        requests: list[float] = []
+        forwarder = TrackForwarder(
+            "video", "alice/video", lambda: requests.append(time.monotonic())
+        )
+        for _ in range(5):
+            forwarder.subscribe()
+            forwarder.request_keyframe()
+        assert len(requests) == 1
+        await asyncio.sleep(KEYFRAME_REQUEST_INTERVAL + 0.05)
+        forwarder.request_keyframe()
+        assert len(requests) == 2 and requests[1] - requests[0] >= KEYFRAME_REQUEST_INTERVAL
+
+    asyncio.run(scenario())

@@ -141,6 +141,45 @@ def test_rejoining_with_the_same_identity_replaces_the_old_connection(tmp_path: 
     run(scenario, tmp_path)
 
 
+def test_the_room_announces_people_and_refuses_out_of_turn_messages(
+    clip: Path, tmp_path: Path
+) -> None:
+    async def scenario(sfu: Sfu) -> None:
+        async with (
+            sfu.client("bob", name="Bob B.") as bob,
+            sfu.client("alice", name="Alice A.", role="candidate") as alice,
+        ):
+            arrived = (await bob.expect("participant-joined"))["participant"]
+            assert (arrived["identity"], arrived["name"], arrived["role"]) == (
+                "alice",
+                "Alice A.",
+                "candidate",
+            )
+            joined = next(e for e in alice.events if e["type"] == "joined")
+            assert [(p["identity"], p["name"]) for p in joined["participants"]] == [
+                ("bob", "Bob B.")
+            ]
+            await alice.send({"type": "join", "token": sfu.token("alice")})
+            assert (await alice.expect("error"))["code"] == "already-joined"
+            await alice.send({"type": "subscribe-answer", "sdp": "v=0\r\n"})
+            assert (await alice.expect("error"))["code"] == "unexpected"
+            await alice.publish(MediaPlayer(str(clip), decode=False))
+            await alice.send({"type": "publish", "sdp": "v=0\r\nm=audio 9 UDP 0\r\n"})
+            assert (await alice.expect("error"))["code"] == "already-publishing"
+            async with sfu.client("carol", join=False) as carol:
+                await carol.send({"type": "join", "token": sfu.token("carol")})
+                assert (await carol.expect("error"))["code"] == "room-full"
+            await alice.send({"type": "leave"})
+            left = await bob.expect("participant-left")
+            assert (left["participant_id"], left["reason"]) == (
+                arrived["participant_id"],
+                "left",
+            )
+            await until(lambda: alice.ws.closed)
+
+    run(scenario, tmp_path, settings={"APPLIANCE_SFU_MAX_PARTICIPANTS": "2"})
+
+
 def test_consent_and_role_gate_publishing(clip: Path, tmp_path: Path) -> None:
     async def scenario(sfu: Sfu) -> None:
         async with sfu.client("cand", role="candidate", consent_required=True) as candidate:
@@ -269,13 +308,16 @@ def test_an_offer_without_a_usable_codec_is_refused(tmp_path: Path) -> None:
 
 
 def test_an_empty_room_closes_after_the_grace_period(tmp_path: Path) -> None:
+    async def rooms(sfu: Sfu) -> int:
+        return int((await (await sfu.session.get(sfu.url + "/healthz")).json())["rooms"])
+
     async def scenario(sfu: Sfu) -> None:
         async with sfu.client("alice", room="short-lived"):
-            health = await (await sfu.session.get(sfu.url + "/healthz")).json()
-            assert health["rooms"] == 1
-        await asyncio.sleep(1.5)
-        health = await (await sfu.session.get(sfu.url + "/healthz")).json()
-        assert health["rooms"] == 0
+            assert await rooms(sfu) == 1
+        await asyncio.sleep(0.3)
+        assert await rooms(sfu) == 1  # held open for someone who dropped out to come back
+        await asyncio.sleep(1.2)
+        assert await rooms(sfu) == 0
 
     run(scenario, tmp_path)
 

@@ -50,6 +50,10 @@ class SfuConfig:
     ice_loopback_only: bool = False
     room_grace_seconds: int = 30
     max_participants: int = 12
+    # Rooms this SFU holds at once; 0: no limit. Past its CPU, every room's frame rate
+    # collapses at once, so a box should refuse the room too many instead (bench/sfu.py
+    # measures what it holds; docs/operations.md, "Sizing").
+    max_rooms: int = 0
     # Video codecs a publisher may send, in order of preference: the first one its offer has
     # is used. VP8 plays everywhere; H.264 suits devices that encode it in hardware.
     video_codecs: str = "VP8,H264"

@@ -180,6 +180,18 @@ def test_the_room_announces_people_and_refuses_out_of_turn_messages(
     run(scenario, tmp_path, settings={"APPLIANCE_SFU_MAX_PARTICIPANTS": "2"})
 
 
+def test_a_full_sfu_refuses_a_new_room_but_admits_to_open_ones(tmp_path: Path) -> None:
+    async def scenario(sfu: Sfu) -> None:
+        async with sfu.client("ivy", room="first"), sfu.client("ian", room="second"):
+            async with sfu.client("alex", room="third", join=False) as refused:
+                await refused.send({"type": "join", "token": sfu.token("alex", "third")})
+                assert (await refused.expect("error"))["code"] == "busy"
+            async with sfu.client("amy", room="first"):
+                pass  # joining a room already open is fine
+
+    run(scenario, tmp_path, settings={"APPLIANCE_SFU_MAX_ROOMS": "2"})
+
+
 def test_consent_and_role_gate_publishing(clip: Path, tmp_path: Path) -> None:
     async def scenario(sfu: Sfu) -> None:
         async with sfu.client("cand", role="candidate", consent_required=True) as candidate:

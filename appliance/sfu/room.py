@@ -244,6 +244,10 @@ class Rooms:
             raise SignalingError("room-ended", "this interview has ended")
         room = self.rooms.get(claims.room)
         if room is None:
+            if 0 < self.config.max_rooms <= len(self.rooms):
+                raise SignalingError(
+                    "busy", "the media server holds as many interviews as it can; retry later"
+                )
             room = Room(
                 claims.room,
                 claims,

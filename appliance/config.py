@@ -48,6 +48,9 @@ class SfuConfig:
     turn_password: str = ""
     # Test-only: gather ICE candidates on 127.0.0.1 alone (aioice skips loopback otherwise).
     ice_loopback_only: bool = False
+    # UDP ports media may use, "40000-40999", for a firewall that opens a range; empty: any
+    # ephemeral port. Every participant takes two (one to send, one to receive).
+    udp_ports: str = ""
     room_grace_seconds: int = 30
     max_participants: int = 12
     # Rooms this SFU holds at once; 0: no limit. Past its CPU, every room's frame rate

@@ -15,7 +15,12 @@ from appliance.sfu.aiortc_hooks import enlarge_udp_receive_buffers
 from appliance.sfu.audio_tap import CaptionService
 from appliance.sfu.feed import TAP_DROPS
 from appliance.sfu.forwarder import VIDEO_FRAMES
-from appliance.sfu.ice import gather_on_loopback_only, rtc_configuration
+from appliance.sfu.ice import (
+    bind_media_in_port_range,
+    gather_on_loopback_only,
+    rtc_configuration,
+    udp_port_range,
+)
 from appliance.sfu.looplag import LoopLagMonitor
 from appliance.sfu.ratelimit import JoinLimiter
 from appliance.sfu.recorder import RecordingSinks
@@ -87,6 +92,7 @@ def create_app(
     if config.sfu.ice_loopback_only:
         gather_on_loopback_only()
     enlarge_udp_receive_buffers()
+    media_ports = udp_port_range(config.sfu)
     key = public_key or load_public_key(key_dir(config.data_dir) / "signing.pub")
     rooms = Rooms(config.sfu, rtc_configuration(config.sfu), sinks, captions)
     app = web.Application()
@@ -104,6 +110,8 @@ def create_app(
     alive: list[asyncio.Task[None]] = []
 
     async def start_monitor(app: web.Application) -> None:
+        if media_ports is not None:
+            bind_media_in_port_range(asyncio.get_running_loop(), media_ports)
         monitor.start()
         alive.append(asyncio.create_task(keep_alive()))
 

@@ -11,10 +11,6 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 _END = object()
 
-# What the recording and caption taps dropped because their consumer (a disk, a recognizer)
-# was behind, over the process's life: for monitoring, never reset.
-TAP_DROPS = {"recording_frames_dropped": 0, "caption_packets_dropped": 0}
-
 
 class BoundedFeed(Generic[T]):
     def __init__(self, size: int) -> None:
@@ -27,6 +23,9 @@ class BoundedFeed(Generic[T]):
         except queue.Full:
             return False
         return True
+
+    def has_room(self) -> bool:
+        return not self._queue.full()
 
     def finish(self, consumer: threading.Thread, timeout: float) -> bool:
         """Tell `consumer` to stop after what is queued and wait for it; False if it would not.

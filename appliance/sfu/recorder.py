@@ -21,13 +21,18 @@ from typing import Any, Protocol
 import av
 
 from appliance.sfu.codecs import VP8, VideoCodec
-from appliance.sfu.feed import TAP_DROPS, BoundedFeed
+from appliance.sfu.feed import BoundedFeed
 from appliance.sfu.forwarder import AUDIO_CLOCK, VIDEO_CLOCK, EncodedFrame, TrackForwarder
 
 logger = logging.getLogger(__name__)
 
 MILLISECONDS = fractions.Fraction(1, 1000)
 QUEUE_FRAMES = 900  # about 15 s of audio + video at 30 fps
+# Frames dropped because the disk was behind, over the process's life (for /healthz).
+RECORDING_DROPS = {"recording_frames_dropped": 0}
+# A recording waiting for a keyframe asks the publisher at most this often, and only once its
+# writer has room: keyframes go to every subscriber too, and cost them bandwidth.
+RESYNC_REQUEST_SECONDS = 2.0
 HEADER_WAIT_FRAMES = 300  # start without a kind that has not shown up by then
 
 
@@ -65,6 +70,7 @@ class TrackRecord:
     dropped: int = 0
     # After a dropped video frame the ones that follow would not decode: skip to a keyframe.
     resync: bool = False
+    asked_at: float = 0.0  # time.monotonic() of the last keyframe request while resyncing
 
 
 @dataclass
@@ -89,14 +95,14 @@ class ParticipantRecorder:
     ) -> Callable[[EncodedFrame], None]:
         """What the forwarder calls with each frame of `kind` (on the event loop: never blocks).
 
-        `ask_keyframe` asks the publisher for a keyframe (rate-limited by the forwarder), so a
-        video track that lost a frame to a slow disk is recorded again as soon as possible.
+        `ask_keyframe` asks the publisher for a keyframe, so a video track that lost a frame to
+        a slow disk is recorded again soon after the disk has caught up.
         """
         record = self.tracks[kind]
 
         def drop() -> None:
             record.dropped += 1
-            TAP_DROPS["recording_frames_dropped"] += 1
+            RECORDING_DROPS["recording_frames_dropped"] += 1
             if record.dropped % 100 == 1:
                 logger.warning(
                     "recording of %s is behind: %d %s frames dropped",
@@ -108,7 +114,13 @@ class ParticipantRecorder:
         def offer(frame: EncodedFrame) -> None:
             if record.resync and not frame.keyframe:
                 drop()
-                if ask_keyframe is not None:
+                now = time.monotonic()
+                if (
+                    ask_keyframe is not None
+                    and self._feed.has_room()
+                    and now - record.asked_at >= RESYNC_REQUEST_SECONDS
+                ):
+                    record.asked_at = now
                     ask_keyframe()
                 return
             if self._feed.offer((kind, frame)):
@@ -117,8 +129,6 @@ class ParticipantRecorder:
             drop()
             if kind == "video":
                 record.resync = True
-                if ask_keyframe is not None:
-                    ask_keyframe()
 
         return offer
 

@@ -12,8 +12,7 @@ from appliance import __version__
 from appliance.config import Config
 from appliance.sdnotify import keep_alive, notify
 from appliance.sfu.aiortc_hooks import enlarge_udp_receive_buffers
-from appliance.sfu.audio_tap import CaptionService
-from appliance.sfu.feed import TAP_DROPS
+from appliance.sfu.audio_tap import CAPTION_DROPS, CaptionService
 from appliance.sfu.forwarder import VIDEO_FRAMES
 from appliance.sfu.ice import (
     bind_media_in_port_range,
@@ -23,7 +22,7 @@ from appliance.sfu.ice import (
 )
 from appliance.sfu.looplag import LoopLagMonitor
 from appliance.sfu.ratelimit import JoinLimiter
-from appliance.sfu.recorder import RecordingSinks
+from appliance.sfu.recorder import RECORDING_DROPS, RecordingSinks
 from appliance.sfu.room import Rooms
 from appliance.sfu.sealed_sinks import SealedRecordings
 from appliance.sfu.signaling import websocket_handler
@@ -73,7 +72,8 @@ async def healthz(request: web.Request) -> web.Response:
             "loop_lag_ms_p99": round(lag.percentile(0.99) * 1000, 2),
             "readable_secrets": request.app[SECRETS_SEEN],
             **VIDEO_FRAMES,
-            **TAP_DROPS,
+            **RECORDING_DROPS,
+            **CAPTION_DROPS,
         }
     )
 

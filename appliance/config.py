@@ -49,7 +49,8 @@ class SfuConfig:
     # Test-only: gather ICE candidates on 127.0.0.1 alone (aioice skips loopback otherwise).
     ice_loopback_only: bool = False
     # UDP ports media may use, "40000-40999", for a firewall that opens a range; empty: any
-    # ephemeral port. Every participant takes two (one to send, one to receive).
+    # ephemeral port. Each peer connection takes one per address of the box: a participant
+    # who sends and receives, on a box with one address, takes two.
     udp_ports: str = ""
     room_grace_seconds: int = 30
     max_participants: int = 12

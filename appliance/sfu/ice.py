@@ -86,7 +86,8 @@ def bind_media_in_port_range(loop: asyncio.AbstractEventLoop, ports: tuple[int, 
         start = random.randrange(count)  # spread out, so a closed port is not reused at once
         for port in (first + (start + i) % count for i in range(count)):
             try:
-                return await original(protocol_factory, local_addr=(local_addr[0], port), **kwargs)
+                address = (local_addr[0], port, *local_addr[2:])  # IPv6: flow info, scope
+                return await original(protocol_factory, local_addr=address, **kwargs)
             except OSError as exc:
                 if exc.errno != errno.EADDRINUSE:
                     raise

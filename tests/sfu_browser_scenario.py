@@ -78,6 +78,27 @@ async def signaling_blip(alice: Page, bob: Page, before: dict[str, int]) -> dict
     return {"after_blip": after, "rejoined": rejoined, "ok": ok}
 
 
+async def joined_again_elsewhere(alice: Page, again: Page, url: str) -> dict[str, object]:
+    """Alice opens her link in another tab: the new tab takes over, the old one stops for good
+    (it must not rejoin and push the new one out in turn)."""
+    await again.goto(url)
+
+    async def states() -> dict[str, str | None]:
+        return {
+            "old": await alice.text_content("#state"),
+            "new": await again.text_content("#state"),
+        }
+
+    wanted = {"old": "closed", "new": "connected"}
+    for _ in range(100):
+        await asyncio.sleep(0.2)
+        if await states() == wanted:
+            break
+    await asyncio.sleep(6)  # longer than a rejoin would take to start
+    settled = await states()
+    return {"joined_again": settled, "ok": settled == wanted}
+
+
 async def media_outage(alice: Page, bob: Page) -> dict[str, object]:
     """The address the media flows to goes away, and after a while the box has another one
     (a network change): the old peer connections can never recover, the websockets (on
@@ -127,11 +148,15 @@ async def main() -> None:
         totals = await decoded_frames(bob, 30, 30)
         report: dict[str, object] = {"bob": totals}
         first_ok = totals.get("framesDecoded", 0) > 30 and totals.get("audioSamples", 0) > 0
-        if first_ok:
-            report |= await (
-                media_outage(alice, bob) if outage else signaling_blip(alice, bob, totals)
-            )
-        report["alice_state"] = await alice.text_content("#state")
+        if first_ok and outage:
+            report |= await media_outage(alice, bob)
+            report["alice_state"] = await alice.text_content("#state")
+        elif first_ok:
+            report |= await signaling_blip(alice, bob, totals)
+            report["alice_state"] = await alice.text_content("#state")
+            if report["ok"]:
+                alice_url = f"{base}#token={alice_token}&publish=1"
+                report |= await joined_again_elsewhere(alice, await browser.new_page(), alice_url)
         print(json.dumps(report))
         await browser.close()
     sys.exit(0 if first_ok and report.get("ok") else 1)

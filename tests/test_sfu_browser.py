@@ -40,6 +40,7 @@ def test_chromium_publishes_another_page_decodes_and_a_dropped_client_comes_back
     assert set(report["bob"]["codecs"]) == {codec, "audio/opus"}
     assert report["rejoined"] and report["alice_state"] == "connected"
     assert report["after_blip"]["framesDecoded"] > report["bob"]["framesDecoded"] + 30
+    assert report["joined_again"] == {"old": "closed", "new": "connected"}
 
 
 @pytest.mark.skipif(not namespace_available(), reason="needs root to make a network namespace")

@@ -38,17 +38,12 @@ logger = logging.getLogger(__name__)
 ANSWER_TIMEOUT = 15.0
 MAX_SDP_BYTES = 64 * 1024
 MEDIA_LINE = re.compile(r"^m=(audio|video|application) ", re.MULTILINE)
-# What aiortc raises on an SDP it cannot use. Its parser validates with `assert`, so a
-# malformed line (an m-line without formats, a non-numeric port) is an AssertionError.
-UNUSABLE_SDP = (
-    ValueError,
-    TypeError,
-    KeyError,
-    IndexError,
-    AssertionError,
-    InternalError,
-    InvalidStateError,
-)
+# What aiortc's SDP parser raises on malformed text. It validates with `assert`, so an m-line
+# without formats or a non-numeric port is an AssertionError.
+UNPARSABLE_SDP = (ValueError, TypeError, KeyError, IndexError, AssertionError)
+# What aiortc raises on a well-formed description it cannot use (no ICE credentials, no RTCP
+# mux, a wrong state); anything else is a bug, and signaling logs it.
+UNUSABLE_SDP = (ValueError, InternalError, InvalidStateError)
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -73,12 +68,22 @@ def sdp_problem(exc: Exception) -> str:
     return str(exc) or "a line that cannot be parsed"
 
 
+def parse_sdp(sdp: str, what: str) -> SessionDescription:
+    """`sdp` parsed, or a bad-sdp SignalingError naming `what` ("offer", "answer")."""
+    if len(sdp) > MAX_SDP_BYTES:
+        raise SignalingError("bad-sdp", f"the {what} is too large")
+    if not sdp.startswith("v=0"):
+        raise SignalingError("bad-sdp", f"the {what} does not start with v=0")
+    try:
+        return SessionDescription.parse(sdp)
+    except UNPARSABLE_SDP as exc:
+        raise SignalingError(
+            "bad-sdp", f"the {what} could not be read: {sdp_problem(exc)}"
+        ) from None
+
+
 def media_kinds(sdp: str) -> list[str]:
     """The audio and video m-lines of an offer, in order; refuses anything else."""
-    if len(sdp) > MAX_SDP_BYTES:
-        raise SignalingError("bad-sdp", "the SDP is too large")
-    if not sdp.startswith("v=0"):
-        raise SignalingError("bad-sdp", "the SDP does not start with v=0")
     kinds = MEDIA_LINE.findall(sdp)
     media = [k for k in kinds if k in ("audio", "video")]
     if not media:
@@ -131,8 +136,9 @@ class Participant:
             raise SignalingError("not-joined", "this connection was replaced or has left")
         if self.publisher is not None:
             raise SignalingError("already-publishing", "this participant already publishes")
+        offer = parse_sdp(sdp, "offer")
         kinds = media_kinds(sdp)
-        video = self._video_codec(sdp) if "video" in kinds else None
+        video = self._video_codec(offer) if "video" in kinds else None
         pc = RTCPeerConnection(self._rtc_config)
         for kind in kinds:
             restrict_codecs(pc.addTransceiver(kind, direction="recvonly"), video)
@@ -157,19 +163,14 @@ class Participant:
         self.room.track_set_changed(self)
         return pc.localDescription.sdp
 
-    def _video_codec(self, sdp: str) -> VideoCodec:
+    def _video_codec(self, offer: SessionDescription) -> VideoCodec:
         """The first of the SFU's video codecs, in its order of preference, that the offer has."""
-        try:
-            offered = {
-                codec.mimeType.lower()
-                for media in SessionDescription.parse(sdp).media
-                if media.kind == "video"
-                for codec in media.rtp.codecs
-            }
-        except UNUSABLE_SDP as exc:
-            raise SignalingError(
-                "bad-sdp", f"the offer could not be read: {sdp_problem(exc)}"
-            ) from None
+        offered = {
+            codec.mimeType.lower()
+            for media in offer.media
+            if media.kind == "video"
+            for codec in media.rtp.codecs
+        }
         for codec in self.room.video_codecs:
             if codec.mime_type.lower() in offered:
                 return codec
@@ -261,12 +262,16 @@ class Participant:
             self._answer = None
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-        except UNUSABLE_SDP as exc:
+        except (OperationError, *UNUSABLE_SDP) as exc:
+            # The offered tracks never reached the client: start again from nothing, so the
+            # next change in the room offers them all afresh.
+            await self._drop_subscriber()
             await self.send(
                 {
                     "type": "error",
                     "code": "bad-sdp",
                     "message": f"the subscribe answer could not be used: {sdp_problem(exc)}",
+                    "request": "subscribe-answer",
                 }
             )
 
@@ -274,9 +279,18 @@ class Participant:
         """The client's answer to the pending subscribe offer."""
         if self._answer is None or self._answer.done():
             raise SignalingError("unexpected", "there is no subscribe offer waiting for an answer")
-        if len(sdp) > MAX_SDP_BYTES or not sdp.startswith("v=0"):
-            raise SignalingError("bad-sdp", "the answer is not a usable SDP")
+        parse_sdp(sdp, "answer")
         self._answer.set_result(sdp)
+
+    async def _drop_subscriber(self) -> None:
+        for subscription in self.subscriptions.values():
+            track = subscription.transceiver.sender.track
+            if track is not None:
+                track.stop()
+        self.subscriptions.clear()
+        if self.subscriber is not None:
+            await self.subscriber.close()
+            self.subscriber = None
 
     # --- leaving ----------------------------------------------------------------------------
 
@@ -288,11 +302,6 @@ class Participant:
             self._answer.cancel()
         for forwarder in self.forwarders:
             forwarder.close()
-        for subscription in self.subscriptions.values():
-            track = subscription.transceiver.sender.track
-            if track is not None:
-                track.stop()
-        self.subscriptions.clear()
-        for pc in (self.publisher, self.subscriber):
-            if pc is not None:
-                await pc.close()
+        await self._drop_subscriber()
+        if self.publisher is not None:
+            await self.publisher.close()

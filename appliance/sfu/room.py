@@ -76,6 +76,14 @@ class Room:
             (p for p in self.participants.values() if p.claims.identity == claims.identity), None
         )
         if previous is not None:
+            # Tell the page being replaced, so that it stops instead of rejoining in its turn.
+            await previous.send(
+                {
+                    "type": "error",
+                    "code": "replaced",
+                    "message": "you joined again from another page or device",
+                }
+            )
             await self.leave(previous, reason="rejoined")
             if self.closing:
                 raise SignalingError("room-closing", "the room is closing; join again")

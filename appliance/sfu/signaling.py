@@ -59,8 +59,12 @@ class Session:
             # The client went away mid-send; its session ends when the receive loop notices.
             logger.debug("signaling: dropped a message to a closing socket")
 
-    async def error(self, code: str, message: str) -> None:
-        await self.send({"type": "error", "code": code, "message": message})
+    async def error(self, code: str, message: str, request: str | None = None) -> None:
+        """Refuse something; `request` is the type of the client message refused, if any."""
+        reply = {"type": "error", "code": code, "message": message}
+        if request is not None:
+            reply["request"] = request
+        await self.send(reply)
 
     async def handle(self, text: str) -> None:
         try:
@@ -78,10 +82,10 @@ class Session:
         try:
             await handler(message)
         except SignalingError as exc:
-            await self.error(exc.code, exc.message)
+            await self.error(exc.code, exc.message, message["type"])
         except Exception:
             logger.exception("signaling: %s failed", message["type"])
-            await self.error("internal", "the SFU could not handle that message")
+            await self.error("internal", "the SFU could not handle that message", message["type"])
 
     def _joined(self) -> Participant:
         if self.participant is None:
@@ -94,13 +98,15 @@ class Session:
         if self.participant is not None:
             raise SignalingError("already-joined", "this connection has already joined")
         if not self.limiter.allow(self.address):
-            await self.error("rate-limited", "too many join attempts; wait a minute and retry")
+            await self.error(
+                "rate-limited", "too many join attempts; wait a minute and retry", "join"
+            )
             await self.ws.close()
             return
         try:
             claims = verify(self.public_key, message.get("token", ""))
         except TokenRejected as exc:
-            await self.error("bad-token", str(exc))
+            await self.error("bad-token", str(exc), "join")
             await self.ws.close()
             return
         if "room" in message and message["room"] != claims.room:

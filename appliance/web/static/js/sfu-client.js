@@ -10,13 +10,17 @@
 //
 // It reconnects by itself: when the websocket drops, and when the media does while the websocket
 // stays up (a Wi-Fi change, a VPN coming up): a peer connection that fails, stays "disconnected"
-// for MEDIA_GRACE_MS, or does not connect within CONNECT_TIMEOUT_MS makes it rejoin with the
-// same token and publish again. A refused token or an ended room stops it for good.
+// for MEDIA_GRACE_MS, or has not connected CONNECT_TIMEOUT_MS after its negotiation makes it
+// rejoin with the same token and publish again, waiting longer each time until media flows
+// again. A refused token, an ended room, or the same person joining from another page stops
+// it for good.
 
-const RECONNECT_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
+const RECONNECT_DELAYS_MS = [500, 1000, 2000, 4000, 8000, 15000];
 const MEDIA_GRACE_MS = 4000;
 const CONNECT_TIMEOUT_MS = 15000;
-const FINAL_ERRORS = new Set(["bad-token", "room-ended"]);
+const FINAL_ERRORS = new Set(["bad-token", "room-ended", "replaced"]);
+// Which reply each request waits for: an error naming the request refuses that wait alone.
+const REPLY_TO = { join: "joined", publish: "publish-answer" };
 
 function gathered(pc) {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
@@ -47,6 +51,7 @@ export class SfuClient extends EventTarget {
     this.finished = false;
     this.attempt = 0;
     this.mediaTimers = new Map();
+    this.mediaLost = false;
     this.pending = new Map();
   }
 
@@ -66,18 +71,23 @@ export class SfuClient extends EventTarget {
 
   async connect() {
     this.emit("state", this.attempt ? "reconnecting" : "connecting");
-    this.ws = new WebSocket(this.url);
-    this.ws.addEventListener("message", (event) => this.onMessage(JSON.parse(event.data)));
-    this.ws.addEventListener("close", () => this.onClose());
+    const ws = new WebSocket(this.url);
+    this.ws = ws;
+    // A socket being replaced may still deliver a last message or two: only the current one counts.
+    ws.addEventListener("message", (event) => {
+      if (ws === this.ws) this.onMessage(JSON.parse(event.data));
+    });
+    ws.addEventListener("close", () => {
+      if (ws === this.ws) this.onClose();
+    });
     await new Promise((resolve, reject) => {
-      this.ws.addEventListener("open", resolve, { once: true });
-      this.ws.addEventListener("error", reject, { once: true });
+      ws.addEventListener("open", resolve, { once: true });
+      ws.addEventListener("error", reject, { once: true });
     });
     const joined = this.waitFor("joined");
     this.send({ type: "join", token: this.token });
     const message = await joined;
     this.participantId = message.participant_id;
-    this.attempt = 0;
     this.emit("state", "connected");
     return message;
   }
@@ -97,6 +107,7 @@ export class SfuClient extends EventTarget {
       const answer = this.waitFor("publish-answer");
       this.send({ type: "publish", sdp: pc.localDescription.sdp });
       await pc.setRemoteDescription({ type: "answer", sdp: (await answer).sdp });
+      this.expectMedia(pc);
     } catch (error) {
       // Refused (no codec in common, not allowed): not a media failure to rejoin over.
       pc.close();
@@ -124,27 +135,41 @@ export class SfuClient extends EventTarget {
     await pc.setLocalDescription(await pc.createAnswer());
     await gathered(pc);
     this.send({ type: "subscribe-answer", sdp: pc.localDescription.sdp });
+    this.expectMedia(pc);
   }
 
-  // Rejoin (through onClose) when `pc` loses its media, or never gets it, while it is current.
+  // Rejoin (through onClose) when `pc` loses its media while it is current.
   watchMedia(pc) {
-    const later = (ms) => {
-      clearTimeout(this.mediaTimers.get(pc));
-      this.mediaTimers.set(pc, setTimeout(() => this.restartFor(pc), ms));
-    };
     pc.addEventListener("connectionstatechange", () => {
       const state = pc.connectionState;
       if (state === "connected" || state === "closed") {
         clearTimeout(this.mediaTimers.get(pc));
         this.mediaTimers.delete(pc);
+      }
+      if (state === "connected") {
+        this.attempt = 0; // media flows: the next trouble starts again from the shortest wait
+        if (this.mediaLost) {
+          this.mediaLost = false;
+          this.emit("state", "connected");
+        }
       } else if (state === "failed") {
         this.restartFor(pc);
       } else if (state === "disconnected") {
+        this.mediaLost = true;
         this.emit("state", "reconnecting");
-        later(MEDIA_GRACE_MS);
+        this.restartLater(pc, MEDIA_GRACE_MS);
       }
     });
-    later(CONNECT_TIMEOUT_MS);
+  }
+
+  // Rejoin unless `pc`, just negotiated, connects in time.
+  expectMedia(pc) {
+    if (pc.connectionState !== "connected") this.restartLater(pc, CONNECT_TIMEOUT_MS);
+  }
+
+  restartLater(pc, ms) {
+    clearTimeout(this.mediaTimers.get(pc));
+    this.mediaTimers.set(pc, setTimeout(() => this.restartFor(pc), ms));
   }
 
   restartFor(pc) {
@@ -167,12 +192,23 @@ export class SfuClient extends EventTarget {
       case "subscribe-offer":
         this.onSubscribeOffer(message.sdp).catch((error) => this.emit("error", { message: String(error) }));
         break;
-      case "error":
-        if (FINAL_ERRORS.has(message.code)) this.finished = true;
-        for (const [, waiter] of this.pending) waiter.reject(new Error(message.message));
-        this.pending.clear();
+      case "error": {
+        if (FINAL_ERRORS.has(message.code)) {
+          this.finished = true;
+          if (this.ws.readyState === WebSocket.OPEN) this.ws.close(); // onClose: "closed"
+        }
+        const refused = message.request ? [REPLY_TO[message.request]] : [...this.pending.keys()];
+        for (const type of refused) {
+          const waiter = this.pending.get(type);
+          if (!waiter) continue;
+          this.pending.delete(type);
+          const error = new Error(message.message);
+          error.code = message.code;
+          waiter.reject(error);
+        }
         this.emit("error", message);
         break;
+      }
       default:
         this.emit(message.type, message);
     }
@@ -182,6 +218,7 @@ export class SfuClient extends EventTarget {
     for (const pc of [this.publisher, this.subscriber]) if (pc) pc.close();
     for (const timer of this.mediaTimers.values()) clearTimeout(timer);
     this.mediaTimers.clear();
+    this.mediaLost = false;
     this.publisher = null;
     this.subscriber = null;
     if (this.closedByUser || this.finished) {

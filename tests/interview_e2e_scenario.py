@@ -143,7 +143,7 @@ def running_appliance(ice: dict[str, str]) -> Iterator[Appliance]:
 
     ivy = create_user(runtime.audit, "t", "ivy@example.com", "interviewer", PASSWORD, "Ivy Chen")
     recruiter = create_user(runtime.audit, "t", "rita@example.com", "recruiter", PASSWORD)
-    every_day = [scheduling.WeeklyWindow(d, "00:00", "23:59") for d in range(7)]
+    every_day = [scheduling.WeeklyWindow(d, "00:00", "24:00") for d in range(7)]
     scheduling.set_availability(runtime.audit, "t", ivy, "UTC", every_day)
     kit = Kit.create(name="Backend")
     design = Competency.create(kit=kit, name="Schema design", ordinal=0, guide_5="masterful")

@@ -154,12 +154,10 @@ class TimedTrack(MediaStreamTrack):
         super().__init__()
         self.kind = source.kind
         self.source = source
-        self.frames = 0  # handed to the sender so far
 
     async def recv(self) -> Any:
         packet = await self.source.recv()
         if self.kind == "video":
-            self.frames += 1
             sent_at[hashlib.sha1(bytes(packet)).hexdigest()] = time.monotonic()
         return packet
 

@@ -57,6 +57,14 @@ class SignalingError(Exception):
         self.message = message
 
 
+def error_message(code: str, message: str, request: str | None = None) -> dict[str, str]:
+    """An `error` for the client; `request` is the type of the client message it refuses."""
+    error = {"type": "error", "code": code, "message": message}
+    if request is not None:
+        error["request"] = request
+    return error
+
+
 @dataclass
 class Subscription:
     transceiver: RTCRtpTransceiver
@@ -267,12 +275,11 @@ class Participant:
             # next change in the room offers them all afresh.
             await self._drop_subscriber()
             await self.send(
-                {
-                    "type": "error",
-                    "code": "bad-sdp",
-                    "message": f"the subscribe answer could not be used: {sdp_problem(exc)}",
-                    "request": "subscribe-answer",
-                }
+                error_message(
+                    "bad-sdp",
+                    f"the subscribe answer could not be used: {sdp_problem(exc)}",
+                    "subscribe-answer",
+                )
             )
 
     def take_answer(self, sdp: str) -> None:

@@ -15,7 +15,7 @@ from appliance.errors import ApplianceError
 from appliance.sfu.audio_tap import AudioTap, CaptionService, CaptionSink
 from appliance.sfu.codecs import VideoCodec, video_codecs
 from appliance.sfu.forwarder import TrackForwarder
-from appliance.sfu.peer import Participant, Send, SignalingError
+from appliance.sfu.peer import Participant, Send, SignalingError, error_message
 from appliance.sfu.recorder import RecordingSinks, RoomRecording
 from appliance.sfu.token import MAX_TTL_SECONDS, JoinClaims
 
@@ -78,11 +78,7 @@ class Room:
         if previous is not None:
             # Tell the page being replaced, so that it stops instead of rejoining in its turn.
             await previous.send(
-                {
-                    "type": "error",
-                    "code": "replaced",
-                    "message": "you joined again from another page or device",
-                }
+                error_message("replaced", "you joined again from another page or device")
             )
             await self.leave(previous, reason="rejoined")
             if self.closing:

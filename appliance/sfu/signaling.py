@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from appliance.sfu.peer import Participant, SignalingError
+from appliance.sfu.peer import Participant, SignalingError, error_message
 from appliance.sfu.ratelimit import JoinLimiter
 from appliance.sfu.room import Room, Rooms
 from appliance.sfu.token import TokenRejected, verify
@@ -60,11 +60,7 @@ class Session:
             logger.debug("signaling: dropped a message to a closing socket")
 
     async def error(self, code: str, message: str, request: str | None = None) -> None:
-        """Refuse something; `request` is the type of the client message refused, if any."""
-        reply = {"type": "error", "code": code, "message": message}
-        if request is not None:
-            reply["request"] = request
-        await self.send(reply)
+        await self.send(error_message(code, message, request))
 
     async def handle(self, text: str) -> None:
         try:

@@ -47,8 +47,7 @@ export class SfuClient extends EventTarget {
     this.stream = null;
     this.tracksByMid = new Map();
     this.participantId = null;
-    this.closedByUser = false;
-    this.finished = false;
+    this.finished = false; // left, or refused for good: a closed socket is not reopened
     this.attempt = 0;
     this.mediaTimers = new Map();
     this.mediaLost = false;
@@ -221,7 +220,7 @@ export class SfuClient extends EventTarget {
     this.mediaLost = false;
     this.publisher = null;
     this.subscriber = null;
-    if (this.closedByUser || this.finished) {
+    if (this.finished) {
       this.emit("state", "closed");
       return;
     }
@@ -239,7 +238,7 @@ export class SfuClient extends EventTarget {
   }
 
   leave() {
-    this.closedByUser = true;
+    this.finished = true;
     if (this.ws && this.ws.readyState === WebSocket.OPEN) this.send({ type: "leave" });
     if (this.ws) this.ws.close();
   }

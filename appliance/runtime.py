@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import peewee
 
-from appliance.config import Config
-from appliance.database import open_database
-from appliance.errors import ApplianceError
-from appliance.migrations import LATEST, schema_version
+from appliance.core.config import Config
+from appliance.core.errors import ApplianceError
+from appliance.db.database import open_database
+from appliance.db.migrations import LATEST, schema_version
 from appliance.storage.appliance_keys import ApplianceKeys, load_keys
 from appliance.storage.audit import AuditLog
 

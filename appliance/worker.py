@@ -9,14 +9,16 @@ from pathlib import Path
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
 
-from appliance import acme_certificates, mailer, notifications, scheduling, sdnotify, transcription
 from appliance.asr_onnx.service import open_transcriber
 from appliance.asr_onnx.transcriber import Transcriber
-from appliance.errors import ApplianceError
-from appliance.liveness import HEARTBEAT_SECONDS, heartbeat_path
+from appliance.box import acme_certificates
+from appliance.core import sdnotify
+from appliance.core.errors import ApplianceError
+from appliance.core.liveness import HEARTBEAT_SECONDS, heartbeat_path
+from appliance.hiring import mailer, notifications, scheduling
+from appliance.recordings import filing, retention, transcription
 from appliance.runtime import Runtime
-from appliance.sessions import purge_expired
-from appliance.storage import live_recordings, retention
+from appliance.staff.sessions import purge_expired
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +73,7 @@ class SpoolIngester(threading.Thread):
     def run(self) -> None:
         while not self.stopping.wait(self.interval):
             try:
-                live_recordings.ingest(self.runtime)
+                filing.ingest(self.runtime)
             except Exception:  # keep filing later events; the failure is logged
                 logger.exception("filing recording events failed")
 

@@ -66,7 +66,7 @@ def run_one(engine: str, audio_path: Path, threads: int, beam: int) -> dict[str,
     if engine.startswith("onnx"):
         from appliance.asr_onnx.decoding import DecodeOptions
         from appliance.asr_onnx.service import open_transcriber
-        from appliance.config import AsrConfig
+        from appliance.core.config import AsrConfig
 
         name = "whisper-base-int8" if engine == "onnx-int8" else "whisper-base"
         settings = AsrConfig(device="cpu", threads=threads, vad=False)

@@ -26,7 +26,7 @@ from appliance.asr_onnx.models import vad_path
 from appliance.asr_onnx.service import open_transcriber
 from appliance.asr_onnx.streaming import Caption, CaptionEngine, StreamOptions
 from appliance.asr_onnx.vad import SileroVad
-from appliance.config import AsrConfig
+from appliance.core.config import AsrConfig
 from bench.asr import SCRIPT, normalize
 from tests.speech import models_dir, silence, speak
 

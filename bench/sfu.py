@@ -42,11 +42,11 @@ from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcconfiguration import RTCBundlePolicy
 from aiortc.rtp import RtpPacket
 
+from appliance.contracts.join_token import issue
 from appliance.sfu.aiortc_hooks import RECEIVER_JITTER_BUFFER, enlarge_udp_receive_buffers
 from appliance.sfu.codecs import VP8
 from appliance.sfu.forwarder import RtpPiece, VideoFrameAssembler
 from appliance.sfu.ice import gather_on_loopback_only
-from appliance.sfu.token import issue
 from appliance.storage.appliance_keys import load_keys
 
 HERE = Path(__file__).resolve().parent

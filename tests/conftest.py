@@ -15,12 +15,12 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from appliance.accounts import create_user
 from appliance.asr_onnx.transcriber import Transcriber
-from appliance.config import Config, load_config
-from appliance.datadir import initialize
-from appliance.models import User
+from appliance.box.datadir import initialize
+from appliance.core.config import Config, load_config
+from appliance.db.models import User
 from appliance.runtime import Runtime, open_runtime
+from appliance.staff.accounts import create_user
 from appliance.web.app import create_app
 
 PASSWORD = "correct horse battery"
@@ -120,7 +120,7 @@ def speech_models() -> Path:
 @pytest.fixture(scope="session")
 def transcriber(speech_models: Path) -> Transcriber:
     from appliance.asr_onnx.service import open_transcriber
-    from appliance.config import AsrConfig
+    from appliance.core.config import AsrConfig
 
     return open_transcriber(speech_models, AsrConfig(device="cpu", threads=2))
 

@@ -36,12 +36,9 @@ from playwright.async_api import Page, Response, async_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from appliance import mailer, scheduling
-from appliance.accounts import create_user
-from appliance.candidates import CandidateFields, create_candidate
-from appliance.config import Config, load_config
-from appliance.datadir import initialize
-from appliance.models import (
+from appliance.box.datadir import initialize
+from appliance.core.config import Config, load_config
+from appliance.db.models import (
     Candidate,
     Competency,
     Interview,
@@ -51,8 +48,11 @@ from appliance.models import (
     RecordingBlob,
     Scorecard,
 )
+from appliance.hiring import mailer, scheduling
+from appliance.hiring.candidates import CandidateFields, create_candidate
+from appliance.recordings.filing import ingest
 from appliance.runtime import Runtime, open_runtime
-from appliance.storage.live_recordings import ingest
+from appliance.staff.accounts import create_user
 from tests.accessibility import violations_async
 from tests.chromium import CHROMIUM, MEDIA_FLAGS
 from tests.waiting import wait_for_http

@@ -22,7 +22,7 @@ from playwright.sync_api import Page, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from appliance.models import Interview, Scorecard
+from appliance.db.models import Interview, Scorecard
 from tests.chromium import CHROMIUM, MEDIA_FLAGS
 from tests.firefox import page_promise, page_value, start_firefox, wait_until
 from tests.interview_e2e_scenario import (

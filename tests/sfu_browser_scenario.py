@@ -26,9 +26,9 @@ from playwright.async_api import Page, async_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from appliance.config import load_config
+from appliance.contracts.join_token import issue
+from appliance.core.config import load_config
 from appliance.sfu.server import create_app
-from appliance.sfu.token import issue
 from tests.chromium import CHROMIUM, MEDIA_FLAGS
 
 ADDRESS = "10.77.0.1/24"  # tests.firefox.NAMESPACE's v0

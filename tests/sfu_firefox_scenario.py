@@ -20,7 +20,7 @@ from playwright.async_api import async_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from appliance.sfu.token import issue
+from appliance.contracts.join_token import issue
 from tests.chromium import CHROMIUM, MEDIA_FLAGS
 from tests.firefox import page_promise, page_value, start_firefox
 from tests.sfu_browser_scenario import sfu_test_page

@@ -24,10 +24,10 @@ from aiortc.rtcconfiguration import RTCBundlePolicy
 from aiortc.rtp import RtpPacket
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from appliance.config import load_config
+from appliance.contracts.join_token import issue
+from appliance.core.config import load_config
 from appliance.sfu.codecs import nal_units
 from appliance.sfu.server import create_app
-from appliance.sfu.token import issue
 from appliance.storage.sealed import SealedReader, SealWriter
 
 FPS = 30

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from appliance.config import load_config
+from appliance.core.config import load_config
 from appliance.sfu.sealed_sinks import SealedRecordings
 from appliance.sfu.server import create_app
 from tests.sfu_harness import SealedFiles

@@ -5,13 +5,13 @@ import datetime
 import pyotp
 import pytest
 
-from appliance import accounts
-from appliance.accounts import SignInAttempt, SignInFailed
-from appliance.database import utcnow
-from appliance.errors import ApplianceError, Conflict
-from appliance.models import AuditEntry, Session, User
+from appliance.core.errors import ApplianceError, Conflict
+from appliance.db.database import utcnow
+from appliance.db.models import AuditEntry, Session, User
 from appliance.runtime import Runtime
-from appliance.sessions import find_session_user, start_session
+from appliance.staff import accounts
+from appliance.staff.accounts import SignInAttempt, SignInFailed
+from appliance.staff.sessions import find_session_user, start_session
 from tests.conftest import PASSWORD, make_user
 
 

@@ -24,8 +24,8 @@ from cryptography.x509.oid import NameOID
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from appliance import acme_certificates, settings, tls
-from appliance.models import AuditEntry
+from appliance.box import acme_certificates, settings, tls
+from appliance.db.models import AuditEntry
 from appliance.runtime import Runtime
 from tests.conftest import free_port, make_user, post_form, sign_in
 from tests.waiting import wait_for_http

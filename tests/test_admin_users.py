@@ -3,7 +3,7 @@
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from appliance.models import AuditEntry, User
+from appliance.db.models import AuditEntry, User
 from appliance.runtime import Runtime
 from tests.conftest import PASSWORD, make_user, post_form, sign_in
 

@@ -29,7 +29,7 @@ from appliance.asr_onnx.models import (
     vad_path,
 )
 from appliance.asr_onnx.service import open_transcriber
-from appliance.config import AsrConfig
+from appliance.core.config import AsrConfig
 from tests.speech import clip, ct2_reference_dir, fp16_models_dir, int8_models_dir
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from appliance.models import AuditCheckpoint, AuditEntry
+from appliance.db.models import AuditCheckpoint, AuditEntry
 from appliance.runtime import Runtime
 from appliance.storage import audit
 from appliance.storage.audit import AuditLog

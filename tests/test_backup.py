@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from appliance import backup
-from appliance.candidates import CandidateFields, create_candidate
+from appliance.box import backup
 from appliance.cli import main
-from appliance.config import load_config
-from appliance.database import utcnow
-from appliance.errors import ApplianceError
-from appliance.models import Interview, Recording, RecordingBlob, User
+from appliance.core.config import load_config
+from appliance.core.errors import ApplianceError
+from appliance.db.database import utcnow
+from appliance.db.models import Interview, Recording, RecordingBlob, User
+from appliance.hiring.candidates import CandidateFields, create_candidate
+from appliance.recordings.store import BlobSpec, open_blob, seal_blob, start_recording
 from appliance.runtime import Runtime, open_runtime
 from appliance.storage import audit
 from appliance.storage.recipients import generate_identity, write_identity
-from appliance.storage.recordings import BlobSpec, open_blob, seal_blob, start_recording
 from tests.conftest import make_user
 
 MEDIA = bytes(range(256)) * 1000

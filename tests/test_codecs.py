@@ -7,14 +7,7 @@ import numpy as np
 import pytest
 from aiortc.codecs.h264 import H264Encoder
 
-from appliance.sfu.codecs import (
-    H264,
-    VP8,
-    h264_dimensions,
-    nal_units,
-    sps_dimensions,
-    video_codecs,
-)
+from appliance.sfu.codecs import H264, VP8, h264_dimensions, nal_units, sps_dimensions, video_codecs
 
 
 def encode(codec: str, width: int, height: int, frames: int = 3, **options: str) -> list[bytes]:

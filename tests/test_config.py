@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from appliance.config import default_data_dir, load_config
-from appliance.errors import ApplianceError
+from appliance.core.config import default_data_dir, load_config
+from appliance.core.errors import ApplianceError
 
 
 def test_defaults_serve_on_loopback_with_sqlite_in_the_data_dir(tmp_path: Path) -> None:

@@ -4,12 +4,12 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from appliance import kits, positions
-from appliance.candidates import CandidateFields, create_candidate, list_candidates
-from appliance.errors import ApplianceError, NotFound
-from appliance.kits import CompetencyDoc, KitDoc, QuestionDoc
-from appliance.models import AuditEntry, Candidate, Competency, Kit, Position, Question
-from appliance.positions import PositionFields
+from appliance.core.errors import ApplianceError, NotFound
+from appliance.db.models import AuditEntry, Candidate, Competency, Kit, Position, Question
+from appliance.hiring import kits, positions
+from appliance.hiring.candidates import CandidateFields, create_candidate, list_candidates
+from appliance.hiring.kits import CompetencyDoc, KitDoc, QuestionDoc
+from appliance.hiring.positions import PositionFields
 from appliance.runtime import Runtime
 from tests.conftest import api_headers, make_user, post_form, sign_in
 

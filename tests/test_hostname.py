@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from appliance import settings
-from appliance.hostname import apply_hostname
+from appliance.box import settings
+from appliance.box.hostname import apply_hostname
 from appliance.runtime import Runtime
 
 HOSTS = "127.0.0.1 localhost\n127.0.1.1 parley\n::1 localhost ip6-localhost\n"

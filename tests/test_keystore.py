@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from appliance.errors import ApplianceError
-from appliance.models import DataKey
+from appliance.core.errors import ApplianceError
+from appliance.db.models import DataKey
 from appliance.runtime import Runtime
 from appliance.storage import keystore
 from appliance.storage.appliance_keys import key_dir, load_keys, stage_new_kek, switch_to_new_kek

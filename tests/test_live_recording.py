@@ -17,19 +17,19 @@ import pytest
 from aiohttp import web
 from aiortc.contrib.media import MediaPlayer
 
-from appliance.candidates import CandidateFields, create_candidate
-from appliance.database import utcnow
-from appliance.models import AuditEntry, Interview, Recording, RecordingBlob, TranscriptionJob
+from appliance.contracts.recording_events import pending, spool_dir, write_event
+from appliance.db.database import utcnow
+from appliance.db.models import AuditEntry, Interview, Recording, RecordingBlob, TranscriptionJob
+from appliance.hiring.candidates import CandidateFields, create_candidate
+from appliance.recordings import bundle
+from appliance.recordings.filing import ingest
+from appliance.recordings.store import open_blob
 from appliance.runtime import Runtime
 from appliance.sfu.ice import gather_on_loopback_only
 from appliance.sfu.sealed_sinks import SealedRecordings
 from appliance.sfu.server import create_app
-from appliance.storage import bundle
-from appliance.storage.live_recordings import ingest
 from appliance.storage.recipients import generate_identity
-from appliance.storage.recordings import open_blob
 from appliance.storage.sealed_file import SealedFile
-from appliance.storage.spool import pending, spool_dir, write_event
 from tests.sfu_harness import Sfu, make_clip
 
 
@@ -138,9 +138,9 @@ def test_events_that_cannot_be_filed_are_set_aside_not_lost(runtime: Runtime) ->
 def test_a_candidate_erased_while_the_room_was_live_gets_nothing_filed(
     runtime: Runtime, clip: Path
 ) -> None:
-    from appliance.models import DataKey
-    from appliance.storage.erasure import erase_candidate
-    from appliance.storage.recordings import blob_store
+    from appliance.db.models import DataKey
+    from appliance.recordings.erasure import erase_candidate
+    from appliance.recordings.store import blob_store
 
     interview = _interview(runtime)
     asyncio.run(_session(runtime, clip, interview.id))

@@ -8,11 +8,10 @@ import datetime as dt
 
 import pytest
 
-from appliance import consent, live_room
-from appliance.candidates import CandidateFields, create_candidate
-from appliance.config import Config, InterviewsConfig
-from appliance.errors import ApplianceError
-from appliance.models import (
+from appliance.contracts.join_token import verify
+from appliance.core.config import Config, InterviewsConfig
+from appliance.core.errors import ApplianceError
+from appliance.db.models import (
     AuditEntry,
     Competency,
     CompetencyScore,
@@ -22,8 +21,9 @@ from appliance.models import (
     Question,
     User,
 )
+from appliance.hiring.candidates import CandidateFields, create_candidate
+from appliance.interview import consent, live_room
 from appliance.runtime import Runtime
-from appliance.sfu.token import verify
 from tests.conftest import make_user
 
 START = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)

@@ -6,12 +6,12 @@ from pathlib import Path
 import peewee
 import pytest
 
-from appliance.config import Config
-from appliance.database import open_database
-from appliance.datadir import initialize
-from appliance.errors import ApplianceError
-from appliance.migrations import LATEST, migrate, schema_version
-from appliance.models import ALL_MODELS, AuditEntry, User
+from appliance.box.datadir import initialize
+from appliance.core.config import Config
+from appliance.core.errors import ApplianceError
+from appliance.db.database import open_database
+from appliance.db.migrations import LATEST, migrate, schema_version
+from appliance.db.models import ALL_MODELS, AuditEntry, User
 from appliance.runtime import open_runtime
 from appliance.storage import audit
 from appliance.storage.appliance_keys import create_keys, load_keys

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from appliance.database import utcnow
-from appliance.errors import ApplianceError
-from appliance.models import (
+from appliance.core.errors import ApplianceError
+from appliance.db.database import utcnow
+from appliance.db.models import (
     AuditCheckpoint,
     AuditEntry,
     Candidate,
@@ -18,11 +18,12 @@ from appliance.models import (
     Interview,
     RecordingBlob,
 )
+from appliance.recordings import bundle, retention
+from appliance.recordings.erasure import erase_candidate
+from appliance.recordings.store import blob_store, import_files, open_blob
 from appliance.runtime import Runtime
-from appliance.storage import bundle, keystore, retention
-from appliance.storage.erasure import erase_candidate
+from appliance.storage import keystore
 from appliance.storage.recipients import UnwrapFailed, generate_identity, unwrap_with_identity
-from appliance.storage.recordings import blob_store, import_files, open_blob
 from appliance.storage.sealed import SealedReader
 
 AUDIO = os.urandom(300_000)
@@ -220,7 +221,7 @@ def test_legal_hold_blocks_erasure_and_retention(runtime: Runtime, media: list[P
 
 
 def test_decision_starts_its_own_retention_clock(runtime: Runtime) -> None:
-    from appliance.candidates import CandidateFields, create_candidate, update_candidate
+    from appliance.hiring.candidates import CandidateFields, create_candidate, update_candidate
 
     candidate = create_candidate(runtime.audit, "t", CandidateFields("Bo", "bo@example.com"))
     assert retention.due_for_erasure(runtime.config.retention, utcnow()) == []
@@ -236,7 +237,7 @@ def test_decision_starts_its_own_retention_clock(runtime: Runtime) -> None:
 def test_a_seal_that_fails_midway_leaves_no_file_or_row(
     runtime: Runtime, media: list[Path]
 ) -> None:
-    from appliance.storage.recordings import BlobSpec, seal_blob
+    from appliance.recordings.store import BlobSpec, seal_blob
 
     recording = import_files(runtime, "cli", media[:1], "alex@example.com")
     before = set(blob_store(runtime).root.rglob("*.sealed"))

@@ -10,9 +10,9 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from appliance.models import Role, User
+from appliance.db.models import Role, User
 from appliance.runtime import Runtime
-from appliance.sessions import start_session
+from appliance.staff.sessions import start_session
 from appliance.web.access import PUBLIC, SESSION_COOKIE, route_rule
 from appliance.web.app import create_app
 

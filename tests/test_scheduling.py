@@ -15,13 +15,13 @@ import pytest
 from aiosmtpd.controller import Controller
 from icalendar import Calendar
 
-from appliance import mailer, notifications, scheduling
-from appliance.candidates import CandidateFields, create_candidate
-from appliance.config import SchedulingConfig, SmtpConfig
-from appliance.errors import ApplianceError, Conflict
-from appliance.models import Interview, InterviewParticipant, OutboxMessage, User
+from appliance.core.config import SchedulingConfig, SmtpConfig
+from appliance.core.errors import ApplianceError, Conflict
+from appliance.db.models import Interview, InterviewParticipant, OutboxMessage, User
+from appliance.hiring import mailer, notifications, scheduling
+from appliance.hiring.candidates import CandidateFields, create_candidate
+from appliance.hiring.scheduling import LinkRefused, WeeklyWindow
 from appliance.runtime import Runtime
-from appliance.scheduling import LinkRefused, WeeklyWindow
 from tests.conftest import free_port, make_user
 
 UTC = dt.UTC

@@ -9,10 +9,10 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from appliance import settings
-from appliance.config import load_config
-from appliance.errors import ApplianceError
-from appliance.models import AuditEntry, ComplianceRecipient
+from appliance.box import settings
+from appliance.core.config import load_config
+from appliance.core.errors import ApplianceError
+from appliance.db.models import AuditEntry, ComplianceRecipient
 from appliance.runtime import Runtime
 from appliance.storage.recipients import generate_identity
 from tests.conftest import make_user, post_form, sign_in

@@ -851,8 +851,8 @@ def test_media_uses_only_the_configured_udp_ports(clip: Path, tmp_path: Path) ->
 def test_a_udp_port_range_is_checked_and_a_full_one_says_so() -> None:
     import socket
 
-    from appliance.config import SfuConfig
-    from appliance.errors import ApplianceError
+    from appliance.core.config import SfuConfig
+    from appliance.core.errors import ApplianceError
     from appliance.sfu.ice import bind_media_in_port_range, udp_port_range
 
     assert udp_port_range(SfuConfig()) is None

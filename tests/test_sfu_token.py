@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from appliance.errors import ApplianceError
-from appliance.sfu.token import TokenRejected, issue, verify
+from appliance.contracts.join_token import TokenRejected, issue, verify
+from appliance.core.errors import ApplianceError
 from appliance.storage.appliance_keys import key_dir, load_public_key
 
 KEY = Ed25519PrivateKey.generate()

@@ -105,7 +105,7 @@ def test_the_images_own_units_load_cleanly(tmp_path: Path) -> None:
 
 
 def test_the_images_configuration_is_one_the_appliance_accepts(tmp_path: Path) -> None:
-    from appliance.config import load_config
+    from appliance.core.config import load_config
     from appliance.web.sfu_link import sfu_link
 
     config = load_config(tmp_path, IMAGE_FILES / "appliance.toml", environ={})

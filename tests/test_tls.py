@@ -14,10 +14,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from litestar.testing import TestClient
 
-from appliance import tls
+from appliance.box import tls
 from appliance.cli import main
-from appliance.errors import ApplianceError
-from appliance.models import AuditEntry
+from appliance.core.errors import ApplianceError
+from appliance.db.models import AuditEntry
 from appliance.runtime import Runtime
 from appliance.web.app import create_app
 from tests.conftest import make_user, post_form, sign_in

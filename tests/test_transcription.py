@@ -13,14 +13,11 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from appliance import transcription
-from appliance.accounts import create_user
 from appliance.asr_onnx.transcriber import Transcriber
-from appliance.candidates import CandidateFields, create_candidate
-from appliance.config import AsrConfig
-from appliance.database import utcnow
-from appliance.errors import ApplianceError
-from appliance.models import (
+from appliance.core.config import AsrConfig
+from appliance.core.errors import ApplianceError
+from appliance.db.database import utcnow
+from appliance.db.models import (
     AuditEntry,
     Interview,
     InterviewParticipant,
@@ -28,9 +25,12 @@ from appliance.models import (
     RecordingBlob,
     TranscriptionJob,
 )
+from appliance.hiring.candidates import CandidateFields, create_candidate
+from appliance.recordings import transcription
+from appliance.recordings.erasure import erase_candidate
+from appliance.recordings.store import BlobSpec, blob_store, seal_blob, start_recording
 from appliance.runtime import Runtime
-from appliance.storage.erasure import erase_candidate
-from appliance.storage.recordings import BlobSpec, blob_store, seal_blob, start_recording
+from appliance.staff.accounts import create_user
 from appliance.worker import TranscriptionRunner
 from tests.conftest import PASSWORD, make_user, post_form, sign_in
 from tests.speech import clip, link_models, participant_webm, wer

@@ -3,7 +3,7 @@
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from appliance.models import AuditEntry
+from appliance.db.models import AuditEntry
 from appliance.runtime import Runtime
 from tests.conftest import make_user, sign_in
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from appliance.models import Competency, Interview, Kit, Question
+from appliance.contracts.join_token import verify
+from appliance.db.models import Competency, Interview, Kit, Question
 from appliance.runtime import Runtime
-from appliance.sfu.token import verify
 from tests.conftest import csrf_headers, post_form, sign_in
 from tests.test_web_scheduling import _booked_soon
 

@@ -11,11 +11,12 @@ from icalendar import Calendar
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from appliance import live_room, scheduling
-from appliance.candidates import CandidateFields, create_candidate
-from appliance.models import AuditEntry, Consent, Interview, OutboxMessage, User
+from appliance.contracts.join_token import verify as verify_token
+from appliance.db.models import AuditEntry, Consent, Interview, OutboxMessage, User
+from appliance.hiring import scheduling
+from appliance.hiring.candidates import CandidateFields, create_candidate
+from appliance.interview import live_room
 from appliance.runtime import Runtime
-from appliance.sfu.token import verify as verify_token
 from tests.conftest import csrf_headers, make_user, post_form, sign_in
 
 

@@ -6,7 +6,7 @@ import pyotp
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from appliance.models import AuditEntry, Position, Session, User
+from appliance.db.models import AuditEntry, Position, Session, User
 from appliance.runtime import Runtime
 from tests.conftest import PASSWORD, csrf_token, make_user, post_form, sign_in
 

@@ -12,7 +12,7 @@ from appliance.asr_onnx.models import load_installed, vad_path
 from appliance.asr_onnx.tokens import WhisperTokens
 from appliance.asr_onnx.transcriber import Transcriber
 from appliance.asr_onnx.vad import SileroVad
-from appliance.config import AsrConfig
+from appliance.core.config import AsrConfig
 
 
 def open_transcriber(

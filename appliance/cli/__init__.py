@@ -27,7 +27,7 @@ from appliance.cli import (
     users,
 )
 from appliance.cli.common import common_options
-from appliance.errors import ApplianceError
+from appliance.core.errors import ApplianceError
 
 GROUPS = (
     init,

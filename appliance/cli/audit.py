@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from appliance.cli.common import Subparsers, config_from
-from appliance.database import open_database
-from appliance.errors import ApplianceError
+from appliance.core.errors import ApplianceError
+from appliance.db.database import open_database
 from appliance.storage import audit
 from appliance.storage.appliance_keys import key_dir, load_public_key
 

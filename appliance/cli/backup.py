@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from appliance import backup
+from appliance.box import backup
 from appliance.cli.common import Subparsers, config_from, opened
 from appliance.storage.recipients import load_identity
 

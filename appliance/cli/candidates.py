@@ -6,8 +6,8 @@ import argparse
 import sys
 
 from appliance.cli.common import Subparsers, opened
-from appliance.storage.erasure import erase_candidate
-from appliance.storage.retention import release_hold, set_hold
+from appliance.recordings.erasure import erase_candidate
+from appliance.recordings.retention import release_hold, set_hold
 
 
 def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from appliance.config import Config, default_data_dir, load_config
+from appliance.core.config import Config, default_data_dir, load_config
 from appliance.runtime import Runtime, open_runtime
 
 if TYPE_CHECKING:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from appliance.box.datadir import initialize
 from appliance.cli.common import Subparsers, config_from
-from appliance.datadir import initialize
 
 
 def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:

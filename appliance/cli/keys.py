@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from appliance.cli.common import Subparsers, opened
-from appliance.database import utcnow
+from appliance.db.database import utcnow
 from appliance.storage import keystore
 from appliance.storage.recipients import generate_identity, write_identity
 

@@ -9,16 +9,15 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from appliance import transcription
 from appliance.asr_onnx.service import open_transcriber
 from appliance.asr_onnx.transcript import FORMATS
 from appliance.cli.common import Subparsers, opened
 from appliance.cli.transcribe import ProgressBar
-from appliance.models import Recording, RecordingBlob
-from appliance.storage import bundle
+from appliance.db.models import Recording, RecordingBlob
+from appliance.recordings import bundle, transcription
+from appliance.recordings.store import get_recording, import_files
 from appliance.storage.appliance_keys import load_public_key
 from appliance.storage.recipients import load_identity
-from appliance.storage.recordings import get_recording, import_files
 
 
 def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:

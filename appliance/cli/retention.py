@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from appliance.cli.common import Subparsers, opened
-from appliance.storage import retention
+from appliance.recordings import retention
 
 
 def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:

@@ -10,7 +10,7 @@ import sys
 from types import FrameType
 
 from appliance.cli.common import Subparsers, config_from
-from appliance.config import Config
+from appliance.core.config import Config
 
 ROLES = ("web", "sfu", "worker")
 
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _serve_all(args: argparse.Namespace, config: Config) -> int:
     """The embedded default: init if needed, then web, SFU and worker as child processes."""
-    from appliance.datadir import initialize
+    from appliance.box.datadir import initialize
 
     result = initialize(config)
     if result.setup_url:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from appliance.cli.common import Subparsers, config_from
-from appliance.sfu.token import ROLES, issue
+from appliance.contracts.join_token import ROLES, issue
 from appliance.storage.appliance_keys import load_keys
 
 

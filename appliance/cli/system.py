@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from appliance.box.hostname import apply_hostname
+from appliance.box.settings import read_settings
 from appliance.cli.common import Subparsers, config_from
-from appliance.hostname import apply_hostname
-from appliance.settings import read_settings
 
 
 def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:

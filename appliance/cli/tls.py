@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from appliance import tls
+from appliance.box import tls
 from appliance.cli.common import Subparsers, config_from
 
 

@@ -6,10 +6,10 @@ import argparse
 import getpass
 import sys
 
-from appliance.accounts import create_user
 from appliance.cli.common import Subparsers, opened
-from appliance.errors import ApplianceError
-from appliance.models import Role
+from appliance.core.errors import ApplianceError
+from appliance.db.models import Role
+from appliance.staff.accounts import create_user
 
 
 def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:

@@ -14,7 +14,7 @@ from appliance.asr_onnx.models import vad_path
 from appliance.asr_onnx.service import open_transcriber
 from appliance.asr_onnx.streaming import Caption, CaptionEngine, StreamOptions
 from appliance.asr_onnx.vad import SileroVad
-from appliance.config import Config
+from appliance.core.config import Config
 
 logger = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ import aioice.ice
 from aiortc import RTCConfiguration, RTCIceServer
 from aiortc.rtcconfiguration import RTCBundlePolicy
 
-from appliance.config import SfuConfig
-from appliance.errors import ApplianceError
+from appliance.core.config import SfuConfig
+from appliance.core.errors import ApplianceError
 
 logger = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpTransceiver, RTCSe
 from aiortc.exceptions import InternalError, InvalidStateError, OperationError
 from aiortc.sdp import SessionDescription
 
+from appliance.contracts.join_token import JoinClaims
 from appliance.sfu.aiortc_hooks import (
     on_keyframe_request,
     request_keyframe,
@@ -28,7 +29,6 @@ from appliance.sfu.forwarder import (
     TrackForwarder,
     VideoFrameAssembler,
 )
-from appliance.sfu.token import JoinClaims
 
 if TYPE_CHECKING:
     from appliance.sfu.room import Room

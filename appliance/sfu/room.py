@@ -10,14 +10,14 @@ from typing import Any
 
 from aiortc import RTCConfiguration
 
-from appliance.config import SfuConfig
-from appliance.errors import ApplianceError
+from appliance.contracts.join_token import MAX_TTL_SECONDS, JoinClaims
+from appliance.core.config import SfuConfig
+from appliance.core.errors import ApplianceError
 from appliance.sfu.audio_tap import AudioTap, CaptionService, CaptionSink
 from appliance.sfu.codecs import VideoCodec, video_codecs
 from appliance.sfu.forwarder import TrackForwarder
 from appliance.sfu.peer import Participant, Send, SignalingError, error_message
 from appliance.sfu.recorder import RecordingSinks, RoomRecording
-from appliance.sfu.token import MAX_TTL_SECONDS, JoinClaims
 
 logger = logging.getLogger(__name__)
 

@@ -15,13 +15,13 @@ import time
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from appliance.config import Config
+from appliance.contracts.recording_events import spool_dir, write_event
+from appliance.core.config import Config
 from appliance.sfu.codecs import CONTAINERS
 from appliance.storage.appliance_keys import load_intake_recipient
 from appliance.storage.blobstore import HashingFile, LocalBlobStore
 from appliance.storage.recipients import wrap_for_recipient
 from appliance.storage.sealed import SealWriter, new_object_id
-from appliance.storage.spool import spool_dir, write_event
 
 
 @dataclass

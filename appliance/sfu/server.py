@@ -9,8 +9,8 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from appliance import __version__
-from appliance.config import Config
-from appliance.sdnotify import keep_alive, notify
+from appliance.core.config import Config
+from appliance.core.sdnotify import keep_alive, notify
 from appliance.sfu.aiortc_hooks import enlarge_udp_receive_buffers
 from appliance.sfu.audio_tap import CAPTION_DROPS, CaptionService
 from appliance.sfu.forwarder import VIDEO_FRAMES

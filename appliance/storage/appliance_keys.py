@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from appliance.atomic_file import sync_directory, write_atomically
-from appliance.errors import ApplianceError
+from appliance.core.atomic_file import sync_directory, write_atomically
+from appliance.core.errors import ApplianceError
 from appliance.storage.recipients import (
     Identity,
     generate_identity,

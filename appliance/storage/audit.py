@@ -20,8 +20,8 @@ import peewee
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from appliance.database import serialized
-from appliance.models import AuditCheckpoint, AuditEntry
+from appliance.db.database import serialized
+from appliance.db.models import AuditCheckpoint, AuditEntry
 
 GENESIS_HASH = "0" * 64
 CHECKPOINT_DOMAIN = b"parley-audit-checkpoint-v1\n"

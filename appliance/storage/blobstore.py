@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
-from appliance.errors import ApplianceError
+from appliance.core.errors import ApplianceError
 
 SUFFIX = ".sealed"
 

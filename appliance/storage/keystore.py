@@ -12,9 +12,9 @@ from pathlib import Path
 
 import peewee
 
-from appliance.database import serialized, utcnow
-from appliance.errors import ApplianceError
-from appliance.models import ComplianceRecipient, DataKey
+from appliance.core.errors import ApplianceError
+from appliance.db.database import serialized, utcnow
+from appliance.db.models import ComplianceRecipient, DataKey
 from appliance.storage.appliance_keys import (
     drop_rotation_files,
     load_keys,

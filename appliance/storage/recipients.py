@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
-from appliance.errors import ApplianceError
+from appliance.core.errors import ApplianceError
 
 RECIPIENT_PREFIX = "parley-recipient-v1:"
 IDENTITY_PREFIX = "PARLEY-IDENTITY-V1:"

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from appliance.errors import ApplianceError
+from appliance.core.errors import ApplianceError
 
 MAGIC = b"PRLYSEAL"
 VERSION = 1

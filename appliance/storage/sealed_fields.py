@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from appliance.errors import ApplianceError
+from appliance.core.errors import ApplianceError
 
 VERSION = b"\x01"
 NONCE_BYTES = 12

@@ -14,9 +14,9 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
-from appliance.models import Role, User
+from appliance.db.models import Role, User
 from appliance.runtime import Runtime
-from appliance.sessions import find_session_user
+from appliance.staff.sessions import find_session_user
 
 ACCESS_KEY = "access"
 SESSION_COOKIE = "parley_session"

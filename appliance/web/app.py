@@ -29,10 +29,10 @@ from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from appliance import __version__
-from appliance.config import Config
-from appliance.errors import ApplianceError, Conflict, NotFound
+from appliance.core.config import Config
+from appliance.core.errors import ApplianceError, Conflict, NotFound
+from appliance.core.sdnotify import keep_alive, notify
 from appliance.runtime import Runtime
-from appliance.sdnotify import keep_alive, notify
 from appliance.web.access import access_guard, public
 from appliance.web.routes import (
     audit,

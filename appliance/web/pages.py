@@ -11,8 +11,8 @@ from litestar.di import NamedDependency
 from litestar.params import URLEncodedBody
 from litestar.response import Redirect, Template
 
-from appliance.errors import ApplianceError
-from appliance.models import User
+from appliance.core.errors import ApplianceError
+from appliance.db.models import User
 from appliance.runtime import Runtime
 
 V = TypeVar("V")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from appliance.config import Config
+from appliance.core.config import Config
 from appliance.sfu.ice import ice_servers
 
 

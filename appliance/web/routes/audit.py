@@ -8,7 +8,7 @@ from litestar import Request, get
 from litestar.params import FromQuery
 from litestar.response import Template
 
-from appliance.models import AuditEntry, Role
+from appliance.db.models import AuditEntry, Role
 from appliance.storage import audit
 from appliance.web.access import allow
 from appliance.web.pages import AppRuntime, actor, page

@@ -24,8 +24,8 @@ from prometheus_client import (
 )
 
 from appliance import __version__
-from appliance.liveness import HEARTBEAT_SECONDS, heartbeat_path
-from appliance.models import AuditEntry, Role, User
+from appliance.core.liveness import HEARTBEAT_SECONDS, heartbeat_path
+from appliance.db.models import AuditEntry, Role, User
 from appliance.web.access import public
 from appliance.web.pages import AppRuntime
 from appliance.web.threads import in_thread

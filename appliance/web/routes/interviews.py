@@ -12,10 +12,11 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from appliance import consent, notifications, scheduling
-from appliance.errors import ApplianceError, NotFound
-from appliance.models import Candidate, Interview, InterviewParticipant, Role, User
-from appliance.scheduling import as_utc, zone
+from appliance.core.errors import ApplianceError, NotFound
+from appliance.db.models import Candidate, Interview, InterviewParticipant, Role, User
+from appliance.hiring import notifications, scheduling
+from appliance.hiring.scheduling import as_utc, zone
+from appliance.interview import consent
 from appliance.web.access import allow
 from appliance.web.pages import AppRuntime, FormData, actor, page, see_other
 from appliance.web.threads import in_thread

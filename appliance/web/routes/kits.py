@@ -8,10 +8,10 @@ from litestar import Request, get, post
 from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 
-from appliance import kits, positions
-from appliance.errors import ApplianceError
-from appliance.kits import CompetencyDoc, KitDoc, QuestionDoc
-from appliance.models import Role
+from appliance.core.errors import ApplianceError
+from appliance.db.models import Role
+from appliance.hiring import kits, positions
+from appliance.hiring.kits import CompetencyDoc, KitDoc, QuestionDoc
 from appliance.web.access import allow
 from appliance.web.pages import AppRuntime, FormData, actor, optional_int, page, see_other
 from appliance.web.threads import in_thread

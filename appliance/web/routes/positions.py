@@ -10,10 +10,10 @@ from litestar import Request, get, post, put
 from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 
-from appliance import positions
-from appliance.errors import ApplianceError
-from appliance.models import Role
-from appliance.positions import PositionFields
+from appliance.core.errors import ApplianceError
+from appliance.db.models import Role
+from appliance.hiring import positions
+from appliance.hiring.positions import PositionFields
 from appliance.web.access import allow
 from appliance.web.pages import AppRuntime, FormData, actor, from_form, page, row_view, see_other
 from appliance.web.threads import in_thread

@@ -12,11 +12,11 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from appliance import transcription
 from appliance.asr_onnx.transcript import FORMATS
-from appliance.models import Candidate, Interview, Recording, Role, TranscriptionJob, User
-from appliance.scheduling import may_see
-from appliance.storage.recordings import get_recording
+from appliance.db.models import Candidate, Interview, Recording, Role, TranscriptionJob, User
+from appliance.hiring.scheduling import may_see
+from appliance.recordings import transcription
+from appliance.recordings.store import get_recording
 from appliance.web.access import allow
 from appliance.web.pages import AppRuntime, actor, page, see_other
 from appliance.web.threads import in_thread

@@ -16,10 +16,11 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath, JSONBody
 from litestar.response import Response, Template
 
-from appliance import consent, live_room, scheduling
-from appliance.errors import ApplianceError, NotFound
-from appliance.models import Interview, Role, User
-from appliance.scheduling import LinkRefused, as_utc
+from appliance.core.errors import ApplianceError, NotFound
+from appliance.db.models import Interview, Role, User
+from appliance.hiring import scheduling
+from appliance.hiring.scheduling import LinkRefused, as_utc
+from appliance.interview import consent, live_room
 from appliance.web.access import allow, public
 from appliance.web.pages import AppRuntime, page
 from appliance.web.sfu_link import sfu_link

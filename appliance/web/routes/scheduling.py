@@ -11,11 +11,8 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from appliance import consent, notifications, scheduling
-from appliance.calendar_invites import RECORDING_NOTICE, feed_ics, organizer
-from appliance.errors import ApplianceError, NotFound
-from appliance.kits import list_kits
-from appliance.models import (
+from appliance.core.errors import ApplianceError, NotFound
+from appliance.db.models import (
     CalendarFeed,
     Candidate,
     Invitation,
@@ -24,7 +21,11 @@ from appliance.models import (
     TimeOff,
     User,
 )
-from appliance.scheduling import LinkRefused, WeeklyWindow, as_utc, zone
+from appliance.hiring import notifications, scheduling
+from appliance.hiring.calendar_invites import RECORDING_NOTICE, feed_ics, organizer
+from appliance.hiring.kits import list_kits
+from appliance.hiring.scheduling import LinkRefused, WeeklyWindow, as_utc, zone
+from appliance.interview import consent
 from appliance.web.access import allow, public
 from appliance.web.pages import AppRuntime, FormData, actor, optional_int, page, see_other
 from appliance.web.routes.room import candidate_room_page

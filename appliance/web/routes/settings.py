@@ -8,9 +8,9 @@ from typing import Any
 from litestar import Request, get, post
 from litestar.response import Template
 
-from appliance import settings
-from appliance.errors import ApplianceError
-from appliance.models import ComplianceRecipient, Role
+from appliance.box import settings
+from appliance.core.errors import ApplianceError
+from appliance.db.models import ComplianceRecipient, Role
 from appliance.storage import keystore
 from appliance.web.access import allow
 from appliance.web.pages import AppRuntime, FormData, actor, optional_int, page

@@ -8,9 +8,9 @@ from litestar import Request, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from appliance import firstrun
-from appliance.errors import ApplianceError
-from appliance.sessions import start_session
+from appliance.box import firstrun
+from appliance.core.errors import ApplianceError
+from appliance.staff.sessions import start_session
 from appliance.web.access import public
 from appliance.web.pages import AppRuntime, FormData, page, see_other
 from appliance.web.routes.signin import session_cookie

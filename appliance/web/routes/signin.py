@@ -9,12 +9,13 @@ from litestar.datastructures import Cookie
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from appliance import accounts, live_room
-from appliance.accounts import SignInAttempt, SignInFailed
-from appliance.errors import ApplianceError
-from appliance.models import User
-from appliance.scheduling import zone
-from appliance.sessions import end_session, start_session
+from appliance.core.errors import ApplianceError
+from appliance.db.models import User
+from appliance.hiring.scheduling import zone
+from appliance.interview import live_room
+from appliance.staff import accounts
+from appliance.staff.accounts import SignInAttempt, SignInFailed
+from appliance.staff.sessions import end_session, start_session
 from appliance.web.access import SESSION_COOKIE, public, staff
 from appliance.web.pages import AppRuntime, FormData, local_path, page, see_other
 from appliance.web.threads import in_thread

@@ -11,9 +11,9 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Template
 
-from appliance import acme_certificates, settings, tls
-from appliance.errors import ApplianceError
-from appliance.models import Role
+from appliance.box import acme_certificates, settings, tls
+from appliance.core.errors import ApplianceError
+from appliance.db.models import Role
 from appliance.web.access import allow, public
 from appliance.web.pages import AppRuntime, FormData, actor, page
 from appliance.web.threads import in_thread

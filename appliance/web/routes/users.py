@@ -8,9 +8,9 @@ from litestar import Request, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from appliance import accounts
-from appliance.errors import ApplianceError
-from appliance.models import Role
+from appliance.core.errors import ApplianceError
+from appliance.db.models import Role
+from appliance.staff import accounts
 from appliance.web.access import allow
 from appliance.web.pages import AppRuntime, FormData, actor, page, see_other
 from appliance.web.threads import in_thread

@@ -1,0 +1,1 @@
+"""The box itself: first run, the data dir, settings, TLS and ACME, backup, host name."""

@@ -1,0 +1,379 @@
+"""The one configuration loader: defaults, then `appliance.toml`, then `APPLIANCE_*` variables.
+
+Every key is declared in a dataclass below; an unknown key, in the file or the environment,
+is an error that names it, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from appliance.core.errors import ApplianceError
+
+ENV_PREFIX = "APPLIANCE_"
+# Variables that choose where the configuration lives rather than being part of it.
+RESERVED_ENV = {"APPLIANCE_DATA_DIR", "APPLIANCE_CONFIG"}
+
+
+@dataclasses.dataclass
+class WebConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # The address people use to reach the appliance; links in setup URLs and invitations use it.
+    public_url: str = ""
+    # Whether /healthz also reports the SFU and the worker (when all run on this box).
+    report_services: bool = False
+    # Where the box's own reverse proxy reads cert.pem and key.pem; empty: TLS is terminated by
+    # a proxy Parley does not manage, and administrators cannot upload a certificate.
+    tls_dir: str = ""
+
+
+@dataclasses.dataclass
+class SfuConfig:
+    host: str = "127.0.0.1"
+    port: int = 8081
+    # Comma-separated stun:/turn: URLs handed to WebRTC; none by default, so an air-gapped box
+    # never contacts a public STUN server.
+    ice_servers: str = ""
+    # The signaling websocket's URL as browsers must use it (wss://host/sfu/ws, or a path such
+    # as /sfu/ws on the page's own origin); empty: the web origin's /sfu/ws when [web]
+    # public_url is set (the box's proxy), else this port directly.
+    public_url: str = ""
+    turn_username: str = ""
+    turn_password: str = ""
+    # Test-only: gather ICE candidates on 127.0.0.1 alone (aioice skips loopback otherwise).
+    ice_loopback_only: bool = False
+    # UDP ports media may use, "40000-40999", for a firewall that opens a range; empty: any
+    # ephemeral port. Each peer connection takes one per address of the box: a participant
+    # who sends and receives, on a box with one address, takes two.
+    udp_ports: str = ""
+    room_grace_seconds: int = 30
+    max_participants: int = 12
+    # Rooms this SFU holds at once; 0: no limit. Past its CPU, every room's frame rate
+    # collapses at once, so a box should refuse the room too many instead (bench/sfu.py
+    # measures what it holds; docs/operations.md, "Sizing").
+    max_rooms: int = 0
+    # Video codecs a publisher may send, in order of preference: the first one its offer has
+    # is used. VP8 plays everywhere; H.264 suits devices that encode it in hardware.
+    video_codecs: str = "VP8,H264"
+    # This SFU's name among the box's nodes; empty: the host name. A node that restarts closes
+    # the recordings it was writing as interrupted, keeping what reached the disk.
+    node: str = ""
+    # Join attempts allowed per client address (a burst, then this many a minute).
+    join_burst: int = 30
+    joins_per_minute: int = 60
+
+
+@dataclasses.dataclass
+class DatabaseConfig:
+    # Empty: SQLite in the data dir. Otherwise a peewee URL, e.g. postgresql://user@host/parley.
+    url: str = ""
+
+
+@dataclasses.dataclass
+class QueueConfig:
+    # Empty: huey on SQLite in the data dir. Otherwise redis://host:6379/0.
+    url: str = ""
+    workers: int = 2
+
+
+@dataclasses.dataclass
+class AuthConfig:
+    session_idle_minutes: int = 120
+    session_max_hours: int = 12
+    lockout_attempts: int = 5
+    lockout_minutes: int = 15
+
+
+@dataclasses.dataclass
+class AuditConfig:
+    checkpoint_every: int = 100
+
+
+@dataclasses.dataclass
+class StorageConfig:
+    # Empty: <data-dir>/blobs.
+    blob_dir: str = ""
+    chunk_size: int = 65536
+
+
+@dataclasses.dataclass
+class RetentionConfig:
+    # A candidate's data is erased this many days after their last interview ended, or after the
+    # hiring decision, whichever comes first; 0 turns a rule off. Legal holds always win.
+    days_after_interview: int = 365
+    days_after_decision: int = 180
+
+
+@dataclasses.dataclass
+class MetricsConfig:
+    # When set, /metrics answers only requests bearing `Authorization: Bearer <token>`.
+    token: str = ""
+
+
+@dataclasses.dataclass
+class SchedulingConfig:
+    # Free time kept around every interview on each panel member's calendar.
+    buffer_minutes: int = 10
+    # Candidates cannot book a slot starting sooner than this.
+    minimum_notice_hours: int = 12
+    # Slots start on this grid (minutes past the hour).
+    slot_step_minutes: int = 15
+    # How far ahead a self-scheduling link offers slots, and how long it stays valid.
+    horizon_days: int = 21
+    # A candidate's join link opens this long before the interview starts.
+    join_early_minutes: int = 15
+
+
+@dataclasses.dataclass
+class InterviewsConfig:
+    # When a candidate declines recording: "unrecorded" holds the interview without recording;
+    # "reschedule" keeps them out and asks the recruiter to arrange something else.
+    decline_recording: str = "unrecorded"
+    # Whether AI assistance will be used on transcripts (the candidate is asked separately).
+    ai_assistance: bool = False
+    # How a waiting candidate gets into the room: "manual" (a panel member admits them) or
+    # "at-start" (automatically from the start time; earlier, a panel member may admit them).
+    admit: str = "manual"
+
+
+@dataclasses.dataclass
+class SmtpConfig:
+    # Empty: no e-mail; recruiters see each message and its .ics to send themselves.
+    host: str = ""
+    port: int = 587
+    username: str = ""
+    password: str = ""
+    sender: str = "Parley <parley@localhost>"
+    # starttls, tls (implicit, port 465) or none (a relay on a trusted network only).
+    security: str = "starttls"
+    timeout_seconds: int = 30
+
+
+@dataclasses.dataclass
+class SystemConfig:
+    # The machine's host name, set on the Settings page; the image applies it as root when the
+    # services restart (`appliance system apply-hostname`). Empty: the name is left as it is.
+    hostname: str = ""
+
+
+@dataclasses.dataclass
+class AcmeConfig:
+    # The CA's ACME directory; empty: no ACME (a self-signed or uploaded certificate).
+    directory_url: str = ""
+    # Contact address the CA writes to about expiry and incidents.
+    email: str = ""
+    # Comma-separated names for the certificate; empty: the host of [web] public_url.
+    domains: str = ""
+    # A PEM file of CAs to trust for the directory's own HTTPS (an internal CA); empty: the
+    # system's trust store.
+    ca_bundle: str = ""
+    # Renew when the certificate has fewer days than this left.
+    renew_days: int = 30
+
+
+@dataclasses.dataclass
+class AsrConfig:
+    # Installed model directory name under <data-dir>/models (see `appliance models list`).
+    model: str = "whisper-base"
+    # auto: CUDA when onnxruntime offers it, else CPU.
+    device: str = "auto"
+    # CPU threads for speech recognition; 0: every core.
+    threads: int = 0
+    beam_size: int = 5
+    # Empty: detect the language of each recording.
+    language: str = ""
+    # Drop long silences before transcribing (Silero VAD).
+    vad: bool = True
+    # Live captions in calls, from the SFU process; off, or no model installed: none.
+    live_captions: bool = True
+    # Model for live captions; empty: the same as `model` (an int8 variant is faster on CPU).
+    live_model: str = ""
+    # Utterances from different calls encoded together for captions; 0: 8 on a GPU, 1 on a CPU
+    # (where batching measured no faster).
+    caption_batch: int = 0
+    # Where `appliance models install` fetches its pinned wheels from; empty: pip's default index.
+    index_url: str = ""
+
+
+@dataclasses.dataclass
+class Config:
+    data_dir: Path
+    web: WebConfig = dataclasses.field(default_factory=WebConfig)
+    sfu: SfuConfig = dataclasses.field(default_factory=SfuConfig)
+    database: DatabaseConfig = dataclasses.field(default_factory=DatabaseConfig)
+    queue: QueueConfig = dataclasses.field(default_factory=QueueConfig)
+    auth: AuthConfig = dataclasses.field(default_factory=AuthConfig)
+    audit: AuditConfig = dataclasses.field(default_factory=AuditConfig)
+    storage: StorageConfig = dataclasses.field(default_factory=StorageConfig)
+    retention: RetentionConfig = dataclasses.field(default_factory=RetentionConfig)
+    metrics: MetricsConfig = dataclasses.field(default_factory=MetricsConfig)
+    asr: AsrConfig = dataclasses.field(default_factory=AsrConfig)
+    scheduling: SchedulingConfig = dataclasses.field(default_factory=SchedulingConfig)
+    smtp: SmtpConfig = dataclasses.field(default_factory=SmtpConfig)
+    interviews: InterviewsConfig = dataclasses.field(default_factory=InterviewsConfig)
+    acme: AcmeConfig = dataclasses.field(default_factory=AcmeConfig)
+    system: SystemConfig = dataclasses.field(default_factory=SystemConfig)
+
+    @property
+    def public_url(self) -> str:
+        """Base URL for links shown to people, without a trailing slash."""
+        if self.web.public_url:
+            return self.web.public_url.rstrip("/")
+        host = "127.0.0.1" if self.web.host in ("0.0.0.0", "::", "") else self.web.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.web.port}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return Path(self.storage.blob_dir) if self.storage.blob_dir else self.data_dir / "blobs"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.data_dir / 'appliance.db'}"
+
+
+SECTIONS: dict[str, type[Any]] = {
+    f.name: f.default_factory  # type: ignore[misc]
+    for f in dataclasses.fields(Config)
+    if f.name != "data_dir"
+}
+
+
+SETTINGS_FILE = "settings.toml"
+
+
+def default_data_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """`APPLIANCE_DATA_DIR`, else the per-user data directory."""
+    if environ.get("APPLIANCE_DATA_DIR"):
+        return Path(environ["APPLIANCE_DATA_DIR"])
+    base = environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "parley"
+
+
+def load_config(
+    data_dir: Path,
+    config_path: Path | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> Config:
+    """Build the configuration for `data_dir`.
+
+    `config_path` defaults to `APPLIANCE_CONFIG`, else `<data_dir>/appliance.toml`; a file that
+    was named explicitly must exist, the default one may be absent. `<data_dir>/settings.toml`
+    (what administrators set in the browser) overrides it, and APPLIANCE_* variables override
+    both.
+    """
+    explicit = config_path or (
+        Path(environ["APPLIANCE_CONFIG"]) if environ.get("APPLIANCE_CONFIG") else None
+    )
+    path = explicit or data_dir / "appliance.toml"
+    if not path.exists() and explicit is not None:
+        raise ApplianceError(f"config file {path} does not exist")
+    sections: dict[str, dict[str, Any]] = {}
+    # The administrators' settings page writes settings.toml; it overrides the config file.
+    for source in (path, data_dir / SETTINGS_FILE):
+        for section, values in read_config_file(source).items():
+            for key, value in values.items():
+                sections.setdefault(section, {})[key] = check_value(
+                    section, key, value, f"{source}"
+                )
+
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV:
+            continue
+        section, key = _split_env_name(name)
+        sections.setdefault(section, {})[key] = _from_env(section, key, raw, name)
+
+    built = {section: SECTIONS[section](**sections.get(section, {})) for section in SECTIONS}
+    return Config(data_dir=data_dir, **built)
+
+
+def read_config_file(path: Path) -> dict[str, dict[str, Any]]:
+    """A config file's sections, each checked to be a known table; nothing when absent."""
+    if not path.exists():
+        return {}
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ApplianceError(f"cannot read config file {path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ApplianceError(f"config file {path} is not valid TOML: {exc}") from exc
+    for section, table in values.items():
+        if section not in SECTIONS:
+            raise ApplianceError(
+                f"{path}: unknown section [{section}]; known: {', '.join(SECTIONS)}"
+            )
+        if not isinstance(table, dict):
+            raise ApplianceError(f"{path}: '{section}' must be a table like [{section}]")
+    return values
+
+
+_KIND: dict[type[Any], str] = {
+    str: "a string",
+    int: "an integer",
+    bool: "true or false",
+    float: "a number",
+}
+
+
+def _field_types(section: str) -> dict[str, type[Any]]:
+    types = {"str": str, "int": int, "bool": bool, "float": float}
+    return {f.name: types[str(f.type)] for f in dataclasses.fields(SECTIONS[section])}
+
+
+def check_value(section: str, key: str, value: Any, source: str) -> Any:
+    fields = _field_types(section)
+    if key not in fields:
+        raise ApplianceError(
+            f"{source}: unknown key '{key}' in [{section}]; known: {', '.join(fields)}"
+        )
+    expected = fields[key]
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if type(value) is not expected:
+        raise ApplianceError(
+            f"{source}: [{section}] {key} must be {_KIND[expected]}, got {value!r}"
+        )
+    return value
+
+
+def _split_env_name(name: str) -> tuple[str, str]:
+    rest = name[len(ENV_PREFIX) :].lower()
+    for section in SECTIONS:
+        if rest.startswith(section + "_"):
+            key = rest[len(section) + 1 :]
+            if key in _field_types(section):
+                return section, key
+            raise ApplianceError(f"environment variable {name}: unknown key '{key}' in [{section}]")
+    raise ApplianceError(
+        f"environment variable {name} names no config section; "
+        f"use APPLIANCE_<SECTION>_<KEY> with a section of: {', '.join(SECTIONS)}"
+    )
+
+
+def _from_env(section: str, key: str, raw: str, name: str) -> Any:
+    expected = _field_types(section)[key]
+    if expected is str:
+        return raw
+    if expected is bool:
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ApplianceError(f"environment variable {name} must be true or false, got {raw!r}")
+    try:
+        return expected(raw)
+    except ValueError:
+        raise ApplianceError(
+            f"environment variable {name} must be {_KIND[expected]}, got {raw!r}"
+        ) from None

@@ -1,0 +1,1 @@
+"""The database: peewee models, the connection, and forward-only migrations."""

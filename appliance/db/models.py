@@ -1,0 +1,495 @@
+"""The data model: one peewee model per noun of the domain.
+
+These classes describe the schema as the newest migration leaves it; `appliance.migrations`
+builds and upgrades databases, and a test checks that both agree.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import peewee
+
+from appliance.db.database import database, utcnow
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    RECRUITER = "recruiter"
+    INTERVIEWER = "interviewer"
+    COMPLIANCE = "compliance"
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class Setting(BaseModel):
+    key = peewee.CharField(primary_key=True, max_length=64)
+    value = peewee.TextField()
+
+
+class User(BaseModel):
+    id = peewee.AutoField()
+    email = peewee.CharField(unique=True, max_length=254)
+    name = peewee.CharField(max_length=200, default="")
+    role = peewee.CharField(max_length=16)
+    password_hash = peewee.CharField(max_length=200)
+    active = peewee.BooleanField(default=True)
+    created_at = peewee.DateTimeField(default=utcnow)
+    totp_secret = peewee.CharField(max_length=64, null=True)
+    failed_signins = peewee.IntegerField(default=0)
+    locked_until = peewee.DateTimeField(null=True)
+    # IANA zone the user's weekly availability is written in.
+    timezone = peewee.CharField(max_length=64, default="UTC")
+
+
+class Session(BaseModel):
+    # Only the SHA-256 of the cookie's token is kept, so a database read yields no live session.
+    token_hash = peewee.CharField(primary_key=True, max_length=64)
+    user = peewee.ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
+    created_at = peewee.DateTimeField(default=utcnow)
+    last_seen_at = peewee.DateTimeField(default=utcnow)
+    expires_at = peewee.DateTimeField()
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    user_id: int
+
+
+class Position(BaseModel):
+    id = peewee.AutoField()
+    title = peewee.CharField(max_length=200)
+    department = peewee.CharField(max_length=200, default="")
+    location = peewee.CharField(max_length=200, default="")
+    description = peewee.TextField(default="")
+    status = peewee.CharField(max_length=16, default="open")
+    created_at = peewee.DateTimeField(default=utcnow)
+    updated_at = peewee.DateTimeField(default=utcnow)
+
+
+class Candidate(BaseModel):
+    id = peewee.AutoField()
+    name = peewee.CharField(max_length=200)
+    email = peewee.CharField(max_length=254)
+    phone = peewee.CharField(max_length=64, default="")
+    position = peewee.ForeignKeyField(
+        Position, null=True, backref="candidates", on_delete="SET NULL"
+    )
+    status = peewee.CharField(max_length=16, default="active")
+    notes = peewee.TextField(default="")
+    created_at = peewee.DateTimeField(default=utcnow)
+    updated_at = peewee.DateTimeField(default=utcnow)
+    erased_at = peewee.DateTimeField(null=True)
+    decided_at = peewee.DateTimeField(null=True)
+    legal_hold = peewee.BooleanField(default=False)
+    hold_reason = peewee.TextField(default="")
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    position_id: int | None
+
+
+class Kit(BaseModel):
+    id = peewee.AutoField()
+    name = peewee.CharField(max_length=200)
+    description = peewee.TextField(default="")
+    position = peewee.ForeignKeyField(Position, null=True, backref="kits", on_delete="SET NULL")
+    created_at = peewee.DateTimeField(default=utcnow)
+    updated_at = peewee.DateTimeField(default=utcnow)
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    position_id: int | None
+
+
+class Competency(BaseModel):
+    id = peewee.AutoField()
+    kit = peewee.ForeignKeyField(Kit, backref="competencies", on_delete="CASCADE")
+    name = peewee.CharField(max_length=200)
+    description = peewee.TextField(default="")
+    ordinal = peewee.IntegerField(default=0)
+    # What a score of 1..5 means for this competency, one column per level.
+    guide_1 = peewee.TextField(default="")
+    guide_2 = peewee.TextField(default="")
+    guide_3 = peewee.TextField(default="")
+    guide_4 = peewee.TextField(default="")
+    guide_5 = peewee.TextField(default="")
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    kit_id: int
+
+
+class Question(BaseModel):
+    id = peewee.AutoField()
+    kit = peewee.ForeignKeyField(Kit, backref="questions", on_delete="CASCADE")
+    competency = peewee.ForeignKeyField(Competency, backref="questions", on_delete="CASCADE")
+    text = peewee.TextField()
+    guidance = peewee.TextField(default="")
+    ordinal = peewee.IntegerField(default=0)
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    kit_id: int
+    competency_id: int
+
+
+class Interview(BaseModel):
+    id = peewee.AutoField()
+    # Null for interviews brought in from another system with no position attached.
+    position = peewee.ForeignKeyField(
+        Position, null=True, backref="interviews", on_delete="SET NULL"
+    )
+    candidate = peewee.ForeignKeyField(Candidate, backref="interviews", on_delete="CASCADE")
+    kit = peewee.ForeignKeyField(Kit, null=True, backref="interviews", on_delete="SET NULL")
+    starts_at = peewee.DateTimeField()
+    ends_at = peewee.DateTimeField()
+    status = peewee.CharField(max_length=16, default="scheduled")
+    created_by = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = peewee.DateTimeField(default=utcnow)
+    # The candidate's time zone, for what they are shown and sent.
+    timezone = peewee.CharField(max_length=64, default="UTC")
+    # Calendar SEQUENCE: raised on every reschedule or cancellation so calendars update in place.
+    sequence = peewee.IntegerField(default=0)
+    # The live room: when the candidate came to the lobby, was let in, and the panel ended it.
+    lobby_since = peewee.DateTimeField(null=True)
+    admitted_at = peewee.DateTimeField(null=True)
+    ended_at = peewee.DateTimeField(null=True)
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    position_id: int | None
+    candidate_id: int
+    kit_id: int | None
+    created_by_id: int | None
+
+
+class InterviewParticipant(BaseModel):
+    id = peewee.AutoField()
+    interview = peewee.ForeignKeyField(Interview, backref="participants", on_delete="CASCADE")
+    user = peewee.ForeignKeyField(User, backref="participations", on_delete="CASCADE")
+    role = peewee.CharField(max_length=16, default="interviewer")
+
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    interview_id: int
+    user_id: int
+
+    class Meta:
+        indexes = ((("interview", "user"), True),)
+
+
+class Consent(BaseModel):
+    id = peewee.AutoField()
+    interview = peewee.ForeignKeyField(Interview, backref="consents", on_delete="CASCADE")
+    kind = peewee.CharField(max_length=32)
+    granted = peewee.BooleanField()
+    text_shown = peewee.TextField()
+    decided_at = peewee.DateTimeField(default=utcnow)
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    interview_id: int
+
+
+class Scorecard(BaseModel):
+    id = peewee.AutoField()
+    interview = peewee.ForeignKeyField(Interview, backref="scorecards", on_delete="CASCADE")
+    author = peewee.ForeignKeyField(User, backref="scorecards", on_delete="CASCADE")
+    recommendation = peewee.CharField(max_length=16, null=True)
+    summary = peewee.TextField(default="")
+    created_at = peewee.DateTimeField(default=utcnow)
+    submitted_at = peewee.DateTimeField(null=True)
+    # The interviewer's private working notes, saved as they type during the interview.
+    notes = peewee.TextField(default="")
+    updated_at = peewee.DateTimeField(null=True)
+
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    interview_id: int
+    author_id: int
+
+    class Meta:
+        indexes = ((("interview", "author"), True),)
+
+
+class CompetencyScore(BaseModel):
+    id = peewee.AutoField()
+    scorecard = peewee.ForeignKeyField(Scorecard, backref="scores", on_delete="CASCADE")
+    competency = peewee.ForeignKeyField(Competency, on_delete="CASCADE")
+    score = peewee.IntegerField(constraints=[peewee.Check("score BETWEEN 1 AND 5")])
+    notes = peewee.TextField(default="")
+
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    scorecard_id: int
+    competency_id: int
+
+    class Meta:
+        indexes = ((("scorecard", "competency"), True),)
+
+
+class QuestionAsked(BaseModel):
+    """A question of the kit that this scorecard's author marked as asked."""
+
+    id = peewee.AutoField()
+    scorecard = peewee.ForeignKeyField(Scorecard, backref="asked", on_delete="CASCADE")
+    question = peewee.ForeignKeyField(Question, on_delete="CASCADE")
+    asked_at = peewee.DateTimeField(default=utcnow)
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    scorecard_id: int
+    question_id: int
+
+    class Meta:
+        indexes = ((("scorecard", "question"), True),)
+
+
+class Recording(BaseModel):
+    """One recorded session of an interview; its tracks and derived objects are its blobs."""
+
+    id = peewee.AutoField()
+    interview = peewee.ForeignKeyField(Interview, backref="recordings", on_delete="CASCADE")
+    status = peewee.CharField(max_length=16, default="recording")
+    source = peewee.CharField(max_length=16, default="live")
+    started_at = peewee.DateTimeField(default=utcnow)
+    ended_at = peewee.DateTimeField(null=True)
+    # The keystore entry whose data key seals every blob of this recording; null once erased.
+    key_id = peewee.CharField(max_length=32, null=True, index=True)
+    # The SFU node that writes a live recording: its restart interrupts what it was writing.
+    sfu_node = peewee.CharField(max_length=100, default="")
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    interview_id: int
+
+
+class RecordingBlob(BaseModel):
+    """A sealed object in the blob store: a participant's track, a transcript, captions."""
+
+    id = peewee.AutoField()
+    recording = peewee.ForeignKeyField(Recording, backref="blobs", on_delete="CASCADE")
+    object_id = peewee.CharField(max_length=32, unique=True)
+    participant_identity = peewee.CharField(max_length=200)
+    kind = peewee.CharField(max_length=16)
+    filename = peewee.CharField(max_length=255, default="")
+    media_type = peewee.CharField(max_length=100, default="application/octet-stream")
+    plaintext_bytes = peewee.BigIntegerField(default=0)
+    sealed_sha256 = peewee.CharField(max_length=64, default="")
+    status = peewee.CharField(max_length=16, default="writing")
+    created_at = peewee.DateTimeField(default=utcnow)
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    recording_id: int
+
+
+class DataKey(BaseModel):
+    """One wrapping of a data key: for the appliance's KEK or for one compliance recipient."""
+
+    id = peewee.AutoField()
+    key_id = peewee.CharField(max_length=32, index=True)
+    recipient = peewee.CharField(max_length=200)
+    wrapped = peewee.BlobField()
+    created_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("key_id", "recipient"), True),)
+
+
+class ComplianceRecipient(BaseModel):
+    """A compliance officer's public key; every new data key is also wrapped for it."""
+
+    id = peewee.AutoField()
+    recipient = peewee.CharField(max_length=200, unique=True)
+    label = peewee.CharField(max_length=200, default="")
+    added_at = peewee.DateTimeField(default=utcnow)
+
+
+class Comment(BaseModel):
+    id = peewee.AutoField()
+    interview = peewee.ForeignKeyField(Interview, backref="comments", on_delete="CASCADE")
+    recording = peewee.ForeignKeyField(
+        Recording, null=True, backref="comments", on_delete="CASCADE"
+    )
+    author = peewee.ForeignKeyField(User, backref="comments", on_delete="CASCADE")
+    offset_ms = peewee.IntegerField(null=True)
+    body = peewee.TextField()
+    created_at = peewee.DateTimeField(default=utcnow)
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    interview_id: int
+    recording_id: int | None
+    author_id: int
+
+
+class TranscriptSegment(BaseModel):
+    id = peewee.AutoField()
+    recording = peewee.ForeignKeyField(Recording, backref="segments", on_delete="CASCADE")
+    speaker = peewee.CharField(max_length=200)
+    start_ms = peewee.IntegerField()
+    end_ms = peewee.IntegerField()
+    # Sealed with the recording's data key, like every object derived from a recording.
+    sealed_text = peewee.BlobField()
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    recording_id: int
+
+
+class AvailabilityRule(BaseModel):
+    """A weekly window an interviewer can interview in, in their own time zone."""
+
+    id = peewee.AutoField()
+    user = peewee.ForeignKeyField(User, backref="availability", on_delete="CASCADE")
+    weekday = peewee.IntegerField()  # 0 Monday … 6 Sunday
+    start_minute = peewee.IntegerField()  # minutes after local midnight
+    end_minute = peewee.IntegerField()
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    user_id: int
+
+
+class TimeOff(BaseModel):
+    """An exception to the weekly availability: never schedule in [starts_at, ends_at) UTC."""
+
+    id = peewee.AutoField()
+    user = peewee.ForeignKeyField(User, backref="time_off", on_delete="CASCADE")
+    starts_at = peewee.DateTimeField()
+    ends_at = peewee.DateTimeField()
+    note = peewee.CharField(max_length=200, default="")
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    user_id: int
+
+
+class InterviewType(BaseModel):
+    """What a candidate is invited to: a kit, a length and a panel."""
+
+    id = peewee.AutoField()
+    name = peewee.CharField(max_length=200)
+    kit = peewee.ForeignKeyField(Kit, null=True, backref="interview_types", on_delete="SET NULL")
+    duration_minutes = peewee.IntegerField()
+    created_at = peewee.DateTimeField(default=utcnow)
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    kit_id: int | None
+
+
+class PanelMember(BaseModel):
+    id = peewee.AutoField()
+    interview_type = peewee.ForeignKeyField(InterviewType, backref="panel", on_delete="CASCADE")
+    user = peewee.ForeignKeyField(User, backref="panels", on_delete="CASCADE")
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    interview_type_id: int
+    user_id: int
+
+    class Meta:
+        indexes = ((("interview_type", "user"), True),)
+
+
+class Invitation(BaseModel):
+    """A candidate's link, to book and then to join the interview.
+
+    The token is an HMAC, under a key derived from the appliance's signing key, of `nonce`: the
+    appliance can put the link in every reminder, while the database alone (which stores only
+    the token's SHA-256) yields no working link.
+    """
+
+    id = peewee.AutoField()
+    candidate = peewee.ForeignKeyField(Candidate, backref="invitations", on_delete="CASCADE")
+    interview_type = peewee.ForeignKeyField(
+        InterviewType, backref="invitations", on_delete="CASCADE"
+    )
+    token_hash = peewee.CharField(max_length=64, unique=True)
+    nonce = peewee.CharField(max_length=32)
+    status = peewee.CharField(max_length=16, default="open")  # open, booked, cancelled
+    interview = peewee.ForeignKeyField(
+        Interview, null=True, backref="invitations", on_delete="SET NULL"
+    )
+    created_by = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = peewee.DateTimeField(default=utcnow)
+    expires_at = peewee.DateTimeField()
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    candidate_id: int
+    interview_type_id: int
+    interview_id: int | None
+    created_by_id: int | None
+
+
+class OutboxMessage(BaseModel):
+    """An e-mail to send (or, with no SMTP relay, for a recruiter to send by hand)."""
+
+    id = peewee.AutoField()
+    interview = peewee.ForeignKeyField(
+        Interview, null=True, backref="messages", on_delete="CASCADE"
+    )
+    recipient = peewee.CharField(max_length=254)
+    subject = peewee.CharField(max_length=300)
+    body = peewee.TextField()
+    ics = peewee.TextField(default="")
+    # A stable key ("reminder-24h:12:candidate") so a message is created once, whatever restarts.
+    dedupe_key = peewee.CharField(max_length=120, null=True, unique=True)
+    status = peewee.CharField(max_length=16, default="pending")  # pending, sent, manual, failed
+    attempts = peewee.IntegerField(default=0)
+    error = peewee.TextField(default="")
+    created_at = peewee.DateTimeField(default=utcnow)
+    sent_at = peewee.DateTimeField(null=True)
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    interview_id: int | None
+
+
+class CalendarFeed(BaseModel):
+    """An interviewer's private ICS feed; only the token's SHA-256 is stored."""
+
+    id = peewee.AutoField()
+    user = peewee.ForeignKeyField(User, unique=True, backref="calendar_feed", on_delete="CASCADE")
+    token_hash = peewee.CharField(max_length=64, unique=True)
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    user_id: int
+
+
+class TranscriptionJob(BaseModel):
+    """The batch transcription of one recording: queued when the recording ends."""
+
+    id = peewee.AutoField()
+    recording = peewee.ForeignKeyField(
+        Recording, unique=True, backref="transcription_jobs", on_delete="CASCADE"
+    )
+    status = peewee.CharField(max_length=16, default="queued")  # queued, running, done, failed
+    progress = peewee.FloatField(default=0.0)  # 0..1 of the recording's audio
+    model = peewee.CharField(max_length=100, default="")
+    error = peewee.TextField(default="")
+    queued_at = peewee.DateTimeField(default=utcnow)
+    started_at = peewee.DateTimeField(null=True)
+    finished_at = peewee.DateTimeField(null=True)
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    recording_id: int
+
+
+class AuditEntry(BaseModel):
+    seq = peewee.IntegerField(primary_key=True)
+    at = peewee.CharField(max_length=32)
+    actor = peewee.CharField(max_length=254)
+    action = peewee.CharField(max_length=64)
+    subject = peewee.CharField(max_length=254)
+    details = peewee.TextField()
+    prev_hash = peewee.CharField(max_length=64)
+    entry_hash = peewee.CharField(max_length=64)
+
+
+class AuditCheckpoint(BaseModel):
+    id = peewee.AutoField()
+    seq = peewee.IntegerField(unique=True)
+    entry_hash = peewee.CharField(max_length=64)
+    at = peewee.CharField(max_length=32)
+    signature = peewee.CharField(max_length=128)
+
+
+ALL_MODELS: list[type[BaseModel]] = [
+    Setting,
+    User,
+    Session,
+    Position,
+    Candidate,
+    Kit,
+    Competency,
+    Question,
+    Interview,
+    InterviewParticipant,
+    Consent,
+    Scorecard,
+    CompetencyScore,
+    QuestionAsked,
+    Recording,
+    RecordingBlob,
+    DataKey,
+    ComplianceRecipient,
+    Comment,
+    TranscriptSegment,
+    AuditEntry,
+    AuditCheckpoint,
+    TranscriptionJob,
+    AvailabilityRule,
+    TimeOff,
+    InterviewType,
+    PanelMember,
+    Invitation,
+    OutboxMessage,
+    CalendarFeed,
+]

@@ -1,0 +1,1 @@
+"""Positions, candidates, interview kits, scheduling, invitations, notifications and mail."""

@@ -1,0 +1,97 @@
+"""Candidates: the people interviewed. Personal fields are erasable (see storage erasure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import peewee
+
+from appliance.core import validation
+from appliance.core.errors import NotFound
+from appliance.db.database import utcnow
+from appliance.db.models import Candidate, Position
+from appliance.hiring.positions import get_position
+from appliance.staff.accounts import normalize_email
+from appliance.storage.audit import AuditLog
+
+STATUSES = ("active", "hired", "rejected", "withdrawn")
+DECIDED = ("hired", "rejected", "withdrawn")
+
+
+@dataclass
+class CandidateFields:
+    name: str
+    email: str
+    phone: str = ""
+    position_id: int | None = None
+    status: str = "active"
+    notes: str = ""
+
+    def cleaned(self) -> CandidateFields:
+        if self.position_id is not None:
+            get_position(self.position_id)
+        return CandidateFields(
+            name=validation.text("Name", self.name, 200, required=True),
+            email=normalize_email(self.email),
+            phone=validation.text("Phone", self.phone, 64),
+            position_id=self.position_id,
+            status=validation.choice("Status", self.status, STATUSES),
+            notes=validation.text("Notes", self.notes, 20000),
+        )
+
+
+def list_candidates(position_id: int | None = None) -> list[Candidate]:
+    query = (
+        Candidate.select(Candidate, Position)
+        .join(Position, peewee.JOIN.LEFT_OUTER)
+        .where(Candidate.erased_at.is_null())
+    )
+    if position_id is not None:
+        query = query.where(Candidate.position == position_id)
+    return list(query.order_by(Candidate.name))
+
+
+def get_candidate(candidate_id: int) -> Candidate:
+    candidate = Candidate.get_or_none(
+        (Candidate.id == candidate_id) & Candidate.erased_at.is_null()
+    )
+    if candidate is None:
+        raise NotFound(f"no candidate with id {candidate_id}")
+    return candidate
+
+
+def create_candidate(audit: AuditLog, actor: str, fields: CandidateFields) -> Candidate:
+    with audit.db.atomic():
+        clean = fields.cleaned()
+        candidate = Candidate.create(
+            name=clean.name,
+            email=clean.email,
+            phone=clean.phone,
+            position=clean.position_id,
+            status=clean.status,
+            notes=clean.notes,
+            decided_at=utcnow() if clean.status in DECIDED else None,
+        )
+        audit.record(actor, "candidate.create", f"candidate:{candidate.id}")
+    return candidate
+
+
+def update_candidate(
+    audit: AuditLog, actor: str, candidate_id: int, fields: CandidateFields
+) -> Candidate:
+    with audit.db.atomic():
+        clean = fields.cleaned()
+        candidate = get_candidate(candidate_id)
+        candidate.name = clean.name
+        candidate.email = clean.email
+        candidate.phone = clean.phone
+        candidate.position_id = clean.position_id
+        if clean.status != candidate.status:
+            # The hiring decision starts the decision retention clock; reopening stops it.
+            candidate.decided_at = utcnow() if clean.status in DECIDED else None
+        candidate.status = clean.status
+        candidate.notes = clean.notes
+        candidate.updated_at = utcnow()
+        candidate.save()
+        audit.record(actor, "candidate.update", f"candidate:{candidate.id}")
+    return candidate

@@ -1,0 +1,213 @@
+"""Interview kits: competencies, each with a 1-5 scoring guide, and questions that probe them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from appliance.core import validation
+from appliance.core.errors import ApplianceError, NotFound
+from appliance.db.database import utcnow
+from appliance.db.models import Competency, Kit, Question
+from appliance.hiring.positions import get_position
+from appliance.storage.audit import AuditLog
+
+LEVELS = 5
+
+
+@dataclass
+class QuestionDoc:
+    text: str
+    guidance: str = ""
+    id: int | None = None
+
+
+@dataclass
+class CompetencyDoc:
+    name: str
+    description: str = ""
+    # guide[i] says what a score of i + 1 looks like.
+    guide: list[str] = field(default_factory=lambda: [""] * LEVELS)
+    questions: list[QuestionDoc] = field(default_factory=list)
+    id: int | None = None
+
+
+@dataclass
+class KitDoc:
+    name: str
+    description: str = ""
+    position_id: int | None = None
+    competencies: list[CompetencyDoc] = field(default_factory=list)
+    id: int | None = None
+
+
+def _clean_kit(name: str, description: str, position_id: int | None) -> tuple[str, str]:
+    if position_id is not None:
+        get_position(position_id)
+    return (
+        validation.text("Kit name", name, 200, required=True),
+        validation.text("Kit description", description, 20000),
+    )
+
+
+def _clean_competency(doc: CompetencyDoc) -> dict[str, str]:
+    if len(doc.guide) != LEVELS:
+        raise ApplianceError(f"a scoring guide has exactly {LEVELS} levels, got {len(doc.guide)}")
+    cleaned = {
+        "name": validation.text("Competency name", doc.name, 200, required=True),
+        "description": validation.text("Competency description", doc.description, 20000),
+    }
+    for level, text in enumerate(doc.guide, start=1):
+        cleaned[f"guide_{level}"] = validation.text(f"Guide for score {level}", text, 5000)
+    return cleaned
+
+
+def _clean_question(doc: QuestionDoc) -> dict[str, str]:
+    return {
+        "text": validation.text("Question", doc.text, 5000, required=True),
+        "guidance": validation.text("Question guidance", doc.guidance, 5000),
+    }
+
+
+def list_kits() -> list[Kit]:
+    return list(Kit.select().order_by(Kit.name))
+
+
+def get_kit(kit_id: int) -> Kit:
+    kit = Kit.get_or_none(Kit.id == kit_id)
+    if kit is None:
+        raise NotFound(f"no interview kit with id {kit_id}")
+    return kit
+
+
+def create_kit(audit: AuditLog, actor: str, doc: KitDoc) -> Kit:
+    """Create a whole kit from a document; nothing is stored if any part is invalid."""
+    with audit.db.atomic():
+        name, description = _clean_kit(doc.name, doc.description, doc.position_id)
+        kit = Kit.create(name=name, description=description, position=doc.position_id)
+        for competency in doc.competencies:
+            _insert_competency(kit, competency)
+        audit.record(actor, "kit.create", f"kit:{kit.id}", {"name": name})
+    return kit
+
+
+def update_kit(
+    audit: AuditLog, actor: str, kit_id: int, name: str, description: str, position_id: int | None
+) -> Kit:
+    with audit.db.atomic():
+        kit = get_kit(kit_id)
+        kit.name, kit.description = _clean_kit(name, description, position_id)
+        kit.position_id = position_id
+        kit.updated_at = utcnow()
+        kit.save()
+        audit.record(actor, "kit.update", f"kit:{kit.id}", {"name": kit.name})
+    return kit
+
+
+def add_competency(audit: AuditLog, actor: str, kit_id: int, doc: CompetencyDoc) -> Competency:
+    with audit.db.atomic():
+        kit = get_kit(kit_id)
+        competency = _insert_competency(kit, doc)
+        _touch(kit)
+        audit.record(actor, "kit.competency_add", f"kit:{kit.id}", {"competency": competency.id})
+    return competency
+
+
+def update_competency(
+    audit: AuditLog, actor: str, kit_id: int, competency_id: int, doc: CompetencyDoc
+) -> Competency:
+    with audit.db.atomic():
+        competency = _competency_of(kit_id, competency_id)
+        for name, value in _clean_competency(doc).items():
+            setattr(competency, name, value)
+        competency.save()
+        _touch(competency.kit)
+        audit.record(actor, "kit.competency_update", f"kit:{kit_id}", {"competency": competency_id})
+    return competency
+
+
+def remove_competency(audit: AuditLog, actor: str, kit_id: int, competency_id: int) -> None:
+    with audit.db.atomic():
+        competency = _competency_of(kit_id, competency_id)
+        Question.delete().where(Question.competency == competency).execute()
+        competency.delete_instance()
+        _touch(get_kit(kit_id))
+        audit.record(actor, "kit.competency_remove", f"kit:{kit_id}", {"competency": competency_id})
+
+
+def add_question(
+    audit: AuditLog, actor: str, kit_id: int, competency_id: int, doc: QuestionDoc
+) -> Question:
+    with audit.db.atomic():
+        competency = _competency_of(kit_id, competency_id)
+        question = _insert_question(competency, doc)
+        _touch(competency.kit)
+        audit.record(actor, "kit.question_add", f"kit:{kit_id}", {"question": question.id})
+    return question
+
+
+def remove_question(audit: AuditLog, actor: str, kit_id: int, question_id: int) -> None:
+    with audit.db.atomic():
+        question = Question.get_or_none((Question.id == question_id) & (Question.kit == kit_id))
+        if question is None:
+            raise NotFound(f"kit {kit_id} has no question with id {question_id}")
+        question.delete_instance()
+        _touch(get_kit(kit_id))
+        audit.record(actor, "kit.question_remove", f"kit:{kit_id}", {"question": question_id})
+
+
+def kit_document(kit: Kit) -> KitDoc:
+    """The kit with its competencies and their questions, in order."""
+    competencies = list(
+        Competency.select().where(Competency.kit == kit).order_by(Competency.ordinal, Competency.id)
+    )
+    questions = list(
+        Question.select().where(Question.kit == kit).order_by(Question.ordinal, Question.id)
+    )
+    return KitDoc(
+        id=kit.id,
+        name=kit.name,
+        description=kit.description,
+        position_id=kit.position_id,
+        competencies=[
+            CompetencyDoc(
+                id=c.id,
+                name=c.name,
+                description=c.description,
+                guide=[getattr(c, f"guide_{level}") for level in range(1, LEVELS + 1)],
+                questions=[
+                    QuestionDoc(id=q.id, text=q.text, guidance=q.guidance)
+                    for q in questions
+                    if q.competency_id == c.id
+                ],
+            )
+            for c in competencies
+        ],
+    )
+
+
+def _insert_competency(kit: Kit, doc: CompetencyDoc) -> Competency:
+    ordinal = Competency.select().where(Competency.kit == kit).count()
+    competency = Competency.create(kit=kit, ordinal=ordinal, **_clean_competency(doc))
+    for question in doc.questions:
+        _insert_question(competency, question)
+    return competency
+
+
+def _insert_question(competency: Competency, doc: QuestionDoc) -> Question:
+    ordinal = Question.select().where(Question.kit == competency.kit_id).count()
+    return Question.create(
+        kit=competency.kit_id, competency=competency, ordinal=ordinal, **_clean_question(doc)
+    )
+
+
+def _competency_of(kit_id: int, competency_id: int) -> Competency:
+    competency = Competency.get_or_none(
+        (Competency.id == competency_id) & (Competency.kit == kit_id)
+    )
+    if competency is None:
+        raise NotFound(f"kit {kit_id} has no competency with id {competency_id}")
+    return competency
+
+
+def _touch(kit: Kit) -> None:
+    Kit.update(updated_at=utcnow()).where(Kit.id == kit.id).execute()

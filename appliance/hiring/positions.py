@@ -1,0 +1,64 @@
+"""Positions: the jobs candidates interview for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from appliance.core import validation
+from appliance.core.errors import NotFound
+from appliance.db.database import utcnow
+from appliance.db.models import Position
+from appliance.storage.audit import AuditLog
+
+STATUSES = ("open", "on_hold", "closed")
+
+
+@dataclass
+class PositionFields:
+    title: str
+    department: str = ""
+    location: str = ""
+    description: str = ""
+    status: str = "open"
+
+    def cleaned(self) -> PositionFields:
+        return PositionFields(
+            title=validation.text("Title", self.title, 200, required=True),
+            department=validation.text("Department", self.department, 200),
+            location=validation.text("Location", self.location, 200),
+            description=validation.text("Description", self.description, 20000),
+            status=validation.choice("Status", self.status, STATUSES),
+        )
+
+
+def list_positions() -> list[Position]:
+    return list(Position.select().order_by(Position.status, Position.title))
+
+
+def get_position(position_id: int) -> Position:
+    position = Position.get_or_none(Position.id == position_id)
+    if position is None:
+        raise NotFound(f"no position with id {position_id}")
+    return position
+
+
+def create_position(audit: AuditLog, actor: str, fields: PositionFields) -> Position:
+    clean = fields.cleaned()
+    with audit.db.atomic():
+        position = Position.create(**vars(clean))
+        audit.record(actor, "position.create", f"position:{position.id}", {"title": clean.title})
+    return position
+
+
+def update_position(
+    audit: AuditLog, actor: str, position_id: int, fields: PositionFields
+) -> Position:
+    clean = fields.cleaned()
+    with audit.db.atomic():
+        position = get_position(position_id)
+        for name, value in vars(clean).items():
+            setattr(position, name, value)
+        position.updated_at = utcnow()
+        position.save()
+        audit.record(actor, "position.update", f"position:{position.id}", {"title": clean.title})
+    return position

@@ -1,0 +1,505 @@
+"""Scheduling: interviewers' weekly availability, time off, interview types with a panel,
+candidates' self-scheduling links, free slots, and atomic booking.
+
+Times are stored as naive UTC like every other timestamp; availability is written in each
+interviewer's own zone and converted per date, so daylight-saving changes move nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hmac
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import peewee
+
+from appliance.core import validation
+from appliance.core.config import SchedulingConfig
+from appliance.core.errors import ApplianceError, Conflict, NotFound
+from appliance.db.database import serialized, utcnow
+from appliance.db.models import (
+    AvailabilityRule,
+    CalendarFeed,
+    Candidate,
+    Interview,
+    InterviewParticipant,
+    InterviewType,
+    Invitation,
+    Kit,
+    PanelMember,
+    Role,
+    TimeOff,
+    User,
+)
+from appliance.staff.bearer import digest, new_token
+from appliance.storage.appliance_keys import ApplianceKeys
+from appliance.storage.audit import AuditLog
+
+UTC = dt.UTC
+DAY = dt.timedelta(days=1)
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def zone(name: str) -> ZoneInfo:
+    """An IANA zone (cached by zoneinfo); a clear error for anything else."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ApplianceError(
+            f"unknown time zone {name!r}: use an IANA name like Europe/Berlin"
+        ) from None
+
+
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    """Naive UTC (as stored) or aware → aware UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def stored(moment: dt.datetime) -> dt.datetime:
+    return as_utc(moment).replace(tzinfo=None)
+
+
+def _minutes(label: str, value: str) -> int:
+    try:
+        hours, minutes = value.split(":")
+        total = int(hours) * 60 + int(minutes)
+    except ValueError:
+        raise ApplianceError(f"{label} must be a time like 09:30, not {value!r}") from None
+    if not 0 <= total <= 24 * 60 or not 0 <= int(minutes) < 60:
+        raise ApplianceError(f"{label} {value!r} is not a time of day")
+    return total
+
+
+@dataclass(frozen=True)
+class WeeklyWindow:
+    weekday: int
+    start: str  # "09:00", local
+    end: str  # "17:30", local
+
+
+def set_availability(
+    audit: AuditLog, actor: str, user: User, timezone: str, windows: Iterable[WeeklyWindow]
+) -> list[AvailabilityRule]:
+    """Replaces `user`'s weekly availability (in `timezone`, which becomes theirs)."""
+    zone(timezone)
+    rules = []
+    for window in windows:
+        if not 0 <= window.weekday <= 6:
+            raise ApplianceError(f"weekday must be 0 (Monday) to 6 (Sunday), not {window.weekday}")
+        start = _minutes("Start", window.start)
+        end = _minutes("End", window.end)
+        if end <= start:
+            raise ApplianceError(f"{WEEKDAYS[window.weekday]}: the window must end after it starts")
+        rules.append((window.weekday, start, end))
+    with serialized(AvailabilityRule._meta.database):
+        User.update(timezone=timezone).where(User.id == user.id).execute()
+        AvailabilityRule.delete().where(AvailabilityRule.user == user).execute()
+        created = [
+            AvailabilityRule.create(user=user, weekday=w, start_minute=s, end_minute=e)
+            for w, s, e in sorted(rules)
+        ]
+    user.timezone = timezone
+    audit.record(actor, "availability.set", f"user:{user.id}", {"windows": len(created)})
+    return created
+
+
+def add_time_off(
+    audit: AuditLog, actor: str, user: User, first_day: dt.date, last_day: dt.date, note: str = ""
+) -> TimeOff:
+    """Whole local days off, first to last inclusive, in the user's zone."""
+    if last_day < first_day:
+        raise ApplianceError("time off must end on or after the day it starts")
+    tz = zone(user.timezone)
+    start = dt.datetime.combine(first_day, dt.time(), tz)
+    end = dt.datetime.combine(last_day + DAY, dt.time(), tz)
+    row = TimeOff.create(
+        user=user,
+        starts_at=stored(start),
+        ends_at=stored(end),
+        note=validation.text("Note", note, 200),
+    )
+    audit.record(
+        actor,
+        "availability.time_off",
+        f"user:{user.id}",
+        {"from": str(first_day), "to": str(last_day)},
+    )
+    return row
+
+
+def create_interview_type(
+    audit: AuditLog,
+    actor: str,
+    name: str,
+    duration_minutes: int,
+    panel: list[int],
+    kit_id: int | None = None,
+) -> InterviewType:
+    if not 10 <= duration_minutes <= 8 * 60:
+        raise ApplianceError("an interview lasts between 10 minutes and 8 hours")
+    if not panel:
+        raise ApplianceError("an interview type needs at least one interviewer on its panel")
+    members = list(User.select().where(User.id.in_(panel) & User.active))
+    if len(members) != len(set(panel)):
+        raise NotFound("a panel member is not an active user")
+    if kit_id is not None and Kit.get_or_none(Kit.id == kit_id) is None:
+        raise NotFound(f"no kit with id {kit_id}")
+    with serialized(InterviewType._meta.database):
+        kind = InterviewType.create(
+            name=validation.text("Name", name, 200, required=True),
+            kit=kit_id,
+            duration_minutes=duration_minutes,
+        )
+        for member in members:
+            PanelMember.create(interview_type=kind, user=member)
+    audit.record(
+        actor, "interview_type.create", f"interview_type:{kind.id}", {"panel": sorted(panel)}
+    )
+    return kind
+
+
+def panel_of(kind: InterviewType) -> list[User]:
+    return list(
+        User.select().join(PanelMember).where(PanelMember.interview_type == kind).order_by(User.id)
+    )
+
+
+def link_token(invitation: Invitation, link_key: bytes) -> str:
+    """The candidate's link token, recomputed from the invitation's nonce."""
+    mac = hmac.new(link_key, f"invitation:{invitation.nonce}".encode(), "sha256").digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def invite(
+    audit: AuditLog,
+    actor: str,
+    candidate_id: int,
+    interview_type_id: int,
+    settings: SchedulingConfig,
+    link_key: bytes,
+    created_by: User | None = None,
+) -> tuple[Invitation, str]:
+    """A self-scheduling link for the candidate: the invitation and its token."""
+    candidate = Candidate.get_or_none(Candidate.id == candidate_id)
+    if candidate is None or candidate.erased_at is not None:
+        raise NotFound(f"no candidate with id {candidate_id}")
+    kind = InterviewType.get_or_none(InterviewType.id == interview_type_id)
+    if kind is None:
+        raise NotFound(f"no interview type with id {interview_type_id}")
+    invitation = Invitation(
+        candidate=candidate,
+        interview_type=kind,
+        nonce=secrets.token_hex(16),
+        created_by=created_by,
+        expires_at=utcnow() + dt.timedelta(days=settings.horizon_days),
+    )
+    token = link_token(invitation, link_key)
+    invitation.token_hash = digest(token)
+    invitation.save()
+    audit.record(
+        actor, "invitation.create", f"candidate:{candidate.id}", {"interview_type": kind.id}
+    )
+    return invitation, token
+
+
+class LinkRefused(ApplianceError):
+    """A scheduling or join link that is unknown, expired, used or cancelled."""
+
+
+def invitation_for(token: str, now: dt.datetime | None = None) -> Invitation:
+    invitation = Invitation.get_or_none(Invitation.token_hash == digest(token))
+    if invitation is None:
+        raise LinkRefused("this link is not valid; ask your recruiter for a new one")
+    if invitation.status == "cancelled":
+        raise LinkRefused("this invitation was cancelled; ask your recruiter for a new one")
+    if as_utc(invitation.expires_at) <= as_utc(now or utcnow()):
+        raise LinkRefused("this link has expired; ask your recruiter for a new one")
+    if invitation.candidate.erased_at is not None:
+        raise LinkRefused("this link is not valid; ask your recruiter for a new one")
+    return invitation
+
+
+@dataclass(frozen=True)
+class Interval:
+    start: dt.datetime  # aware UTC
+    end: dt.datetime
+
+    def covers(self, other: Interval) -> bool:
+        return self.start <= other.start and other.end <= self.end
+
+    def overlaps(self, other: Interval) -> bool:
+        return self.start < other.end and other.start < self.end
+
+
+def _weekly(user: User, start: dt.datetime, end: dt.datetime) -> list[Interval]:
+    """The user's availability windows that meet [start, end), as UTC intervals."""
+    tz = zone(user.timezone)
+    rules = list(AvailabilityRule.select().where(AvailabilityRule.user == user))
+    windows = []
+    day = start.astimezone(tz).date() - DAY
+    while day <= end.astimezone(tz).date():
+        for rule in rules:
+            if rule.weekday == day.weekday():
+                # Aware + timedelta is wall-clock arithmetic: DST days keep their local hours.
+                midnight = dt.datetime.combine(day, dt.time(), tz)
+                local_start = midnight + dt.timedelta(minutes=rule.start_minute)
+                local_end = midnight + dt.timedelta(minutes=rule.end_minute)
+                windows.append(Interval(local_start.astimezone(UTC), local_end.astimezone(UTC)))
+        day += DAY
+    return windows
+
+
+def _blocked(
+    user: User, start: dt.datetime, end: dt.datetime, buffer: dt.timedelta, ignoring: int | None
+) -> list[Interval]:
+    """Time off, and booked interviews widened by the buffer."""
+    blocked = [
+        Interval(as_utc(t.starts_at), as_utc(t.ends_at))
+        for t in TimeOff.select().where(
+            (TimeOff.user == user)
+            & (TimeOff.ends_at > stored(start))
+            & (TimeOff.starts_at < stored(end))
+        )
+    ]
+    booked = (
+        Interview.select()
+        .join(InterviewParticipant)
+        .where(
+            (InterviewParticipant.user == user)
+            & (Interview.status != "cancelled")
+            & (Interview.id != (ignoring or 0))
+            & (Interview.ends_at > stored(start - buffer))
+            & (Interview.starts_at < stored(end + buffer))
+        )
+    )
+    blocked += [Interval(as_utc(i.starts_at) - buffer, as_utc(i.ends_at) + buffer) for i in booked]
+    return blocked
+
+
+def _free_for(slot: Interval, windows: list[Interval], blocked: list[Interval]) -> bool:
+    return any(w.covers(slot) for w in windows) and not any(b.overlaps(slot) for b in blocked)
+
+
+def free_slots(
+    kind: InterviewType,
+    settings: SchedulingConfig,
+    now: dt.datetime | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    ignoring: int | None = None,
+) -> list[dt.datetime]:
+    """Start times (aware UTC) at which every panel member is free for the whole interview."""
+    current = as_utc(now or utcnow())
+    earliest = current + dt.timedelta(hours=settings.minimum_notice_hours)
+    start = max(as_utc(start) if start else earliest, earliest)
+    end = as_utc(end) if end else current + dt.timedelta(days=settings.horizon_days)
+    step = dt.timedelta(minutes=settings.slot_step_minutes)
+    length = dt.timedelta(minutes=kind.duration_minutes)
+    buffer = dt.timedelta(minutes=settings.buffer_minutes)
+    panel = panel_of(kind)
+    if not panel or end <= start:
+        return []
+    calendars = [
+        (
+            _weekly(member, start, end + length),
+            _blocked(member, start, end + length, buffer, ignoring),
+        )
+        for member in panel
+    ]
+    grid = dt.datetime(start.year, start.month, start.day, tzinfo=UTC)
+    while grid < start:
+        grid += step
+    slots = []
+    while grid < end:
+        slot = Interval(grid, grid + length)
+        if all(_free_for(slot, w, b) for w, b in calendars):
+            slots.append(grid)
+        grid += step
+    return slots
+
+
+def book(
+    audit: AuditLog,
+    token: str,
+    starts_at: dt.datetime,
+    timezone: str,
+    settings: SchedulingConfig,
+    now: dt.datetime | None = None,
+) -> Interview:
+    """Books the slot for the invitation's candidate. The check and the booking happen in one
+    serialized transaction, so two candidates racing for one slot cannot both get it."""
+    zone(timezone)
+    start = as_utc(starts_at)
+    db = Interview._meta.database
+    with serialized(db):
+        invitation = invitation_for(token, now)
+        if invitation.status != "open":
+            raise LinkRefused("this invitation was already used to book an interview")
+        kind = invitation.interview_type
+        slot_free = start in free_slots(
+            kind, settings, now, start, start + dt.timedelta(minutes=settings.slot_step_minutes)
+        )
+        if not slot_free:
+            raise Conflict("that time is no longer free; please pick another")
+        interview = Interview.create(
+            candidate=invitation.candidate,
+            position=invitation.candidate.position,
+            kit=kind.kit,
+            starts_at=stored(start),
+            ends_at=stored(start + dt.timedelta(minutes=kind.duration_minutes)),
+            status="scheduled",
+            created_by=invitation.created_by,
+            timezone=timezone,
+        )
+        for member in panel_of(kind):
+            InterviewParticipant.create(interview=interview, user=member, role="interviewer")
+        invitation.status, invitation.interview = "booked", interview
+        invitation.save()
+        audit.record(
+            f"candidate:{invitation.candidate_id}",
+            "interview.book",
+            f"interview:{interview.id}",
+            {"starts_at": start.isoformat()},
+        )
+    return interview
+
+
+def reschedule(
+    audit: AuditLog,
+    actor: str,
+    interview: Interview,
+    starts_at: dt.datetime,
+    settings: SchedulingConfig,
+    now: dt.datetime | None = None,
+) -> Interview:
+    """Moves a scheduled interview; its panel must be free at the new time (its own booking
+    does not count against it)."""
+    start = as_utc(starts_at)
+    length = as_utc(interview.ends_at) - as_utc(interview.starts_at)
+    with serialized(Interview._meta.database):
+        if interview.status != "scheduled":
+            raise Conflict(f"interview {interview.id} is {interview.status}; it cannot be moved")
+        original = (interview.starts_at, interview.ends_at)
+        kind = _type_of(interview)
+        step_end = start + dt.timedelta(minutes=settings.slot_step_minutes)
+        free = kind is not None and start in free_slots(
+            kind, settings, now, start, step_end, ignoring=interview.id
+        )
+        if not free:
+            raise Conflict("the panel is not free at that time")
+        interview.starts_at, interview.ends_at = stored(start), stored(start + length)
+        interview.status = "scheduled"
+        interview.sequence += 1
+        interview.save()
+    audit.record(
+        actor,
+        "interview.reschedule",
+        f"interview:{interview.id}",
+        {"from": as_utc(original[0]).isoformat(), "to": start.isoformat()},
+    )
+    return interview
+
+
+def _type_of(interview: Interview) -> InterviewType | None:
+    invitation = Invitation.get_or_none(Invitation.interview == interview)
+    return invitation.interview_type if invitation is not None else None
+
+
+def cancel(audit: AuditLog, actor: str, interview: Interview, reason: str = "") -> Interview:
+    if interview.status == "cancelled":
+        return interview
+    interview.status = "cancelled"
+    interview.sequence += 1
+    interview.save()
+    audit.record(actor, "interview.cancel", f"interview:{interview.id}", {"reason": reason[:200]})
+    return interview
+
+
+def interviewers(interview: Interview) -> list[User]:
+    return list(
+        User.select()
+        .join(InterviewParticipant)
+        .where((InterviewParticipant.interview == interview) & (User.role != Role.COMPLIANCE))
+        .order_by(User.id)
+    )
+
+
+def upcoming_for(user: User, now: dt.datetime | None = None) -> peewee.ModelSelect[Interview]:
+    current = stored(now or utcnow())
+    return (
+        Interview.select()
+        .join(InterviewParticipant)
+        .where((InterviewParticipant.user == user) & (Interview.ends_at > current - 30 * DAY))
+        .order_by(Interview.starts_at)
+    )
+
+
+def reset_feed(audit: AuditLog, actor: str, user: User) -> str:
+    """A new private calendar-feed token for `user` (the old URL stops working)."""
+    token = new_token()
+    with serialized(CalendarFeed._meta.database):
+        CalendarFeed.delete().where(CalendarFeed.user == user).execute()
+        CalendarFeed.create(user=user, token_hash=digest(token))
+    audit.record(actor, "calendar_feed.reset", f"user:{user.id}")
+    return token
+
+
+def feed_user(token: str) -> User:
+    feed = CalendarFeed.get_or_none(CalendarFeed.token_hash == digest(token))
+    if feed is None or not feed.user.active:
+        raise NotFound("no such calendar feed")
+    user: User = feed.user
+    return user
+
+
+def availability_of(user: User) -> dict[int, tuple[str, str]]:
+    """Weekday → (start, end) as HH:MM, for the form (the first window of each day)."""
+    windows: dict[int, tuple[str, str]] = {}
+    for rule in (
+        AvailabilityRule.select()
+        .where(AvailabilityRule.user == user)
+        .order_by(AvailabilityRule.weekday, AvailabilityRule.start_minute)
+    ):
+        windows.setdefault(
+            rule.weekday,
+            (
+                f"{rule.start_minute // 60:02d}:{rule.start_minute % 60:02d}",
+                f"{rule.end_minute // 60:02d}:{rule.end_minute % 60:02d}",
+            ),
+        )
+    return windows
+
+
+def list_interview_types() -> list[InterviewType]:
+    return list(InterviewType.select().order_by(InterviewType.name))
+
+
+def invitable_staff() -> list[User]:
+    return list(
+        User.select()
+        .where(User.active & User.role.in_([Role.INTERVIEWER, Role.RECRUITER, Role.ADMIN]))
+        .order_by(User.name, User.email)
+    )
+
+
+def may_see(user: User, interview_id: int) -> bool:
+    """Hiring staff see every interview (and its recordings); others, those they sit on."""
+    if Role(user.role) in (Role.ADMIN, Role.RECRUITER):
+        return True
+    return bool(
+        InterviewParticipant.select()
+        .where(
+            (InterviewParticipant.interview == interview_id)
+            & (InterviewParticipant.user == user.id)
+        )
+        .exists()
+    )
+
+
+def link_key(keys: ApplianceKeys) -> bytes:
+    """The key candidate links are made with (see `link_token`)."""
+    return keys.derive("candidate links")

@@ -1,0 +1,396 @@
+"""Compliance export bundles: one file an officer verifies and decrypts without the appliance.
+
+A bundle is an uncompressed POSIX tar holding `manifest.json`, `manifest.sig` and
+`blobs/<object id>.sealed`. The manifest names the recording, its blobs with their SHA-256,
+the data key wrapped for the officer's recipient, and the audit entries about the recording
+with the checkpoint that covers them; the signature is the appliance's Ed25519 key over the
+manifest. See docs/recording-format.md ("Export bundles").
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import re
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from appliance.core.errors import ApplianceError
+from appliance.db.database import utcnow
+from appliance.db.models import AuditCheckpoint, AuditEntry, Interview, RecordingBlob
+from appliance.recordings.store import READABLE_BLOBS, blob_store, get_recording
+from appliance.runtime import Runtime
+from appliance.storage import audit, keystore
+from appliance.storage.recipients import (
+    Identity,
+    parse_recipient,
+    unwrap_with_identity,
+    wrap_for_recipient,
+)
+from appliance.storage.sealed import HEADER_BYTES, SealedReader, SealError, Truncated, parse_header
+
+FORMAT = "parley-export-v1"
+SIGNATURE_DOMAIN = b"parley-export-v1\n"
+MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+COPY_BLOCK = 1024 * 1024
+
+
+class BundleInvalid(ApplianceError):
+    """The bundle failed verification; the message names what."""
+
+
+@dataclass(frozen=True)
+class BundleReport:
+    recording_id: int
+    blobs: int
+    audit_entries: int
+    signer_fingerprint: str
+
+
+def signer_fingerprint(public_key: Ed25519PublicKey) -> str:
+    raw = public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
+def _blob_member(object_id: str) -> str:
+    return f"blobs/{object_id}.sealed"
+
+
+def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o600
+    info.mtime = 0
+    archive.addfile(info, io.BytesIO(data))
+
+
+def export(
+    runtime: Runtime, actor: str, recording_id: int, recipient: str, out: Path
+) -> BundleReport:
+    """Write the bundle for `recording_id`, readable by `recipient` only; never overwrites."""
+    parse_recipient(recipient)
+    recording = get_recording(recording_id)
+    if recording.status == "erased" or recording.key_id is None:
+        raise ApplianceError(f"recording {recording_id} was erased; there is nothing to export")
+    if out.exists():
+        raise ApplianceError(f"{out} already exists; choose a new file name")
+    blobs = list(RecordingBlob.select().where(RecordingBlob.recording == recording))
+    if any(b.status == "writing" for b in blobs):
+        raise ApplianceError(f"recording {recording_id} is still being written; export it later")
+    blobs = [b for b in blobs if b.status in READABLE_BLOBS]
+    if not blobs:
+        raise ApplianceError(f"recording {recording_id} has no blobs to export")
+    key_id = bytes.fromhex(recording.key_id)
+    data_key = keystore.unwrap(runtime.config.data_dir, key_id)
+    subject = f"recording:{recording.id}"
+    runtime.audit.record(actor, "recording.export", subject, {"recipient": recipient.strip()})
+    checkpoint = (
+        runtime.audit.checkpoint()
+        or AuditCheckpoint.select().order_by(AuditCheckpoint.seq.desc()).first()
+    )
+    entries = list(
+        AuditEntry.select().where(AuditEntry.subject == subject).order_by(AuditEntry.seq)
+    )
+    interview: Interview = recording.interview
+    manifest = {
+        "format": FORMAT,
+        "created_at": utcnow().isoformat() + "Z",
+        "signer": base64.b64encode(
+            runtime.keys.public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+        ).decode(),
+        "recording": {
+            "id": recording.id,
+            "interview_id": interview.id,
+            "candidate_id": interview.candidate_id,
+            "source": recording.source,
+            "status": recording.status,
+            "started_at": recording.started_at.isoformat(),
+            "ended_at": recording.ended_at.isoformat() if recording.ended_at else None,
+        },
+        "interview": {
+            "starts_at": interview.starts_at.isoformat(),
+            "ends_at": interview.ends_at.isoformat(),
+            "participants": sorted({b.participant_identity for b in blobs}),
+        },
+        "key": {
+            "key_id": recording.key_id,
+            "recipient": recipient.strip(),
+            "wrapped": base64.b64encode(wrap_for_recipient(recipient, key_id, data_key)).decode(),
+        },
+        "blobs": [
+            {
+                "object_id": b.object_id,
+                "member": _blob_member(b.object_id),
+                "participant": b.participant_identity,
+                "kind": b.kind,
+                "filename": b.filename,
+                "media_type": b.media_type,
+                "plaintext_bytes": b.plaintext_bytes,
+                "sealed_sha256": b.sealed_sha256,
+                "status": b.status,
+            }
+            for b in blobs
+        ],
+        "audit": {
+            "entries": [
+                {
+                    "seq": e.seq,
+                    "at": e.at,
+                    "actor": e.actor,
+                    "action": e.action,
+                    "subject": e.subject,
+                    "details": e.details,
+                    "prev_hash": e.prev_hash,
+                    "entry_hash": e.entry_hash,
+                }
+                for e in entries
+            ],
+            "checkpoint": {
+                "seq": checkpoint.seq,
+                "entry_hash": checkpoint.entry_hash,
+                "at": checkpoint.at,
+                "signature": checkpoint.signature,
+            },
+        },
+    }
+    body = json.dumps(manifest, indent=2, sort_keys=True).encode()
+    signature = runtime.keys.signing_key.sign(SIGNATURE_DOMAIN + body).hex().encode()
+    store = blob_store(runtime)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=".export-", suffix=".tmp")
+    try:
+        with (
+            os.fdopen(fd, "wb") as file,
+            tarfile.open(fileobj=file, mode="w", format=tarfile.PAX_FORMAT) as archive,
+        ):
+            _add_bytes(archive, MANIFEST, body)
+            _add_bytes(archive, SIGNATURE, signature)
+            for blob in blobs:
+                path = store.path(bytes.fromhex(blob.object_id))
+                info = archive.gettarinfo(str(path), arcname=_blob_member(blob.object_id))
+                info.mode, info.mtime, info.uid, info.gid, info.uname, info.gname = (
+                    0o600,
+                    0,
+                    0,
+                    0,
+                    "",
+                    "",
+                )
+                with path.open("rb") as source:
+                    archive.addfile(info, source)
+        os.link(tmp_name, out)
+    finally:
+        os.unlink(tmp_name)
+    return BundleReport(
+        recording.id, len(blobs), len(entries), signer_fingerprint(runtime.keys.public_key)
+    )
+
+
+class _Bundle:
+    """A bundle opened for reading, with every structural check done up front."""
+
+    def __init__(self, path: Path, trusted_signer: Ed25519PublicKey | None) -> None:
+        try:
+            self.archive = tarfile.open(path, mode="r:")  # noqa: SIM115 (closed by __exit__)
+        except FileNotFoundError:
+            raise BundleInvalid(f"{path} does not exist") from None
+        except (tarfile.TarError, OSError) as exc:
+            raise BundleInvalid(f"{path} is not an export bundle: {exc}") from None
+        try:
+            self.signer = self._verified_signer(trusted_signer)
+        except BaseException:
+            self.archive.close()
+            raise
+
+    def _verified_signer(self, trusted_signer: Ed25519PublicKey | None) -> Ed25519PublicKey:
+        body = self._member_bytes(MANIFEST, MAX_MANIFEST_BYTES)
+        signature = self._member_bytes(SIGNATURE, 1024)
+        try:
+            self.manifest: dict[str, Any] = json.loads(body)
+            signer = Ed25519PublicKey.from_public_bytes(base64.b64decode(self.manifest["signer"]))
+        except (ValueError, KeyError, TypeError):
+            raise BundleInvalid("the manifest is malformed") from None
+        if self.manifest.get("format") != FORMAT:
+            raise BundleInvalid(f"unknown bundle format {self.manifest.get('format')!r}")
+        if trusted_signer is not None and signer_fingerprint(signer) != signer_fingerprint(
+            trusted_signer
+        ):
+            raise BundleInvalid("the bundle was signed by another appliance than the one trusted")
+        try:
+            signer.verify(bytes.fromhex(signature.decode()), SIGNATURE_DOMAIN + body)
+        except (InvalidSignature, ValueError):
+            raise BundleInvalid(
+                "the manifest signature is invalid: the bundle was altered"
+            ) from None
+        return signer
+
+    def __enter__(self) -> _Bundle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.archive.close()
+
+    def _member_bytes(self, name: str, limit: int) -> bytes:
+        file = self.open_member(name)
+        data = file.read(limit + 1)
+        if len(data) > limit:
+            raise BundleInvalid(f"{name} is too large")
+        return data
+
+    def open_member(self, name: str) -> IO[bytes]:
+        try:
+            member = self.archive.getmember(name)
+        except KeyError:
+            raise BundleInvalid(f"the bundle has no {name}") from None
+        file = self.archive.extractfile(member) if member.isfile() else None
+        if file is None:
+            raise BundleInvalid(f"{name} in the bundle is not a regular file")
+        return file
+
+    def check(self) -> BundleReport:
+        """Hashes of every blob, their headers, and the audit entries and checkpoint."""
+        manifest = self.manifest
+        try:
+            key_id = bytes.fromhex(manifest["key"]["key_id"])
+            blobs = manifest["blobs"]
+            for blob in blobs:
+                self._check_blob(blob, key_id)
+            entries = manifest["audit"]["entries"]
+            self._check_audit(entries, manifest["audit"]["checkpoint"], manifest["recording"]["id"])
+            recording_id = int(manifest["recording"]["id"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BundleInvalid(f"the manifest is malformed ({exc})") from None
+        return BundleReport(recording_id, len(blobs), len(entries), signer_fingerprint(self.signer))
+
+    def _check_blob(self, blob: dict[str, Any], key_id: bytes) -> None:
+        member = blob["member"]
+        if member != _blob_member(blob["object_id"]):
+            raise BundleInvalid(f"blob {blob['object_id']} is filed under an unexpected name")
+        digest = hashlib.sha256()
+        file = self.open_member(member)
+        head = file.read(HEADER_BYTES)
+        digest.update(head)
+        while block := file.read(COPY_BLOCK):
+            digest.update(block)
+        if digest.hexdigest() != blob["sealed_sha256"]:
+            raise BundleInvalid(f"blob {blob['object_id']} does not match its SHA-256: altered")
+        header = parse_header(head)
+        if header.key_id != key_id or header.object_id.hex() != blob["object_id"]:
+            raise BundleInvalid(f"blob {blob['object_id']} carries the header of another object")
+
+    def _check_audit(
+        self, entries: list[dict[str, Any]], checkpoint: dict[str, Any], rid: int
+    ) -> None:
+        for entry in entries:
+            recomputed = audit.entry_hash(
+                entry["seq"],
+                entry["at"],
+                entry["actor"],
+                entry["action"],
+                entry["subject"],
+                entry["details"],
+                entry["prev_hash"],
+            )
+            if recomputed != entry["entry_hash"]:
+                raise BundleInvalid(f"audit entry {entry['seq']} was altered")
+            if entry["subject"] != f"recording:{rid}":
+                raise BundleInvalid(f"audit entry {entry['seq']} is not about this recording")
+        message = audit.checkpoint_message(
+            checkpoint["seq"], checkpoint["entry_hash"], checkpoint["at"]
+        )
+        try:
+            self.signer.verify(bytes.fromhex(checkpoint["signature"]), message)
+        except (InvalidSignature, ValueError):
+            raise BundleInvalid("the audit checkpoint signature is invalid") from None
+        if entries and max(e["seq"] for e in entries) > checkpoint["seq"]:
+            raise BundleInvalid("the audit checkpoint does not cover every entry")
+
+
+def verify(path: Path, trusted_signer: Ed25519PublicKey | None = None) -> BundleReport:
+    """Check a bundle without decrypting: signature, blob hashes and headers, audit entries."""
+    with _Bundle(path, trusted_signer) as bundle:
+        return bundle.check()
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _output_name(blob: dict[str, Any]) -> str:
+    base = _UNSAFE.sub("_", Path(str(blob.get("filename") or blob["kind"])).name).strip("._")
+    participant = _UNSAFE.sub("_", str(blob["participant"])).strip("._") or "participant"
+    return f"{participant}-{blob['object_id'][:8]}-{base or 'blob'}"
+
+
+def decrypt(
+    path: Path, identity: Identity, out_dir: Path, trusted_signer: Ed25519PublicKey | None = None
+) -> list[Path]:
+    """Verify everything, then write each blob's plaintext into `out_dir` (new files only).
+
+    Each chunk is authenticated as it is read; on any failure the files written so far are
+    removed, so `out_dir` holds either every recording file or none of this bundle's.
+    """
+    with _Bundle(path, trusted_signer) as bundle:
+        bundle.check()
+        return _write_plaintext(bundle, identity, out_dir)
+
+
+def _copy_plaintext(reader: SealedReader, blob: dict[str, Any], out: IO[bytes]) -> None:
+    """Every chunk, authenticated; a blob the signed manifest calls truncated (its recording
+    was interrupted) must end exactly where the manifest says, at a chunk boundary."""
+    written = 0
+    try:
+        for chunk in reader.stream():
+            out.write(chunk)
+            written += len(chunk)
+    except Truncated:
+        if blob.get("status") != "truncated" or written != blob.get("plaintext_bytes"):
+            raise
+
+
+def _write_plaintext(bundle: _Bundle, identity: Identity, out_dir: Path) -> list[Path]:
+    manifest = bundle.manifest
+    key_id = bytes.fromhex(manifest["key"]["key_id"])
+    data_key = unwrap_with_identity(identity, key_id, base64.b64decode(manifest["key"]["wrapped"]))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    targets = [out_dir / _output_name(blob) for blob in manifest["blobs"]]
+    for target in targets:
+        if target.exists():
+            raise ApplianceError(f"{target} already exists; decrypt into an empty directory")
+    partials: list[Path] = []
+    linked: list[Path] = []
+    try:
+        for blob, target in zip(manifest["blobs"], targets, strict=True):
+            source = bundle.open_member(blob["member"])
+            reader = SealedReader(source, data_key, key_id, bytes.fromhex(blob["object_id"]))
+            partial = target.with_name(f".{target.name}.partial")
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            partials.append(partial)
+            with os.fdopen(fd, "wb") as out:
+                _copy_plaintext(reader, blob, out)
+        # Every blob authenticated: only now do the plaintext files get their names.
+        for partial, target in zip(partials, targets, strict=True):
+            os.link(partial, target)  # fails rather than replace a file that appeared meanwhile
+            linked.append(target)
+    except BaseException as exc:
+        for target in linked:
+            target.unlink(missing_ok=True)
+        if isinstance(exc, SealError):
+            raise BundleInvalid(f"decryption failed: {exc}") from None
+        raise
+    finally:
+        for partial in partials:
+            partial.unlink(missing_ok=True)
+    written = targets
+    return written

@@ -746,7 +746,8 @@ def test_a_stuck_disk_and_recognizer_never_stall_forwarding(
 
 
 def test_offers_with_two_tracks_of_one_kind_are_refused() -> None:
-    from appliance.sfu.peer import SignalingError, media_kinds
+    from appliance.sfu.peer import media_kinds
+    from appliance.sfu.protocol import SignalingError
 
     assert media_kinds("v=0\r\nm=audio 9 X 0\r\nm=video 9 X 96\r\n") == ["audio", "video"]
     with pytest.raises(SignalingError):

@@ -13,25 +13,13 @@ import aioice.ice
 from aiortc import RTCConfiguration, RTCIceServer
 from aiortc.rtcconfiguration import RTCBundlePolicy
 
+from appliance.contracts.ice_servers import ice_servers
 from appliance.core.config import SfuConfig
 from appliance.core.errors import ApplianceError
 
 logger = logging.getLogger(__name__)
 
 PORT_RANGE = re.compile(r"^\s*(\d{1,5})\s*-\s*(\d{1,5})\s*$")
-
-
-def ice_servers(config: SfuConfig) -> list[dict[str, str]]:
-    """The configured STUN/TURN servers as WebRTC takes them (`urls`, and for TURN `username`
-    and `credential`), for the SFU's peer connections and the browsers' alike."""
-    servers = []
-    for url in (u.strip() for u in config.ice_servers.split(",")):
-        if url:
-            server = {"urls": url}
-            if config.turn_username:
-                server |= {"username": config.turn_username, "credential": config.turn_password}
-            servers.append(server)
-    return servers
 
 
 def rtc_configuration(config: SfuConfig) -> RTCConfiguration:

@@ -7,9 +7,8 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
 from aiortc.exceptions import InternalError, InvalidStateError, OperationError
@@ -29,9 +28,7 @@ from appliance.sfu.forwarder import (
     TrackForwarder,
     VideoFrameAssembler,
 )
-
-if TYPE_CHECKING:
-    from appliance.sfu.room import Room
+from appliance.sfu.protocol import Send, SignalingError, error_message
 
 logger = logging.getLogger(__name__)
 
@@ -44,25 +41,6 @@ UNPARSABLE_SDP = (ValueError, TypeError, KeyError, IndexError, AssertionError)
 # What aiortc raises on a well-formed description it cannot use (no ICE credentials, no RTCP
 # mux, a wrong state); anything else is a bug, and signaling logs it.
 UNUSABLE_SDP = (ValueError, InternalError, InvalidStateError)
-
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-
-
-class SignalingError(Exception):
-    """A request the SFU refuses; `code` is stable for clients, `message` is for people."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def error_message(code: str, message: str, request: str | None = None) -> dict[str, str]:
-    """An `error` for the client; `request` is the type of the client message it refuses."""
-    error = {"type": "error", "code": code, "message": message}
-    if request is not None:
-        error["request"] = request
-    return error
 
 
 @dataclass
@@ -101,9 +79,23 @@ def media_kinds(sdp: str) -> list[str]:
     return media
 
 
+class ParticipantRoom(Protocol):
+    """What a participant needs of the room it is in (sfu/room.py's Room is one)."""
+
+    video_codecs: list[VideoCodec]
+
+    async def start_taps(self, participant: Participant) -> None: ...
+
+    def track_set_changed(self, source: Participant) -> None: ...
+
+    def forwarders_except(
+        self, participant: Participant
+    ) -> list[tuple[TrackForwarder, Participant]]: ...
+
+
 class Participant:
     def __init__(
-        self, room: Room, claims: JoinClaims, send: Send, rtc_config: RTCConfiguration
+        self, room: ParticipantRoom, claims: JoinClaims, send: Send, rtc_config: RTCConfiguration
     ) -> None:
         self.id = secrets.token_hex(6)
         self.room = room

@@ -16,7 +16,8 @@ from appliance.core.errors import ApplianceError
 from appliance.sfu.audio_tap import AudioTap, CaptionService, CaptionSink
 from appliance.sfu.codecs import VideoCodec, video_codecs
 from appliance.sfu.forwarder import TrackForwarder
-from appliance.sfu.peer import Participant, Send, SignalingError, error_message
+from appliance.sfu.peer import Participant
+from appliance.sfu.protocol import Send, SignalingError, error_message
 from appliance.sfu.recorder import RecordingSinks, RoomRecording
 
 logger = logging.getLogger(__name__)

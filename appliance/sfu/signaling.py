@@ -15,7 +15,8 @@ from aiohttp import WSMsgType, web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from appliance.contracts.join_token import TokenRejected, verify
-from appliance.sfu.peer import Participant, SignalingError, error_message
+from appliance.sfu.peer import Participant
+from appliance.sfu.protocol import SignalingError, error_message
 from appliance.sfu.ratelimit import JoinLimiter
 from appliance.sfu.room import Room, Rooms
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from appliance.contracts.ice_servers import ice_servers
 from appliance.core.config import Config
-from appliance.sfu.ice import ice_servers
 
 
 @dataclass(frozen=True)

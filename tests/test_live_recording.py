@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import aiohttp
@@ -17,7 +18,13 @@ import pytest
 from aiohttp import web
 from aiortc.contrib.media import MediaPlayer
 
-from appliance.contracts.recording_events import pending, spool_dir, write_event
+from appliance.contracts.recording_events import (
+    BlobOpened,
+    SfuStarted,
+    pending,
+    spool_dir,
+    write_event,
+)
 from appliance.db.database import utcnow
 from appliance.db.models import AuditEntry, Interview, Recording, RecordingBlob, TranscriptionJob
 from appliance.hiring.candidates import CandidateFields, create_candidate
@@ -122,17 +129,21 @@ def test_a_room_without_an_interview_is_not_recorded(runtime: Runtime, clip: Pat
 
 def test_events_that_cannot_be_filed_are_set_aside_not_lost(runtime: Runtime) -> None:
     directory = spool_dir(runtime.config.data_dir)
-    write_event(directory, {"event": "blob-opened", "key_id": "00" * 16, "object_id": "ab"})
-    (directory / "00000000000000000000-garbage.json").write_text("{not json")
-    write_event(directory, {"event": "mystery", "key_id": "00"})
+    write_event(directory, BlobOpened("00" * 16, "ab" * 16, "alice", "media", "a.webm", "x/y"))
+    directory.joinpath("00000000000000000001-garbage.json").write_text("{not json")
+    directory.joinpath("00000000000000000002-mystery.json").write_text('{"event": "mystery"}')
+    short = '{"event": "blob-closed", "key_id": "%s", "object_id": "ab"}' % ("00" * 16)
+    directory.joinpath("00000000000000000003-short.json").write_text(short)
     assert ingest(runtime) == 0
-    rejected = sorted(p.name for p in (directory / "rejected").iterdir())
-    assert len([n for n in rejected if n.endswith(".json")]) == 3
-    assert any(
-        "no recording" in (directory / "rejected" / n).read_text()
-        for n in rejected
-        if n.endswith(".reason")
-    )
+    reasons = {
+        p.name.removesuffix(".json.reason").split("-")[-1]: p.read_text()
+        for p in (directory / "rejected").glob("*.reason")
+    }
+    assert len(list((directory / "rejected").glob("*.json"))) == 4
+    assert "unreadable event" in reasons["garbage"]
+    assert "unknown recording event 'mystery'" in reasons["mystery"]
+    assert "object_id is not 32 hexadecimal digits" in reasons["short"]
+    assert any("no recording" in reason for reason in reasons.values())
 
 
 def test_a_candidate_erased_while_the_room_was_live_gets_nothing_filed(
@@ -205,7 +216,7 @@ def test_a_recording_cut_short_by_an_sfu_crash_is_closed_when_the_node_restarts(
     assert (recording.status, media.status) == ("recording", "writing")
 
     # Another node restarting leaves this node's recording alone; this node's restart closes it.
-    write_event(spool_dir(runtime.config.data_dir), {"event": "sfu-started", "node": "other"})
+    write_event(spool_dir(runtime.config.data_dir), SfuStarted("other", time.time()))
     ingest(runtime)
     assert Recording.get_by_id(recording.id).status == "recording"
     SealedRecordings(runtime.config).announce_start()

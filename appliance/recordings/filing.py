@@ -5,13 +5,23 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
-import json
 import logging
-from typing import Any
 
 import peewee
 
-from appliance.contracts.recording_events import pending, reject, spool_dir
+from appliance.contracts.recording_events import (
+    BadEvent,
+    BlobClosed,
+    BlobOpened,
+    RecordingEvent,
+    RecordingFinished,
+    RecordingStarted,
+    SfuStarted,
+    pending,
+    read_event,
+    reject,
+    spool_dir,
+)
 from appliance.core.errors import ApplianceError, NotFound
 from appliance.db.database import utcnow
 from appliance.db.models import Interview, Recording, RecordingBlob
@@ -35,11 +45,10 @@ def ingest(runtime: Runtime) -> int:
     applied = 0
     for path in pending(spool_dir(runtime.config.data_dir)):
         try:
-            event = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(event, dict):
-                raise ValueError("an event is a JSON object")
-        except (ValueError, OSError) as exc:
-            reject(path, f"unreadable event: {exc}")
+            event = read_event(path)
+        except BadEvent as exc:
+            logger.error("recording event %s set aside: %s", path.name, exc)
+            reject(path, str(exc))
             continue
         try:
             with runtime.db.atomic():
@@ -47,7 +56,7 @@ def ingest(runtime: Runtime) -> int:
         except peewee.OperationalError:
             logger.warning("database busy; recording events wait for the next pass")
             break
-        except (ApplianceError, KeyError, ValueError, TypeError) as exc:
+        except (ApplianceError, ValueError) as exc:
             logger.error("recording event %s set aside: %s", path.name, exc)
             reject(path, f"{type(exc).__name__}: {exc}")
             continue
@@ -63,14 +72,16 @@ def _recording(key_id: str) -> Recording:
     return recording
 
 
-def _discard_if_erased(runtime: Runtime, event: dict[str, Any]) -> bool:
+def _discard_if_erased(runtime: Runtime, event: RecordingEvent) -> bool:
     """Events of a recording whose candidate was erased file nothing; their blobs are deleted."""
-    recording = Recording.get_or_none(Recording.key_id == str(event["key_id"]))
+    if isinstance(event, SfuStarted):
+        return False
+    recording = Recording.get_or_none(Recording.key_id == event.key_id)
     if recording is None or recording.status != "erased":
         return False
-    if "object_id" in event:
-        blob_store(runtime).delete(bytes.fromhex(str(event["object_id"])))
-        RecordingBlob.delete().where(RecordingBlob.object_id == event["object_id"]).execute()
+    if isinstance(event, BlobOpened | BlobClosed):
+        blob_store(runtime).delete(bytes.fromhex(event.object_id))
+        RecordingBlob.delete().where(RecordingBlob.object_id == event.object_id).execute()
     return True
 
 
@@ -138,77 +149,86 @@ def interrupt_node(runtime: Runtime, node: str) -> int:
     return closed
 
 
-def _apply(runtime: Runtime, event: dict[str, Any]) -> None:
-    kind = event["event"]
-    if kind == "sfu-started":
-        interrupt_node(runtime, str(event["node"]))
+def _apply(runtime: Runtime, event: RecordingEvent) -> None:
+    if isinstance(event, SfuStarted):
+        interrupt_node(runtime, event.node)
+    elif _discard_if_erased(runtime, event):
         return
-    key_id = str(event["key_id"])
-    if _discard_if_erased(runtime, event):
-        return
-    if kind == "recording-started":
-        if Recording.select().where(Recording.key_id == key_id).exists():
-            return
-        interview = Interview.get_or_none(Interview.id == int(event["interview_id"]))
-        if interview is None:
-            raise NotFound(f"no interview {event['interview_id']} to file the recording under")
-        if interview.candidate.erased_at is not None:
-            # Erased while the room was live: keep only the fact, never the key.
-            Recording.create(interview=interview, key_id=key_id, source="live", status="erased")
-            runtime.audit.record("sfu", "recording.discard", f"interview:{interview.id}")
-            return
-        identity = load_intake_identity(runtime.config.data_dir)
-        wrapped = base64.b64decode(event["wrapped_key"])
-        data_key = unwrap_with_identity(identity, bytes.fromhex(key_id), wrapped)
-        keystore.store_data_key(
-            runtime.db, runtime.config.data_dir, bytes.fromhex(key_id), data_key
-        )
-        started = datetime.datetime.fromtimestamp(float(event["started_at"]), datetime.UTC)
-        recording = Recording.create(
-            interview=interview,
-            key_id=key_id,
-            source="live",
-            status="recording",
-            started_at=started.replace(tzinfo=None),
-            sfu_node=str(event.get("node", ""))[:100],
-        )
-        runtime.audit.record(
-            "sfu", "recording.start", f"recording:{recording.id}", {"room": str(event["room"])}
-        )
-    elif kind == "blob-opened":
-        recording = _recording(key_id)
-        if RecordingBlob.select().where(RecordingBlob.object_id == event["object_id"]).exists():
-            return
-        RecordingBlob.create(
-            recording=recording,
-            object_id=str(event["object_id"]),
-            participant_identity=str(event["participant"])[:200],
-            kind=str(event["kind"])[:16],
-            filename=str(event["filename"])[:255],
-            media_type=str(event["media_type"])[:100],
-        )
-    elif kind == "blob-closed":
-        blob = RecordingBlob.get_or_none(RecordingBlob.object_id == event["object_id"])
-        if blob is None:
-            raise NotFound(f"no blob {event['object_id']}")
-        if blob.status == "complete":
-            return
-        blob.plaintext_bytes = int(event["plaintext_bytes"])
-        blob.sealed_sha256 = str(event["sealed_sha256"])
-        blob.status = "complete"
-        blob.save()
-        runtime.audit.record(
-            "sfu",
-            "recording.seal",
-            f"recording:{blob.recording_id}",
-            {"object": blob.object_id, "kind": blob.kind, "bytes": blob.plaintext_bytes},
-        )
-    elif kind == "recording-finished":
-        recording = _recording(key_id)
-        ended = datetime.datetime.fromtimestamp(float(event["ended_at"]), datetime.UTC)
-        recording.status = "complete"
-        recording.ended_at = ended.replace(tzinfo=None)
-        recording.save()
-        queue_transcription(recording)
+    elif isinstance(event, RecordingStarted):
+        _file_start(runtime, event)
+    elif isinstance(event, BlobOpened):
+        _file_blob_opened(event)
+    elif isinstance(event, BlobClosed):
+        _file_blob_closed(runtime, event)
     else:
-        raise ValueError(f"unknown recording event {kind!r}")
+        _file_finish(event)
+
+
+def _file_start(runtime: Runtime, event: RecordingStarted) -> None:
+    if Recording.select().where(Recording.key_id == event.key_id).exists():
+        return
+    interview = Interview.get_or_none(Interview.id == event.interview_id)
+    if interview is None:
+        raise NotFound(f"no interview {event.interview_id} to file the recording under")
+    if interview.candidate.erased_at is not None:
+        # Erased while the room was live: keep only the fact, never the key.
+        Recording.create(interview=interview, key_id=event.key_id, source="live", status="erased")
+        runtime.audit.record("sfu", "recording.discard", f"interview:{interview.id}")
+        return
+    identity = load_intake_identity(runtime.config.data_dir)
+    key_id = bytes.fromhex(event.key_id)
+    data_key = unwrap_with_identity(identity, key_id, base64.b64decode(event.wrapped_key))
+    keystore.store_data_key(runtime.db, runtime.config.data_dir, key_id, data_key)
+    started = datetime.datetime.fromtimestamp(event.started_at, datetime.UTC)
+    recording = Recording.create(
+        interview=interview,
+        key_id=event.key_id,
+        source="live",
+        status="recording",
+        started_at=started.replace(tzinfo=None),
+        sfu_node=event.node[:100],
+    )
+    runtime.audit.record(
+        "sfu", "recording.start", f"recording:{recording.id}", {"room": event.room}
+    )
+
+
+def _file_blob_opened(event: BlobOpened) -> None:
+    recording = _recording(event.key_id)
+    if RecordingBlob.select().where(RecordingBlob.object_id == event.object_id).exists():
+        return
+    RecordingBlob.create(
+        recording=recording,
+        object_id=event.object_id,
+        participant_identity=event.participant[:200],
+        kind=event.kind[:16],
+        filename=event.filename[:255],
+        media_type=event.media_type[:100],
+    )
+
+
+def _file_blob_closed(runtime: Runtime, event: BlobClosed) -> None:
+    blob = RecordingBlob.get_or_none(RecordingBlob.object_id == event.object_id)
+    if blob is None:
+        raise NotFound(f"no blob {event.object_id}")
+    if blob.status == "complete":
+        return
+    blob.plaintext_bytes = event.plaintext_bytes
+    blob.sealed_sha256 = event.sealed_sha256
+    blob.status = "complete"
+    blob.save()
+    runtime.audit.record(
+        "sfu",
+        "recording.seal",
+        f"recording:{blob.recording_id}",
+        {"object": blob.object_id, "kind": blob.kind, "bytes": blob.plaintext_bytes},
+    )
+
+
+def _file_finish(event: RecordingFinished) -> None:
+    recording = _recording(event.key_id)
+    ended = datetime.datetime.fromtimestamp(event.ended_at, datetime.UTC)
+    recording.status = "complete"
+    recording.ended_at = ended.replace(tzinfo=None)
+    recording.save()
+    queue_transcription(recording)

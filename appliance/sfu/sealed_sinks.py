@@ -15,7 +15,16 @@ import time
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from appliance.contracts.recording_events import spool_dir, write_event
+from appliance.contracts.recording_events import (
+    BlobClosed,
+    BlobOpened,
+    RecordingEvent,
+    RecordingFinished,
+    RecordingStarted,
+    SfuStarted,
+    spool_dir,
+    write_event,
+)
 from appliance.core.config import Config
 from appliance.sfu.codecs import CONTAINERS
 from appliance.storage.appliance_keys import load_intake_recipient
@@ -43,20 +52,21 @@ class SealedRoom:
         wrapped = wrap_for_recipient(recordings.intake, self.key_id, self._data_key)
         # Announced with the first blob: that runs on a writer thread, never on the event loop
         # that created the room, and a room where nobody published files nothing at all.
-        self._announcement: dict[str, Any] | None = {
-            "interview_id": interview_id,
-            "room": room,
-            "node": recordings.node,
-            "wrapped_key": base64.b64encode(wrapped).decode(),
-            "started_at": time.time(),
-        }
+        self._announcement: RecordingStarted | None = RecordingStarted(
+            key_id=self.key_id.hex(),
+            interview_id=interview_id,
+            room=room,
+            node=recordings.node,
+            wrapped_key=base64.b64encode(wrapped).decode(),
+            started_at=time.time(),
+        )
 
-    def _event(self, event: str, **fields: Any) -> None:
-        write_event(self.recordings.spool, {"event": event, "key_id": self.key_id.hex(), **fields})
+    def _event(self, event: RecordingEvent) -> None:
+        write_event(self.recordings.spool, event)
 
     def _create(self, identity: str, kind: str, filename: str, media_type: str) -> SealWriter:
         if self._announcement is not None:
-            self._event("recording-started", **self._announcement)
+            self._event(self._announcement)
             self._announcement = None
         object_id = new_object_id()
         file = self.recordings.store.create(object_id)
@@ -66,12 +76,14 @@ class SealedRoom:
         )
         self._open[id(writer)] = _OpenBlob(object_id, file, hashing, writer)
         self._event(
-            "blob-opened",
-            object_id=object_id.hex(),
-            participant=identity,
-            kind=kind,
-            filename=filename,
-            media_type=media_type,
+            BlobOpened(
+                key_id=self.key_id.hex(),
+                object_id=object_id.hex(),
+                participant=identity,
+                kind=kind,
+                filename=filename,
+                media_type=media_type,
+            )
         )
         return writer
 
@@ -85,10 +97,12 @@ class SealedRoom:
         blob.writer.close()
         blob.file.close()
         self._event(
-            "blob-closed",
-            object_id=blob.object_id.hex(),
-            plaintext_bytes=blob.writer.plaintext_bytes,
-            sealed_sha256=blob.hashing.sha256.hexdigest(),
+            BlobClosed(
+                key_id=self.key_id.hex(),
+                object_id=blob.object_id.hex(),
+                plaintext_bytes=blob.writer.plaintext_bytes,
+                sealed_sha256=blob.hashing.sha256.hexdigest(),
+            )
         )
 
     def finish(self, manifest: dict[str, Any]) -> None:
@@ -98,7 +112,7 @@ class SealedRoom:
         writer = self._create("room", "manifest", "manifest.json", "application/json")
         writer.write(json.dumps(manifest, indent=2).encode())
         self.close("room", writer)
-        self._event("recording-finished", ended_at=time.time())
+        self._event(RecordingFinished(key_id=self.key_id.hex(), ended_at=time.time()))
         self._data_key = b""
 
 
@@ -117,7 +131,7 @@ class SealedRecordings:
 
         Written before any room opens, so the worker applies it before this run's recordings.
         """
-        write_event(self.spool, {"event": "sfu-started", "node": self.node, "at": time.time()})
+        write_event(self.spool, SfuStarted(node=self.node, at=time.time()))
 
     def start(self, room: str, interview_id: int | None) -> SealedRoom | None:
         """A recording for the room, or None when it is not an interview (nothing to file under)."""

@@ -22,7 +22,7 @@ from appliance.db.models import (
     User,
 )
 from appliance.hiring.candidates import CandidateFields, create_candidate
-from appliance.interview import consent, live_room
+from appliance.interview import consent, join, live_room
 from appliance.runtime import Runtime
 from tests.conftest import make_user
 
@@ -84,18 +84,16 @@ def test_the_candidate_waits_in_the_lobby_until_the_panel_admits_them(
     assert live_room.candidate_state(config, interview, _at(-30)) == "closed"
     assert live_room.candidate_state(config, interview, _at(61)) == "closed"  # the slot is over
     assert live_room.candidate_state(config, interview, _at(-5)) == "ready"
-    with pytest.raises(live_room.NotInLobby) as refused:
-        live_room.candidate_token(config, runtime.keys.signing_key, interview, _at(-5))
+    with pytest.raises(join.NotInLobby) as refused:
+        join.candidate_token(config, runtime.keys.signing_key, interview, _at(-5))
     assert refused.value.state == "ready"
     assert live_room.enter_lobby(runtime.audit, config, interview, _at(-5)) == "waiting"
-    with pytest.raises(live_room.NotInLobby, match="let you in"):
-        live_room.candidate_token(config, runtime.keys.signing_key, interview, _at(-4))
+    with pytest.raises(join.NotInLobby, match="let you in"):
+        join.candidate_token(config, runtime.keys.signing_key, interview, _at(-4))
     with pytest.raises(ApplianceError, match="panel"):
         live_room.admit(runtime.audit, setup.outsider, interview, config, _at(-4))
     live_room.admit(runtime.audit, setup.ivy, interview, config, _at(-3))
-    token, recorded = live_room.candidate_token(
-        config, runtime.keys.signing_key, interview, _at(-3)
-    )
+    token, recorded = join.candidate_token(config, runtime.keys.signing_key, interview, _at(-3))
     claims = verify(runtime.keys.public_key, token, now=_at(-3).timestamp())
     assert recorded and claims.record and claims.role == "candidate"
     assert not claims.permissions.end_room
@@ -123,29 +121,29 @@ def test_the_panel_records_only_once_the_candidate_consented(
     config, key, interview = runtime.config, runtime.keys.signing_key, setup.interview
     early = verify(
         runtime.keys.public_key,
-        live_room.panel_token(config, key, interview, setup.ivy, _at(-10)),
+        join.panel_token(config, key, interview, setup.ivy, _at(-10)),
         now=_at(-10).timestamp(),
     )
     assert (
         not early.record and early.permissions.end_room and early.name == "ivy@example.com"
     )  # no display name: the e-mail
-    assert early.room == consent.room_name(interview) and early.interview_id == interview.id
+    assert early.room == join.room_name(interview) and early.interview_id == interview.id
     _consent(runtime, interview, False)
     assert not verify(
         runtime.keys.public_key,
-        live_room.panel_token(config, key, interview, setup.ivy, _at(1)),
+        join.panel_token(config, key, interview, setup.ivy, _at(1)),
         now=_at(1).timestamp(),
     ).record
     _consent(runtime, interview, True)
     assert verify(
         runtime.keys.public_key,
-        live_room.panel_token(config, key, interview, setup.ivy, _at(2)),
+        join.panel_token(config, key, interview, setup.ivy, _at(2)),
         now=_at(2).timestamp(),
     ).record
     with pytest.raises(ApplianceError, match="panel"):
-        live_room.panel_token(config, key, interview, setup.outsider, _at(2))
+        join.panel_token(config, key, interview, setup.outsider, _at(2))
     with pytest.raises(ApplianceError, match="not open"):
-        live_room.panel_token(config, key, interview, setup.ivy, _at(90))
+        join.panel_token(config, key, interview, setup.ivy, _at(90))
 
 
 def test_ending_the_interview_closes_the_room_to_everyone(runtime: Runtime, setup: Setup) -> None:
@@ -158,10 +156,10 @@ def test_ending_the_interview_closes_the_room_to_everyone(runtime: Runtime, setu
     interview = Interview.get_by_id(interview.id)
     assert interview.status == "completed" and interview.ended_at is not None
     assert live_room.candidate_state(config, interview, _at(21)) == "ended"
-    with pytest.raises(live_room.NotInLobby, match="ended"):
-        live_room.candidate_token(config, key, interview, _at(21))
+    with pytest.raises(join.NotInLobby, match="ended"):
+        join.candidate_token(config, key, interview, _at(21))
     with pytest.raises(ApplianceError, match="ended"):
-        live_room.panel_token(config, key, interview, setup.ivy, _at(21))
+        join.panel_token(config, key, interview, setup.ivy, _at(21))
 
 
 def test_the_scorecard_autosaves_scores_notes_and_asked_questions(

@@ -13,7 +13,7 @@ import hmac
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import peewee
 
@@ -36,12 +36,18 @@ from appliance.db.models import (
     User,
 )
 from appliance.staff.bearer import digest, new_token
+from appliance.staff.roles import is_hiring
 from appliance.storage.appliance_keys import ApplianceKeys
 from appliance.storage.audit import AuditLog
 
 UTC = dt.UTC
 DAY = dt.timedelta(days=1)
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+# The zones a person picks from: the named regions, and UTC.
+TIME_ZONES = sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))
+TIME_ZONES.append("UTC")
 
 
 def zone(name: str) -> ZoneInfo:
@@ -488,7 +494,7 @@ def invitable_staff() -> list[User]:
 
 def may_see(user: User, interview_id: int) -> bool:
     """Hiring staff see every interview (and its recordings); others, those they sit on."""
-    if Role(user.role) in (Role.ADMIN, Role.RECRUITER):
+    if is_hiring(user):
         return True
     return bool(
         InterviewParticipant.select()

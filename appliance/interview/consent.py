@@ -7,17 +7,12 @@ candidate agreed to, not what the notice says today.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from appliance.contracts import join_token
 from appliance.core.config import Config
 from appliance.core.errors import ApplianceError
-from appliance.db.database import utcnow
 from appliance.db.models import Consent, Interview
-from appliance.hiring.scheduling import as_utc, interviewers
+from appliance.hiring.scheduling import interviewers
 from appliance.storage.audit import AuditLog
 
 RECORDING = "recording"
@@ -100,64 +95,18 @@ def choices(interview: Interview) -> dict[str, bool]:
     return latest
 
 
-def join_window(config: Config, interview: Interview) -> tuple[dt.datetime, dt.datetime]:
-    opens = as_utc(interview.starts_at) - dt.timedelta(minutes=config.scheduling.join_early_minutes)
-    return opens, as_utc(interview.ends_at)
+def answered(interview: Interview) -> bool:
+    """Whether the candidate has answered the recording notice (either way)."""
+    return RECORDING in choices(interview)
 
 
-def is_open(config: Config, interview: Interview, now: dt.datetime | None = None) -> bool:
-    opens, closes = join_window(config, interview)
-    return interview.status == "scheduled" and opens <= as_utc(now or utcnow()) < closes
+def is_recorded(interview: Interview) -> bool:
+    """Whether the room records: only once the candidate has agreed to it."""
+    return choices(interview).get(RECORDING) is True
 
 
-def is_ended(interview: Interview) -> bool:
-    """A panel member ended it ("End interview")."""
-    return interview.ended_at is not None or interview.status == "completed"
-
-
-def is_over(config: Config, interview: Interview, now: dt.datetime | None = None) -> bool:
-    """Ended, or its join window has closed: the candidate's link opens nothing more."""
-    if interview.status == "cancelled":
-        return False  # the link says it was cancelled, which is clearer
-    return is_ended(interview) or as_utc(now or utcnow()) >= join_window(config, interview)[1]
-
-
-def room_name(interview: Interview) -> str:
-    return f"interview-{interview.id}"
-
-
-def token_ttl(config: Config, interview: Interview, now: dt.datetime) -> int:
-    """Seconds a join token for the interview's room lasts: until its join window closes."""
-    _, closes = join_window(config, interview)
-    return max(60, min(join_token.MAX_TTL_SECONDS, int((closes - as_utc(now)).total_seconds())))
-
-
-def candidate_join_token(
-    config: Config,
-    signing_key: Ed25519PrivateKey,
-    interview: Interview,
-    now: dt.datetime | None = None,
-) -> tuple[str, bool]:
-    """The candidate's SFU token and whether the room is recorded. Refused before consent,
-    outside the join window, and when recording was declined under the reschedule policy."""
-    current = as_utc(now or utcnow())
-    if not is_open(config, interview, current):
-        raise ApplianceError("the interview room is not open now")
+def declined_under_reschedule(config: Config, interview: Interview) -> bool:
+    """The candidate declined recording where the box's policy is to reschedule rather than
+    hold the interview unrecorded: they get no room, and the recruiter is told."""
     given = choices(interview)
-    if RECORDING not in given:
-        raise ApplianceError("please answer the recording notice first")
-    recorded = given[RECORDING]
-    if not recorded and config.interviews.decline_recording == "reschedule":
-        raise ApplianceError("you declined recording; the recruiter will contact you")
-    token = join_token.issue(
-        signing_key,
-        room_name(interview),
-        "candidate",
-        "candidate",
-        token_ttl(config, interview, current),
-        name=interview.candidate.name,
-        record=recorded,
-        interview_id=interview.id,
-        now=current.timestamp(),
-    )
-    return token, recorded
+    return given.get(RECORDING) is False and config.interviews.decline_recording == "reschedule"

@@ -2,7 +2,7 @@
 it, and each interviewer's scorecard as they fill it in during the call.
 
 Plain functions over the models; the routes in web/routes/room.py and the candidate's pages
-are thin. The SFU enforces what the tokens minted here say (docs/signaling.md).
+are thin. The tokens that let people into the room are minted in interview/join.py.
 """
 
 from __future__ import annotations
@@ -10,9 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from appliance.contracts import join_token
 from appliance.core.config import Config
 from appliance.core.errors import ApplianceError
 from appliance.db.database import utcnow
@@ -26,19 +23,12 @@ from appliance.db.models import (
     User,
 )
 from appliance.hiring import scheduling
+from appliance.hiring.candidates import display_name
 from appliance.hiring.scheduling import as_utc, stored
-from appliance.interview import consent
+from appliance.interview import consent, window
 from appliance.storage.audit import AuditLog
 
 MAX_NOTES = 20000
-
-
-class NotInLobby(ApplianceError):
-    """The candidate may not come in (yet): `state` says why, for the page to show."""
-
-    def __init__(self, state: str, message: str) -> None:
-        super().__init__(message)
-        self.state = state
 
 
 def _now(now: dt.datetime | None) -> dt.datetime:
@@ -53,9 +43,9 @@ def is_admitted(config: Config, interview: Interview, now: dt.datetime | None = 
 
 def candidate_state(config: Config, interview: Interview, now: dt.datetime | None = None) -> str:
     """ended, closed (outside the join window), admitted, waiting (in the lobby) or ready."""
-    if consent.is_ended(interview):
+    if window.is_ended(interview):
         return "ended"
-    if not consent.is_open(config, interview, now):
+    if not window.is_open(config, interview, now):
         return "closed"
     if is_admitted(config, interview, now):
         return "admitted"
@@ -65,7 +55,10 @@ def candidate_state(config: Config, interview: Interview, now: dt.datetime | Non
 def enter_lobby(
     audit: AuditLog, config: Config, interview: Interview, now: dt.datetime | None = None
 ) -> str:
-    """The candidate has checked their devices and waits to be let in; returns their state."""
+    """The candidate has checked their devices and waits to be let in; returns their state.
+    Refused before they answered the recording notice."""
+    if not consent.answered(interview):
+        raise ApplianceError("please answer the recording notice first")
     state = candidate_state(config, interview, now)
     if state == "ready":
         interview.lobby_since = stored(_now(now))
@@ -84,7 +77,7 @@ def admit(
 ) -> None:
     """A panel member lets the candidate in."""
     require_panel(user, interview)
-    if consent.is_ended(interview) or not consent.is_open(config, interview, now):
+    if window.is_ended(interview) or not window.is_open(config, interview, now):
         raise ApplianceError("the interview room is not open now")
     if interview.admitted_at is None:
         interview.admitted_at = stored(_now(now))
@@ -92,67 +85,15 @@ def admit(
         audit.record(user.email, "lobby.admit", f"interview:{interview.id}")
 
 
-def candidate_token(
-    config: Config,
-    signing_key: Ed25519PrivateKey,
-    interview: Interview,
-    now: dt.datetime | None = None,
-) -> tuple[str, bool]:
-    """The candidate's SFU token, once they are admitted (and have answered the notice)."""
-    state = candidate_state(config, interview, now)
-    if state != "admitted":
-        messages = {
-            "ended": "the interview has ended",
-            "closed": "the interview room is not open now",
-            "waiting": "the panel will let you in shortly",
-            "ready": "check your camera and microphone first",
-        }
-        raise NotInLobby(state, messages[state])
-    return consent.candidate_join_token(config, signing_key, interview, now)
-
-
 def require_panel(user: User, interview: Interview) -> None:
     if user.id not in {u.id for u in scheduling.interviewers(interview)}:
         raise ApplianceError("only the interview's panel can do that")
 
 
-def is_recorded(interview: Interview) -> bool:
-    """Whether the room records: only once the candidate has agreed to it."""
-    return consent.choices(interview).get(consent.RECORDING) is True
-
-
-def panel_token(
-    config: Config,
-    signing_key: Ed25519PrivateKey,
-    interview: Interview,
-    user: User,
-    now: dt.datetime | None = None,
-) -> str:
-    """A panel member's SFU token. It asks for recording only once the candidate consented;
-    before that the panel can wait in the room, and the candidate's own token starts it."""
-    require_panel(user, interview)
-    current = _now(now)
-    if consent.is_ended(interview):
-        raise ApplianceError("the interview has ended")
-    if not consent.is_open(config, interview, current):
-        raise ApplianceError("the interview room is not open now")
-    return join_token.issue(
-        signing_key,
-        consent.room_name(interview),
-        f"staff-{user.id}",
-        "interviewer",
-        consent.token_ttl(config, interview, current),
-        name=user.name or user.email,
-        record=is_recorded(interview),
-        interview_id=interview.id,
-        now=current.timestamp(),
-    )
-
-
 def end(audit: AuditLog, user: User, interview: Interview, now: dt.datetime | None = None) -> None:
     """ "End interview": the room closes for everyone and the candidate's link stops working."""
     require_panel(user, interview)
-    if consent.is_ended(interview):
+    if window.is_ended(interview):
         return
     interview.ended_at = stored(_now(now))
     interview.status = "completed"
@@ -187,7 +128,7 @@ def rooms_today(
         RoomSummary(
             i.id,
             as_utc(i.starts_at),
-            "(erased)" if i.candidate.erased_at is not None else str(i.candidate.name),
+            display_name(i.candidate),
             candidate_state(config, i, current),
         )
         for i in interviews

@@ -36,6 +36,7 @@ from appliance.runtime import Runtime
 from appliance.web.access import access_guard, public
 from appliance.web.routes import (
     audit,
+    candidate_link,
     candidates,
     health,
     interviews,
@@ -64,6 +65,7 @@ ROUTE_MODULES = (
     audit,
     recordings,
     scheduling,
+    candidate_link,
     interviews,
     room,
     tls,

@@ -1,9 +1,6 @@
-"""The live room over HTTP: the panel's room page and its JSON calls (token, lobby, admit,
-scorecard autosave, end), and the candidate's lobby and join calls under their link.
-
-What a candidate's calls return is limited to their own state and SFU token: nothing of the
-kit, the scores or the notes (tests/test_web_room.py checks the payloads).
-"""
+"""The live room over HTTP for the panel: the room page and its JSON calls (token, lobby,
+admit, scorecard autosave, end). The candidate's side is under their link
+(web/routes/candidate_link.py)."""
 
 from __future__ import annotations
 
@@ -14,19 +11,17 @@ from typing import Any
 from litestar import Request, get, post, put
 from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath, JSONBody
-from litestar.response import Response, Template
+from litestar.response import Template
 
 from appliance.core.errors import ApplianceError, NotFound
-from appliance.db.models import Interview, Role, User
-from appliance.hiring import scheduling
-from appliance.hiring.scheduling import LinkRefused, as_utc
-from appliance.interview import consent, live_room
-from appliance.web.access import allow, public
+from appliance.db.models import Interview, User
+from appliance.hiring.candidates import display_name
+from appliance.hiring.scheduling import as_utc
+from appliance.interview import consent, join, live_room, window
+from appliance.web.access import PANEL
 from appliance.web.pages import AppRuntime, page
 from appliance.web.sfu_link import sfu_link
 from appliance.web.threads import in_thread
-
-PANEL = allow(Role.ADMIN, Role.RECRUITER, Role.INTERVIEWER)
 
 
 @dataclass
@@ -84,7 +79,7 @@ def _lobby(runtime: AppRuntime, interview: Interview) -> LobbyView:
     candidate = interview.candidate
     return LobbyView(
         live_room.candidate_state(runtime.config, interview),
-        "(erased)" if candidate.erased_at is not None else str(candidate.name),
+        display_name(candidate),
         _iso(interview.lobby_since),
     )
 
@@ -116,7 +111,7 @@ def room_page(
         starts_at=_iso(interview.starts_at),
         ends_at=_iso(interview.ends_at),
         sfu=link,
-        ended=consent.is_ended(interview),
+        ended=window.is_ended(interview),
     )
 
 
@@ -127,8 +122,8 @@ def api_room_token(
 ) -> RoomToken:
     """A panel member's token for the interview's room on the SFU (docs/signaling.md)."""
     user, interview = _panel_interview(request, interview_id)
-    token = live_room.panel_token(runtime.config, runtime.keys.signing_key, interview, user)
-    return RoomToken(token, live_room.is_recorded(interview), consent.room_name(interview))
+    token = join.panel_token(runtime.config, runtime.keys.signing_key, interview, user)
+    return RoomToken(token, consent.is_recorded(interview), join.room_name(interview))
 
 
 @get("/api/interviews/{interview_id:int}/lobby", opt=PANEL, tags=["room"])
@@ -186,78 +181,3 @@ def api_end(
     user, interview = _panel_interview(request, interview_id)
     live_room.end(runtime.audit, user, interview)
     return _lobby(runtime, interview)
-
-
-# --- the candidate, under their link -----------------------------------------------------------
-
-
-def _candidate_interview(token: str) -> Interview:
-    invitation = scheduling.invitation_for(token)
-    if invitation.interview is None:
-        raise ApplianceError("book a time first")
-    interview: Interview = invitation.interview
-    return interview
-
-
-def _state(state: str, status: int = 200, message: str = "") -> Response[dict[str, Any]]:
-    return Response({"state": state, "message": message}, status_code=status)
-
-
-@get("/i/{token:str}/lobby", opt=public(), include_in_schema=False)
-@in_thread
-def candidate_lobby(runtime: AppRuntime, token: FromPath[str]) -> Response[dict[str, Any]]:
-    """Where the candidate stands: ready, waiting, admitted, closed or ended."""
-    try:
-        interview = _candidate_interview(token)
-    except (LinkRefused, ApplianceError) as exc:
-        return _state("refused", 403, str(exc))
-    return _state(live_room.candidate_state(runtime.config, interview))
-
-
-@post("/i/{token:str}/lobby", opt=public(), include_in_schema=False)
-@in_thread
-def candidate_enter_lobby(runtime: AppRuntime, token: FromPath[str]) -> Response[dict[str, Any]]:
-    """The candidate has checked their devices and asks to come in."""
-    try:
-        interview = _candidate_interview(token)
-        if consent.RECORDING not in consent.choices(interview):
-            raise ApplianceError("please answer the recording notice first")
-    except (LinkRefused, ApplianceError) as exc:
-        return _state("refused", 403, str(exc))
-    return _state(live_room.enter_lobby(runtime.audit, runtime.config, interview))
-
-
-@get("/i/{token:str}/join", opt=public(), include_in_schema=False)
-@in_thread
-def candidate_join(runtime: AppRuntime, token: FromPath[str]) -> Response[dict[str, Any]]:
-    """The candidate's SFU token once admitted; nothing about the kit, scores or notes."""
-    try:
-        interview = _candidate_interview(token)
-        sfu_token, recorded = live_room.candidate_token(
-            runtime.config, runtime.keys.signing_key, interview
-        )
-    except live_room.NotInLobby as exc:
-        return _state(exc.state, 409, str(exc))
-    except (LinkRefused, ApplianceError) as exc:
-        return _state("refused", 403, str(exc))
-    return Response(
-        {
-            "state": "admitted",
-            "token": sfu_token,
-            "recorded": recorded,
-            "room": consent.room_name(interview),
-        }
-    )
-
-
-def candidate_room_page(
-    request: Request[Any, Any, Any], runtime: AppRuntime, token: str, recorded: bool
-) -> Template:
-    """Device check, lobby and room in one page; what the candidate's browser is given."""
-    return page(
-        "candidate_room.html",
-        request,
-        token=token,
-        recorded=recorded,
-        sfu=sfu_link(runtime.config),
-    )

@@ -1,40 +1,31 @@
 """Scheduling pages: interviewers' availability and calendar feed, recruiters' interview
-types, invitations and outbox, and the candidate's self-scheduling page."""
+types, invitations and outbox. The candidate's self-scheduling page is under their link
+(web/routes/candidate_link.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import available_timezones
 
 from litestar import Request, Response, get, post
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from appliance.core.errors import ApplianceError, NotFound
 from appliance.db.models import (
     CalendarFeed,
     Candidate,
-    Invitation,
     OutboxMessage,
-    Role,
     TimeOff,
     User,
 )
 from appliance.hiring import notifications, scheduling
-from appliance.hiring.calendar_invites import RECORDING_NOTICE, feed_ics, organizer
+from appliance.hiring.calendar_invites import feed_ics, organizer
 from appliance.hiring.kits import list_kits
-from appliance.hiring.scheduling import LinkRefused, WeeklyWindow, as_utc, zone
-from appliance.interview import consent
-from appliance.web.access import allow, public
+from appliance.hiring.scheduling import TIME_ZONES, WeeklyWindow
+from appliance.web.access import HIRING, PANEL, public
 from appliance.web.pages import AppRuntime, FormData, actor, optional_int, page, see_other
-from appliance.web.routes.room import candidate_room_page
 from appliance.web.threads import in_thread
-
-HIRING = allow(Role.ADMIN, Role.RECRUITER)
-PANEL = allow(Role.ADMIN, Role.RECRUITER, Role.INTERVIEWER)
-ZONES = sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))
-ZONES.append("UTC")
 
 
 def _availability_page(
@@ -46,7 +37,7 @@ def _availability_page(
         "availability.html",
         request,
         status,
-        zones=ZONES,
+        zones=TIME_ZONES,
         timezone=fresh.timezone,
         weekdays=scheduling.WEEKDAYS,
         windows=scheduling.availability_of(fresh),
@@ -222,159 +213,3 @@ def outbox_ics(message_id: FromPath[int]) -> Response[str]:
         media_type="text/calendar; charset=utf-8",
         headers={"content-disposition": 'attachment; filename="invite.ics"'},
     )
-
-
-def _refused(request: Request[Any, Any, Any], exc: LinkRefused) -> Template:
-    return page("message.html", request, 410, title="This link does not work", message=str(exc))
-
-
-def _schedule_page(
-    request: Request[Any, Any, Any],
-    runtime: AppRuntime,
-    token: str,
-    timezone: str,
-    status: int = 200,
-    error: str | None = None,
-) -> Template:
-    invitation = scheduling.invitation_for(token)
-    tz = zone(timezone)
-    days: dict[str, list[tuple[str, str]]] = {}
-    for slot in scheduling.free_slots(invitation.interview_type, runtime.config.scheduling):
-        local = slot.astimezone(tz)
-        days.setdefault(f"{local:%A %d %B %Y}", []).append((slot.isoformat(), f"{local:%H:%M}"))
-    return page(
-        "schedule.html",
-        request,
-        status,
-        token=token,
-        kind=invitation.interview_type,
-        candidate_name=invitation.candidate.name,
-        timezone=timezone,
-        zones=ZONES,
-        days=list(days.items()),
-        notice=RECORDING_NOTICE,
-        error=error,
-    )
-
-
-OVER = (
-    "The interview this link was for has ended or its time has passed, so the link no longer "
-    "opens it. If you missed it or something went wrong, write to the recruiter who invited you."
-)
-
-
-def _booked_page(request: Request[Any, Any, Any], invitation: Invitation) -> Template:
-    interview = invitation.interview
-    if interview is None:
-        raise NotFound("this invitation has no interview")
-    local = as_utc(interview.starts_at).astimezone(zone(interview.timezone))
-    when = f"{local:%A %d %B %Y at %H:%M} ({interview.timezone})"
-    if interview.status == "cancelled":
-        when = f"Cancelled: the interview that was set for {when}."
-    return page(
-        "booked.html", request, when=when, email=invitation.candidate.email, notice=RECORDING_NOTICE
-    )
-
-
-def _interview_stage(
-    request: Request[Any, Any, Any], runtime: AppRuntime, token: str, invitation: Invitation
-) -> Template:
-    """A booked candidate's link: the booking before the room opens; then the notice to
-    consent to; then where they stand."""
-    interview = invitation.interview
-    if interview is not None and consent.is_over(runtime.config, interview):
-        return page("message.html", request, 410, title="This interview is over", message=OVER)
-    if interview is None or not consent.is_open(runtime.config, interview):
-        return _booked_page(request, invitation)
-    given = consent.choices(interview)
-    if consent.RECORDING not in given:
-        notice = consent.notice_for(runtime.config, interview)
-        return page("consent.html", request, token=token, notice=notice, error=None)
-    recorded = given[consent.RECORDING]
-    if not recorded and runtime.config.interviews.decline_recording == "reschedule":
-        message = (
-            "You declined recording, so this interview will not take place as booked. "
-            "The recruiter will contact you."
-        )
-        return page(
-            "ready.html",
-            request,
-            heading="Thank you",
-            message=message,
-            refused=True,
-            recorded=False,
-        )
-    return candidate_room_page(request, runtime, token, recorded)
-
-
-@get("/i/{token:str}", opt=public(), include_in_schema=False)
-@in_thread
-def candidate_link(
-    request: Request[Any, Any, Any],
-    runtime: AppRuntime,
-    token: FromPath[str],
-    tz: FromQuery[str] = "UTC",
-) -> Template:
-    try:
-        invitation = scheduling.invitation_for(token)
-        if invitation.status == "booked" and invitation.interview is not None:
-            return _interview_stage(request, runtime, token, invitation)
-        return _schedule_page(request, runtime, token, tz if tz in ZONES else "UTC")
-    except LinkRefused as exc:
-        return _refused(request, exc)
-
-
-@post("/i/{token:str}", opt=public(), include_in_schema=False)
-@in_thread
-def book_slot(
-    request: Request[Any, Any, Any], runtime: AppRuntime, token: FromPath[str], data: FormData
-) -> Template | Redirect:
-    timezone = data.get("tz", "UTC") if data.get("tz") in ZONES else "UTC"
-    try:
-        start = dt.datetime.fromisoformat(data.get("slot", ""))
-        interview = scheduling.book(
-            runtime.audit, token, start, timezone, runtime.config.scheduling
-        )
-    except ValueError:
-        return _schedule_page(
-            request, runtime, token, timezone, 400, "Pick one of the times shown."
-        )
-    except LinkRefused as exc:
-        return _refused(request, exc)
-    except ApplianceError as exc:
-        return _schedule_page(request, runtime, token, timezone, 409, str(exc))
-    notifications.notify(runtime.config, interview, "booked", scheduling.link_key(runtime.keys))
-    return see_other(f"/i/{token}")
-
-
-@post("/i/{token:str}/consent", opt=public(), include_in_schema=False)
-@in_thread
-def give_consent(
-    request: Request[Any, Any, Any], runtime: AppRuntime, token: FromPath[str], data: FormData
-) -> Template | Redirect:
-    try:
-        invitation = scheduling.invitation_for(token)
-    except LinkRefused as exc:
-        return _refused(request, exc)
-    interview = invitation.interview
-    if interview is None or not consent.is_open(runtime.config, interview):
-        return see_other(f"/i/{token}")
-    notice = consent.notice_for(runtime.config, interview)
-    answers = {k: data.get(k) for k in ("recording", "ai_assistance")}
-    if answers["recording"] not in ("yes", "no") or (
-        notice.ai_asked and answers["ai_assistance"] not in ("yes", "no")
-    ):
-        return page(
-            "consent.html",
-            request,
-            400,
-            token=token,
-            notice=notice,
-            error="Please answer each question.",
-        )
-    recorded = answers["recording"] == "yes"
-    ai = answers["ai_assistance"] == "yes" if notice.ai_asked else None
-    consent.record(runtime.audit, interview, notice, recorded, ai)
-    if not recorded and runtime.config.interviews.decline_recording == "reschedule":
-        notifications.recording_declined(runtime.config, interview, invitation)
-    return see_other(f"/i/{token}")

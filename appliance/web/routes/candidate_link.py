@@ -1,0 +1,265 @@
+"""Everything under a candidate's link, /i/{token}: picking a time, the booking, the recording
+notice, and the device check, lobby and room page with its JSON calls.
+
+The link is the candidate's only credential. Which page it shows is the stage machine in
+interview/join.py; what the JSON calls return is limited to the candidate's own state and SFU
+token, nothing of the kit, the scores or the notes (tests/test_web_room.py checks the payloads).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Response, Template
+
+from appliance.core.errors import ApplianceError
+from appliance.db.models import Interview, Invitation
+from appliance.hiring import notifications, scheduling
+from appliance.hiring.calendar_invites import RECORDING_NOTICE
+from appliance.hiring.scheduling import TIME_ZONES, LinkRefused, as_utc, zone
+from appliance.interview import consent, join, live_room, window
+from appliance.interview.join import CandidateStage
+from appliance.web.access import public
+from appliance.web.pages import AppRuntime, FormData, page, see_other
+from appliance.web.sfu_link import sfu_link
+from appliance.web.threads import in_thread
+
+OVER = (
+    "The interview this link was for has ended or its time has passed, so the link no longer "
+    "opens it. If you missed it or something went wrong, write to the recruiter who invited you."
+)
+DECLINED = (
+    "You declined recording, so this interview will not take place as booked. "
+    "The recruiter will contact you."
+)
+
+
+def _refused(request: Request[Any, Any, Any], exc: LinkRefused) -> Template:
+    return page("message.html", request, 410, title="This link does not work", message=str(exc))
+
+
+def _zone_or_utc(name: str | None) -> str:
+    return name if name in TIME_ZONES else "UTC"
+
+
+def _schedule_page(
+    request: Request[Any, Any, Any],
+    runtime: AppRuntime,
+    token: str,
+    timezone: str,
+    status: int = 200,
+    error: str | None = None,
+) -> Template:
+    invitation = scheduling.invitation_for(token)
+    tz = zone(timezone)
+    days: dict[str, list[tuple[str, str]]] = {}
+    for slot in scheduling.free_slots(invitation.interview_type, runtime.config.scheduling):
+        local = slot.astimezone(tz)
+        days.setdefault(f"{local:%A %d %B %Y}", []).append((slot.isoformat(), f"{local:%H:%M}"))
+    return page(
+        "schedule.html",
+        request,
+        status,
+        token=token,
+        kind=invitation.interview_type,
+        candidate_name=invitation.candidate.name,
+        timezone=timezone,
+        zones=TIME_ZONES,
+        days=list(days.items()),
+        notice=RECORDING_NOTICE,
+        error=error,
+    )
+
+
+def _booked_page(request: Request[Any, Any, Any], interview: Interview) -> Template:
+    local = as_utc(interview.starts_at).astimezone(zone(interview.timezone))
+    when = f"{local:%A %d %B %Y at %H:%M} ({interview.timezone})"
+    if interview.status == "cancelled":
+        when = f"Cancelled: the interview that was set for {when}."
+    return page(
+        "booked.html",
+        request,
+        when=when,
+        email=interview.candidate.email,
+        notice=RECORDING_NOTICE,
+    )
+
+
+def _consent_page(
+    request: Request[Any, Any, Any],
+    runtime: AppRuntime,
+    token: str,
+    interview: Interview,
+    status: int = 200,
+    error: str | None = None,
+) -> Template:
+    notice = consent.notice_for(runtime.config, interview)
+    return page("consent.html", request, status, token=token, notice=notice, error=error)
+
+
+def _room_page(
+    request: Request[Any, Any, Any], runtime: AppRuntime, token: str, interview: Interview
+) -> Template:
+    """Device check, lobby and room in one page; what the candidate's browser is given."""
+    return page(
+        "candidate_room.html",
+        request,
+        token=token,
+        recorded=consent.is_recorded(interview),
+        sfu=sfu_link(runtime.config),
+    )
+
+
+def _stage_page(
+    request: Request[Any, Any, Any],
+    runtime: AppRuntime,
+    token: str,
+    invitation: Invitation,
+    timezone: str,
+) -> Template:
+    stage = join.candidate_stage(runtime.config, invitation)
+    interview: Interview | None = invitation.interview
+    if stage is CandidateStage.SCHEDULE or interview is None:
+        return _schedule_page(request, runtime, token, timezone)
+    if stage is CandidateStage.OVER:
+        return page("message.html", request, 410, title="This interview is over", message=OVER)
+    if stage is CandidateStage.BOOKED:
+        return _booked_page(request, interview)
+    if stage is CandidateStage.CONSENT:
+        return _consent_page(request, runtime, token, interview)
+    if stage is CandidateStage.DECLINED:
+        return page(
+            "ready.html",
+            request,
+            heading="Thank you",
+            message=DECLINED,
+            refused=True,
+            recorded=False,
+        )
+    return _room_page(request, runtime, token, interview)
+
+
+@get("/i/{token:str}", opt=public(), include_in_schema=False)
+@in_thread
+def candidate_link(
+    request: Request[Any, Any, Any],
+    runtime: AppRuntime,
+    token: FromPath[str],
+    tz: FromQuery[str] = "UTC",
+) -> Template:
+    try:
+        invitation = scheduling.invitation_for(token)
+        return _stage_page(request, runtime, token, invitation, _zone_or_utc(tz))
+    except LinkRefused as exc:
+        return _refused(request, exc)
+
+
+@post("/i/{token:str}", opt=public(), include_in_schema=False)
+@in_thread
+def book_slot(
+    request: Request[Any, Any, Any], runtime: AppRuntime, token: FromPath[str], data: FormData
+) -> Template | Redirect:
+    timezone = _zone_or_utc(data.get("tz"))
+    try:
+        start = dt.datetime.fromisoformat(data.get("slot", ""))
+        interview = scheduling.book(
+            runtime.audit, token, start, timezone, runtime.config.scheduling
+        )
+    except ValueError:
+        return _schedule_page(
+            request, runtime, token, timezone, 400, "Pick one of the times shown."
+        )
+    except LinkRefused as exc:
+        return _refused(request, exc)
+    except ApplianceError as exc:
+        return _schedule_page(request, runtime, token, timezone, 409, str(exc))
+    notifications.notify(runtime.config, interview, "booked", scheduling.link_key(runtime.keys))
+    return see_other(f"/i/{token}")
+
+
+@post("/i/{token:str}/consent", opt=public(), include_in_schema=False)
+@in_thread
+def give_consent(
+    request: Request[Any, Any, Any], runtime: AppRuntime, token: FromPath[str], data: FormData
+) -> Template | Redirect:
+    try:
+        invitation = scheduling.invitation_for(token)
+    except LinkRefused as exc:
+        return _refused(request, exc)
+    interview = invitation.interview
+    if interview is None or not window.is_open(runtime.config, interview):
+        return see_other(f"/i/{token}")
+    notice = consent.notice_for(runtime.config, interview)
+    answers = {k: data.get(k) for k in ("recording", "ai_assistance")}
+    if answers["recording"] not in ("yes", "no") or (
+        notice.ai_asked and answers["ai_assistance"] not in ("yes", "no")
+    ):
+        return _consent_page(
+            request, runtime, token, interview, 400, "Please answer each question."
+        )
+    ai = answers["ai_assistance"] == "yes" if notice.ai_asked else None
+    consent.record(runtime.audit, interview, notice, answers["recording"] == "yes", ai)
+    if consent.declined_under_reschedule(runtime.config, interview):
+        notifications.recording_declined(runtime.config, interview, invitation)
+    return see_other(f"/i/{token}")
+
+
+def _candidate_interview(token: str) -> Interview:
+    invitation = scheduling.invitation_for(token)
+    if invitation.interview is None:
+        raise ApplianceError("book a time first")
+    interview: Interview = invitation.interview
+    return interview
+
+
+def _state(state: str, status: int = 200, message: str = "") -> Response[dict[str, Any]]:
+    return Response({"state": state, "message": message}, status_code=status)
+
+
+@get("/i/{token:str}/lobby", opt=public(), include_in_schema=False)
+@in_thread
+def candidate_lobby(runtime: AppRuntime, token: FromPath[str]) -> Response[dict[str, Any]]:
+    """Where the candidate stands: ready, waiting, admitted, closed or ended."""
+    try:
+        interview = _candidate_interview(token)
+    except (LinkRefused, ApplianceError) as exc:
+        return _state("refused", 403, str(exc))
+    return _state(live_room.candidate_state(runtime.config, interview))
+
+
+@post("/i/{token:str}/lobby", opt=public(), include_in_schema=False)
+@in_thread
+def candidate_enter_lobby(runtime: AppRuntime, token: FromPath[str]) -> Response[dict[str, Any]]:
+    """The candidate has checked their devices and asks to come in."""
+    try:
+        interview = _candidate_interview(token)
+        state = live_room.enter_lobby(runtime.audit, runtime.config, interview)
+    except (LinkRefused, ApplianceError) as exc:
+        return _state("refused", 403, str(exc))
+    return _state(state)
+
+
+@get("/i/{token:str}/join", opt=public(), include_in_schema=False)
+@in_thread
+def candidate_join(runtime: AppRuntime, token: FromPath[str]) -> Response[dict[str, Any]]:
+    """The candidate's SFU token once admitted; nothing about the kit, scores or notes."""
+    try:
+        interview = _candidate_interview(token)
+        sfu_token, recorded = join.candidate_token(
+            runtime.config, runtime.keys.signing_key, interview
+        )
+    except join.NotInLobby as exc:
+        return _state(exc.state, 409, str(exc))
+    except (LinkRefused, ApplianceError) as exc:
+        return _state("refused", 403, str(exc))
+    return Response(
+        {
+            "state": "admitted",
+            "token": sfu_token,
+            "recorded": recorded,
+            "room": join.room_name(interview),
+        }
+    )

@@ -15,6 +15,7 @@ from icalendar import Calendar, Event, vCalAddress, vText
 from appliance.core.config import Config
 from appliance.db.database import utcnow
 from appliance.db.models import Interview, User
+from appliance.hiring.candidates import display_name
 from appliance.hiring.scheduling import as_utc
 
 PRODID = "-//Parley//Interviews//EN"
@@ -103,7 +104,7 @@ def feed_ics(user: User, interviews: list[Interview], public_url: str, organizer
     calendar.add("x-wr-calname", f"Parley interviews: {user.name or user.email}")
     for interview in interviews:
         candidate = interview.candidate
-        who = "(erased)" if candidate.erased_at is not None else candidate.name
+        who = display_name(candidate)
         join = f"{public_url}/interviews/{interview.id}"
         calendar.add_component(
             _event(

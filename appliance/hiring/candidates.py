@@ -40,6 +40,14 @@ class CandidateFields:
         )
 
 
+ERASED = "(erased)"
+
+
+def display_name(candidate: Candidate) -> str:
+    """The candidate's name as staff see it: an erased candidate's is gone for good."""
+    return ERASED if candidate.erased_at is not None else str(candidate.name)
+
+
 def list_candidates(position_id: int | None = None) -> list[Candidate]:
     query = (
         Candidate.select(Candidate, Position)

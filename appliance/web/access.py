@@ -16,6 +16,7 @@ from litestar.handlers.base import BaseRouteHandler
 
 from appliance.db.models import Role, User
 from appliance.runtime import Runtime
+from appliance.staff import roles
 from appliance.staff.sessions import find_session_user
 
 ACCESS_KEY = "access"
@@ -37,6 +38,13 @@ def public() -> dict[str, Any]:
 def staff() -> dict[str, Any]:
     """Route option: any signed-in staff member."""
     return {ACCESS_KEY: STAFF}
+
+
+# The rules routes state, by who may use them.
+ADMIN = allow(Role.ADMIN)
+AUDITORS = allow(Role.COMPLIANCE, Role.ADMIN)
+HIRING = allow(*roles.HIRING)
+PANEL = allow(*roles.PANEL)
 
 
 def route_rule(handler: BaseRouteHandler) -> frozenset[Role] | str | None:

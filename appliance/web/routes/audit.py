@@ -8,16 +8,16 @@ from litestar import Request, get
 from litestar.params import FromQuery
 from litestar.response import Template
 
-from appliance.db.models import AuditEntry, Role
+from appliance.db.models import AuditEntry
 from appliance.storage import audit
-from appliance.web.access import allow
+from appliance.web.access import AUDITORS
 from appliance.web.pages import AppRuntime, actor, page
 from appliance.web.threads import in_thread
 
 PAGE_SIZE = 100
 
 
-@get("/audit", opt=allow(Role.COMPLIANCE, Role.ADMIN), include_in_schema=False)
+@get("/audit", opt=AUDITORS, include_in_schema=False)
 @in_thread
 def audit_page(
     request: Request[Any, Any, Any],

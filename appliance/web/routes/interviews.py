@@ -12,17 +12,16 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from appliance.core.errors import ApplianceError, NotFound
-from appliance.db.models import Candidate, Interview, InterviewParticipant, Role, User
-from appliance.hiring import notifications, scheduling
+from appliance.core.errors import ApplianceError
+from appliance.db.models import Interview, User
+from appliance.hiring import agenda, notifications, scheduling
+from appliance.hiring.candidates import display_name
 from appliance.hiring.scheduling import as_utc, zone
 from appliance.interview import consent
-from appliance.web.access import allow
+from appliance.staff.roles import is_hiring
+from appliance.web.access import HIRING, PANEL
 from appliance.web.pages import AppRuntime, FormData, actor, page, see_other
 from appliance.web.threads import in_thread
-
-HIRING = allow(Role.ADMIN, Role.RECRUITER)
-PANEL = allow(Role.ADMIN, Role.RECRUITER, Role.INTERVIEWER)
 
 
 @dataclass
@@ -39,27 +38,12 @@ def _user(request: Request[Any, Any, Any]) -> User:
     return user
 
 
-def _hiring(user: User) -> bool:
-    return Role(user.role) in (Role.ADMIN, Role.RECRUITER)
-
-
 def _local(moment: dt.datetime, timezone: str) -> str:
     return f"{as_utc(moment).astimezone(zone(timezone)):%a %d %b %Y %H:%M}"
 
 
-def _candidate_name(interview: Interview) -> str:
-    candidate = interview.candidate
-    return "(erased)" if candidate.erased_at is not None else str(candidate.name)
-
-
-def _panel(interview: Interview) -> str:
-    return ", ".join(u.name or u.email for u in scheduling.interviewers(interview))
-
-
 def _visible(user: User, interview_id: int) -> Interview:
-    interview = Interview.get_or_none(Interview.id == interview_id)
-    if interview is None:
-        raise NotFound(f"no interview with id {interview_id}")
+    interview = agenda.get_interview(interview_id)
     if not scheduling.may_see(user, interview.id):
         raise PermissionDeniedException("you are not on this interview's panel")
     return interview
@@ -69,45 +53,17 @@ def _visible(user: User, interview_id: int) -> Interview:
 @in_thread
 def interviews_page(request: Request[Any, Any, Any]) -> Template:
     user = _user(request)
-    since = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=30)
-    query = (
-        Interview.select().where(Interview.ends_at > since)
-        if _hiring(user)
-        else scheduling.upcoming_for(user)
-    )
-    interviews = list(
-        query.select_extend(Candidate)
-        .switch(Interview)
-        .join(Candidate)
-        .order_by(Interview.starts_at)
-        .limit(300)
-    )
-    panels = _panels([i.id for i in interviews])
     rows = [
         InterviewRow(
-            i.id,
-            _local(i.starts_at, user.timezone),
-            _candidate_name(i),
-            ", ".join(panels.get(i.id, [])),
-            i.status,
+            entry.interview_id,
+            _local(entry.starts_at, user.timezone),
+            entry.candidate,
+            ", ".join(entry.panel),
+            entry.status,
         )
-        for i in interviews
+        for entry in agenda.agenda_for(user)
     ]
     return page("interviews.html", request, rows=rows, timezone=user.timezone)
-
-
-def _panels(interview_ids: list[int]) -> dict[int, list[str]]:
-    """Each interview's panel by name, for a whole page of interviews in one query."""
-    names: dict[int, list[str]] = {}
-    members = (
-        InterviewParticipant.select(InterviewParticipant.interview, User.name, User.email)
-        .join(User)
-        .where(InterviewParticipant.interview.in_(interview_ids) & (User.role != Role.COMPLIANCE))
-        .order_by(User.id)
-    )
-    for member in members:
-        names.setdefault(member.interview_id, []).append(member.user.name or member.user.email)
-    return names
 
 
 def _interview_page(
@@ -118,21 +74,20 @@ def _interview_page(
     error: str | None = None,
 ) -> Template:
     user = _user(request)
-    given = consent.choices(interview)
-    if consent.RECORDING not in given:
+    if not consent.answered(interview):
         state = "not yet asked"
     else:
-        state = "given" if given[consent.RECORDING] else "declined"
+        state = "given" if consent.is_recorded(interview) else "declined"
     return page(
         "interview.html",
         request,
         status,
         interview=interview,
-        candidate=_candidate_name(interview),
+        candidate=display_name(interview.candidate),
         when=f"{_local(interview.starts_at, user.timezone)} ({user.timezone})",
-        panel=_panel(interview),
+        panel=", ".join(agenda.panel_names([interview.id]).get(interview.id, [])),
         consent_state=state,
-        can_change=_hiring(user),
+        can_change=is_hiring(user),
         on_panel=user.id in {u.id for u in scheduling.interviewers(interview)},
         timezone=user.timezone,
         error=error,

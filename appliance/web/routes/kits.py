@@ -9,14 +9,11 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 
 from appliance.core.errors import ApplianceError
-from appliance.db.models import Role
 from appliance.hiring import kits, positions
 from appliance.hiring.kits import CompetencyDoc, KitDoc, QuestionDoc
-from appliance.web.access import allow
+from appliance.web.access import HIRING
 from appliance.web.pages import AppRuntime, FormData, actor, optional_int, page, see_other
 from appliance.web.threads import in_thread
-
-HIRING = allow(Role.ADMIN, Role.RECRUITER)
 
 
 def _competency(data: dict[str, str]) -> CompetencyDoc:

@@ -11,14 +11,11 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 
 from appliance.core.errors import ApplianceError
-from appliance.db.models import Role
 from appliance.hiring import positions
 from appliance.hiring.positions import PositionFields
-from appliance.web.access import allow
+from appliance.web.access import HIRING
 from appliance.web.pages import AppRuntime, FormData, actor, from_form, page, row_view, see_other
 from appliance.web.threads import in_thread
-
-HIRING = allow(Role.ADMIN, Role.RECRUITER)
 
 
 @dataclass

@@ -13,16 +13,15 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from appliance.asr_onnx.transcript import FORMATS
-from appliance.db.models import Candidate, Interview, Recording, Role, TranscriptionJob, User
+from appliance.db.models import Candidate, Interview, Recording, TranscriptionJob, User
+from appliance.hiring.candidates import display_name
 from appliance.hiring.scheduling import may_see
 from appliance.recordings import transcription
 from appliance.recordings.store import get_recording
-from appliance.web.access import allow
+from appliance.web.access import HIRING, PANEL
 from appliance.web.pages import AppRuntime, actor, page, see_other
 from appliance.web.threads import in_thread
 
-HIRING = allow(Role.ADMIN, Role.RECRUITER)
-REVIEWERS = allow(Role.ADMIN, Role.RECRUITER, Role.INTERVIEWER)
 MEDIA_TYPES = {
     "json": MediaType.JSON,
     "vtt": "text/vtt; charset=utf-8",
@@ -66,7 +65,7 @@ def _view(recording_id: int) -> TranscriptionView:
     )
 
 
-@get("/api/recordings/{recording_id:int}/transcription", opt=REVIEWERS, tags=["recordings"])
+@get("/api/recordings/{recording_id:int}/transcription", opt=PANEL, tags=["recordings"])
 @in_thread
 def api_transcription_status(
     request: Request[Any, Any, Any], recording_id: FromPath[int]
@@ -86,7 +85,7 @@ def api_queue_transcription(
     return _view(recording_id)
 
 
-@get("/api/recordings/{recording_id:int}/transcript", opt=REVIEWERS, tags=["recordings"])
+@get("/api/recordings/{recording_id:int}/transcript", opt=PANEL, tags=["recordings"])
 @in_thread
 def api_transcript(
     request: Request[Any, Any, Any],
@@ -127,7 +126,7 @@ def _rows() -> list[RecordingRow]:
         rows.append(
             RecordingRow(
                 recording.id,
-                "(erased)" if candidate.erased_at is not None else candidate.name,
+                display_name(candidate),
                 recording.started_at,
                 recording.status,
                 job.status if job else "none",

@@ -10,13 +10,11 @@ from litestar.response import Template
 
 from appliance.box import settings
 from appliance.core.errors import ApplianceError
-from appliance.db.models import ComplianceRecipient, Role
+from appliance.db.models import ComplianceRecipient
 from appliance.storage import keystore
-from appliance.web.access import allow
+from appliance.web.access import ADMIN
 from appliance.web.pages import AppRuntime, FormData, actor, optional_int, page
 from appliance.web.threads import in_thread
-
-ADMIN = allow(Role.ADMIN)
 
 
 def _settings_page(

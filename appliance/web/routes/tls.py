@@ -13,12 +13,10 @@ from litestar.response import Template
 
 from appliance.box import acme_certificates, settings, tls
 from appliance.core.errors import ApplianceError
-from appliance.db.models import Role
-from appliance.web.access import allow, public
+from appliance.web.access import ADMIN, public
 from appliance.web.pages import AppRuntime, FormData, actor, page
 from appliance.web.threads import in_thread
 
-ADMIN = allow(Role.ADMIN)
 LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
 
 

@@ -11,11 +11,9 @@ from litestar.response import Redirect, Template
 from appliance.core.errors import ApplianceError
 from appliance.db.models import Role
 from appliance.staff import accounts
-from appliance.web.access import allow
+from appliance.web.access import ADMIN
 from appliance.web.pages import AppRuntime, FormData, actor, page, see_other
 from appliance.web.threads import in_thread
-
-ADMIN = allow(Role.ADMIN)
 
 
 def _users_page(request: Request[Any, Any, Any], status: int = 200, **context: Any) -> Template:

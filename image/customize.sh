@@ -38,6 +38,8 @@ echo parley > "$ROOT/etc/hostname"
 printf '127.0.0.1 localhost\n127.0.1.1 parley\n::1 localhost\n' > "$ROOT/etc/hosts"
 ln -sf /usr/share/zoneinfo/UTC "$ROOT/etc/localtime"
 echo "# resolvers come from DHCP or the setup wizard" > "$ROOT/etc/resolv.conf"
+# No Python on the box starts onnxruntime's telemetry, not even one run by hand.
+echo ORT_DISABLE_TELEMETRY=1 >> "$ROOT/etc/environment"
 : > "$ROOT/etc/machine-id"
 rm -f "$ROOT/var/lib/dbus/machine-id"
 printf 'LABEL=parley-root / ext4 defaults,noatime 0 1\n' > "$ROOT/etc/fstab"

@@ -85,6 +85,13 @@ def test_the_sfu_cannot_read_the_secrets_of_the_data_dir() -> None:
         assert f"/var/lib/parley/{secret}" in hidden
 
 
+def test_every_service_runs_with_onnxruntime_telemetry_off() -> None:
+    """The shared drop-in (appliance-.service.d applies to every appliance-*.service) sets it."""
+    dropin = (UNITS / "appliance-.service.d" / "10-sandbox.conf").read_text()
+    assert re.search(r"^Environment=ORT_DISABLE_TELEMETRY=1$", dropin, re.MULTILINE)
+    assert all(service.startswith("appliance-") for service in SERVICES)
+
+
 IMAGE_FILES = UNITS.parent / "image" / "files"
 
 

@@ -10,6 +10,7 @@ manifest. See docs/recording-format.md ("Export bundles").
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import json
@@ -17,6 +18,7 @@ import os
 import re
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -31,6 +33,7 @@ from appliance.db.models import AuditCheckpoint, AuditEntry, Interview, Recordin
 from appliance.recordings.store import READABLE_BLOBS, blob_store, get_recording
 from appliance.runtime import Runtime
 from appliance.storage import audit, keystore
+from appliance.storage.blobstore import HashingFile
 from appliance.storage.recipients import (
     Identity,
     parse_recipient,
@@ -189,7 +192,17 @@ def export(
                     "",
                 )
                 with path.open("rb") as source:
-                    archive.addfile(info, source)
+                    copied = HashingFile(source)
+                    archive.addfile(info, copied)
+                if copied.sha256.hexdigest() != blob.sealed_sha256:
+                    runtime.audit.record(
+                        actor, "recording.export-refused", subject, {"object": blob.object_id}
+                    )
+                    raise BundleInvalid(
+                        f"blob {blob.object_id} of recording {recording_id} does not match the "
+                        "SHA-256 recorded when it was sealed: it was damaged on disk, and "
+                        "nothing was exported; restore it from a backup"
+                    )
         os.link(tmp_name, out)
     finally:
         os.unlink(tmp_name)
@@ -202,6 +215,7 @@ class _Bundle:
     """A bundle opened for reading, with every structural check done up front."""
 
     def __init__(self, path: Path, trusted_signer: Ed25519PublicKey | None) -> None:
+        self.path = path
         try:
             self.archive = tarfile.open(path, mode="r:")  # noqa: SIM115 (closed by __exit__)
         except FileNotFoundError:
@@ -209,7 +223,11 @@ class _Bundle:
         except (tarfile.TarError, OSError) as exc:
             raise BundleInvalid(f"{path} is not an export bundle: {exc}") from None
         try:
+            self.archive.getmembers()  # reads every header now: a cut-off index fails here
             self.signer = self._verified_signer(trusted_signer)
+        except (tarfile.TarError, EOFError) as exc:
+            self.archive.close()
+            raise self.damaged(exc) from None
         except BaseException:
             self.archive.close()
             raise
@@ -235,6 +253,17 @@ class _Bundle:
                 "the manifest signature is invalid: the bundle was altered"
             ) from None
         return signer
+
+    def damaged(self, exc: BaseException) -> BundleInvalid:
+        return BundleInvalid(f"{self.path} is truncated or damaged: {exc}")
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Members end early in a cut-off bundle; tarfile says so with its own errors."""
+        try:
+            yield
+        except (tarfile.TarError, EOFError) as exc:
+            raise self.damaged(exc) from None
 
     def __enter__(self) -> _Bundle:
         return self
@@ -320,7 +349,7 @@ class _Bundle:
 
 def verify(path: Path, trusted_signer: Ed25519PublicKey | None = None) -> BundleReport:
     """Check a bundle without decrypting: signature, blob hashes and headers, audit entries."""
-    with _Bundle(path, trusted_signer) as bundle:
+    with _Bundle(path, trusted_signer) as bundle, bundle.reading():
         return bundle.check()
 
 
@@ -341,7 +370,7 @@ def decrypt(
     Each chunk is authenticated as it is read; on any failure the files written so far are
     removed, so `out_dir` holds either every recording file or none of this bundle's.
     """
-    with _Bundle(path, trusted_signer) as bundle:
+    with _Bundle(path, trusted_signer) as bundle, bundle.reading():
         bundle.check()
         return _write_plaintext(bundle, identity, out_dir)
 

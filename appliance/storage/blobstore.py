@@ -17,11 +17,17 @@ class BlobMissing(ApplianceError):
 
 
 class HashingFile:
-    """Passes writes to a file while hashing them, so the sealed SHA-256 needs no second read."""
+    """Passes writes to a file, or reads from it, while hashing the bytes: the sealed SHA-256
+    of what was written or copied, without a second pass over the file."""
 
     def __init__(self, out: BinaryIO) -> None:
         self.out = out
         self.sha256 = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.out.read(size)
+        self.sha256.update(data)
+        return data
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         self.sha256.update(data)

@@ -7,7 +7,8 @@ pauses), then transcribes it with each engine in its own process, so each report
 memory: this ONNX path in fp32 and int8, and faster-whisper (CTranslate2) int8 and fp32, all
 greedy (or --beam N), VAD off so each engine decodes the same audio. Prints WER against the script
 (lower-cased, punctuation removed), audio seconds per second, the ratio against faster-whisper
-int8, and peak RSS. The model must be installed (tests/speech.py or `appliance models install`).
+int8, and peak RSS. The model must be installed (tests/support/speech.py or
+`appliance models install`).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ SCRIPT = [
 
 def build_recording(directory: Path, minutes: float) -> tuple[np.ndarray, str]:
     from appliance.asr_onnx.audio import decode_audio
-    from tests.speech import silence, speak
+    from tests.support.speech import silence, speak
 
     lines = []
     for i, (voice, text) in enumerate(SCRIPT):
@@ -60,7 +61,7 @@ def normalize(text: str) -> str:
 
 
 def run_one(engine: str, audio_path: Path, threads: int, beam: int) -> dict[str, float | str]:
-    from tests.speech import SHARED
+    from tests.support.speech import SHARED
 
     audio = np.load(audio_path)
     if engine.startswith("onnx"):
@@ -111,7 +112,7 @@ def main() -> None:
 
     import jiwer
 
-    from tests.speech import int8_models_dir, models_dir
+    from tests.support.speech import int8_models_dir, models_dir
 
     models_dir()
     int8_models_dir()

@@ -28,7 +28,7 @@ from appliance.asr_onnx.streaming import Caption, CaptionEngine, StreamOptions
 from appliance.asr_onnx.vad import SileroVad
 from appliance.core.config import AsrConfig
 from bench.asr import SCRIPT, normalize
-from tests.speech import models_dir, silence, speak
+from tests.support.speech import models_dir, silence, speak
 
 
 def main() -> None:
@@ -40,7 +40,7 @@ def main() -> None:
     import jiwer
 
     from appliance.asr_onnx.audio import decode_audio
-    from tests.speech import int8_models_dir
+    from tests.support.speech import int8_models_dir
 
     models = models_dir()
     int8_models_dir()

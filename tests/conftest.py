@@ -112,7 +112,7 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def speech_models() -> Path:
     """The shared models dir with whisper-base and Silero VAD, installed once per machine."""
-    from tests.speech import models_dir
+    from tests.support.speech import models_dir
 
     return models_dir()
 
@@ -130,3 +130,13 @@ def namespace_available() -> bool:
     if shutil.which("unshare") is None or os.geteuid() != 0:
         return False
     return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
+
+
+@pytest.fixture(scope="session")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 4 s VP8 + Opus WebM for the SFU's peers to publish, made once a session."""
+    from tests.support.sfu_harness import make_clip
+
+    path = tmp_path_factory.mktemp("media") / "clip.webm"
+    make_clip(path)
+    return path

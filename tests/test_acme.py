@@ -28,7 +28,7 @@ from appliance.box import acme_certificates, settings, tls
 from appliance.db.models import AuditEntry
 from appliance.runtime import Runtime
 from tests.conftest import free_port, make_user, post_form, sign_in
-from tests.waiting import wait_for_http
+from tests.support.waiting import wait_for_http
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists("/usr/bin/pebble"), reason="needs Debian's pebble (apt-get install pebble)"

@@ -17,7 +17,7 @@ from onnx import numpy_helper
 from appliance.asr_onnx.decoding import DecodeOptions
 from appliance.asr_onnx.mel import log_mel, pad_or_trim
 from appliance.asr_onnx.transcriber import Transcriber
-from tests.speech import CLIPS, clip, ct2_reference_dir, silence
+from tests.support.speech import CLIPS, clip, ct2_reference_dir, silence
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,7 @@ from appliance.asr_onnx.models import (
 )
 from appliance.asr_onnx.service import open_transcriber
 from appliance.core.config import AsrConfig
-from tests.speech import clip, ct2_reference_dir, fp16_models_dir, int8_models_dir
+from tests.support.speech import clip, ct2_reference_dir, fp16_models_dir, int8_models_dir
 
 
 @pytest.fixture(scope="module")

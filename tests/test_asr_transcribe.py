@@ -25,7 +25,7 @@ from appliance.asr_onnx.transcript import (
     to_vtt,
 )
 from appliance.asr_onnx.vad import VadOptions
-from tests.speech import clip, link_models, silence, speak, wer, write_wav
+from tests.support.speech import clip, link_models, silence, speak, wer, write_wav
 
 GREEDY = DecodeOptions(language="en", beam_size=1, word_timestamps=True)
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.accessibility import violations
-from tests.chromium import CHROMIUM, FLAGS
 from tests.conftest import PASSWORD, free_port
-from tests.waiting import wait_for_http
+from tests.support.accessibility import violations
+from tests.support.chromium import CHROMIUM, FLAGS
+from tests.support.waiting import wait_for_http
 
 pytestmark = pytest.mark.browser
 

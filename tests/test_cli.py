@@ -11,7 +11,7 @@ from pathlib import Path
 from openapi_spec_validator import validate
 
 from tests.conftest import PASSWORD, free_port
-from tests.waiting import wait_for_http
+from tests.support.waiting import wait_for_http
 
 
 def appliance(

@@ -1,6 +1,6 @@
 """A whole interview in real browsers: from self-scheduling to "End interview".
 
-The scenarios (tests/interview_e2e_scenario.py, and tests/interview_firefox_scenario.py with
+The scenarios (tests/scenarios/interview_e2e.py, and tests/scenarios/interview_firefox.py with
 the candidate or the interviewer in Firefox) run in network namespaces of their own, so WebRTC
 traffic cannot leave the machine.
 """
@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import namespace_available
-from tests.firefox import FIREFOX, NAMESPACE
+from tests.support.firefox import FIREFOX, NAMESPACE
 
 pytestmark = pytest.mark.browser
-SCENARIO = Path(__file__).with_name("interview_e2e_scenario.py")
-FIREFOX_SCENARIO = Path(__file__).with_name("interview_firefox_scenario.py")
+SCENARIO = Path(__file__).parent / "scenarios" / "interview_e2e.py"
+FIREFOX_SCENARIO = Path(__file__).parent / "scenarios" / "interview_firefox.py"
 
 
 def _run(

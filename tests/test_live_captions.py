@@ -18,8 +18,8 @@ from appliance.asr_onnx.streaming import Caption, CaptionEngine, StreamOptions
 from appliance.asr_onnx.transcriber import Transcriber
 from appliance.asr_onnx.vad import SileroVad
 from appliance.sfu.captions import LiveCaptions
-from tests.sfu_harness import running_sfu
-from tests.speech import clip, participant_webm, silence, wer
+from tests.support.sfu_harness import running_sfu
+from tests.support.speech import clip, participant_webm, silence, wer
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,7 @@ from appliance.sfu.sealed_sinks import SealedRecordings
 from appliance.sfu.server import create_app
 from appliance.storage.recipients import generate_identity
 from appliance.storage.sealed_file import SealedFile
-from tests.sfu_harness import Sfu, make_clip
+from tests.support.sfu_harness import Sfu, make_clip
 
 
 @pytest.fixture
@@ -184,7 +184,7 @@ def test_a_recording_cut_short_by_an_sfu_crash_is_closed_when_the_node_restarts(
     server = subprocess.Popen(
         [
             sys.executable,
-            str(Path(__file__).with_name("sfu_recording_server.py")),
+            str(Path(__file__).parent / "scenarios" / "sfu_recording_server.py"),
             "--data-dir",
             data_dir,
         ],

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import namespace_available
-from tests.firefox import NAMESPACE
+from tests.support.firefox import NAMESPACE
 
 pytestmark = pytest.mark.browser
-SCENARIO = Path(__file__).with_name("sfu_browser_scenario.py")
+SCENARIO = Path(__file__).parent / "scenarios" / "sfu_browser.py"
 
 
 def run_scenario(namespace_setup: str, argument: str) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Debian's Firefox and Chromium in one room through the SFU, each decoding the other.
 
-Runs in a network namespace of its own (tests/firefox.py says how it is wired).
+Runs in a network namespace of its own (tests/support/firefox.py says how it is wired).
 """
 
 import json
@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import namespace_available
-from tests.firefox import FIREFOX, NAMESPACE
+from tests.support.firefox import FIREFOX, NAMESPACE
 
 pytestmark = pytest.mark.browser
-SCENARIO = Path(__file__).with_name("sfu_firefox_scenario.py")
+SCENARIO = Path(__file__).parent / "scenarios" / "sfu_firefox.py"
 
 
 @pytest.mark.skipif(not namespace_available(), reason="needs root to make a network namespace")

@@ -33,7 +33,7 @@ from appliance.runtime import Runtime
 from appliance.staff.accounts import create_user
 from appliance.worker import TranscriptionRunner
 from tests.conftest import PASSWORD, make_user, post_form, sign_in
-from tests.speech import clip, link_models, participant_webm, wer
+from tests.support.speech import clip, link_models, participant_webm, wer
 
 SETTINGS = AsrConfig(device="cpu", threads=2)
 

@@ -34,7 +34,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from playwright.async_api import Page, Response, async_playwright
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from appliance.box.datadir import initialize
 from appliance.core.config import Config, load_config
@@ -53,9 +53,9 @@ from appliance.hiring.candidates import CandidateFields, create_candidate
 from appliance.recordings.filing import ingest
 from appliance.runtime import Runtime, open_runtime
 from appliance.staff.accounts import create_user
-from tests.accessibility import violations_async
-from tests.chromium import CHROMIUM, MEDIA_FLAGS
-from tests.waiting import wait_for_http
+from tests.support.accessibility import violations_async
+from tests.support.chromium import CHROMIUM, MEDIA_FLAGS
+from tests.support.waiting import wait_for_http
 
 PASSWORD = "correct horse battery"
 KIT_SECRETS = ("Design a schema for invoices", "Find the slow query", "masterful")

@@ -24,12 +24,12 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from playwright.async_api import Page, async_playwright
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from appliance.contracts.join_token import issue
 from appliance.core.config import load_config
 from appliance.sfu.server import create_app
-from tests.chromium import CHROMIUM, MEDIA_FLAGS
+from tests.support.chromium import CHROMIUM, MEDIA_FLAGS
 
 ADDRESS = "10.77.0.1/24"  # tests.firefox.NAMESPACE's v0
 NEW_ADDRESS = "10.77.0.3/24"

@@ -18,12 +18,12 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from appliance.core.config import load_config
 from appliance.sfu.sealed_sinks import SealedRecordings
 from appliance.sfu.server import create_app
-from tests.sfu_harness import SealedFiles
+from tests.support.sfu_harness import SealedFiles
 
 LOOPBACK = {"APPLIANCE_SFU_ICE_LOOPBACK_ONLY": "true"}
 

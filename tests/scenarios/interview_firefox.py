@@ -1,6 +1,6 @@
 """One interview with Debian's Firefox on one side and Chromium on the other, inside a network
-namespace wired for Firefox (tests/firefox.py). Prints one JSON report line; exits non-zero when
-a step fails.
+namespace wired for Firefox (tests/support/firefox.py). Prints one JSON report line; exits
+non-zero when a step fails.
 
 `candidate` (the default): the candidate in Firefox goes through self-scheduling, the recording
 notice, the device check (preview, level meter, test sound), the waiting room, admission, the
@@ -20,18 +20,18 @@ from typing import Any
 
 from playwright.sync_api import Page, sync_playwright
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from appliance.db.models import Interview, Scorecard
-from tests.chromium import CHROMIUM, MEDIA_FLAGS
-from tests.firefox import page_promise, page_value, start_firefox, wait_until
-from tests.interview_e2e_scenario import (
+from tests.scenarios.interview_e2e import (
     NOTE,
     PASSWORD,
     Appliance,
     filed_recording,
     running_appliance,
 )
+from tests.support.chromium import CHROMIUM, MEDIA_FLAGS
+from tests.support.firefox import page_promise, page_value, start_firefox, wait_until
 
 STATS = "window.parley ? window.parley.stats() : {}"
 

@@ -7,7 +7,8 @@ import fractions
 import hashlib
 import json
 import os
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -300,3 +301,54 @@ async def running_sfu(
             yield Sfu(f"http://127.0.0.1:{port}", key, session)
         finally:
             await runner.cleanup()
+
+
+def run(
+    scenario: Callable[[Sfu], object],
+    tmp_path: Path,
+    sinks: object = None,
+    captions: object = None,
+    settings: dict[str, str] | None = None,
+) -> None:
+    async def main() -> None:
+        async with running_sfu(tmp_path, sinks, captions, settings) as sfu:
+            await scenario(sfu)  # type: ignore[misc]
+
+    asyncio.run(main())
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.05)
+
+
+def participant_id(client: Client) -> str:
+    return next(e["participant_id"] for e in client.events if e["type"] == "joined")
+
+
+def assert_contiguous_from_keyframe(got: list[str], source: list[tuple[str, bool]]) -> None:
+    hashes = [h for h, _ in source]
+    assert got, "no frames arrived"
+    start = hashes.index(got[0])
+    assert source[start][1], "the first forwarded frame is not a keyframe"
+    assert got == hashes[start : start + len(got)], "frames differ from the source or skip"
+
+
+class PcmSink:
+    """Stands in for speech recognition: keeps what the caption tap hands it."""
+
+    def __init__(self) -> None:
+        self.pcm: dict[str, bytearray] = {}
+        self.finished: list[str] = []
+        self.threads: set[str] = set()
+
+    def audio(self, identity: str, pcm: bytes, at_seconds: float) -> None:
+        self.threads.add(threading.current_thread().name)
+        self.pcm.setdefault(identity, bytearray()).extend(pcm)
+
+    def ended(self, identity: str) -> None:
+        self.finished.append(identity)
+
+    def for_room(self, room: str, publish: object) -> PcmSink:
+        return self

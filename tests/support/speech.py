@@ -22,7 +22,7 @@ from appliance.asr_onnx.models import (
     unpack_whisper_base,
 )
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("PARLEY_TEST_MODELS", REPO / ".cache" / "test-models"))
 
 # (voice, words per minute, text) — interview-like sentences in more than one voice.

@@ -4,7 +4,7 @@ and Chromium.
 Each browser publishes its fake camera and microphone on the SFU test page and must decode the
 other's video and receive its audio: Firefox's SDP (its own extension ids, codec order and
 BUNDLE layout) against the SFU, both ways. Firefox is driven over Marionette, its own remote
-protocol (tests/firefox.py). Prints one JSON line; exits
+protocol (tests/support/firefox.py). Prints one JSON line; exits
 non-zero on failure.
 """
 
@@ -18,12 +18,12 @@ from typing import Any
 
 from playwright.async_api import async_playwright
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from appliance.contracts.join_token import issue
-from tests.chromium import CHROMIUM, MEDIA_FLAGS
-from tests.firefox import page_promise, page_value, start_firefox
-from tests.sfu_browser_scenario import sfu_test_page
+from tests.scenarios.sfu_browser import sfu_test_page
+from tests.support.chromium import CHROMIUM, MEDIA_FLAGS
+from tests.support.firefox import page_promise, page_value, start_firefox
 
 STATS = "window.parley ? window.parley.stats() : {}"
 

@@ -4,7 +4,7 @@ The worker keeps the certificate current (`maintain`, every few minutes): when `
 a directory and no certificate for the wanted names has been issued, or the one issued has
 fewer than `renew_days` left, it orders one, answers the CA's HTTP-01 challenge through the
 web process (`/.well-known/acme-challenge/`, which the proxy forwards from port 80), and
-stages the result exactly like an administrator's upload (appliance/tls.py), so the same root
+stages the result exactly like an administrator's upload (appliance/box/tls.py), so the same root
 side checks and installs it. A failure is kept with its reason for the TLS page and tried again
 an hour later, or at once when an administrator asks (`request_now`).
 

@@ -1,6 +1,6 @@
 """What administrators set in the browser after first boot: the box's address and host name,
 the e-mail relay and the ACME certificate authority. Kept in `<data-dir>/settings.toml` (0600:
-it holds the relay's password), which overrides the config file (appliance/config.py); the
+it holds the relay's password), which overrides the config file (appliance/core/config.py); the
 services read it when they start, so a change asks for a restart (`run/restart`, which the
 image's path unit acts on).
 """

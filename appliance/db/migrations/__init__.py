@@ -2,7 +2,7 @@
 
 Each migration module holds a frozen copy of the tables as they were at its version, never the
 live models, so that replaying every migration on an empty database and upgrading an old one
-both end at the schema `appliance.models` describes (a test compares them).
+both end at the schema `appliance.db.models` describes (a test compares them).
 """
 
 from __future__ import annotations

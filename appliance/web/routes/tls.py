@@ -1,5 +1,5 @@
 """Administrators see the certificate the box serves and replace it with their own, or have an
-ACME certificate authority issue and renew one (appliance/acme_certificates.py)."""
+ACME certificate authority issue and renew one (appliance/box/acme_certificates.py)."""
 
 from __future__ import annotations
 

@@ -169,6 +169,35 @@ def test_the_appliance_follows_the_layout() -> None:
     assert violations(graph) == []
 
 
+QUERIES = {"select", "get", "get_or_none", "get_by_id", "create", "insert", "update", "delete"}
+
+
+def queries_built(path: Path) -> list[str]:
+    """Calls such as `Interview.select(...)` on a model imported from appliance.db.models."""
+    tree = ast.parse(path.read_text(), str(path))
+    models = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "appliance.db.models"
+        for alias in node.names
+    }
+    return [
+        f"{path.name}:{node.lineno} {node.func.value.id}.{node.func.attr}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id in models
+        and node.func.attr in QUERIES
+    ]
+
+
+def test_the_web_process_asks_the_domain_and_builds_no_queries() -> None:
+    """Routes are thin: what a page shows comes from a domain function."""
+    assert queries_built(ROOT / "interview" / "live_room.py")  # the check sees queries
+    assert [q for p in sorted((ROOT / "web").rglob("*.py")) for q in queries_built(p)] == []
+
+
 def test_every_package_has_a_layer() -> None:
     packages = {p.name for p in ROOT.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
     modules = {p.stem for p in ROOT.glob("*.py") if p.stem != "__init__"}

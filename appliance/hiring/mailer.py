@@ -16,6 +16,7 @@ import aiosmtplib
 import peewee
 
 from appliance.core.config import SmtpConfig
+from appliance.core.errors import NotFound
 from appliance.db.database import utcnow
 from appliance.db.models import Interview, OutboxMessage
 
@@ -45,6 +46,26 @@ def queue_message(
             )
     except peewee.IntegrityError:
         return None
+
+
+def waiting_for_staff(relay: bool, limit: int = 200) -> list[OutboxMessage]:
+    """Messages staff must act on, newest first: those the relay refused for good (and, with
+    no relay configured, every message still to send), for copying or downloading by hand."""
+    statuses = ["manual", "failed"] if relay else ["pending", "manual", "failed"]
+    return list(
+        OutboxMessage.select()
+        .where(OutboxMessage.status.in_(statuses))
+        .order_by(OutboxMessage.id.desc())
+        .limit(limit)
+    )
+
+
+def calendar_file(message_id: int) -> str:
+    """The calendar invitation (.ics) a queued message carries."""
+    message = OutboxMessage.get_or_none(OutboxMessage.id == message_id)
+    if message is None or not message.ics:
+        raise NotFound(f"no calendar file for message {message_id}")
+    return str(message.ics)
 
 
 def build_email(message: OutboxMessage, sender: str) -> EmailMessage:

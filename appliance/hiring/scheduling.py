@@ -462,6 +462,16 @@ def feed_user(token: str) -> User:
     return user
 
 
+def time_off_of(user: User) -> list[TimeOff]:
+    """The user's days off, earliest first."""
+    return list(TimeOff.select().where(TimeOff.user == user).order_by(TimeOff.starts_at))
+
+
+def has_feed(user: User) -> bool:
+    """Whether the user has a private calendar feed (its URL is shown only when made)."""
+    return bool(CalendarFeed.select().where(CalendarFeed.user == user).exists())
+
+
 def availability_of(user: User) -> dict[int, tuple[str, str]]:
     """Weekday → (start, end) as HH:MM, for the form (the first window of each day)."""
     windows: dict[int, tuple[str, str]] = {}

@@ -68,6 +68,14 @@ def get_user(user_id: int) -> User:
     return user
 
 
+def active_users_by_role() -> dict[Role, int]:
+    """How many active accounts each role has (every role, zero included)."""
+    counts = dict.fromkeys(Role, 0)
+    for user in User.select(User.role).where(User.active):
+        counts[Role(user.role)] += 1
+    return counts
+
+
 def list_users() -> list[User]:
     return list(User.select().order_by(User.email))
 

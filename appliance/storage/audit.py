@@ -187,6 +187,24 @@ def verify(public_key: Ed25519PublicKey) -> Verification:
     return Verification(entries=count, checkpoints=len(checkpoints), bad_seq=seq, reason=reason)
 
 
+def newest_entries(
+    limit: int, subject: str = "", actor: str = "", before: int | None = None
+) -> list[AuditEntry]:
+    """A page of entries, newest first: about `subject`, by `actor`, older than seq `before`."""
+    query = AuditEntry.select().order_by(AuditEntry.seq.desc())
+    if subject:
+        query = query.where(AuditEntry.subject == subject)
+    if actor:
+        query = query.where(AuditEntry.actor == actor)
+    if before is not None:
+        query = query.where(AuditEntry.seq < before)
+    return list(query.limit(limit))
+
+
+def entry_count() -> int:
+    return int(AuditEntry.select().count())
+
+
 def _entries() -> Iterator[AuditEntry]:
     return iter(AuditEntry.select().order_by(AuditEntry.seq).iterator())
 

@@ -96,6 +96,11 @@ def destroy(key_id: bytes) -> int:
     return int(DataKey.delete().where(DataKey.key_id == key_id.hex()).execute())
 
 
+def list_recipients() -> list[ComplianceRecipient]:
+    """The compliance recipients every new data key is wrapped for, oldest first."""
+    return list(ComplianceRecipient.select().order_by(ComplianceRecipient.id))
+
+
 def add_recipient(
     audit: AuditLog, actor: str, data_dir: Path, recipient: str, label: str, rewrap: bool
 ) -> int:

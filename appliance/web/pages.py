@@ -14,6 +14,7 @@ from litestar.response import Redirect, Template
 from appliance.core.errors import ApplianceError
 from appliance.db.models import User
 from appliance.runtime import Runtime
+from appliance.staff.accounts import get_user
 
 V = TypeVar("V")
 
@@ -36,6 +37,11 @@ def page(
 def see_other(path: str) -> Redirect:
     """Post/redirect/get: after a successful form, go to `path` with 303."""
     return Redirect(path=path, status_code=303)
+
+
+def current_user(request: Request[Any, Any, Any]) -> User:
+    """The signed-in user as stored now (a form in this request may just have changed them)."""
+    return get_user(request.scope["user"].id)
 
 
 def actor(request: Request[Any, Any, Any]) -> str:

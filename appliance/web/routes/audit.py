@@ -8,7 +8,6 @@ from litestar import Request, get
 from litestar.params import FromQuery
 from litestar.response import Template
 
-from appliance.db.models import AuditEntry
 from appliance.storage import audit
 from appliance.web.access import AUDITORS
 from appliance.web.pages import AppRuntime, actor, page
@@ -27,14 +26,7 @@ def audit_page(
     before: FromQuery[int | None] = None,
 ) -> Template:
     verification = audit.verify(runtime.keys.public_key)
-    query = AuditEntry.select().order_by(AuditEntry.seq.desc())
-    if subject.strip():
-        query = query.where(AuditEntry.subject == subject.strip())
-    if actor_filter.strip():
-        query = query.where(AuditEntry.actor == actor_filter.strip().lower())
-    if before is not None:
-        query = query.where(AuditEntry.seq < before)
-    entries = list(query.limit(PAGE_SIZE))
+    entries = audit.newest_entries(PAGE_SIZE, subject.strip(), actor_filter.strip().lower(), before)
     runtime.audit.record(
         actor(request), "audit.view", subject.strip(), {"actor": actor_filter.strip()}
     )

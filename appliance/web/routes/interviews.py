@@ -20,7 +20,7 @@ from appliance.hiring.scheduling import as_utc, zone
 from appliance.interview import consent
 from appliance.staff.roles import is_hiring
 from appliance.web.access import HIRING, PANEL
-from appliance.web.pages import AppRuntime, FormData, actor, page, see_other
+from appliance.web.pages import AppRuntime, FormData, actor, current_user, page, see_other
 from appliance.web.threads import in_thread
 
 
@@ -31,11 +31,6 @@ class InterviewRow:
     candidate: str
     panel: str
     status: str
-
-
-def _user(request: Request[Any, Any, Any]) -> User:
-    user: User = User.get_by_id(request.scope["user"].id)
-    return user
 
 
 def _local(moment: dt.datetime, timezone: str) -> str:
@@ -52,7 +47,7 @@ def _visible(user: User, interview_id: int) -> Interview:
 @get("/interviews", opt=PANEL, include_in_schema=False)
 @in_thread
 def interviews_page(request: Request[Any, Any, Any]) -> Template:
-    user = _user(request)
+    user = current_user(request)
     rows = [
         InterviewRow(
             entry.interview_id,
@@ -73,7 +68,7 @@ def _interview_page(
     status: int = 200,
     error: str | None = None,
 ) -> Template:
-    user = _user(request)
+    user = current_user(request)
     if not consent.answered(interview):
         state = "not yet asked"
     else:
@@ -99,7 +94,7 @@ def _interview_page(
 def interview_page(
     request: Request[Any, Any, Any], runtime: AppRuntime, interview_id: FromPath[int]
 ) -> Template:
-    return _interview_page(request, runtime, _visible(_user(request), interview_id))
+    return _interview_page(request, runtime, _visible(current_user(request), interview_id))
 
 
 @post("/interviews/{interview_id:int}/reschedule", opt=HIRING, include_in_schema=False)
@@ -110,7 +105,7 @@ def reschedule_interview(
     interview_id: FromPath[int],
     data: FormData,
 ) -> Template | Redirect:
-    user = _user(request)
+    user = current_user(request)
     interview = _visible(user, interview_id)
     try:
         local = dt.datetime.fromisoformat(data.get("starts_at", ""))
@@ -137,7 +132,7 @@ def cancel_interview(
     interview_id: FromPath[int],
     data: FormData,
 ) -> Redirect:
-    interview = _visible(_user(request), interview_id)
+    interview = _visible(current_user(request), interview_id)
     if interview.status != "cancelled":
         scheduling.cancel(runtime.audit, actor(request), interview, data.get("reason", ""))
         notifications.notify(

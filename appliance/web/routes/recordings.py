@@ -13,10 +13,10 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from appliance.asr_onnx.transcript import FORMATS
-from appliance.db.models import Candidate, Interview, Recording, TranscriptionJob, User
-from appliance.hiring.candidates import display_name
+from appliance.db.models import User
 from appliance.hiring.scheduling import may_see
 from appliance.recordings import transcription
+from appliance.recordings.listing import recent_recordings
 from appliance.recordings.store import get_recording
 from appliance.web.access import HIRING, PANEL
 from appliance.web.pages import AppRuntime, actor, page, see_other
@@ -99,48 +99,10 @@ def api_transcript(
     return Response(FORMATS[format](transcript), media_type=MEDIA_TYPES[format])
 
 
-@dataclass
-class RecordingRow:
-    id: int
-    candidate: str
-    started_at: datetime.datetime
-    status: str
-    job: str
-    percent: int
-    error: str
-
-
-def _rows() -> list[RecordingRow]:
-    jobs = {j.recording_id: j for j in TranscriptionJob.select()}
-    rows = []
-    listed = (
-        Recording.select(Recording, Interview, Candidate)
-        .join(Interview)
-        .join(Candidate)
-        .order_by(Recording.id.desc())
-        .limit(200)
-    )
-    for recording in listed:
-        job = jobs.get(recording.id)
-        candidate = recording.interview.candidate
-        rows.append(
-            RecordingRow(
-                recording.id,
-                display_name(candidate),
-                recording.started_at,
-                recording.status,
-                job.status if job else "none",
-                round(job.progress * 100) if job else 0,
-                job.error if job else "",
-            )
-        )
-    return rows
-
-
 @get("/recordings", opt=HIRING, include_in_schema=False)
 @in_thread
 def recordings_page(request: Request[Any, Any, Any]) -> Template:
-    rows = _rows()
+    rows = recent_recordings()
     busy = any(r.job in ("queued", "running") for r in rows)
     return page("recordings.html", request, rows=rows, busy=busy)
 

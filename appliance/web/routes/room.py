@@ -13,13 +13,14 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath, JSONBody
 from litestar.response import Template
 
-from appliance.core.errors import ApplianceError, NotFound
+from appliance.core.errors import ApplianceError
 from appliance.db.models import Interview, User
+from appliance.hiring import agenda
 from appliance.hiring.candidates import display_name
 from appliance.hiring.scheduling import as_utc
 from appliance.interview import consent, join, live_room, window
 from appliance.web.access import PANEL
-from appliance.web.pages import AppRuntime, page
+from appliance.web.pages import AppRuntime, current_user, page
 from appliance.web.sfu_link import sfu_link
 from appliance.web.threads import in_thread
 
@@ -53,17 +54,10 @@ class DraftView:
     saved_at: str | None
 
 
-def _user(request: Request[Any, Any, Any]) -> User:
-    user: User = User.get_by_id(request.scope["user"].id)
-    return user
-
-
 def _panel_interview(request: Request[Any, Any, Any], interview_id: int) -> tuple[User, Interview]:
     """The interview, for a member of its panel; anyone else is refused."""
-    user = _user(request)
-    interview = Interview.get_or_none(Interview.id == interview_id)
-    if interview is None:
-        raise NotFound(f"no interview with id {interview_id}")
+    user = current_user(request)
+    interview = agenda.get_interview(interview_id)
     try:
         live_room.require_panel(user, interview)
     except ApplianceError:

@@ -13,26 +13,30 @@ from litestar.response import Redirect, Template
 
 from appliance.core.errors import ApplianceError, NotFound
 from appliance.db.models import (
-    CalendarFeed,
-    Candidate,
-    OutboxMessage,
-    TimeOff,
     User,
 )
-from appliance.hiring import notifications, scheduling
+from appliance.hiring import mailer, notifications, scheduling
 from appliance.hiring.calendar_invites import feed_ics, organizer
+from appliance.hiring.candidates import get_candidate
 from appliance.hiring.kits import list_kits
 from appliance.hiring.scheduling import TIME_ZONES, WeeklyWindow
 from appliance.web.access import HIRING, PANEL, public
-from appliance.web.pages import AppRuntime, FormData, actor, optional_int, page, see_other
+from appliance.web.pages import (
+    AppRuntime,
+    FormData,
+    actor,
+    current_user,
+    optional_int,
+    page,
+    see_other,
+)
 from appliance.web.threads import in_thread
 
 
 def _availability_page(
     request: Request[Any, Any, Any], status: int = 200, **extra: Any
 ) -> Template:
-    user: User = request.scope["user"]
-    fresh = User.get_by_id(user.id)
+    fresh = current_user(request)
     return page(
         "availability.html",
         request,
@@ -41,8 +45,8 @@ def _availability_page(
         timezone=fresh.timezone,
         weekdays=scheduling.WEEKDAYS,
         windows=scheduling.availability_of(fresh),
-        time_off=list(TimeOff.select().where(TimeOff.user == fresh).order_by(TimeOff.starts_at)),
-        has_feed=CalendarFeed.select().where(CalendarFeed.user == fresh).exists(),
+        time_off=scheduling.time_off_of(fresh),
+        has_feed=scheduling.has_feed(fresh),
         **{"error": None, "saved": False, "feed_url": None, **extra},
     )
 
@@ -76,7 +80,7 @@ def save_availability(
 @post("/availability/time-off", opt=PANEL, include_in_schema=False)
 @in_thread
 def add_time_off(request: Request[Any, Any, Any], runtime: AppRuntime, data: FormData) -> Template:
-    user: User = User.get_by_id(request.scope["user"].id)
+    user = current_user(request)
     try:
         first = dt.date.fromisoformat(data.get("first_day", ""))
         last = dt.date.fromisoformat(data.get("last_day", ""))
@@ -180,7 +184,7 @@ def invite_candidate(
     return page(
         "invited.html",
         request,
-        candidate=Candidate.get_by_id(candidate_id),
+        candidate=get_candidate(candidate_id),
         link=link,
         relay=bool(runtime.config.smtp.host),
     )
@@ -190,26 +194,14 @@ def invite_candidate(
 @in_thread
 def outbox_page(request: Request[Any, Any, Any], runtime: AppRuntime) -> Template:
     relay = bool(runtime.config.smtp.host)
-    statuses = ["manual", "failed"] if relay else ["pending", "manual", "failed"]
-    waiting = (
-        OutboxMessage.select()
-        .where(OutboxMessage.status.in_(statuses))
-        .order_by(OutboxMessage.id.desc())
-        .limit(200)
-    )
-    return page(
-        "outbox.html", request, messages=list(waiting), relay=bool(runtime.config.smtp.host)
-    )
+    return page("outbox.html", request, messages=mailer.waiting_for_staff(relay), relay=relay)
 
 
 @get("/outbox/{message_id:int}/invite.ics", opt=HIRING, include_in_schema=False)
 @in_thread
 def outbox_ics(message_id: FromPath[int]) -> Response[str]:
-    message = OutboxMessage.get_or_none(OutboxMessage.id == message_id)
-    if message is None or not message.ics:
-        raise NotFound(f"no calendar file for message {message_id}")
     return Response(
-        message.ics,
+        mailer.calendar_file(message_id),
         media_type="text/calendar; charset=utf-8",
         headers={"content-disposition": 'attachment; filename="invite.ics"'},
     )

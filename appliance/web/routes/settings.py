@@ -10,7 +10,6 @@ from litestar.response import Template
 
 from appliance.box import settings
 from appliance.core.errors import ApplianceError
-from appliance.db.models import ComplianceRecipient
 from appliance.storage import keystore
 from appliance.web.access import ADMIN
 from appliance.web.pages import AppRuntime, FormData, actor, optional_int, page
@@ -36,7 +35,7 @@ def _settings_page(
         smtp=current["smtp"],
         password_set=bool(current["smtp"]["password"]),
         securities=settings.SMTP_SECURITY,
-        recipients=list(ComplianceRecipient.select().order_by(ComplianceRecipient.id)),
+        recipients=keystore.list_recipients(),
         error=error,
         notice=notice,
         welcome=welcome,

@@ -27,7 +27,7 @@ def home(request: Request[Any, Any, Any], runtime: AppRuntime) -> Template | Red
     user = request.scope.get("user")
     if user is None:
         return Redirect("/login", status_code=303)
-    rooms = live_room.rooms_today(runtime.config, User.get_by_id(user.id))
+    rooms = live_room.rooms_today(runtime.config, accounts.get_user(user.id))
     timezone = zone(user.timezone)
     return page(
         "home.html",

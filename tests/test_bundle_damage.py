@@ -42,6 +42,21 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     return code, captured.out, captured.err
 
 
+def _decrypt(
+    capsys: pytest.CaptureFixture[str], source: Path, identity: Path, target: Path
+) -> tuple[int, str, str]:
+    return _run(
+        capsys,
+        "recordings",
+        "decrypt",
+        str(source),
+        "--identity",
+        str(identity),
+        "--out",
+        str(target),
+    )
+
+
 def _offsets(size: int, members: list[tarfile.TarInfo]) -> list[int]:
     """Evenly spread offsets, and every member's header and data boundaries."""
     spread = set(range(0, size, max(1, size // 48)))
@@ -71,18 +86,7 @@ def test_a_truncated_bundle_is_refused_at_every_offset(
         damaged.write_bytes(whole[:length])
         _assert_clean_refusal(*_run(capsys, "recordings", "verify", str(damaged)))
         target = tmp_path / f"plain-{length}"
-        _assert_clean_refusal(
-            *_run(
-                capsys,
-                "recordings",
-                "decrypt",
-                str(damaged),
-                "--identity",
-                str(identity),
-                "--out",
-                str(target),
-            )
-        )
+        _assert_clean_refusal(*_decrypt(capsys, damaged, identity, target))
         assert not target.exists() or not any(target.iterdir())
 
 
@@ -102,16 +106,7 @@ def test_a_flipped_byte_is_refused_or_changes_nothing(
         data[offset] ^= 0x5A
         damaged.write_bytes(bytes(data))
         target = tmp_path / f"plain-{offset}"
-        code, out, err = _run(
-            capsys,
-            "recordings",
-            "decrypt",
-            str(damaged),
-            "--identity",
-            str(identity),
-            "--out",
-            str(target),
-        )
+        code, out, err = _decrypt(capsys, damaged, identity, target)
         verified = _run(capsys, "recordings", "verify", str(damaged))
         if code == 0:
             assert verified[0] == 0

@@ -14,8 +14,9 @@ import pytest
 from aiortc.contrib.media import MediaPlayer
 
 from appliance.asr_onnx.models import vad_path
-from appliance.asr_onnx.streaming import Caption, CaptionEngine, StreamOptions
+from appliance.asr_onnx.streaming import Caption, CaptionEngine, LiveStream, StreamOptions
 from appliance.asr_onnx.transcriber import Transcriber
+from appliance.asr_onnx.transcript import Segment, Transcript, Word
 from appliance.asr_onnx.vad import SileroVad
 from appliance.sfu.captions import LiveCaptions
 from tests.support.sfu_harness import running_sfu
@@ -175,3 +176,30 @@ def test_captions_reach_everyone_in_the_room(
         assert [e["seq"] for e in events] == sorted(e["seq"] for e in events)
     finals = [str(e["text"]) for e in heard["bob"] if e["final"]]
     assert wer(text, " ".join(finals)) <= 0.3
+
+
+def _heard(*words: tuple[str, float, float]) -> Transcript:
+    """A transcript of the stream's buffer; Whisper's words carry their leading space."""
+    said = [Word(start, end, text, 0.9) for text, start, end in words]
+    return Transcript("en", 0.0, [Segment(0.0, said[-1].end, "", said)])
+
+
+def test_agreed_words_become_final_only_once_a_second_of_speech_followed_them() -> None:
+    """Hypotheses on 0.9 s and 1.2 s of audio agree on "I'm"; with more audio Whisper hears "I
+    managed a". Words are committed only once a second of audio has followed them."""
+    captions: list[Caption] = []
+    options = StreamOptions()
+    stream = LiveStream("alex", None, None, options, captions.append)  # type: ignore[arg-type]
+    hypotheses = [
+        (0.9, _heard((" I'm", 0.0, 0.3), (" manage", 0.3, 0.9))),
+        (1.2, _heard((" I'm", 0.0, 0.3), (" manage", 0.3, 1.0), (" the", 1.0, 1.2))),
+    ]
+    for seconds, heard in hypotheses:
+        stream.buffer = np.zeros(int(seconds * 16000), dtype=np.float32)
+        stream._hypothesis(heard, commit_all=False)
+    assert [c for c in captions if c.final] == []  # two agreed on "I'm", unsettled
+    said = [(" I", 0.0, 0.2), (" managed", 0.2, 1.0), (" a", 1.1, 1.2), (" team", 1.3, 2.0)]
+    for seconds, heard in [(2.6, _heard(*said[:3])), (3.4, _heard(*said))]:
+        stream.buffer = np.zeros(int(seconds * 16000), dtype=np.float32)
+        stream._hypothesis(heard, commit_all=False)
+    assert [c.text for c in captions if c.final] == ["I managed a"]

@@ -2,7 +2,8 @@
 
 Each stream keeps a growing buffer of the current utterance. Every step it is transcribed
 again, and words become final once two successive hypotheses agree on them (local agreement,
-as in whisper_streaming); the rest is shown as interim text. When voice activity detection
+as in whisper_streaming) and a second of speech has followed them; the rest is shown as
+interim text. When voice activity detection
 hears the speaker stop, everything heard is made final at once and the buffer starts over,
 so a caption lands about half a second plus one decode after a phrase ends.
 
@@ -47,6 +48,9 @@ class Caption:
 class StreamOptions:
     language: str | None = None
     step_seconds: float = 1.0  # re-decode the utterance this often while someone speaks
+    # A word becomes final mid-utterance only once this much speech has followed it: Whisper
+    # revises a word when it hears the next ones ("I'm manage" becomes "I managed a").
+    settle_seconds: float = 1.0
     max_step_seconds: float = 4.0
     end_silence_seconds: float = 0.5  # this much silence ends an utterance
     max_utterance_seconds: float = 20.0  # longer utterances are cut at their last final word
@@ -230,6 +234,9 @@ class LiveStream:
                 if _key(old.word) != _key(new.word):
                     break
                 agreed += 1
+            settled = self.offset + len(self.buffer) / SAMPLE_RATE - self.options.settle_seconds
+            while agreed and words[agreed - 1].end > settled:
+                agreed -= 1
         final, interim = words[:agreed], words[agreed:]
         if final:
             self.committed_end = final[-1].end

@@ -91,6 +91,7 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/api/recordings/{recording_id:int}/transcription"): {A, R, Role.INTERVIEWER},
     ("POST", "/api/recordings/{recording_id:int}/transcription"): HIRING,
     ("GET", "/api/recordings/{recording_id:int}/transcript"): {A, R, Role.INTERVIEWER},
+    ("GET", "/recordings/{recording_id:int}/media/{object_id:str}"): {A, R, Role.INTERVIEWER},
     ("GET", "/api/candidates"): HIRING,
     ("POST", "/api/candidates"): HIRING,
     ("GET", "/api/candidates/{candidate_id:int}"): HIRING,

@@ -14,3 +14,11 @@ class NotFound(ApplianceError):
 
 class Conflict(ApplianceError):
     """The request contradicts what is stored (a duplicate e-mail, a used token)."""
+
+
+class Gone(ApplianceError):
+    """It existed and was removed for good (an erased candidate's data)."""
+
+
+class Damaged(ApplianceError):
+    """Stored data failed its integrity check: the box cannot serve it; restore from a backup."""

@@ -91,17 +91,8 @@ def seal_blob(
 
 def open_blob(runtime: Runtime, actor: str, blob: RecordingBlob, purpose: str) -> SealedReader:
     """Decrypt access to one blob by the appliance itself (playback, transcription); audited."""
+    reader = unaudited_reader(runtime, blob)
     recording = blob.recording
-    if recording.status == "erased" or recording.key_id is None:
-        raise keystore.KeyMissing(f"recording {recording.id} was erased; it cannot be read")
-    key_id = bytes.fromhex(recording.key_id)
-    data_key = keystore.unwrap(runtime.config.data_dir, key_id)
-    source = blob_store(runtime).open(bytes.fromhex(blob.object_id))
-    try:
-        reader = SealedReader(source, data_key, key_id, bytes.fromhex(blob.object_id))
-    except Exception:
-        source.close()
-        raise
     runtime.audit.record(
         actor,
         "recording.open",
@@ -109,6 +100,21 @@ def open_blob(runtime: Runtime, actor: str, blob: RecordingBlob, purpose: str) -
         {"object": blob.object_id, "purpose": purpose},
     )
     return reader
+
+
+def unaudited_reader(runtime: Runtime, blob: RecordingBlob) -> SealedReader:
+    """Decrypt access to one blob; the caller writes the audit entry (see open_blob)."""
+    recording = blob.recording
+    if recording.status == "erased" or recording.key_id is None:
+        raise keystore.KeyMissing(f"recording {recording.id} was erased; it cannot be read")
+    key_id = bytes.fromhex(recording.key_id)
+    data_key = keystore.unwrap(runtime.config.data_dir, key_id)
+    source = blob_store(runtime).open(bytes.fromhex(blob.object_id))
+    try:
+        return SealedReader(source, data_key, key_id, bytes.fromhex(blob.object_id))
+    except Exception:
+        source.close()
+        raise
 
 
 def get_recording(recording_id: int) -> Recording:

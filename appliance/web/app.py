@@ -30,8 +30,9 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from appliance import __version__
 from appliance.core.config import Config
-from appliance.core.errors import ApplianceError, Conflict, NotFound
+from appliance.core.errors import ApplianceError, Conflict, Damaged, Gone, NotFound
 from appliance.core.sdnotify import keep_alive, notify
+from appliance.recordings.playback import Viewings
 from appliance.runtime import Runtime
 from appliance.web.access import access_guard, public
 from appliance.web.routes import (
@@ -111,6 +112,10 @@ def _domain_error(request: Request[Any, Any, Any], exc: Exception) -> Response[A
         return _error(request, 404, "Not found", str(exc))
     if isinstance(exc, Conflict):
         return _error(request, 409, "Conflict", str(exc))
+    if isinstance(exc, Gone):
+        return _error(request, 410, "Gone", str(exc))
+    if isinstance(exc, Damaged):
+        return _error(request, 500, "Damaged", str(exc))
     return _error(request, 400, "Cannot do that", str(exc))
 
 
@@ -203,6 +208,7 @@ def create_app(runtime: Runtime) -> Litestar:
         debug=False,
     )
     app.state.runtime = runtime
+    app.state.viewings = Viewings()
     return app
 
 

@@ -10,12 +10,12 @@ from typing import Any, Literal
 from litestar import MediaType, Request, Response, get, post
 from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath, FromQuery
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Stream, Template
 
 from appliance.asr_onnx.transcript import FORMATS
 from appliance.db.models import User
 from appliance.hiring.scheduling import may_see
-from appliance.recordings import transcription
+from appliance.recordings import playback, transcription
 from appliance.recordings.listing import recent_recordings
 from appliance.recordings.store import get_recording
 from appliance.web.access import HIRING, PANEL
@@ -97,6 +97,47 @@ def api_transcript(
     _check_reviewer(request, recording_id)
     transcript = transcription.load_transcript(runtime, actor(request), recording_id)
     return Response(FORMATS[format](transcript), media_type=MEDIA_TYPES[format])
+
+
+@get(
+    "/recordings/{recording_id:int}/media/{object_id:str}",
+    opt=PANEL,
+    include_in_schema=False,
+)
+@in_thread
+def recording_media(
+    request: Request[Any, Any, Any],
+    runtime: AppRuntime,
+    recording_id: FromPath[int],
+    object_id: FromPath[str],
+) -> Response[Any]:
+    """One participant's recorded media, for the review page's player: byte ranges decrypted
+    in memory (recordings/playback.py); each viewing audited once."""
+    _check_reviewer(request, recording_id)
+    headers = {"accept-ranges": "bytes", "cache-control": "private, no-store"}
+    try:
+        played = playback.answer(
+            runtime,
+            request.app.state.viewings,
+            actor(request),
+            recording_id,
+            object_id,
+            request.headers.get("range"),
+        )
+    except playback.RangeNotSatisfiable as exc:
+        headers["content-range"] = f"bytes */{exc.size}"
+        return Response(b"", status_code=416, headers=headers)
+    if played.range is not None:
+        headers["content-range"] = played.range.content_range(played.size)
+    headers["content-disposition"] = f'inline; filename="{played.filename}"'
+    # Declared up front: a stream a damaged chunk cuts short fails on the client, visibly.
+    headers["content-length"] = str(played.length)
+    return Stream(
+        played.body,
+        status_code=206 if played.range is not None else 200,
+        media_type=played.media_type,
+        headers=headers,
+    )
 
 
 @get("/recordings", opt=HIRING, include_in_schema=False)

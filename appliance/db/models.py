@@ -68,6 +68,22 @@ class Position(BaseModel):
     updated_at = peewee.DateTimeField(default=utcnow)
 
 
+class HiringTeamMember(BaseModel):
+    """Staff who may review and score a position's interviews without sitting on their panels
+    (a hiring manager who was not in the room)."""
+
+    id = peewee.AutoField()
+    position = peewee.ForeignKeyField(Position, backref="hiring_team", on_delete="CASCADE")
+    user = peewee.ForeignKeyField(User, backref="hiring_teams", on_delete="CASCADE")
+    added_at = peewee.DateTimeField(default=utcnow)
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    position_id: int
+    user_id: int
+
+    class Meta:
+        indexes = ((("position", "user"), True),)
+
+
 class Candidate(BaseModel):
     id = peewee.AutoField()
     name = peewee.CharField(max_length=200)
@@ -466,6 +482,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     User,
     Session,
     Position,
+    HiringTeamMember,
     Candidate,
     Kit,
     Competency,

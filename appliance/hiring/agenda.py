@@ -8,9 +8,16 @@ from dataclasses import dataclass
 
 from appliance.core.errors import NotFound
 from appliance.db.database import utcnow
-from appliance.db.models import Candidate, Interview, InterviewParticipant, Role, User
+from appliance.db.models import (
+    Candidate,
+    HiringTeamMember,
+    Interview,
+    InterviewParticipant,
+    Role,
+    User,
+)
 from appliance.hiring.candidates import display_name
-from appliance.hiring.scheduling import as_utc, stored, upcoming_for
+from appliance.hiring.scheduling import as_utc, stored
 from appliance.staff.roles import is_hiring
 
 RECENT_DAYS = 30
@@ -34,14 +41,19 @@ def get_interview(interview_id: int) -> Interview:
 
 
 def agenda_for(user: User, now: dt.datetime | None = None) -> list[AgendaEntry]:
-    """Hiring staff: every interview that ended in the last 30 days or has yet to; others:
-    their own upcoming ones. Oldest first, at most 300."""
+    """The interviews that ended in the last 30 days or have yet to: for hiring staff every
+    one; for others those they sit on and those of positions whose hiring team they are on.
+    Oldest first, at most 300."""
     since = stored(now or utcnow()) - dt.timedelta(days=RECENT_DAYS)
-    query = (
-        Interview.select().where(Interview.ends_at > since)
-        if is_hiring(user)
-        else upcoming_for(user, now)
-    )
+    query = Interview.select().where(Interview.ends_at > since)
+    if not is_hiring(user):
+        panel = InterviewParticipant.select(InterviewParticipant.interview).where(
+            InterviewParticipant.user == user
+        )
+        teams = HiringTeamMember.select(HiringTeamMember.position).where(
+            HiringTeamMember.user == user
+        )
+        query = query.where(Interview.id.in_(panel) | Interview.position.in_(teams))
     interviews = list(
         query.select_extend(Candidate)
         .switch(Interview)

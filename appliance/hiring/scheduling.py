@@ -35,6 +35,7 @@ from appliance.db.models import (
     TimeOff,
     User,
 )
+from appliance.hiring.hiring_team import on_team_for
 from appliance.staff.bearer import digest, new_token
 from appliance.staff.roles import is_hiring
 from appliance.storage.appliance_keys import ApplianceKeys
@@ -503,8 +504,9 @@ def invitable_staff() -> list[User]:
 
 
 def may_see(user: User, interview_id: int) -> bool:
-    """Hiring staff see every interview (and its recordings); others, those they sit on."""
-    if is_hiring(user):
+    """Hiring staff see every interview (and its recordings); others, those they sit on and
+    those of the positions whose hiring team they are on."""
+    if is_hiring(user) or on_team_for(user, interview_id):
         return True
     return bool(
         InterviewParticipant.select()

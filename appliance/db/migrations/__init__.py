@@ -21,6 +21,7 @@ from appliance.db.migrations import (
     m0005_scheduling,
     m0006_recording_node,
     m0007_live_room,
+    m0008_hiring_team,
 )
 
 Migration = Callable[[peewee.Database, SchemaMigrator], None]
@@ -33,6 +34,7 @@ MIGRATIONS: list[Migration] = [
     m0005_scheduling.apply,
     m0006_recording_node.apply,
     m0007_live_room.apply,
+    m0008_hiring_team.apply,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,10 +12,20 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 
 from appliance.core.errors import ApplianceError
-from appliance.hiring import positions
+from appliance.db.models import Position
+from appliance.hiring import hiring_team, positions
 from appliance.hiring.positions import PositionFields
 from appliance.web.access import HIRING
-from appliance.web.pages import AppRuntime, FormData, actor, from_form, page, row_view, see_other
+from appliance.web.pages import (
+    AppRuntime,
+    FormData,
+    actor,
+    from_form,
+    optional_int,
+    page,
+    row_view,
+    see_other,
+)
 from appliance.web.threads import in_thread
 
 
@@ -65,18 +76,31 @@ def add_position(
     return see_other(f"/positions/{position.id}")
 
 
+def _position_page(
+    request: Request[Any, Any, Any],
+    position: Position,
+    form: Mapping[str, Any],
+    status: int = 200,
+    error: str | None = None,
+) -> Template:
+    return page(
+        "position.html",
+        request,
+        status,
+        position=position,
+        statuses=positions.STATUSES,
+        form=form,
+        error=error,
+        team=hiring_team.members(position.id),
+        joinable=hiring_team.candidates_for_team(position.id),
+    )
+
+
 @get("/positions/{position_id:int}", opt=HIRING, include_in_schema=False)
 @in_thread
 def position_page(request: Request[Any, Any, Any], position_id: FromPath[int]) -> Template:
     position = positions.get_position(position_id)
-    return page(
-        "position.html",
-        request,
-        position=position,
-        statuses=positions.STATUSES,
-        form=vars(row_view(PositionView, position)),
-        error=None,
-    )
+    return _position_page(request, position, vars(row_view(PositionView, position)))
 
 
 @post("/positions/{position_id:int}", opt=HIRING, include_in_schema=False)
@@ -89,15 +113,33 @@ def edit_position(
             runtime.audit, actor(request), position_id, from_form(PositionFields, data)
         )
     except ApplianceError as exc:
-        return page(
-            "position.html",
-            request,
-            400,
-            position=positions.get_position(position_id),
-            statuses=positions.STATUSES,
-            form=data,
-            error=str(exc),
-        )
+        position = positions.get_position(position_id)
+        return _position_page(request, position, data, 400, str(exc))
+    return see_other(f"/positions/{position_id}")
+
+
+@post("/positions/{position_id:int}/team", opt=HIRING, include_in_schema=False)
+@in_thread
+def add_to_team(
+    request: Request[Any, Any, Any], runtime: AppRuntime, position_id: FromPath[int], data: FormData
+) -> Redirect:
+    """Let a staff member review and score this position's interviews."""
+    user_id = optional_int(data.get("user_id", ""))
+    if user_id is None:
+        raise ApplianceError("choose who joins the hiring team")
+    hiring_team.add_member(runtime.audit, actor(request), position_id, user_id)
+    return see_other(f"/positions/{position_id}")
+
+
+@post("/positions/{position_id:int}/team/{user_id:int}/remove", opt=HIRING, include_in_schema=False)
+@in_thread
+def remove_from_team(
+    request: Request[Any, Any, Any],
+    runtime: AppRuntime,
+    position_id: FromPath[int],
+    user_id: FromPath[int],
+) -> Redirect:
+    hiring_team.remove_member(runtime.audit, actor(request), position_id, user_id)
     return see_other(f"/positions/{position_id}")
 
 

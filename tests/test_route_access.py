@@ -65,6 +65,7 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/availability"): {A, R, Role.INTERVIEWER},
     ("GET", "/interviews"): {A, R, Role.INTERVIEWER},
     ("GET", "/interviews/{interview_id:int}"): {A, R, Role.INTERVIEWER},
+    ("GET", "/interviews/{interview_id:int}/review"): {A, R, Role.INTERVIEWER},
     ("POST", "/interviews/{interview_id:int}/reschedule"): HIRING,
     ("POST", "/interviews/{interview_id:int}/cancel"): HIRING,
     ("POST", "/availability"): {A, R, Role.INTERVIEWER},

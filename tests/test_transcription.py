@@ -33,38 +33,16 @@ from appliance.runtime import Runtime
 from appliance.staff.accounts import create_user
 from appliance.worker import TranscriptionRunner
 from tests.conftest import PASSWORD, make_user, post_form, sign_in
-from tests.support.speech import clip, link_models, participant_webm, wer
+from tests.support.recordings import two_person_recording
+from tests.support.speech import link_models, wer
 
 SETTINGS = AsrConfig(device="cpu", threads=2)
-
-
-def _recording(runtime: Runtime, tmp_path: Path) -> tuple[Recording, dict[str, str]]:
-    """A finished two-person recording: the interviewer asks at 0.4 s, the candidate answers
-    from 4.0 s, each on their own track, as the SFU seals them."""
-    candidate = create_candidate(runtime.audit, "t", CandidateFields("Alex", "alex@example.com"))
-    now = utcnow()
-    interview = Interview.create(candidate=candidate, starts_at=now, ends_at=now)
-    recording = start_recording(runtime, interview)
-    panel = create_user(runtime.audit, "t", "una@example.com", "interviewer", PASSWORD, "Una Park")
-    said = {}
-    # The room's identities; the transcript calls them by name.
-    for identity, speaker, name, offset in (
-        (f"staff-{panel.id}", "Una Park", "project", 0.4),
-        ("candidate", "Alex", "numbers", 4.0),
-    ):
-        samples, said[speaker] = clip(name, tmp_path)
-        path = participant_webm(tmp_path / f"{identity}.webm", samples, offset)
-        spec = BlobSpec(identity, "media", path.name, "video/webm")
-        seal_blob(runtime, "sfu", recording, spec, [path.read_bytes()])
-    recording.status = "complete"
-    recording.save()
-    return recording, said
 
 
 def test_a_recording_gets_one_transcript_with_a_speaker_on_every_word(
     runtime: Runtime, tmp_path: Path, transcriber: Transcriber
 ) -> None:
-    recording, said = _recording(runtime, tmp_path)
+    recording, said = two_person_recording(runtime, tmp_path)
     fractions: list[float] = []
     result = transcription.transcribe_recording(
         runtime, recording.id, transcriber, SETTINGS, fractions.append
@@ -105,7 +83,7 @@ def test_the_worker_transcribes_finished_recordings_and_survives_failures(
 ) -> None:
     link_models(runtime.config.data_dir, speech_models)
     runtime.config.asr = AsrConfig(device="cpu", threads=2)
-    recording, _ = _recording(runtime, tmp_path)
+    recording, _ = two_person_recording(runtime, tmp_path)
     silent = start_recording(runtime, recording.interview)
     seal_blob(runtime, "sfu", silent, BlobSpec("x", "media", "notes.txt"), [b"not media at all"])
     transcription.queue_transcription(silent)
@@ -126,7 +104,7 @@ def test_the_worker_transcribes_finished_recordings_and_survives_failures(
 def test_damaged_or_erased_recordings_fail_with_a_reason_and_keep_their_data(
     runtime: Runtime, tmp_path: Path, transcriber: Transcriber
 ) -> None:
-    recording, _ = _recording(runtime, tmp_path)
+    recording, _ = two_person_recording(runtime, tmp_path)
     blob = RecordingBlob.get(RecordingBlob.participant_identity == "candidate")
     path = blob_store(runtime).path(bytes.fromhex(blob.object_id))
     original = path.read_bytes()
@@ -149,7 +127,7 @@ def test_damaged_or_erased_recordings_fail_with_a_reason_and_keep_their_data(
 def test_the_api_serves_progress_and_exports_to_the_panel_only(
     runtime: Runtime, client: TestClient[Litestar], tmp_path: Path, transcriber: Transcriber
 ) -> None:
-    recording, _ = _recording(runtime, tmp_path)
+    recording, _ = two_person_recording(runtime, tmp_path)
     base = f"/api/recordings/{recording.id}"
     make_user(runtime, "recruiter")
     sign_in(client, "recruiter@example.com")
@@ -182,7 +160,7 @@ def test_the_command_transcribes_a_recording_and_prints_its_transcript(
     runtime: Runtime, tmp_path: Path, speech_models: Path
 ) -> None:
     link_models(runtime.config.data_dir, speech_models)
-    recording, _ = _recording(runtime, tmp_path)
+    recording, _ = two_person_recording(runtime, tmp_path)
     base = [sys.executable, "-m", "appliance", "recordings"]
     where = ["--data-dir", str(runtime.config.data_dir)]
     env = {**os.environ, "APPLIANCE_ASR_THREADS": "2"}
@@ -206,7 +184,7 @@ def test_the_command_transcribes_a_recording_and_prints_its_transcript(
 def test_without_a_model_the_job_fails_saying_how_to_install_one(
     runtime: Runtime, tmp_path: Path
 ) -> None:
-    recording, _ = _recording(runtime, tmp_path)
+    recording, _ = two_person_recording(runtime, tmp_path)
     transcription.queue_transcription(recording)
     assert TranscriptionRunner(runtime).run_one()
     job = TranscriptionJob.get(TranscriptionJob.recording == recording)

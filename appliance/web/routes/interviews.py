@@ -18,6 +18,7 @@ from appliance.hiring import agenda, notifications, scheduling
 from appliance.hiring.candidates import display_name
 from appliance.hiring.scheduling import as_utc, zone
 from appliance.interview import consent
+from appliance.recordings.review import latest_recording
 from appliance.staff.roles import is_hiring
 from appliance.web.access import HIRING, PANEL
 from appliance.web.pages import AppRuntime, FormData, actor, current_user, page, see_other
@@ -83,6 +84,7 @@ def _interview_page(
         panel=", ".join(agenda.panel_names([interview.id]).get(interview.id, [])),
         consent_state=state,
         can_change=is_hiring(user),
+        recorded=latest_recording(interview) is not None,
         on_panel=user.id in {u.id for u in scheduling.interviewers(interview)},
         timezone=user.timezone,
         error=error,

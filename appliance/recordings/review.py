@@ -1,0 +1,125 @@
+"""What the review page of a finished interview shows: every participant's recorded track on
+one timeline, and the speaker-attributed transcript with each word's time.
+
+The tracks are on the room recording's clock (each participant's timestamps start where they
+joined), and so are the transcript's times, so a player seeks every track to the same time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from appliance.core.errors import Gone
+from appliance.db.models import Interview, Recording, RecordingBlob
+from appliance.recordings.store import READABLE_BLOBS
+from appliance.recordings.transcription import (
+    TRACK_KINDS,
+    job_for,
+    load_transcript,
+    speaker_names,
+)
+from appliance.runtime import Runtime
+
+# What the page says while there is no transcript to show, by the transcription job's state.
+TRANSCRIPT_PENDING = {
+    "none": "This recording has not been transcribed.",
+    "queued": "The transcript is queued; it appears here when it is ready.",
+    "running": "The transcript is being made; it appears here when it is ready.",
+    "failed": "Transcription failed: {error}",
+}
+
+
+@dataclass(frozen=True)
+class Tile:
+    identity: str
+    name: str
+    object_id: str
+    media_type: str
+
+
+@dataclass(frozen=True)
+class TimedWord:
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Turn:
+    speaker: str
+    start: float
+    end: float
+    words: list[TimedWord]
+
+
+@dataclass(frozen=True)
+class Review:
+    interview: Interview
+    recording: Recording | None
+    tiles: list[Tile]
+    turns: list[Turn]
+    note: str  # why there is nothing to play, or no transcript; empty when all is there
+
+
+def latest_recording(interview: Interview) -> Recording | None:
+    recording: Recording | None = (
+        Recording.select()
+        .where(Recording.interview == interview)
+        .order_by(Recording.id.desc())
+        .first()
+    )
+    return recording
+
+
+def _tiles(recording: Recording) -> list[Tile]:
+    blobs = list(
+        RecordingBlob.select()
+        .where(
+            (RecordingBlob.recording == recording)
+            & RecordingBlob.kind.in_(TRACK_KINDS)
+            & RecordingBlob.status.in_(READABLE_BLOBS)
+        )
+        .order_by(RecordingBlob.id)
+    )
+    names = speaker_names(recording, [b.participant_identity for b in blobs])
+    return [
+        Tile(b.participant_identity, names[b.participant_identity], b.object_id, b.media_type)
+        for b in blobs
+    ]
+
+
+def _turns(runtime: Runtime, viewer: str, recording: Recording) -> list[Turn]:
+    transcript = load_transcript(runtime, viewer, recording.id)
+    return [
+        Turn(
+            segment.speaker or "",
+            segment.start,
+            segment.end,
+            [TimedWord(w.start, w.end, w.word) for w in segment.words],
+        )
+        for segment in transcript.segments
+    ]
+
+
+def review(runtime: Runtime, viewer: str, interview: Interview) -> Review:
+    """The review of `interview` for `viewer` (whose right to see it the caller checked);
+    the opening is audited."""
+    if interview.candidate.erased_at is not None:
+        raise Gone(
+            f"interview {interview.id} was erased with its candidate's data; there is nothing "
+            "left to review"
+        )
+    runtime.audit.record(viewer, "interview.review", f"interview:{interview.id}")
+    recording = latest_recording(interview)
+    if recording is None:
+        return Review(interview, None, [], [], "This interview was not recorded.")
+    if recording.status == "recording":
+        note = "This interview is still being recorded; review it once it has ended."
+        return Review(interview, recording, [], [], note)
+    tiles = _tiles(recording)
+    job = job_for(recording.id)
+    if job is None or job.status != "done":
+        state = job.status if job is not None else "none"
+        note = TRANSCRIPT_PENDING[state].format(error=job.error if job else "")
+        return Review(interview, recording, tiles, [], note)
+    return Review(interview, recording, tiles, _turns(runtime, viewer, recording), "")

@@ -139,7 +139,7 @@ def _times(page: Page) -> list[float]:
 
 
 @pytest.mark.browser
-def test_selecting_a_word_seeks_every_tile_to_it_in_chromium(
+def test_selecting_a_word_seeks_every_tile_and_a_comment_lands_there_in_chromium(
     runtime: Runtime, transcribed: Recording, served: str
 ) -> None:
     make_user(runtime, "recruiter")
@@ -165,5 +165,19 @@ def test_selecting_a_word_seeks_every_tile_to_it_in_chromium(
         page.get_by_label("Speed").select_option("2")
         rates = page.eval_on_selector_all("[data-tile] video", "v => v.map(m => m.playbackRate)")
         assert rates == [2, 2]
+        page.get_by_label("Comment on the moment playing now").fill("Clear numbers here")
+        page.get_by_role("button", name="Comment at").click()
+        comment = page.locator(".comment", has_text="Clear numbers here")
+        expect(comment).to_be_visible()
+        page.reload()
+        expect(comment).to_be_visible()
+        at = float(comment.locator("a.at").get_attribute("data-start") or "nan")
+        assert abs(at - start) <= 0.1
+        seek_to = page.locator(".turn", has_text="Una Park").locator(".word").first
+        seek_to.click()
+        _until(page, "v => !v.seeking && v.readyState >= 1")
+        comment.locator("a.at").click()
+        _until(page, "v => !v.seeking && v.readyState >= 2")
+        assert all(abs(t - at) <= 0.1 for t in _times(page)), (_times(page), at)
         assert violations(page) == []
         browser.close()

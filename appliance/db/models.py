@@ -304,19 +304,38 @@ class ComplianceRecipient(BaseModel):
 
 
 class Comment(BaseModel):
+    """A remark on a moment (or, with `end_ms`, a span) of a recording, or a reply to one. The
+    text is sealed under the recording's data key, like its transcript, so erasing the
+    recording erases it too."""
+
     id = peewee.AutoField()
     interview = peewee.ForeignKeyField(Interview, backref="comments", on_delete="CASCADE")
     recording = peewee.ForeignKeyField(
         Recording, null=True, backref="comments", on_delete="CASCADE"
     )
     author = peewee.ForeignKeyField(User, backref="comments", on_delete="CASCADE")
-    offset_ms = peewee.IntegerField(null=True)
-    body = peewee.TextField()
+    parent = peewee.ForeignKeyField("self", null=True, backref="replies", on_delete="CASCADE")
+    offset_ms = peewee.IntegerField(null=True)  # on the recording's clock
+    end_ms = peewee.IntegerField(null=True)
+    body_sealed = peewee.BlobField()
     created_at = peewee.DateTimeField(default=utcnow)
+    edited_at = peewee.DateTimeField(null=True)
+    deleted_at = peewee.DateTimeField(null=True)
     # Foreign-key id accessors peewee adds, declared for the type checker.
     interview_id: int
     recording_id: int | None
     author_id: int
+    parent_id: int | None
+
+
+class CommentVersion(BaseModel):
+    """A comment's text before each edit or its deletion, kept for the audit trail."""
+
+    id = peewee.AutoField()
+    comment = peewee.ForeignKeyField(Comment, backref="versions", on_delete="CASCADE")
+    body_sealed = peewee.BlobField()
+    replaced_at = peewee.DateTimeField(default=utcnow)
+    comment_id: int
 
 
 class TranscriptSegment(BaseModel):
@@ -498,6 +517,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     DataKey,
     ComplianceRecipient,
     Comment,
+    CommentVersion,
     TranscriptSegment,
     AuditEntry,
     AuditCheckpoint,

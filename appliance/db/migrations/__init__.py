@@ -22,6 +22,7 @@ from appliance.db.migrations import (
     m0006_recording_node,
     m0007_live_room,
     m0008_hiring_team,
+    m0009_comments,
 )
 
 Migration = Callable[[peewee.Database, SchemaMigrator], None]
@@ -35,6 +36,7 @@ MIGRATIONS: list[Migration] = [
     m0006_recording_node.apply,
     m0007_live_room.apply,
     m0008_hiring_team.apply,
+    m0009_comments.apply,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -3,17 +3,21 @@ beside it (recordings/review.py says what it shows; recordings/playback.py strea
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from litestar import Request, get
+from litestar import Request, delete, get, post, put
 from litestar.exceptions import PermissionDeniedException
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody
 from litestar.response import Template
 
+from appliance.db.models import Comment
 from appliance.hiring import agenda
 from appliance.hiring.candidates import display_name
 from appliance.hiring.scheduling import may_see
-from appliance.recordings import review
+from appliance.recordings import comments, review
+from appliance.recordings.comments import CommentView
+from appliance.recordings.store import get_recording
 from appliance.web.access import PANEL
 from appliance.web.pages import AppRuntime, actor, current_user, page
 from appliance.web.threads import in_thread
@@ -25,12 +29,97 @@ def review_page(
     request: Request[Any, Any, Any], runtime: AppRuntime, interview_id: FromPath[int]
 ) -> Template:
     interview = agenda.get_interview(interview_id)
-    if not may_see(current_user(request), interview.id):
-        raise PermissionDeniedException("you may not review this interview")
+    _check_reviewer(request, interview.id)
     shown = review.review(runtime, actor(request), interview)
+    remarks = []
+    if shown.recording is not None and shown.tiles:
+        remarks = comments.thread(runtime, shown.recording.id)
     return page(
         "review.html",
         request,
         review=shown,
+        comments=remarks,
+        me=current_user(request).id,
         candidate=display_name(interview.candidate),
     )
+
+
+def _check_reviewer(request: Request[Any, Any, Any], interview_id: int) -> None:
+    if not may_see(current_user(request), interview_id):
+        raise PermissionDeniedException("you may not review this interview")
+
+
+@dataclass
+class CommentIn:
+    body: str
+    at_ms: int = 0
+    end_ms: int | None = None
+    parent_id: int | None = None
+
+
+@dataclass
+class CommentEdit:
+    body: str
+
+
+@get("/api/recordings/{recording_id:int}/comments", opt=PANEL, tags=["review"])
+@in_thread
+def api_comments(
+    request: Request[Any, Any, Any], runtime: AppRuntime, recording_id: FromPath[int]
+) -> list[CommentView]:
+    """Every comment on the recording, each top-level one followed by its replies."""
+    _check_reviewer(request, get_recording(recording_id).interview_id)
+    return comments.thread(runtime, recording_id)
+
+
+@post("/api/recordings/{recording_id:int}/comments", opt=PANEL, tags=["review"])
+@in_thread
+def api_add_comment(
+    request: Request[Any, Any, Any],
+    runtime: AppRuntime,
+    recording_id: FromPath[int],
+    data: JSONBody[CommentIn],
+) -> CommentView:
+    """Comment on a moment (`at_ms`), a span of the transcript (to `end_ms`), or reply to a
+    comment (`parent_id`). `@name` mentions are e-mailed to those who may review it."""
+    _check_reviewer(request, get_recording(recording_id).interview_id)
+    comment = comments.add(
+        runtime,
+        current_user(request),
+        recording_id,
+        data.body,
+        data.at_ms,
+        data.end_ms,
+        data.parent_id,
+    )
+    return comments.view(runtime, comment.id)
+
+
+def _comment(request: Request[Any, Any, Any], comment_id: int) -> Comment:
+    comment = comments.get_comment(comment_id)
+    _check_reviewer(request, comment.interview_id)
+    return comment
+
+
+@put("/api/comments/{comment_id:int}", opt=PANEL, tags=["review"])
+@in_thread
+def api_edit_comment(
+    request: Request[Any, Any, Any],
+    runtime: AppRuntime,
+    comment_id: FromPath[int],
+    data: JSONBody[CommentEdit],
+) -> CommentView:
+    """The author rewrites their comment; the earlier text is kept, audited."""
+    _comment(request, comment_id)
+    comments.edit(runtime, current_user(request), comment_id, data.body)
+    return comments.view(runtime, comment_id)
+
+
+@delete("/api/comments/{comment_id:int}", opt=PANEL, tags=["review"])
+@in_thread
+def api_delete_comment(
+    request: Request[Any, Any, Any], runtime: AppRuntime, comment_id: FromPath[int]
+) -> None:
+    """The author withdraws their comment; it shows as deleted, its text kept, audited."""
+    _comment(request, comment_id)
+    comments.delete(runtime, current_user(request), comment_id)

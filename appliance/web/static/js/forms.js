@@ -16,3 +16,9 @@ document.addEventListener("submit", (event) => {
     window.setTimeout(() => { button.disabled = true; }, 0);
   }
 });
+
+// Headers for a script's POST, PUT or DELETE: the CSRF token of the page's #csrf form.
+export function csrfHeaders(extra = {}) {
+  const field = document.querySelector("#csrf input[name=_csrf_token]");
+  return { "x-csrftoken": field ? field.value : "", ...extra };
+}

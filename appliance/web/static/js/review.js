@@ -1,6 +1,8 @@
 // The review page's player: every participant's track on one timeline (the room recording's
 // clock, which both the media timestamps and the transcript use), played, paused, seeked and
-// sped up together; the transcript follows and seeks.
+// sped up together; the transcript follows and seeks; comments are made at the moment playing.
+import { csrfHeaders } from "./forms.js";
+
 const media = [...document.querySelectorAll("[data-tile] video")];
 const play = document.getElementById("play");
 const position = document.getElementById("position");
@@ -37,6 +39,8 @@ function show() {
   const t = now();
   position.value = String(t);
   clock.textContent = format(t);
+  const at = document.getElementById("comment-at");
+  if (at) at.textContent = format(t);
   const word = words.find((w) => t >= Number(w.dataset.start) && t < Number(w.dataset.end));
   if (word !== current) {
     current?.classList.remove("current");
@@ -84,9 +88,56 @@ if (media.length) {
   });
 }
 
-document.querySelector(".turns")?.addEventListener("click", (event) => {
-  const target = event.target.closest("[data-start]");
-  if (!target || !media.length) return;
+for (const list of document.querySelectorAll(".turns, .thread")) {
+  list.addEventListener("click", (event) => {
+    const target = event.target.closest("a[data-start], button.word");
+    if (!target || !media.length) return;
+    event.preventDefault();
+    seek(Number(target.dataset.start));
+  });
+}
+
+const recording = document.querySelector("[data-recording]")?.dataset.recording;
+const problem = document.getElementById("comment-error");
+
+async function send(url, method, body) {
+  const response = await fetch(url, {
+    method,
+    headers: csrfHeaders({ "content-type": "application/json", accept: "application/json" }),
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (response.ok) {
+    location.reload();
+    return;
+  }
+  const answer = await response.json().catch(() => ({}));
+  problem.textContent = answer.detail || `The comment was not saved (${response.status}).`;
+  problem.hidden = false;
+}
+
+document.getElementById("new-comment")?.addEventListener("submit", (event) => {
   event.preventDefault();
-  seek(Number(target.dataset.start));
+  const body = event.target.elements.body.value;
+  send(`/api/recordings/${recording}/comments`, "POST", { body, at_ms: Math.round(now() * 1000) });
+});
+
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (form.matches(".reply-form")) {
+    event.preventDefault();
+    send(`/api/recordings/${recording}/comments`, "POST", {
+      body: form.elements.body.value,
+      parent_id: Number(form.dataset.parent),
+    });
+  } else if (form.matches(".edit-form")) {
+    event.preventDefault();
+    send(`/api/comments/${form.dataset.comment}`, "PUT", { body: form.elements.body.value });
+  }
+});
+
+document.addEventListener("click", (event) => {
+  const button = event.target.closest(".delete-comment");
+  if (button && !event.defaultPrevented) {
+    send(`/api/comments/${button.dataset.comment}`, "DELETE");
+  }
 });

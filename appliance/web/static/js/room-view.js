@@ -10,10 +10,7 @@ export function sfuUrl(root) {
   return `${scheme}//${location.hostname}:${root.dataset.sfuPort}/sfu/ws`;
 }
 
-export function csrfHeaders(extra = {}) {
-  const field = document.querySelector("#csrf input[name=_csrf_token]");
-  return { "x-csrftoken": field ? field.value : "", ...extra };
-}
+export { csrfHeaders } from "./forms.js";
 
 export function mediaErrorText(error) {
   switch (error && error.name) {

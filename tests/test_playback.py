@@ -58,6 +58,14 @@ def test_a_range_past_the_end_is_not_satisfiable(header: str) -> None:
 
 
 @pytest.fixture
+def recruiter(runtime: Runtime, client: TestClient[Litestar]) -> TestClient[Litestar]:
+    """The test client, signed in as a recruiter (who may review every interview)."""
+    make_user(runtime, "recruiter")
+    assert sign_in(client, "recruiter@example.com") == 303
+    return client
+
+
+@pytest.fixture
 def recorded(runtime: Runtime, tmp_path: Path) -> tuple[Recording, RecordingBlob, bytes]:
     runtime.config.storage.chunk_size = CHUNK
     content = os.urandom(SIZE)
@@ -83,30 +91,27 @@ def _views(recording: Recording) -> int:
 
 
 def test_a_reviewer_gets_exactly_the_bytes_asked_for_at_any_offset(
-    runtime: Runtime,
-    client: TestClient[Litestar],
+    recruiter: TestClient[Litestar],
     recorded: tuple[Recording, RecordingBlob, bytes],
 ) -> None:
     recording, blob, content = recorded
-    make_user(runtime, "recruiter")
-    assert sign_in(client, "recruiter@example.com") == 303
     url = _url(recording, blob)
     rng = random.Random(7)
     starts = [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, SIZE - 1, *rng.sample(range(SIZE), 20)]
     for start in starts:
         stop = min(SIZE, start + rng.randint(1, 3 * CHUNK))
-        answer = client.get(url, headers={"range": f"bytes={start}-{stop - 1}"})
+        answer = recruiter.get(url, headers={"range": f"bytes={start}-{stop - 1}"})
         assert answer.status_code == 206
         assert answer.headers["content-range"] == f"bytes {start}-{stop - 1}/{SIZE}"
         assert answer.headers["content-length"] == str(stop - start)
         assert answer.headers["accept-ranges"] == "bytes"
         assert "no-store" in answer.headers["cache-control"]
         assert answer.content == content[start:stop]
-    tail = client.get(url, headers={"range": "bytes=-10"})
+    tail = recruiter.get(url, headers={"range": "bytes=-10"})
     assert tail.status_code == 206 and tail.content == content[-10:]
-    whole = client.get(url)
+    whole = recruiter.get(url)
     assert whole.status_code == 200 and whole.content == content
-    ignored = client.get(url, headers={"range": "bytes=0-10,5-20"})
+    ignored = recruiter.get(url, headers={"range": "bytes=0-10,5-20"})
     assert ignored.status_code == 200 and ignored.content == content
     assert _views(recording) == 1  # one viewing, however many requests
 
@@ -131,38 +136,33 @@ def test_an_open_range_gets_at_most_one_answers_worth_and_the_player_asks_on(
 
 
 def test_a_range_past_the_end_gets_416_with_the_size(
-    runtime: Runtime,
-    client: TestClient[Litestar],
+    recruiter: TestClient[Litestar],
     recorded: tuple[Recording, RecordingBlob, bytes],
 ) -> None:
     recording, blob, _ = recorded
-    make_user(runtime, "recruiter")
-    assert sign_in(client, "recruiter@example.com") == 303
-    answer = client.get(_url(recording, blob), headers={"range": f"bytes={SIZE}-"})
+    answer = recruiter.get(_url(recording, blob), headers={"range": f"bytes={SIZE}-"})
     assert answer.status_code == 416
     assert answer.headers["content-range"] == f"bytes */{SIZE}"
 
 
 def test_a_damaged_chunk_is_refused_and_the_rest_still_plays(
     runtime: Runtime,
-    client: TestClient[Litestar],
+    recruiter: TestClient[Litestar],
     recorded: tuple[Recording, RecordingBlob, bytes],
 ) -> None:
     recording, blob, content = recorded
-    make_user(runtime, "recruiter")
-    assert sign_in(client, "recruiter@example.com") == 303
     path = blob_store(runtime).path(bytes.fromhex(blob.object_id))
     damaged = bytearray(path.read_bytes())
     damaged[HEADER_BYTES + 5 * (CHUNK + 16) + 100] ^= 0x01  # inside chunk 5
     path.write_bytes(bytes(damaged))
     url = _url(recording, blob)
     for start in (5 * CHUNK, 5 * CHUNK + 10, 4 * CHUNK + 100):
-        refused = client.get(
+        refused = recruiter.get(
             url, headers={"range": f"bytes={start}-{start + CHUNK}", "accept": "application/json"}
         )
         assert refused.status_code == 500
         assert "damaged" in refused.json()["detail"]
-    fine = client.get(url, headers={"range": f"bytes={7 * CHUNK}-{8 * CHUNK - 1}"})
+    fine = recruiter.get(url, headers={"range": f"bytes={7 * CHUNK}-{8 * CHUNK - 1}"})
     assert fine.status_code == 206 and fine.content == content[7 * CHUNK : 8 * CHUNK]
 
 
@@ -190,42 +190,38 @@ def test_only_those_who_may_review_the_interview_stream_it(
 
 def test_an_erased_recording_is_gone_and_one_still_written_waits(
     runtime: Runtime,
-    client: TestClient[Litestar],
+    recruiter: TestClient[Litestar],
     recorded: tuple[Recording, RecordingBlob, bytes],
 ) -> None:
     recording, blob, _ = recorded
-    make_user(runtime, "recruiter")
-    assert sign_in(client, "recruiter@example.com") == 303
     url = _url(recording, blob)
     blob.status = "writing"
     blob.save()
-    waiting = client.get(url, headers={"range": "bytes=0-9", "accept": "application/json"})
+    waiting = recruiter.get(url, headers={"range": "bytes=0-9", "accept": "application/json"})
     assert waiting.status_code == 409 and "still being written" in waiting.json()["detail"]
     blob.status = "complete"
     blob.save()
     erase_candidate(runtime, "recruiter@example.com", recording.interview.candidate_id, "request")
-    gone = client.get(url, headers={"range": "bytes=0-9"})
+    gone = recruiter.get(url, headers={"range": "bytes=0-9"})
     assert gone.status_code == 410 and "erased" in gone.text
-    unknown = client.get(f"/recordings/{recording.id}/media/{'ab' * 16}")
+    unknown = recruiter.get(f"/recordings/{recording.id}/media/{'ab' * 16}")
     assert unknown.status_code in (404, 410)
 
 
 def test_an_interrupted_recording_plays_what_was_saved(
     runtime: Runtime,
-    client: TestClient[Litestar],
+    recruiter: TestClient[Litestar],
     recorded: tuple[Recording, RecordingBlob, bytes],
 ) -> None:
     """A blob the SFU never finished (cut at a chunk boundary) plays its authenticated chunks."""
     recording, blob, content = recorded
-    make_user(runtime, "recruiter")
-    assert sign_in(client, "recruiter@example.com") == 303
     path = blob_store(runtime).path(bytes.fromhex(blob.object_id))
     path.write_bytes(path.read_bytes()[: HEADER_BYTES + 10 * (CHUNK + 16)])
     blob.status = "truncated"
     blob.save()
     url = _url(recording, blob)
-    whole = client.get(url)
+    whole = recruiter.get(url)
     assert whole.status_code == 200 and whole.content == content[: 10 * CHUNK]
-    part = client.get(url, headers={"range": f"bytes={9 * CHUNK}-"})
+    part = recruiter.get(url, headers={"range": f"bytes={9 * CHUNK}-"})
     assert part.headers["content-range"] == f"bytes {9 * CHUNK}-{10 * CHUNK - 1}/{10 * CHUNK}"
     assert part.content == content[9 * CHUNK : 10 * CHUNK]

@@ -10,13 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from appliance.core.errors import Gone
-from appliance.db.models import Interview, Recording, RecordingBlob
-from appliance.recordings.store import READABLE_BLOBS
+from appliance.db.models import Interview, Recording
 from appliance.recordings.transcription import (
-    TRACK_KINDS,
     job_for,
     load_transcript,
     speaker_names,
+    track_blobs,
 )
 from appliance.runtime import Runtime
 
@@ -72,15 +71,7 @@ def latest_recording(interview: Interview) -> Recording | None:
 
 
 def _tiles(recording: Recording) -> list[Tile]:
-    blobs = list(
-        RecordingBlob.select()
-        .where(
-            (RecordingBlob.recording == recording)
-            & RecordingBlob.kind.in_(TRACK_KINDS)
-            & RecordingBlob.status.in_(READABLE_BLOBS)
-        )
-        .order_by(RecordingBlob.id)
-    )
+    blobs = track_blobs(recording)
     names = speaker_names(recording, [b.participant_identity for b in blobs])
     return [
         Tile(b.participant_identity, names[b.participant_identity], b.object_id, b.media_type)

@@ -149,6 +149,19 @@ def transcribe_recording(
     return transcript
 
 
+def track_blobs(recording: Recording) -> list[RecordingBlob]:
+    """The recording's media, one blob per participant's track, that can be read."""
+    return list(
+        RecordingBlob.select()
+        .where(
+            (RecordingBlob.recording == recording)
+            & RecordingBlob.kind.in_(TRACK_KINDS)
+            & RecordingBlob.status.in_(READABLE_BLOBS)
+        )
+        .order_by(RecordingBlob.id)
+    )
+
+
 def speaker_names(recording: Recording, identities: Iterable[str]) -> dict[str, str]:
     """What each track's speaker is called in the transcript: the candidate's name and the
     panel's names for the room's identities ("candidate", "staff-<user id>"); any other
@@ -178,17 +191,8 @@ def _transcribe(
 ) -> Transcript:
     if recording.status == "erased" or recording.key_id is None:
         raise ApplianceError(f"recording {recording.id} was erased; there is nothing to transcribe")
-    blobs = (
-        RecordingBlob.select()
-        .where(
-            (RecordingBlob.recording == recording)
-            & RecordingBlob.kind.in_(TRACK_KINDS)
-            & RecordingBlob.status.in_(READABLE_BLOBS)
-        )
-        .order_by(RecordingBlob.id)
-    )
     tracks = []
-    for blob in blobs:
+    for blob in track_blobs(recording):
         reader = open_blob(runtime, ACTOR, blob, "transcription")
         with SealedFile(reader, prefix=blob.status == "truncated") as media:
             try:

@@ -11,7 +11,7 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath, JSONBody
 from litestar.response import Template
 
-from appliance.db.models import Comment
+from appliance.db.models import Comment, User
 from appliance.hiring import agenda
 from appliance.hiring.candidates import display_name
 from appliance.hiring.scheduling import may_see
@@ -29,7 +29,7 @@ def review_page(
     request: Request[Any, Any, Any], runtime: AppRuntime, interview_id: FromPath[int]
 ) -> Template:
     interview = agenda.get_interview(interview_id)
-    _check_reviewer(request, interview.id)
+    user = _check_reviewer(request, interview.id)
     shown = review.review(runtime, actor(request), interview)
     remarks = []
     if shown.recording is not None and shown.tiles:
@@ -39,14 +39,17 @@ def review_page(
         request,
         review=shown,
         comments=remarks,
-        me=current_user(request).id,
+        me=user.id,
         candidate=display_name(interview.candidate),
     )
 
 
-def _check_reviewer(request: Request[Any, Any, Any], interview_id: int) -> None:
-    if not may_see(current_user(request), interview_id):
+def _check_reviewer(request: Request[Any, Any, Any], interview_id: int) -> User:
+    """The signed-in user, who may review the interview; anyone else is refused."""
+    user = current_user(request)
+    if not may_see(user, interview_id):
         raise PermissionDeniedException("you may not review this interview")
+    return user
 
 
 @dataclass
@@ -82,10 +85,10 @@ def api_add_comment(
 ) -> CommentView:
     """Comment on a moment (`at_ms`), a span of the transcript (to `end_ms`), or reply to a
     comment (`parent_id`). `@name` mentions are e-mailed to those who may review it."""
-    _check_reviewer(request, get_recording(recording_id).interview_id)
+    author = _check_reviewer(request, get_recording(recording_id).interview_id)
     comment = comments.add(
         runtime,
-        current_user(request),
+        author,
         recording_id,
         data.body,
         data.at_ms,

@@ -66,6 +66,7 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/interviews"): {A, R, Role.INTERVIEWER},
     ("GET", "/interviews/{interview_id:int}"): {A, R, Role.INTERVIEWER},
     ("GET", "/interviews/{interview_id:int}/review"): {A, R, Role.INTERVIEWER},
+    ("GET", "/search"): {A, R, Role.INTERVIEWER},
     ("GET", "/api/recordings/{recording_id:int}/comments"): {A, R, Role.INTERVIEWER},
     ("POST", "/api/recordings/{recording_id:int}/comments"): {A, R, Role.INTERVIEWER},
     ("PUT", "/api/comments/{comment_id:int}"): {A, R, Role.INTERVIEWER},

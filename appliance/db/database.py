@@ -21,6 +21,9 @@ SQLITE_PRAGMAS = {
     "journal_mode": "wal",
     "foreign_keys": 1,
     "synchronous": "normal",
+    # Deleted rows are overwritten with zeros, so an erased candidate's words, names and key
+    # wrappings do not linger in the file's free pages (docs/threat-model.md).
+    "secure_delete": 1,
 }
 
 
@@ -87,3 +90,14 @@ class _PostgresSerialized(AbstractContextManager[object]):
         tb: TracebackType | None,
     ) -> bool | None:
         return self.txn.__exit__(exc_type, exc, tb)
+
+
+def flush_write_ahead_log(db: peewee.Database) -> bool:
+    """Copy SQLite's write-ahead log into the database file and empty it, so the page images
+    it still holds from before a deletion are gone too (with secure_delete, the file's own
+    copy of a deleted row is already zeroed). False when a reader kept it from finishing;
+    the next checkpoint finishes it. PostgreSQL has no such log to empty here."""
+    if not isinstance(db, peewee.SqliteDatabase):
+        return True
+    busy, _, _ = db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    return not busy

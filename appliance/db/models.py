@@ -350,6 +350,21 @@ class TranscriptSegment(BaseModel):
     recording_id: int
 
 
+class SearchTerm(BaseModel):
+    """One distinct word of a recording's transcript, for search: the word only as a keyed hash
+    (HMAC under a key derived from the recording's data key), with the transcript segments it
+    occurs in. No word is stored readable, and erasing the recording's key leaves every term
+    of it unmatchable (docs/threat-model.md)."""
+
+    id = peewee.AutoField()
+    recording = peewee.ForeignKeyField(Recording, backref="search_terms", on_delete="CASCADE")
+    term = peewee.BlobField(index=True)
+    # The segments' ordinals in the recording's transcript order, as little-endian uint32.
+    segments = peewee.BlobField()
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    recording_id: int
+
+
 class AvailabilityRule(BaseModel):
     """A weekly window an interviewer can interview in, in their own time zone."""
 
@@ -519,6 +534,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     Comment,
     CommentVersion,
     TranscriptSegment,
+    SearchTerm,
     AuditEntry,
     AuditCheckpoint,
     TranscriptionJob,

@@ -10,15 +10,13 @@ from appliance.core.errors import NotFound
 from appliance.db.database import utcnow
 from appliance.db.models import (
     Candidate,
-    HiringTeamMember,
     Interview,
     InterviewParticipant,
     Role,
     User,
 )
 from appliance.hiring.candidates import display_name
-from appliance.hiring.scheduling import as_utc, stored
-from appliance.staff.roles import is_hiring
+from appliance.hiring.scheduling import as_utc, stored, visible_to
 
 RECENT_DAYS = 30
 MAX_LISTED = 300
@@ -45,15 +43,7 @@ def agenda_for(user: User, now: dt.datetime | None = None) -> list[AgendaEntry]:
     one; for others those they sit on and those of positions whose hiring team they are on.
     Oldest first, at most 300."""
     since = stored(now or utcnow()) - dt.timedelta(days=RECENT_DAYS)
-    query = Interview.select().where(Interview.ends_at > since)
-    if not is_hiring(user):
-        panel = InterviewParticipant.select(InterviewParticipant.interview).where(
-            InterviewParticipant.user == user
-        )
-        teams = HiringTeamMember.select(HiringTeamMember.position).where(
-            HiringTeamMember.user == user
-        )
-        query = query.where(Interview.id.in_(panel) | Interview.position.in_(teams))
+    query = visible_to(user, Interview.select().where(Interview.ends_at > since))
     interviews = list(
         query.select_extend(Candidate)
         .switch(Interview)

@@ -13,6 +13,7 @@ import hmac
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import peewee
@@ -25,6 +26,7 @@ from appliance.db.models import (
     AvailabilityRule,
     CalendarFeed,
     Candidate,
+    HiringTeamMember,
     Interview,
     InterviewParticipant,
     InterviewType,
@@ -501,6 +503,20 @@ def invitable_staff() -> list[User]:
         .where(User.active & User.role.in_([Role.INTERVIEWER, Role.RECRUITER, Role.ADMIN]))
         .order_by(User.name, User.email)
     )
+
+
+Selected = TypeVar("Selected", bound=peewee.Model)
+
+
+def visible_to(user: User, query: peewee.ModelSelect[Selected]) -> peewee.ModelSelect[Selected]:
+    """`query` (of interviews) narrowed to those `user` may see, by the rule of `may_see`."""
+    if is_hiring(user):
+        return query
+    panel = InterviewParticipant.select(InterviewParticipant.interview).where(
+        InterviewParticipant.user == user
+    )
+    teams = HiringTeamMember.select(HiringTeamMember.position).where(HiringTeamMember.user == user)
+    return query.where(Interview.id.in_(panel) | Interview.position.in_(teams))
 
 
 def may_see(user: User, interview_id: int) -> bool:

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from appliance.core.errors import ApplianceError, Conflict, NotFound
-from appliance.db.database import serialized, utcnow
+from appliance.db.database import flush_write_ahead_log, serialized, utcnow
 from appliance.db.models import (
     Candidate,
     Comment,
     CompetencyScore,
     Interview,
+    OutboxMessage,
     Recording,
     RecordingBlob,
     Scorecard,
     TranscriptSegment,
 )
+from appliance.recordings import search_index
 from appliance.recordings.store import blob_store
 from appliance.runtime import Runtime
 from appliance.storage import keystore
+
+logger = logging.getLogger(__name__)
 
 ERASED_NAME = "(erased)"
 
@@ -30,6 +35,7 @@ class Erasure:
     key_entries_destroyed: int = 0
     blobs_deleted: int = 0
     comments_deleted: int = 0
+    messages_deleted: int = 0
 
 
 def erase_candidate(runtime: Runtime, actor: str, candidate_id: int, reason: str) -> Erasure:
@@ -67,10 +73,20 @@ def erase_candidate(runtime: Runtime, actor: str, candidate_id: int, reason: str
             ]
             RecordingBlob.delete().where(RecordingBlob.recording == recording).execute()
             TranscriptSegment.delete().where(TranscriptSegment.recording == recording).execute()
+            search_index.drop_index(recording)
             recording.status = "erased"  # key_id stays: late SFU events for it are discarded
             recording.save()
         report.comments_deleted = (
             Comment.delete().where(Comment.interview.in_(interviews)).execute()
+        )
+        # Invitations, reminders and mentions name the candidate; unsent ones go unsent.
+        report.messages_deleted = (
+            OutboxMessage.delete()
+            .where(
+                OutboxMessage.interview.in_(interviews)
+                | (OutboxMessage.recipient == candidate.email)
+            )
+            .execute()
         )
         scorecards = Scorecard.select(Scorecard.id).where(Scorecard.interview.in_(interviews))
         Scorecard.update(summary="", notes="").where(Scorecard.interview.in_(interviews)).execute()
@@ -90,10 +106,13 @@ def erase_candidate(runtime: Runtime, actor: str, candidate_id: int, reason: str
                 "key_entries_destroyed": report.key_entries_destroyed,
                 "blobs": object_ids,
                 "comments_deleted": report.comments_deleted,
+                "messages_deleted": report.messages_deleted,
             },
         )
     store = blob_store(runtime)
     for object_id in object_ids:
         store.delete(bytes.fromhex(object_id))
     runtime.audit.checkpoint()
+    if not flush_write_ahead_log(runtime.db):
+        logger.warning("a reader held the write-ahead log; the next checkpoint empties it")
     return report

@@ -22,7 +22,15 @@ from appliance.asr_onnx.vad import VadOptions
 from appliance.core.config import AsrConfig
 from appliance.core.errors import ApplianceError, NotFound
 from appliance.db.database import utcnow
-from appliance.db.models import Recording, RecordingBlob, TranscriptionJob, TranscriptSegment, User
+from appliance.db.models import (
+    Recording,
+    RecordingBlob,
+    SearchTerm,
+    TranscriptionJob,
+    TranscriptSegment,
+    User,
+)
+from appliance.recordings import search_index
 from appliance.recordings.store import (
     READABLE_BLOBS,
     BlobSpec,
@@ -236,7 +244,7 @@ def _transcribe(
         duration,
     )
     merged.model = transcriber.model_name
-    _store(runtime, recording, merged)
+    store_transcript(runtime, recording, merged)
     report(done)
     return merged
 
@@ -245,7 +253,7 @@ def _segment_context(recording_id: int, speaker: str, start_ms: int, end_ms: int
     return f"recording:{recording_id}/segment:{speaker}:{start_ms}:{end_ms}"
 
 
-def _store(runtime: Runtime, recording: Recording, transcript: Transcript) -> None:
+def store_transcript(runtime: Runtime, recording: Recording, transcript: Transcript) -> None:
     """Replaces the recording's transcript: one sealed JSON blob, plus a sealed row per segment
     for listing and search."""
     key_id = bytes.fromhex(str(recording.key_id))
@@ -263,6 +271,7 @@ def _store(runtime: Runtime, recording: Recording, transcript: Transcript) -> No
             blob_store(runtime).delete(bytes.fromhex(blob.object_id))
             blob.delete_instance()
         TranscriptSegment.delete().where(TranscriptSegment.recording == recording).execute()
+        stored = []
         for segment in transcript.segments:
             speaker, start, end = (
                 segment.speaker or "",
@@ -270,18 +279,20 @@ def _store(runtime: Runtime, recording: Recording, transcript: Transcript) -> No
                 round(segment.end * 1000),
             )
             context = _segment_context(recording.id, speaker, start, end)
-            TranscriptSegment.create(
+            row = TranscriptSegment.create(
                 recording=recording,
                 speaker=speaker,
                 start_ms=start,
                 end_ms=end,
                 sealed_text=seal_text(data_key, key_id, context, segment.text),
             )
+            stored.append((start, row.id, segment.text))
+        terms = search_index.replace_index(recording, data_key, [t for *_, t in sorted(stored)])
     runtime.audit.record(
         ACTOR,
         "transcript.create",
         f"recording:{recording.id}",
-        {"segments": len(transcript.segments), "model": transcript.model},
+        {"segments": len(transcript.segments), "model": transcript.model, "terms": terms},
     )
 
 
@@ -302,24 +313,39 @@ def load_transcript(runtime: Runtime, actor: str, recording_id: int) -> Transcri
 
 
 def segment_texts(runtime: Runtime, recording_id: int) -> list[tuple[TranscriptSegment, str]]:
-    """Every segment row with its text opened (for search and listing inside the appliance)."""
+    """Every segment row with its text opened, in transcript order (for search and listing
+    inside the appliance)."""
     recording = get_recording(recording_id)
-    key_id = bytes.fromhex(str(recording.key_id))
-    data_key = keystore.unwrap(runtime.config.data_dir, key_id)
-    rows = (
-        TranscriptSegment.select()
-        .where(TranscriptSegment.recording == recording)
-        .order_by(TranscriptSegment.start_ms, TranscriptSegment.id)
+    data_key = keystore.unwrap(runtime.config.data_dir, bytes.fromhex(str(recording.key_id)))
+    rows = search_index.segment_order(recording)
+    return [(row, open_segment(recording, data_key, row)) for row in rows]
+
+
+def open_segment(recording: Recording, data_key: bytes, row: TranscriptSegment) -> str:
+    """One transcript segment's text, opened with the recording's data key."""
+    context = _segment_context(recording.id, row.speaker, row.start_ms, row.end_ms)
+    return open_text(
+        data_key, bytes.fromhex(str(recording.key_id)), context, bytes(row.sealed_text)
     )
-    return [
-        (
-            row,
-            open_text(
-                data_key,
-                key_id,
-                _segment_context(recording.id, row.speaker, row.start_ms, row.end_ms),
-                bytes(row.sealed_text),
-            ),
-        )
-        for row in rows
-    ]
+
+
+def index_unindexed(runtime: Runtime) -> int:
+    """Index every transcript that has segments but no search terms (those stored before the
+    index existed); returns how many recordings were indexed."""
+    indexed = SearchTerm.select(SearchTerm.recording)
+    waiting = (
+        Recording.select()
+        .join(TranscriptSegment)
+        .where(Recording.key_id.is_null(False) & Recording.id.not_in(indexed))
+        .distinct()
+    )
+    count = 0
+    for recording in list(waiting):
+        data_key = keystore.unwrap(runtime.config.data_dir, bytes.fromhex(str(recording.key_id)))
+        texts = [
+            open_segment(recording, data_key, row) for row in search_index.segment_order(recording)
+        ]
+        with runtime.db.atomic():
+            search_index.replace_index(recording, data_key, texts)
+        count += 1
+    return count

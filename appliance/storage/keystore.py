@@ -33,6 +33,8 @@ from appliance.storage.recipients import (
 
 DATA_KEY_BYTES = 32
 KEY_ID_BYTES = 16
+# Parameters per IN (...) list: SQLite's lowest limit on bound parameters is 999.
+QUERY_BATCH = 900
 
 
 class KeyMissing(ApplianceError):
@@ -89,6 +91,25 @@ def unwrap(data_dir: Path, key_id: bytes) -> bytes:
             f"no key entry for key {key_id.hex()}: the recording was erased, so it cannot be read"
         )
     raise KeyMissing(f"key {key_id.hex()} is not wrapped for any key-encryption key on this box")
+
+
+def unwrap_many(data_dir: Path, key_ids: list[bytes]) -> dict[bytes, bytes]:
+    """The data keys of `key_ids` that this box can open, in one query (search opens a key per
+    recording it looks in); a key that was erased is simply absent."""
+    ring = load_keys(data_dir).kek_ring
+    keys: dict[bytes, bytes] = {}
+    for start in range(0, len(key_ids), QUERY_BATCH):
+        batch = {k.hex(): k for k in key_ids[start : start + QUERY_BATCH]}
+        entries = DataKey.select().where(
+            DataKey.key_id.in_(list(batch))
+            & DataKey.recipient.startswith(APPLIANCE_RECIPIENT_PREFIX)
+        )
+        for entry in entries:
+            kek = ring.get(entry.recipient.removeprefix(APPLIANCE_RECIPIENT_PREFIX))
+            key_id = batch[entry.key_id]
+            if kek is not None and key_id not in keys:
+                keys[key_id] = unwrap_with_kek(kek, key_id, bytes(entry.wrapped))
+    return keys
 
 
 def destroy(key_id: bytes) -> int:

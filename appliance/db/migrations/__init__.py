@@ -23,6 +23,7 @@ from appliance.db.migrations import (
     m0007_live_room,
     m0008_hiring_team,
     m0009_comments,
+    m0010_search_index,
 )
 
 Migration = Callable[[peewee.Database, SchemaMigrator], None]
@@ -37,6 +38,7 @@ MIGRATIONS: list[Migration] = [
     m0007_live_room.apply,
     m0008_hiring_team.apply,
     m0009_comments.apply,
+    m0010_search_index.apply,
 ]
 LATEST = len(MIGRATIONS)
 

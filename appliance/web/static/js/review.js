@@ -74,6 +74,13 @@ if (media.length) {
     for (const m of media) m.playbackRate = Number(speed.value);
   });
   setInterval(keepTogether, 250);
+  // A link to a moment (from search) ends in #t=<seconds>.
+  const start = Number(new URLSearchParams(location.hash.slice(1)).get("t"));
+  if (start > 0) {
+    const cue = () => { if (media.every((m) => m.readyState >= 1)) seek(start); };
+    for (const m of media) m.addEventListener("loadedmetadata", cue, { once: true });
+    cue();
+  }
   document.addEventListener("keydown", (event) => {
     if (event.target.closest("input, select, textarea")) return;
     const steps = { ArrowLeft: -5, ArrowRight: 5, j: -10, J: -10, l: 10, L: 10 };

@@ -1,0 +1,66 @@
+"""Searching across interviews: words and phrases in every transcript the searcher may review
+(recordings/search.py does the searching)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from litestar import Request, get
+from litestar.params import FromQuery
+from litestar.response import Template
+
+from appliance.recordings import search
+from appliance.web.access import PANEL
+from appliance.web.pages import AppRuntime, actor, current_user, page
+from appliance.web.threads import in_thread
+
+
+def _date(text: str, name: str) -> dt.date | None:
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise search.BadQuery(f"the {name} date is not a date (YYYY-MM-DD)") from None
+
+
+def _position(text: str) -> int | None:
+    if not text:
+        return None
+    if not text.isdigit() or len(text) > 12:
+        raise search.BadQuery("choose a position from the list")
+    return int(text)
+
+
+@get("/search", opt=PANEL, include_in_schema=False)
+@in_thread
+def search_page(
+    request: Request[Any, Any, Any],
+    runtime: AppRuntime,
+    q: FromQuery[str] = "",
+    position: FromQuery[str] = "",
+    candidate: FromQuery[str] = "",
+    since: FromQuery[str] = "",
+    until: FromQuery[str] = "",
+) -> Template:
+    user = current_user(request)
+    form = {"q": q, "position": position, "candidate": candidate, "since": since, "until": until}
+    results, problem = None, ""
+    if q.strip():
+        try:
+            filters = search.Filters(
+                _position(position), candidate, _date(since, "from"), _date(until, "to")
+            )
+            results = search.search(runtime, user, actor(request), q, filters)
+        except search.BadQuery as exc:
+            problem = str(exc)
+    return page(
+        "search.html",
+        request,
+        400 if problem else 200,
+        form=form,
+        positions=search.positions_for(user),
+        results=results,
+        problem=problem,
+    )

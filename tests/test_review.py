@@ -18,8 +18,16 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from appliance.asr_onnx.transcriber import Transcriber
 from appliance.core.config import AsrConfig
-from appliance.db.models import AuditEntry, Interview, InterviewParticipant, Recording, User
+from appliance.db.models import (
+    AuditEntry,
+    Interview,
+    InterviewParticipant,
+    Position,
+    Recording,
+    User,
+)
 from appliance.hiring.candidates import CandidateFields, create_candidate
+from appliance.hiring.hiring_team import add_member
 from appliance.recordings import transcription
 from appliance.recordings.erasure import erase_candidate
 from appliance.runtime import Runtime
@@ -138,46 +146,88 @@ def _times(page: Page) -> list[float]:
     return list(page.eval_on_selector_all("[data-tile] video", "v => v.map(m => m.currentTime)"))
 
 
+def _sign_in(page: Page, base: str, email: str) -> None:
+    page.goto(f"{base}/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
 @pytest.mark.browser
-def test_selecting_a_word_seeks_every_tile_and_a_comment_lands_there_in_chromium(
+def test_a_hiring_manager_reviews_seeks_comments_on_a_passage_and_finds_it_again_in_chromium(
     runtime: Runtime, transcribed: Recording, served: str
 ) -> None:
-    make_user(runtime, "recruiter")
+    manager = make_user(runtime, "interviewer", "max@example.com")
+    position = Position.create(title="Analyst")
+    Interview.update(position=position).where(Interview.id == transcribed.interview_id).execute()
+    add_member(runtime.audit, "t", position.id, manager.id)  # not on the panel
+    review_url = f"{served}/interviews/{transcribed.interview_id}/review"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page()
-        page.goto(f"{served}/login")
-        page.get_by_label("E-mail").fill("recruiter@example.com")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        page.goto(f"{served}/interviews/{transcribed.interview_id}/review")
+        context = browser.new_context()
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=served)
+        page = context.new_page()
+        _sign_in(page, served, "max@example.com")
+        page.goto(review_url)
         expect(page.get_by_role("heading", name="Transcript")).to_be_visible()
         _until(page, "v => v.readyState >= 1")
-        answer = page.locator(".turn", has_text="Alex").locator(".word").nth(2)
-        start = float(answer.get_attribute("data-start") or "nan")
+        answer = page.locator(".turn", has_text="Alex").locator(".word")
+        start = float(answer.nth(2).get_attribute("data-start") or "nan")
         assert start > 4.0  # a word of Alex's answer, while both tracks run
-        answer.click()
+        answer.nth(2).click()
         _until(page, "v => !v.seeking && v.readyState >= 2")
         times = _times(page)
         assert len(times) == 2
         assert all(abs(t - start) <= 0.1 for t in times), (times, start)
-        expect(answer).to_have_class("word current")
+        expect(answer.nth(2)).to_have_class("word current")
         page.get_by_label("Speed").select_option("2")
         rates = page.eval_on_selector_all("[data-tile] video", "v => v.map(m => m.playbackRate)")
         assert rates == [2, 2]
-        page.get_by_label("Comment on the moment playing now").fill("Clear numbers here")
-        page.get_by_role("button", name="Comment at").click()
+        turns = page.eval_on_selector_all("#timeline span", "s => s.map(m => m.className)")
+        assert {"turn-0", "turn-1"} <= set(turns)
+
+        # Find in the transcript: the count, and the match marked in the text.
+        third = (answer.nth(3).text_content() or "").strip()
+        page.get_by_label("Find in transcript").fill(third.upper())
+        expect(page.locator("#find-count")).to_contain_text("1 of")
+        expect(page.locator(".word.at-match").first).to_be_visible()
+
+        # Mark a passage (Shift-select), copy it with its time, comment on it.
+        answer.nth(5).click(modifiers=["Shift"])
+        expect(page.locator(".word.selected")).to_have_count(4)
+        page.get_by_role("button", name="Copy with time").click()
+        expect(page.locator("#passage-status")).to_have_text("Copied with its time.")
+        copied = page.evaluate("navigator.clipboard.readText()")
+        stamp = f"{int(start) // 60}:{int(start) % 60:02d}"
+        assert copied.startswith(f"[{stamp}] Alex: ") and third in copied
+        assert copied.splitlines()[-1] == f"{review_url}#t={start:.1f}"
+        page.get_by_role("button", name="Comment on this passage").click()
+        page.get_by_label("Comment on the passage").fill("Clear numbers here")
+        page.get_by_role("button", name="Comment on the passage").click()
         comment = page.locator(".comment", has_text="Clear numbers here")
         expect(comment).to_be_visible()
         page.reload()
         expect(comment).to_be_visible()
         at = float(comment.locator("a.at").get_attribute("data-start") or "nan")
-        assert abs(at - start) <= 0.1
-        seek_to = page.locator(".turn", has_text="Una Park").locator(".word").first
-        seek_to.click()
+        assert abs(at - start) <= 0.001
+        end = float(answer.nth(5).get_attribute("data-end") or "nan")
+        expect(comment.locator("a.at")).to_contain_text(
+            f"\u2013{int(end) // 60}:{int(end) % 60:02d}"
+        )
+        page.locator(".turn", has_text="Una Park").locator(".word").first.click()
         _until(page, "v => !v.seeking && v.readyState >= 1")
         comment.locator("a.at").click()
         _until(page, "v => !v.seeking && v.readyState >= 2")
         assert all(abs(t - at) <= 0.1 for t in _times(page)), (_times(page), at)
         assert violations(page) == []
+
+        # Search finds the interview; its passage opens the review page at that moment.
+        page.goto(f"{served}/search?q={third}")
+        passage = page.locator(".passages a").first
+        expect(passage).to_be_visible()
+        assert violations(page) == []
+        moment = float((passage.get_attribute("href") or "").rpartition("#t=")[2])
+        passage.click()
+        _until(page, "v => !v.seeking && v.readyState >= 2 && v.currentTime > 0")
+        assert all(abs(t - moment) <= 0.1 for t in _times(page)), (_times(page), moment)
         browser.close()

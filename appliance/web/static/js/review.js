@@ -63,9 +63,47 @@ function end() {
   return Math.max(spoken, ...finite, 0);
 }
 
+// Under the position bar: each speaker's turns (one row per speaker), the questions the panel
+// marked as asked, and the comments; selecting one seeks there.
+function drawTimeline() {
+  const timeline = document.getElementById("timeline");
+  const length = end();
+  if (!timeline || !(length > 0)) return;
+  timeline.replaceChildren();
+  const mark = (kind, start, stop, label) => {
+    const span = document.createElement("span");
+    span.className = kind;
+    span.title = label;
+    span.dataset.start = String(start);
+    span.style.left = `${(100 * start) / length}%`;
+    if (stop > start) span.style.width = `${(100 * (stop - start)) / length}%`;
+    timeline.append(span);
+  };
+  const speakers = [];
+  for (const turn of document.querySelectorAll(".turn[data-speaker]")) {
+    let row = speakers.indexOf(turn.dataset.speaker);
+    if (row < 0) row = speakers.push(turn.dataset.speaker) - 1;
+    mark(`turn-${Math.min(row, 2)}`, Number(turn.dataset.start), Number(turn.dataset.end), turn.dataset.speaker);
+  }
+  for (const asked of document.querySelectorAll(".asked a.at")) {
+    mark("question", Number(asked.dataset.start), 0, asked.textContent);
+  }
+  for (const remark of document.querySelectorAll(".thread > .comment:not(.reply)")) {
+    const at = remark.querySelector("a.at");
+    mark("comment", Number(at.dataset.start), 0, remark.querySelector(".body")?.textContent || "");
+  }
+}
+
 if (media.length) {
+  document.getElementById("timeline")?.addEventListener("click", (event) => {
+    const marker = event.target.closest("span[data-start]");
+    if (marker) seek(Number(marker.dataset.start));
+  });
   for (const m of media) {
-    m.addEventListener("loadedmetadata", () => { position.max = String(end()); });
+    m.addEventListener("loadedmetadata", () => {
+      position.max = String(end());
+      drawTimeline();
+    });
     m.addEventListener("timeupdate", show);
   }
   play.addEventListener("click", () => toggle());
@@ -95,14 +133,132 @@ if (media.length) {
   });
 }
 
+let anchor = null;
+let passage = null; // [first, last] indices into words
+
+function markPassage(from, to) {
+  const [first, last] = from <= to ? [from, to] : [to, from];
+  passage = [first, last];
+  words.forEach((w, i) => w.classList.toggle("selected", i >= first && i <= last));
+  const bar = document.getElementById("passage");
+  document.getElementById("passage-label").textContent =
+    `Passage ${format(Number(words[first].dataset.start))}–${format(Number(words[last].dataset.end))}`;
+  document.getElementById("passage-status").textContent = "";
+  bar.hidden = false;
+}
+
+function clearPassage() {
+  passage = null;
+  for (const w of words) w.classList.remove("selected");
+  document.getElementById("passage").hidden = true;
+  commentSpan(null);
+}
+
 for (const list of document.querySelectorAll(".turns, .thread")) {
   list.addEventListener("click", (event) => {
     const target = event.target.closest("a[data-start], button.word");
-    if (!target || !media.length) return;
+    if (!target) return;
     event.preventDefault();
-    seek(Number(target.dataset.start));
+    const index = words.indexOf(target);
+    if (index >= 0 && event.shiftKey && anchor !== null) {
+      markPassage(anchor, index);
+      return;
+    }
+    if (index >= 0) anchor = index;
+    if (media.length) seek(Number(target.dataset.start));
   });
 }
+
+// The marked passage as text: a line per speaker's turn, with its time, then a link to it.
+function passageText() {
+  const [first, last] = passage;
+  const lines = [];
+  let turn = null;
+  for (const word of words.slice(first, last + 1)) {
+    const owner = word.closest(".turn");
+    if (owner !== turn) {
+      turn = owner;
+      lines.push(`[${format(Number(word.dataset.start))}] ${owner.dataset.speaker}:`);
+    }
+    lines[lines.length - 1] += word.textContent;
+  }
+  const at = Number(words[first].dataset.start).toFixed(1);
+  lines.push(`${location.origin}${location.pathname}#t=${at}`);
+  return lines.map((line) => line.replace(/\s+/g, " ").trim()).join("\n");
+}
+
+async function copyPassage() {
+  const text = passageText();
+  const status = document.getElementById("passage-status");
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    const area = Object.assign(document.createElement("textarea"), { value: text });
+    document.body.append(area);
+    area.select();
+    document.execCommand("copy");
+    area.remove();
+  }
+  status.textContent = "Copied with its time.";
+}
+
+document.getElementById("copy-passage")?.addEventListener("click", copyPassage);
+document.getElementById("clear-passage")?.addEventListener("click", clearPassage);
+document.getElementById("comment-passage")?.addEventListener("click", () => {
+  const [first, last] = passage;
+  commentSpan([Number(words[first].dataset.start), Number(words[last].dataset.end)]);
+  document.getElementById("comment-body").focus();
+});
+
+// Find in the transcript: every run of words that reads as the text typed (the last word may
+// be the start of one), one at a time with Next and Previous (or Enter and Shift+Enter).
+const norm = (text) => text.toLocaleLowerCase().normalize("NFKC").replace(/[^\p{L}\p{N}']+/gu, " ").trim();
+const spoken = words.map((w) => norm(w.textContent));
+let found = [];
+let at = -1;
+
+function findAll() {
+  const sought = norm(document.getElementById("find-text").value).split(" ").filter(Boolean);
+  for (const w of words) w.classList.remove("found", "at-match");
+  found = [];
+  at = -1;
+  if (sought.length) {
+    for (let i = 0; i + sought.length <= words.length; i++) {
+      const match = sought.every((part, k) =>
+        k === sought.length - 1 ? spoken[i + k].startsWith(part) : spoken[i + k] === part);
+      if (match) found.push([i, i + sought.length - 1]);
+    }
+  }
+  for (const [first, last] of found) {
+    for (let i = first; i <= last; i++) words[i].classList.add("found");
+  }
+  step(0);
+}
+
+function step(by) {
+  const count = document.getElementById("find-count");
+  if (!found.length) {
+    count.textContent = document.getElementById("find-text").value.trim() ? "No match" : "";
+    return;
+  }
+  for (const w of words) w.classList.remove("at-match");
+  at = (Math.max(at, 0) + by + found.length) % found.length;
+  const [first, last] = found[at];
+  for (let i = first; i <= last; i++) words[i].classList.add("at-match");
+  words[first].scrollIntoView({ block: "nearest" });
+  count.textContent = `${at + 1} of ${found.length}`;
+}
+
+const findText = document.getElementById("find-text");
+findText?.addEventListener("input", findAll);
+findText?.addEventListener("keydown", (event) => {
+  if (event.key === "Enter") {
+    event.preventDefault();
+    step(event.shiftKey ? -1 : 1);
+  }
+});
+document.getElementById("find-next")?.addEventListener("click", () => step(1));
+document.getElementById("find-previous")?.addEventListener("click", () => step(-1));
 
 const recording = document.querySelector("[data-recording]")?.dataset.recording;
 const problem = document.getElementById("comment-error");
@@ -122,10 +278,30 @@ async function send(url, method, body) {
   problem.hidden = false;
 }
 
+// The new comment is on the moment playing, or on the passage marked for it.
+let span = null;
+function commentSpan(seconds) {
+  span = seconds;
+  const label = document.getElementById("comment-label");
+  const submit = document.getElementById("comment-submit");
+  if (!label) return;
+  if (span) {
+    label.textContent = `Comment on the passage ${format(span[0])}–${format(span[1])}`;
+    submit.textContent = "Comment on the passage";
+  } else {
+    label.textContent = "Comment on the moment playing now";
+    submit.replaceChildren("Comment at ", Object.assign(document.createElement("span"), { id: "comment-at" }));
+    show();
+  }
+}
+
 document.getElementById("new-comment")?.addEventListener("submit", (event) => {
   event.preventDefault();
   const body = event.target.elements.body.value;
-  send(`/api/recordings/${recording}/comments`, "POST", { body, at_ms: Math.round(now() * 1000) });
+  const moment = span
+    ? { at_ms: Math.round(span[0] * 1000), end_ms: Math.round(span[1] * 1000) }
+    : { at_ms: Math.round(now() * 1000) };
+  send(`/api/recordings/${recording}/comments`, "POST", { body, ...moment });
 });
 
 document.addEventListener("submit", (event) => {

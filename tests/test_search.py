@@ -165,6 +165,14 @@ def test_a_search_finds_the_passages_with_every_word_and_the_phrase_in_order(
     assert found(run(runtime, recruiter, "bitcoin")) == {}
 
 
+def test_an_interview_shows_its_first_passages_and_counts_the_rest(runtime: Runtime) -> None:
+    admin = make_user(runtime, "admin", "root@example.com")
+    interview_with(runtime, "Ada Byron", [("Ada", 10.0 * n, f"Budget item {n}.") for n in range(7)])
+    (hit,) = run(runtime, admin, "budget").hits
+    assert [p.start_ms for p in hit.passages] == [0, 10000, 20000]
+    assert hit.more == 4
+
+
 def test_search_shows_only_interviews_the_searcher_may_review(runtime: Runtime) -> None:
     panelist = make_user(runtime, "interviewer", "ivy@example.com")
     manager = make_user(runtime, "interviewer", "max@example.com")

@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 import peewee
 
 from appliance.core.errors import ApplianceError
-from appliance.db.models import Candidate, Interview, Position, Recording, SearchTerm, User
+from appliance.db.models import (
+    Candidate,
+    Interview,
+    Position,
+    Recording,
+    SearchTerm,
+    TranscriptSegment,
+    User,
+)
 from appliance.hiring.candidates import display_name
 from appliance.hiring.scheduling import visible_to
 from appliance.recordings import search_index
@@ -88,7 +96,7 @@ class Hit:
     position: str
     starts_at: dt.datetime
     passages: list[Passage] = field(default_factory=list)
-    more: int = 0  # matching passages not shown
+    more: int = 0  # other segments that hold every word (and may hold the phrases)
 
 
 @dataclass(frozen=True)
@@ -191,30 +199,33 @@ def _pieces(text: str, query: Query) -> list[tuple[str, bool]]:
 
 
 def _hit(recording: Recording, data_key: bytes, ordinals: list[int], query: Query) -> Hit | None:
-    """The passages of `recording` that match, or None when no segment holds the phrases."""
+    """The first passages of `recording` that match, or None when no segment holds the
+    phrases. Only the segments shown are opened; `more` counts the other segments that hold
+    every word."""
     interview = recording.interview
-    rows = search_index.segment_order(recording)
-    passages = []
+    order = [row.id for row in search_index.segment_order(recording, TranscriptSegment.id)]
+    passages: list[Passage] = []
+    checked = 0
     for ordinal in ordinals:
-        if ordinal >= len(rows):
-            continue
-        text = open_segment(recording, data_key, rows[ordinal])
-        if query.matches(text):
-            passages.append(
-                Passage(rows[ordinal].start_ms, rows[ordinal].speaker, _pieces(text, query))
-            )
+        if len(passages) == PASSAGES:
+            break
+        checked += 1
+        if ordinal < len(order):
+            row = TranscriptSegment.get_by_id(order[ordinal])
+            text = open_segment(recording, data_key, row)
+            if query.matches(text):
+                passages.append(Passage(row.start_ms, row.speaker, _pieces(text, query)))
     if not passages:
         return None
     position = interview.position
-    title = str(position.title) if position is not None else ""
     return Hit(
         interview.id,
         recording.id,
         display_name(interview.candidate),
-        title,
+        str(position.title) if position is not None else "",
         interview.starts_at,
-        passages[:PASSAGES],
-        len(passages) - PASSAGES if len(passages) > PASSAGES else 0,
+        passages,
+        len(ordinals) - checked,
     )
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.hmac import HMAC
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from peewee import Field
 
 from appliance.db.models import Recording, SearchTerm, TranscriptSegment
 
@@ -84,10 +85,11 @@ def drop_index(recording: Recording) -> None:
     SearchTerm.delete().where(SearchTerm.recording == recording).execute()
 
 
-def segment_order(recording: Recording) -> list[TranscriptSegment]:
-    """The recording's transcript segments in the order the index numbers them."""
+def segment_order(recording: Recording, *columns: Field) -> list[TranscriptSegment]:
+    """The recording's transcript segments (only `columns`, when named) in the order the index
+    numbers them."""
     return list(
-        TranscriptSegment.select()
+        TranscriptSegment.select(*columns)
         .where(TranscriptSegment.recording == recording)
         .order_by(TranscriptSegment.start_ms, TranscriptSegment.id)
     )

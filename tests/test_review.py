@@ -22,13 +22,14 @@ from appliance.db.models import (
     AuditEntry,
     Interview,
     InterviewParticipant,
+    OutboxMessage,
     Position,
     Recording,
     User,
 )
 from appliance.hiring.candidates import CandidateFields, create_candidate
 from appliance.hiring.hiring_team import add_member
-from appliance.recordings import transcription
+from appliance.recordings import ready, transcription
 from appliance.recordings.erasure import erase_candidate
 from appliance.runtime import Runtime
 from tests.conftest import PASSWORD, free_port, make_user, sign_in
@@ -44,10 +45,10 @@ SETTINGS = AsrConfig(device="cpu", threads=2)
 def transcribed(runtime: Runtime, tmp_path: Path, transcriber: Transcriber) -> Recording:
     """Una asks at 0.4 s and Alex answers from 4.0 s; both tracks run to 14 s; transcribed."""
     recording, _ = two_person_recording(runtime, tmp_path, seconds=14.0)
-    transcription.queue_transcription(recording)
-    transcription.transcribe_recording(runtime, recording.id, transcriber, SETTINGS)
     una = User.get(User.email == "una@example.com")
     InterviewParticipant.create(interview=recording.interview, user=una)
+    transcription.queue_transcription(recording)
+    transcription.transcribe_recording(runtime, recording.id, transcriber, SETTINGS)
     return recording
 
 
@@ -77,6 +78,33 @@ def test_the_page_shows_each_participant_by_name_and_the_transcript_by_word(
     assert "Review the recording" in client.get(f"/interviews/{interview_id}").text
     client.get(f"/interviews/{interview_id}/review")
     assert _reviews(interview_id) == ["recruiter@example.com"] * 2  # each opening
+
+
+def test_the_panel_and_the_hiring_team_are_told_when_the_transcript_is_ready(
+    runtime: Runtime, client: TestClient[Litestar], transcribed: Recording
+) -> None:
+    interview = transcribed.interview
+    (message,) = OutboxMessage.select()
+    assert message.recipient == "una@example.com"
+    assert message.subject == "Ready to review: the interview with Alex"
+    assert f"/interviews/{interview.id}/review\n" in message.body
+    assert ready.announce(runtime.config, transcribed) == 0  # once per recording
+
+    manager = make_user(runtime, "interviewer", "max@example.com")
+    make_user(runtime, "recruiter")
+    position = Position.create(title="Analyst")
+    Interview.update(position=position).where(Interview.id == interview.id).execute()
+    add_member(runtime.audit, "t", position.id, manager.id)
+    assert [u.email for u in ready.reviewers(Recording.get_by_id(transcribed.id))] == [
+        "una@example.com",
+        "max@example.com",
+    ]
+
+    assert sign_in(client, "recruiter@example.com") == 303
+    review = f'href="/interviews/{interview.id}/review"'
+    assert review in client.get("/interviews").text
+    candidate = client.get(f"/candidates/{interview.candidate_id}").text
+    assert f'href="/interviews/{interview.id}"' in candidate and review in candidate
 
 
 def test_only_those_who_may_review_open_it(
@@ -231,3 +259,42 @@ def test_a_hiring_manager_reviews_seeks_comments_on_a_passage_and_finds_it_again
         _until(page, "v => !v.seeking && v.readyState >= 2 && v.currentTime > 0")
         assert all(abs(t - moment) <= 0.1 for t in _times(page)), (_times(page), moment)
         browser.close()
+
+
+@pytest.mark.browser
+def test_every_tile_seeks_and_plays_in_step_in_firefox(
+    runtime: Runtime, transcribed: Recording, served: str
+) -> None:
+    from tests.support.firefox import page_value, start_firefox, wait_until
+
+    make_user(runtime, "recruiter")
+    tiles = "[...document.querySelectorAll('[data-tile] video')]"
+    firefox = start_firefox()
+    try:
+        firefox.navigate(f"{served}/login")
+        firefox.find_element("css selector", "input[name=email]").send_keys("recruiter@example.com")
+        firefox.find_element("css selector", "input[name=password]").send_keys(PASSWORD)
+        firefox.find_element("css selector", "form button[type=submit]").click()
+        wait_until(firefox, "location.pathname === '/'")
+        firefox.navigate(f"{served}/interviews/{transcribed.interview_id}/review")
+        wait_until(firefox, f"{tiles}.every(v => v.readyState >= 1)")
+        words = firefox.find_elements("css selector", ".turn:last-child .word")
+        start = float(words[2].get_attribute("data-start"))
+        assert start > 4.0  # a word of Alex's answer, while both tracks run
+        words[2].click()
+        wait_until(firefox, f"{tiles}.every(v => !v.seeking && v.readyState >= 2)")
+        times = page_value(firefox, f"{tiles}.map(v => v.currentTime)")
+        assert len(times) == 2 and all(abs(t - start) <= 0.1 for t in times), (times, start)
+
+        firefox.find_element("css selector", "#play").click()
+        wait_until(firefox, f"{tiles}.every(v => v.currentTime > {start + 1.0})", 20)
+        spread = page_value(
+            firefox,
+            f"(() => {{ const t = {tiles}.map(v => v.currentTime);"
+            " return Math.max(...t) - Math.min(...t); })()",
+        )
+        assert spread <= 0.1, spread
+        firefox.find_element("css selector", "#play").click()
+        wait_until(firefox, f"{tiles}.every(v => v.paused)")
+    finally:
+        firefox.cleanup()

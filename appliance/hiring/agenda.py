@@ -12,6 +12,7 @@ from appliance.db.models import (
     Candidate,
     Interview,
     InterviewParticipant,
+    Recording,
     Role,
     User,
 )
@@ -29,6 +30,7 @@ class AgendaEntry:
     candidate: str
     panel: list[str]
     status: str
+    recorded: bool  # it has a recording to review
 
 
 def get_interview(interview_id: int) -> Interview:
@@ -44,17 +46,38 @@ def agenda_for(user: User, now: dt.datetime | None = None) -> list[AgendaEntry]:
     Oldest first, at most 300."""
     since = stored(now or utcnow()) - dt.timedelta(days=RECENT_DAYS)
     query = visible_to(user, Interview.select().where(Interview.ends_at > since))
-    interviews = list(
-        query.select_extend(Candidate)
-        .switch(Interview)
-        .join(Candidate)
-        .order_by(Interview.starts_at)
-        .limit(MAX_LISTED)
+    return _entries(
+        list(
+            query.select_extend(Candidate)
+            .switch(Interview)
+            .join(Candidate)
+            .order_by(Interview.starts_at)
+            .limit(MAX_LISTED)
+        )
     )
-    panels = panel_names([i.id for i in interviews])
+
+
+def interviews_of(candidate_id: int) -> list[AgendaEntry]:
+    """Every interview of one candidate, newest first (for hiring staff, who see them all)."""
+    query = Interview.select().where(Interview.candidate == candidate_id)
+    return _entries(list(query.order_by(Interview.starts_at.desc()).limit(MAX_LISTED)))
+
+
+def _entries(interviews: list[Interview]) -> list[AgendaEntry]:
+    ids = [i.id for i in interviews]
+    panels = panel_names(ids)
+    recorded = {
+        r.interview_id
+        for r in Recording.select(Recording.interview).where(Recording.interview.in_(ids))
+    }
     return [
         AgendaEntry(
-            i.id, as_utc(i.starts_at), display_name(i.candidate), panels.get(i.id, []), i.status
+            i.id,
+            as_utc(i.starts_at),
+            display_name(i.candidate),
+            panels.get(i.id, []),
+            i.status,
+            i.id in recorded,
         )
         for i in interviews
     ]

@@ -30,7 +30,7 @@ from appliance.db.models import (
     TranscriptSegment,
     User,
 )
-from appliance.recordings import search_index
+from appliance.recordings import ready, search_index
 from appliance.recordings.store import (
     READABLE_BLOBS,
     BlobSpec,
@@ -154,6 +154,7 @@ def transcribe_recording(
         raise
     job.status, job.progress, job.finished_at = "done", 1.0, utcnow()
     job.save()
+    ready.announce(runtime.config, recording)
     return transcript
 
 

@@ -11,10 +11,19 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
 
 from appliance.core.errors import ApplianceError
-from appliance.hiring import candidates, positions, scheduling
+from appliance.hiring import agenda, candidates, positions, scheduling
 from appliance.hiring.candidates import CandidateFields
 from appliance.web.access import HIRING
-from appliance.web.pages import AppRuntime, FormData, actor, from_form, page, row_view, see_other
+from appliance.web.pages import (
+    AppRuntime,
+    FormData,
+    actor,
+    current_user,
+    from_form,
+    page,
+    row_view,
+    see_other,
+)
 from appliance.web.threads import in_thread
 
 
@@ -74,7 +83,25 @@ def add_candidate(
 def candidate_page(request: Request[Any, Any, Any], candidate_id: FromPath[int]) -> Template:
     candidate = candidates.get_candidate(candidate_id)
     form = vars(row_view(CandidateView, candidate))
-    return page("candidate.html", request, **_context(candidate=candidate, form=form, error=None))
+    return page(
+        "candidate.html",
+        request,
+        **_context(
+            candidate=candidate,
+            form=form,
+            error=None,
+            interviews=_interviews(request, candidate_id),
+        ),
+    )
+
+
+def _interviews(request: Request[Any, Any, Any], candidate_id: int) -> list[tuple[str, Any]]:
+    """The candidate's interviews, each with its time in the signed-in user's zone."""
+    timezone = current_user(request).timezone
+    return [
+        (f"{e.starts_at.astimezone(scheduling.zone(timezone)):%a %d %b %Y %H:%M} ({timezone})", e)
+        for e in agenda.interviews_of(candidate_id)
+    ]
 
 
 @post("/candidates/{candidate_id:int}", opt=HIRING, include_in_schema=False)
@@ -95,7 +122,12 @@ def edit_candidate(
             "candidate.html",
             request,
             400,
-            **_context(candidate=candidate, form=data, error=str(exc)),
+            **_context(
+                candidate=candidate,
+                form=data,
+                error=str(exc),
+                interviews=_interviews(request, candidate_id),
+            ),
         )
     return see_other(f"/candidates/{candidate_id}")
 

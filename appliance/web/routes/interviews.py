@@ -32,6 +32,7 @@ class InterviewRow:
     candidate: str
     panel: str
     status: str
+    recorded: bool
 
 
 def _local(moment: dt.datetime, timezone: str) -> str:
@@ -56,6 +57,7 @@ def interviews_page(request: Request[Any, Any, Any]) -> Template:
             entry.candidate,
             ", ".join(entry.panel),
             entry.status,
+            entry.recorded,
         )
         for entry in agenda.agenda_for(user)
     ]

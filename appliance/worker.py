@@ -16,7 +16,8 @@ from appliance.core import sdnotify
 from appliance.core.errors import ApplianceError
 from appliance.core.liveness import HEARTBEAT_SECONDS, heartbeat_path
 from appliance.hiring import mailer, notifications, scheduling
-from appliance.recordings import filing, retention, transcription
+from appliance.recordings import filing, rendition, retention, transcription
+from appliance.recordings.store import get_recording
 from appliance.runtime import Runtime
 from appliance.staff.sessions import purge_expired
 
@@ -83,7 +84,8 @@ class TranscriptionRunner(threading.Thread):
 
     One recognizer per box: the model is loaded once, on the first job, and jobs never run in
     parallel (they would only compete for the same cores or GPU). The job rows are the queue,
-    so a crash loses nothing: interrupted jobs are queued again at start.
+    so a crash loses nothing: interrupted jobs are queued again at start. Before each job, the
+    recording's tracks get their seekable renditions (recordings/rendition.py).
     """
 
     def __init__(self, runtime: Runtime, interval: float = 2.0) -> None:
@@ -104,6 +106,7 @@ class TranscriptionRunner(threading.Thread):
         job = transcription.next_queued()
         if job is None:
             return False
+        self.make_renditions(job.recording_id)
         try:
             transcriber = self.transcriber()
         except ApplianceError as exc:  # no model installed, say: the job cannot even start
@@ -117,6 +120,14 @@ class TranscriptionRunner(threading.Thread):
         except ApplianceError as exc:
             logger.error("transcribing recording %s failed: %s", job.recording_id, exc)
         return True
+
+    def make_renditions(self, recording_id: int) -> None:
+        """Seekable renditions of the recording's tracks, made as it is queued for its
+        transcript: both wait for the recording to be finished, and both read it whole."""
+        try:
+            rendition.make_renditions(self.runtime, get_recording(recording_id))
+        except Exception:  # the review plays the tracks as recorded; the transcript goes on
+            logger.exception("making seekable renditions of recording %s failed", recording_id)
 
     def run(self) -> None:
         transcription.requeue_interrupted()

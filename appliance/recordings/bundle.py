@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from appliance.core.errors import ApplianceError
 from appliance.db.database import utcnow
 from appliance.db.models import AuditCheckpoint, AuditEntry, Interview, RecordingBlob
+from appliance.recordings import rendition
 from appliance.recordings.store import READABLE_BLOBS, blob_store, get_recording
 from appliance.runtime import Runtime
 from appliance.storage import audit, keystore
@@ -89,7 +90,12 @@ def export(
         raise ApplianceError(f"recording {recording_id} was erased; there is nothing to export")
     if out.exists():
         raise ApplianceError(f"{out} already exists; choose a new file name")
-    blobs = list(RecordingBlob.select().where(RecordingBlob.recording == recording))
+    # Renditions are copies of tracks the bundle carries, remade from them at will.
+    blobs = list(
+        RecordingBlob.select().where(
+            (RecordingBlob.recording == recording) & (RecordingBlob.kind != rendition.KIND)
+        )
+    )
     if any(b.status == "writing" for b in blobs):
         raise ApplianceError(f"recording {recording_id} is still being written; export it later")
     blobs = [b for b in blobs if b.status in READABLE_BLOBS]

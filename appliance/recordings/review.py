@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from appliance.core.errors import Gone
 from appliance.db.models import Interview, Recording
+from appliance.recordings.rendition import renditions
 from appliance.recordings.transcription import (
     job_for,
     load_transcript,
@@ -71,12 +72,16 @@ def latest_recording(interview: Interview) -> Recording | None:
 
 
 def _tiles(recording: Recording) -> list[Tile]:
+    """A tile per track, playing its seekable rendition where there is one."""
     blobs = track_blobs(recording)
     names = speaker_names(recording, [b.participant_identity for b in blobs])
-    return [
-        Tile(b.participant_identity, names[b.participant_identity], b.object_id, b.media_type)
-        for b in blobs
-    ]
+    seekable = renditions(recording, blobs)
+    tiles = []
+    for blob in blobs:
+        played = seekable.get(blob.object_id, blob)
+        identity = blob.participant_identity
+        tiles.append(Tile(identity, names[identity], played.object_id, played.media_type))
+    return tiles
 
 
 def _turns(runtime: Runtime, viewer: str, recording: Recording) -> list[Turn]:

@@ -131,6 +131,13 @@ class TranscriptionRunner(threading.Thread):
 
     def run(self) -> None:
         transcription.requeue_interrupted()
+        try:
+            indexed = transcription.index_unindexed(self.runtime)
+        except Exception:  # search misses those transcripts; nothing else depends on it
+            logger.exception("indexing the transcripts stored before the search index failed")
+        else:
+            if indexed:
+                logger.info("indexed %d transcripts for search", indexed)
         while not self.stopping.is_set():
             try:
                 busy = self.run_one()

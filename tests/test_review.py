@@ -4,6 +4,7 @@ seeks every tile to it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -20,16 +21,21 @@ from appliance.asr_onnx.transcriber import Transcriber
 from appliance.core.config import AsrConfig
 from appliance.db.models import (
     AuditEntry,
+    Competency,
     Interview,
     InterviewParticipant,
+    Kit,
     OutboxMessage,
     Position,
+    Question,
+    QuestionAsked,
     Recording,
+    Scorecard,
     User,
 )
 from appliance.hiring.candidates import CandidateFields, create_candidate
 from appliance.hiring.hiring_team import add_member
-from appliance.recordings import ready, transcription
+from appliance.recordings import ready, review, transcription
 from appliance.recordings.erasure import erase_candidate
 from appliance.runtime import Runtime
 from tests.conftest import PASSWORD, free_port, make_user, sign_in
@@ -60,6 +66,31 @@ def _reviews(interview_id: int) -> list[str]:
             & (AuditEntry.subject == f"interview:{interview_id}")
         )
     ]
+
+
+def ask(recording: Recording, text: str, seconds: float) -> None:
+    """Una marks a question of the interview's kit as asked, `seconds` into the recording."""
+    interview = recording.interview
+    kit = Kit.create(name="Analyst kit")
+    competency = Competency.create(kit=kit, name="Numeracy")
+    question = Question.create(kit=kit, competency=competency, text=text)
+    una = User.get(User.email == "una@example.com")
+    scorecard, _ = Scorecard.get_or_create(interview=interview, author=una)
+    moment = recording.started_at + dt.timedelta(seconds=seconds)
+    QuestionAsked.create(scorecard=scorecard, question=question, asked_at=moment)
+
+
+def test_questions_marked_as_asked_are_placed_on_the_recording(
+    runtime: Runtime, client: TestClient[Litestar], transcribed: Recording
+) -> None:
+    ask(transcribed, "Walk me through <the> numbers.", 4.5)
+    ask(transcribed, "Asked before the recording began?", -30.0)
+    shown = review.review(runtime, "t", transcribed.interview)
+    assert shown.questions == [review.AskedQuestion(4.5, "Walk me through <the> numbers.")]
+    make_user(runtime, "recruiter")
+    assert sign_in(client, "recruiter@example.com") == 303
+    page = client.get(f"/interviews/{transcribed.interview_id}/review").text
+    assert 'data-start="4.5">0:04</a> Walk me through &lt;the&gt; numbers.' in page
 
 
 def test_the_page_shows_each_participant_by_name_and_the_transcript_by_word(
@@ -189,6 +220,7 @@ def test_a_hiring_manager_reviews_seeks_comments_on_a_passage_and_finds_it_again
     position = Position.create(title="Analyst")
     Interview.update(position=position).where(Interview.id == transcribed.interview_id).execute()
     add_member(runtime.audit, "t", position.id, manager.id)  # not on the panel
+    ask(transcribed, "Walk me through the numbers.", 4.5)
     review_url = f"{served}/interviews/{transcribed.interview_id}/review"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
@@ -212,7 +244,7 @@ def test_a_hiring_manager_reviews_seeks_comments_on_a_passage_and_finds_it_again
         rates = page.eval_on_selector_all("[data-tile] video", "v => v.map(m => m.playbackRate)")
         assert rates == [2, 2]
         turns = page.eval_on_selector_all("#timeline span", "s => s.map(m => m.className)")
-        assert {"turn-0", "turn-1"} <= set(turns)
+        assert {"turn-0", "turn-1", "question"} <= set(turns)
 
         # Find in the transcript: the count, and the match marked in the text.
         third = (answer.nth(3).text_content() or "").strip()

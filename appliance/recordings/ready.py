@@ -20,9 +20,7 @@ def reviewers(recording: Recording) -> list[User]:
     }
     if interview.position_id is not None:
         people.update({u.id: u for u in hiring_team.members(interview.position_id)})
-    return [
-        u for _, u in sorted(people.items()) if u.active and Role(u.role) != Role.COMPLIANCE
-    ]
+    return [u for _, u in sorted(people.items()) if u.active and Role(u.role) != Role.COMPLIANCE]
 
 
 def announce(config: Config, recording: Recording) -> int:

@@ -7,10 +7,10 @@ joined), and so are the transcript's times, so a player seeks every track to the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from appliance.core.errors import Gone
-from appliance.db.models import Interview, Recording
+from appliance.db.models import Interview, Question, QuestionAsked, Recording, Scorecard
 from appliance.recordings.rendition import renditions
 from appliance.recordings.transcription import (
     job_for,
@@ -53,12 +53,21 @@ class Turn:
 
 
 @dataclass(frozen=True)
+class AskedQuestion:
+    """A question of the kit that the panel marked as asked, at the moment it was marked."""
+
+    at: float  # seconds on the recording's clock
+    text: str
+
+
+@dataclass(frozen=True)
 class Review:
     interview: Interview
     recording: Recording | None
     tiles: list[Tile]
     turns: list[Turn]
     note: str  # why there is nothing to play, or no transcript; empty when all is there
+    questions: list[AskedQuestion] = field(default_factory=list)
 
 
 def latest_recording(interview: Interview) -> Recording | None:
@@ -97,6 +106,27 @@ def _turns(runtime: Runtime, viewer: str, recording: Recording) -> list[Turn]:
     ]
 
 
+def asked_questions(recording: Recording) -> list[AskedQuestion]:
+    """The kit's questions the panel marked as asked during the recording, each once (when
+    it was first marked), in the order they were asked."""
+    marked = (
+        QuestionAsked.select(QuestionAsked.asked_at, Question.id, Question.text)
+        .join(Scorecard)
+        .switch(QuestionAsked)
+        .join(Question)
+        .where(Scorecard.interview == recording.interview_id)
+        .order_by(QuestionAsked.asked_at, QuestionAsked.id)
+    )
+    started, ended = recording.started_at, recording.ended_at
+    first: dict[int, AskedQuestion] = {}
+    for mark in marked:
+        if mark.asked_at < started or (ended is not None and mark.asked_at > ended):
+            continue
+        at = (mark.asked_at - started).total_seconds()
+        first.setdefault(mark.question.id, AskedQuestion(round(at, 3), str(mark.question.text)))
+    return sorted(first.values(), key=lambda q: q.at)
+
+
 def review(runtime: Runtime, viewer: str, interview: Interview) -> Review:
     """The review of `interview` for `viewer` (whose right to see it the caller checked);
     the opening is audited."""
@@ -113,9 +143,11 @@ def review(runtime: Runtime, viewer: str, interview: Interview) -> Review:
         note = "This interview is still being recorded; review it once it has ended."
         return Review(interview, recording, [], [], note)
     tiles = _tiles(recording)
+    questions = asked_questions(recording)
     job = job_for(recording.id)
     if job is None or job.status != "done":
         state = job.status if job is not None else "none"
         note = TRANSCRIPT_PENDING[state].format(error=job.error if job else "")
-        return Review(interview, recording, tiles, [], note)
-    return Review(interview, recording, tiles, _turns(runtime, viewer, recording), "")
+        return Review(interview, recording, tiles, [], note, questions)
+    turns = _turns(runtime, viewer, recording)
+    return Review(interview, recording, tiles, turns, "", questions)

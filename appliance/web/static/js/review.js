@@ -86,7 +86,7 @@ function drawTimeline() {
     mark(`turn-${Math.min(row, 2)}`, Number(turn.dataset.start), Number(turn.dataset.end), turn.dataset.speaker);
   }
   for (const asked of document.querySelectorAll(".asked a.at")) {
-    mark("question", Number(asked.dataset.start), 0, asked.textContent);
+    mark("question", Number(asked.dataset.start), 0, asked.closest("li").textContent.trim());
   }
   for (const remark of document.querySelectorAll(".thread > .comment:not(.reply)")) {
     const at = remark.querySelector("a.at");
@@ -154,7 +154,7 @@ function clearPassage() {
   commentSpan(null);
 }
 
-for (const list of document.querySelectorAll(".turns, .thread")) {
+for (const list of document.querySelectorAll(".turns, .thread, .asked")) {
   list.addEventListener("click", (event) => {
     const target = event.target.closest("a[data-start], button.word");
     if (!target) return;

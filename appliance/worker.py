@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 
@@ -170,7 +171,21 @@ class Heartbeat(threading.Thread):
                 return
 
 
+# The worker's background work (transcripts, renditions, e-mail) yields the CPU to live rooms:
+# the SFU forwards and records at its normal priority, the worker runs at this niceness or
+# lower (the systemd units also give the SFU ten times the worker's CPU weight).
+WORKER_NICENESS = 10
+
+
+def lower_priority() -> int:
+    """Make this process at least WORKER_NICENESS nice (before it starts any thread, which
+    inherits it); returns the niceness it runs at."""
+    current = os.nice(0)
+    return os.nice(WORKER_NICENESS - current) if current < WORKER_NICENESS else current
+
+
 def run(runtime: Runtime) -> None:
+    lower_priority()
     huey = build_queue(runtime)
     threads: list[SpoolIngester | TranscriptionRunner] = [
         SpoolIngester(runtime),

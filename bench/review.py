@@ -1,7 +1,8 @@
 """The review workspace's speed: search over many long transcripts, and media served to many
 reviewers at once by one web process.
 
-Run: .venv/bin/python bench/review.py [--interviews 1000] [--minutes 60] [--streams 10]
+Run: .venv/bin/python bench/review.py [--interviews 1000] [--minutes 60] [--seeks 20]
+[--streams 10] [--skip search|playback|serving]
 
 Search: makes --interviews finished interviews, each with a transcript of --minutes at 150
 words a minute (1,000 of 60 minutes are 9 million words) drawn from a Zipf vocabulary of
@@ -10,6 +11,14 @@ Reports how long the index takes to build from the sealed segments and its size,
 per query as an administrator who may review every interview, by kind of query (a rare word, a
 common word, two words, a quoted phrase), first with nothing else running and then with the
 worker busy transcribing (a second process decoding speech in a loop on the same cores).
+
+Playback: a two-person recording of --minutes (VP8 320x240 at 30 fps and Opus on each track,
+muxed live the way the SFU records it, with a transcript of 150 words a minute per speaker)
+opened in Chromium on the review page. Reports the transcript pane's longest task while the
+page loads and while it follows 10 s of playback at 2x, the time from Play to the first frame
+painted, and from a seek (to --seeks random points) to the first new frame painted on every tile
+(requestVideoFrameCallback): first on the tracks as recorded (the baseline: no Cues), then on
+their seekable renditions, then on the renditions with the worker busy.
 
 Serving: seals --streams recordings of --stream-mb bytes each, serves them from a real web
 process and has --streams readers fetch them at once, each a different recording, with the
@@ -25,7 +34,6 @@ import contextlib
 import datetime as dt
 import os
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,9 +55,7 @@ def made_up_words(rng: random.Random, count: int) -> list[str]:
     syllables = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
     seen: dict[str, None] = {}
     while len(seen) < count:
-        seen[
-            "".join(rng.choice(syllables) for _ in range(rng.choice((2, 3, 3, 4))))
-        ] = None
+        seen["".join(rng.choice(syllables) for _ in range(rng.choice((2, 3, 3, 4))))] = None
     return list(seen)
 
 
@@ -154,7 +160,9 @@ def index_size(db) -> str:  # type: ignore[no-untyped-def]
     return f"{rows} rows, {payload / 2**20:.1f} MiB of terms and postings, {on_disk}"
 
 
-def queries(rng: random.Random, vocabulary: list[str], runtime, count: int) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+def queries(
+    rng: random.Random, vocabulary: list[str], runtime, count: int
+) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
     from appliance.db.models import Recording
     from appliance.recordings import transcription
 
@@ -224,6 +232,190 @@ def bench_search(args: argparse.Namespace, runtime) -> None:  # type: ignore[no-
     with busy_worker():
         print("  queries, worker busy transcribing:")
         report_queries(run_queries(runtime, admin, made))
+
+
+# --- playback -------------------------------------------------------------------------------
+
+TILES = "[...document.querySelectorAll('[data-tile] video')]"
+LONG_TASKS = """
+window.__longTasks = [];
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) window.__longTasks.push(entry.duration);
+}).observe({ type: "longtask", buffered: true });
+"""
+# Seek the way the page's position bar does, then wait for every tile to paint a new frame.
+SEEK = """async ([to, limit]) => {
+  const tiles = [...document.querySelectorAll('[data-tile] video')];
+  const start = performance.now();
+  const painted = tiles.map((v) => new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(null), limit);
+    v.requestVideoFrameCallback((now) => { clearTimeout(timer); resolve(now - start); });
+  }));
+  const bar = document.getElementById("position");
+  bar.value = String(to);
+  bar.dispatchEvent(new Event("input"));
+  const times = await Promise.all(painted);
+  return times.includes(null) ? null : Math.max(...times) / 1000;
+}"""
+PLAY = """async (limit) => {
+  const tiles = [...document.querySelectorAll('[data-tile] video')];
+  const start = performance.now();
+  const painted = tiles.map((v) => new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(null), limit);
+    v.requestVideoFrameCallback((now) => { clearTimeout(timer); resolve(now - start); });
+  }));
+  document.getElementById("play").click();
+  const times = await Promise.all(painted);
+  return times.includes(null) ? null : Math.max(...times) / 1000;
+}"""
+
+
+def looped(packets: list, minutes: float, loop_ms: int):  # type: ignore[no-untyped-def]
+    """`packets` (one loop of `loop_ms`) repeated for `minutes`, in time order."""
+    from tests.support.live_media import Encoded
+
+    ordered = sorted(packets, key=lambda p: (p.pts_ms, p.kind != "video"))
+    for n in range(int(minutes * 60_000 / loop_ms)):
+        for p in ordered:
+            yield Encoded(p.kind, p.pts_ms + n * loop_ms, p.data, p.keyframe)
+
+
+def two_person_recording(runtime, minutes: float, rng: random.Random):  # type: ignore[no-untyped-def]
+    """A finished, transcribed recording of two people, each track muxed live."""
+    from appliance.asr_onnx.transcript import Segment, Transcript, Word
+    from appliance.db.models import Interview
+    from appliance.hiring.candidates import CandidateFields, create_candidate
+    from appliance.recordings import transcription
+    from appliance.recordings.store import BlobSpec, seal_blob, start_recording
+    from tests.support.live_media import audio_packets, mux_live, video_packets
+
+    candidate = create_candidate(runtime.audit, "bench", CandidateFields("Pat", "pat@example.com"))
+    now = dt.datetime(2026, 3, 1, 9)
+    interview = Interview.create(candidate=candidate, starts_at=now, ends_at=now)
+    recording = start_recording(runtime, interview)
+    loop = 10.0
+    audio = audio_packets(loop)
+    for identity in ("staff-1", "candidate"):
+        video = video_packets("libvpx", loop, (320, 240))
+        data = mux_live("webm", "vp8", looped(video + audio, minutes, int(loop * 1000)), (320, 240))
+        spec = BlobSpec(identity, "media", f"{identity}.webm", "video/webm")
+        seal_blob(
+            runtime,
+            "bench",
+            recording,
+            spec,
+            [data[i : i + 2**20] for i in range(0, len(data), 2**20)],
+        )
+        print(f"  {identity}: {len(data) / 2**20:.1f} MiB")
+    recording.status = "complete"
+    recording.save()
+    vocabulary = made_up_words(rng, 3000)
+    segments, at = [], 0.0
+    while at < minutes * 60 - 10:
+        speaker = "Interviewer" if len(segments) % 2 == 0 else "Pat"
+        words = []
+        for _ in range(WORDS_PER_SEGMENT * 2):
+            words.append(Word(at, at + 0.3, f" {rng.choice(vocabulary)}", 0.9, speaker))
+            at += 60 / WORDS_PER_MINUTE
+        text = "".join(w.word for w in words).strip()
+        segments.append(Segment(words[0].start, words[-1].end, text, words, speaker))
+    transcription.store_transcript(
+        runtime, recording, Transcript("en", minutes * 60, segments, "bench")
+    )
+    print(f"  transcript: {sum(len(s.words) for s in segments):,} words in {len(segments)} turns")
+    return recording
+
+
+def playback_round(page, url: str, seeks: list[float]) -> None:  # type: ignore[no-untyped-def]
+    page.goto(url)
+    page.wait_for_selector(".turn")
+    deadline = time.monotonic() + 60
+    while not page.evaluate(f"{TILES}.every((v) => v.readyState >= 1)"):
+        assert time.monotonic() < deadline, "the tiles never loaded"
+        time.sleep(0.05)
+    loading = page.evaluate("Math.max(0, ...window.__longTasks)")
+    durations = page.evaluate(f"{TILES}.map((v) => v.duration)")
+    first = page.evaluate(PLAY, 10_000)
+    page.get_by_label("Speed").select_option("2")
+    page.evaluate("window.__longTasks = []")
+    time.sleep(10)
+    following = page.evaluate("Math.max(0, ...window.__longTasks)")
+    page.get_by_role("button", name="Pause").click()
+    times = [page.evaluate(SEEK, [to, 10_000]) for to in seeks]
+    painted = [t for t in times if t is not None]
+    print(f"    durations the player knows: {', '.join(f'{d:.0f} s' for d in durations)}")
+    print(
+        f"    longest task: {loading:.0f} ms loading the page, {following:.0f} ms following "
+        "10 s of playback at 2x"
+    )
+    print(
+        f"    play to first frame: {'none in 10 s' if first is None else f'{first * 1000:.0f} ms'}"
+    )
+    print(
+        f"    seek to a new frame on every tile: {figures(painted) if painted else 'none'}; "
+        f"no frame within 10 s: {len(times) - len(painted)} of {len(times)}"
+    )
+
+
+def bench_playback(args: argparse.Namespace, runtime, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import sync_playwright
+
+    from appliance.recordings import rendition
+    from appliance.staff.accounts import create_user
+    from tests.support.chromium import CHROMIUM, FLAGS
+
+    rng = random.Random(11)
+    print(f"playback: a two-person recording of {args.minutes:g} minutes")
+    recording = two_person_recording(runtime, args.minutes, rng)
+    seeks = [round(rng.uniform(0, args.minutes * 60 - 5), 1) for _ in range(args.seeks)]
+    with contextlib.suppress(Exception):
+        create_user(runtime.audit, "bench", "admin@example.com", "admin", PASSWORD)
+    with web_process(data_dir) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page()
+        page.add_init_script(LONG_TASKS)
+        page.goto(f"{base}/login")
+        page.get_by_label("E-mail").fill("admin@example.com")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        url = f"{base}/interviews/{recording.interview_id}/review"
+        print("  the tracks as recorded (no Cues), nothing else running:")
+        playback_round(page, url, seeks)
+        started = time.perf_counter()
+        made = rendition.make_renditions(runtime, recording)
+        print(f"  renditions made: {len(made)} in {time.perf_counter() - started:.1f} s")
+        print("  the seekable renditions, nothing else running:")
+        playback_round(page, url, seeks)
+        with busy_worker():
+            print("  the seekable renditions, worker busy transcribing:")
+            playback_round(page, url, seeks)
+        browser.close()
+
+
+@contextlib.contextmanager
+def web_process(data_dir: Path) -> Iterator[str]:
+    """A real web process serving `data_dir`; yields its base URL."""
+    from tests.support.waiting import wait_for_http
+
+    port = 18000 + os.getpid() % 1000
+    env = {**os.environ, "APPLIANCE_WEB_PORT": str(port)}
+    web = subprocess.Popen(
+        [sys.executable, "-m", "appliance", "serve", "web", "--data-dir", str(data_dir)],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{base}/healthz", time.monotonic() + 60)
+        web_pids.append(web.pid)
+        yield base
+    finally:
+        web.terminate()
+        web.wait(timeout=30)
+
+
+web_pids: list[int] = []
 
 
 # --- serving --------------------------------------------------------------------------------
@@ -307,32 +499,18 @@ def serve_round(base: str, pid: int, streams: list[tuple[int, str]], size: int) 
 
 def bench_serving(args: argparse.Namespace, runtime, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
     from appliance.staff.accounts import create_user
-    from tests.support.waiting import wait_for_http
 
     print(f"serving: {args.streams} readers, {args.stream_mb} MiB each")
     streams = seal_streams(runtime, args.streams, args.stream_mb)
     with contextlib.suppress(Exception):
         create_user(runtime.audit, "bench", "admin@example.com", "admin", PASSWORD)
-    port = 18000 + os.getpid() % 1000
-    env = {**os.environ, "APPLIANCE_WEB_PORT": str(port)}
-    web = subprocess.Popen(
-        [sys.executable, "-m", "appliance", "serve", "web", "--data-dir", str(data_dir)],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{base}/healthz", time.monotonic() + 60)
+    with web_process(data_dir) as base:
         size = args.stream_mb * 2**20
         print("  nothing else running:")
-        serve_round(base, web.pid, streams, size)
+        serve_round(base, web_pids[-1], streams, size)
         with busy_worker():
             print("  worker busy transcribing:")
-            serve_round(base, web.pid, streams, size)
-    finally:
-        web.terminate()
-        web.wait(timeout=30)
+            serve_round(base, web_pids[-1], streams, size)
 
 
 def timed(label: str, action: Callable[[], None]) -> None:
@@ -348,7 +526,10 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=40)
     parser.add_argument("--streams", type=int, default=10)
     parser.add_argument("--stream-mb", type=int, default=100)
-    parser.add_argument("--skip", choices=("search", "serving"), action="append", default=[])
+    parser.add_argument("--seeks", type=int, default=20)
+    parser.add_argument(
+        "--skip", choices=("search", "playback", "serving"), action="append", default=[]
+    )
     args = parser.parse_args()
 
     from appliance.box.datadir import initialize
@@ -363,6 +544,8 @@ def main() -> None:
         try:
             if "search" not in args.skip:
                 timed("search total", lambda: bench_search(args, runtime))
+            if "playback" not in args.skip:
+                timed("playback total", lambda: bench_playback(args, runtime, data_dir))
             if "serving" not in args.skip:
                 timed("serving total", lambda: bench_serving(args, runtime, data_dir))
         finally:

@@ -10,17 +10,14 @@ test, and the playback with PyAV (ffmpeg's demuxer).
 
 from __future__ import annotations
 
-import fractions
 import io
 import json
 import logging
-import math
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import av
 import numpy as np
@@ -44,11 +41,9 @@ from appliance.runtime import Runtime
 from appliance.storage.recipients import generate_identity
 from appliance.storage.sealed import HEADER_BYTES
 from appliance.worker import TranscriptionRunner
+from tests.support.live_media import FPS, audio_packets, mux_live, video_packets
 from tests.support.speech import participant_webm, write_wav
 
-MS = fractions.Fraction(1, 1000)
-FPS = 30
-GOP = 30  # a keyframe every second, as a publisher asked for one would send
 SECONDS = 6.0
 
 SEGMENT, INFO, TRACKS, CLUSTER, CUES = 0x18538067, 0x1549A966, 0x1654AE6B, 0x1F43B675, 0x1C53BB6B
@@ -63,96 +58,6 @@ CUE_POINT, CUE_TIME, CUE_TRACK_POSITIONS, CUE_TRACK, CUE_CLUSTER_POSITION = (
 )
 
 
-# --- live-muxed media, as the SFU writes them ------------------------------------------------
-
-
-class StreamSink:
-    """Where the SFU's muxer writes: write and flush, no seek (a SealWriter)."""
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-
-    def write(self, data: bytes) -> int:
-        self.parts.append(bytes(data))
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-
-@dataclass(frozen=True)
-class Encoded:
-    kind: str  # "video" or "audio"
-    pts_ms: int
-    data: bytes
-    keyframe: bool
-
-
-def _video_packets(codec: str, seconds: float) -> list[Encoded]:
-    context: Any = av.CodecContext.create(codec, "w")
-    context.width, context.height, context.pix_fmt = 160, 120, "yuv420p"
-    context.time_base = fractions.Fraction(1, FPS)
-    context.framerate = FPS
-    context.gop_size = GOP
-    if codec == "libvpx":
-        context.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
-    else:  # as a WebRTC publisher encodes H.264: no B-frames, SPS and PPS with each keyframe
-        context.options = {"preset": "ultrafast", "tune": "zerolatency", "bframes": "0"}
-    packets = []
-    for index in range(int(seconds * FPS)):
-        image = np.full((120, 160, 3), (index * 5) % 256, np.uint8)
-        image[:, (index * 3) % 160] = 255  # a moving line: every frame differs
-        frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
-        frame.pts = index
-        for packet in [*context.encode(frame)]:
-            packets.append(
-                Encoded("video", packet.pts * 1000 // FPS, bytes(packet), packet.is_keyframe)
-            )
-    for packet in context.encode(None):
-        packets.append(
-            Encoded("video", packet.pts * 1000 // FPS, bytes(packet), packet.is_keyframe)
-        )
-    return packets
-
-
-def _audio_packets(seconds: float) -> list[Encoded]:
-    rate, size = 48000, 960
-    context: Any = av.CodecContext.create("libopus", "w")
-    context.sample_rate, context.layout, context.format = rate, "mono", "s16"
-    tone = (np.sin(np.arange(int(seconds * rate)) * 2 * math.pi * 440 / rate) * 8000).astype(
-        np.int16
-    )
-    packets = []
-    for start in range(0, len(tone) - size + 1, size):
-        frame = av.AudioFrame.from_ndarray(tone[None, start : start + size], "s16", "mono")
-        frame.sample_rate, frame.pts, frame.time_base = rate, start, fractions.Fraction(1, rate)
-        for packet in context.encode(frame):
-            packets.append(Encoded("audio", start * 1000 // rate, bytes(packet), True))
-    return packets
-
-
-def mux_live(container: str, video: str | None, packets: list[Encoded]) -> bytes:
-    """The packets muxed the way appliance/sfu/recorder.py muxes them: add_mux_stream, a
-    millisecond time base, pts = dts, into a sink that cannot seek."""
-    sink = StreamSink()
-    out: Any = av.open(sink, "w", format=container)
-    streams = {}
-    if video is not None:
-        streams["video"] = out.add_mux_stream(video, rate=FPS, width=160, height=120)
-    streams["audio"] = out.add_mux_stream("opus", rate=48000)
-    for stream in streams.values():
-        stream.time_base = MS
-    for item in sorted(packets, key=lambda p: (p.pts_ms, p.kind != "video")):
-        packet = av.Packet(item.data)
-        packet.stream = streams[item.kind]
-        packet.pts = packet.dts = item.pts_ms
-        packet.time_base = MS
-        packet.is_keyframe = item.keyframe
-        out.mux(packet)
-    out.close()
-    return b"".join(sink.parts)
-
-
 @cache
 def live_media(name: str) -> bytes:
     """vp8: VP8 and Opus in WebM; h264: H.264 and Opus in Matroska (which ffmpeg writes with
@@ -160,12 +65,12 @@ def live_media(name: str) -> bytes:
     rewritten as unknown, as a muxer that streams clusters writes them."""
     if name == "vp8-unsized":  # the very bytes of vp8 (no two encodings are quite alike)
         return unsized_clusters(live_media("vp8"))
-    audio = _audio_packets(SECONDS)
+    audio = audio_packets(SECONDS)
     if name == "opus":
         return mux_live("webm", None, audio)
     if name == "h264":
-        return mux_live("matroska", "h264", _video_packets("libx264", SECONDS) + audio)
-    return mux_live("webm", "vp8", _video_packets("libvpx", SECONDS) + audio)
+        return mux_live("matroska", "h264", video_packets("libx264", SECONDS) + audio)
+    return mux_live("webm", "vp8", video_packets("libvpx", SECONDS) + audio)
 
 
 MEDIA = ["vp8", "h264", "opus", "vp8-unsized"]

@@ -8,10 +8,12 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from appliance import worker
 from appliance.cli import build_parser
 
 UNITS = Path(__file__).resolve().parents[1] / "systemd"
@@ -90,6 +92,22 @@ def test_every_service_runs_with_onnxruntime_telemetry_off() -> None:
     dropin = (UNITS / "appliance-.service.d" / "10-sandbox.conf").read_text()
     assert re.search(r"^Environment=ORT_DISABLE_TELEMETRY=1$", dropin, re.MULTILINE)
     assert all(service.startswith("appliance-") for service in SERVICES)
+
+
+def test_live_rooms_get_the_cpu_before_the_worker_does() -> None:
+    def setting(service: str, key: str) -> int:
+        text = (UNITS / f"{service}.service").read_text()
+        found = re.search(rf"^{key}=(\d+)$", text, re.MULTILINE)
+        return int(found[1]) if found else 100
+
+    assert setting("appliance-sfu", "CPUWeight") >= 10 * setting("appliance-worker", "CPUWeight")
+    assert setting("appliance-worker", "Nice") >= worker.WORKER_NICENESS
+
+
+def test_the_worker_lowers_its_own_priority_when_nothing_else_did() -> None:
+    code = "from appliance import worker; print(worker.lower_priority(), worker.lower_priority())"
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert ran.stdout.split() == [str(worker.WORKER_NICENESS)] * 2, ran.stderr
 
 
 IMAGE_FILES = UNITS.parent / "image" / "files"

@@ -120,8 +120,16 @@ def test_the_index_holds_each_word_of_a_recording_once_with_its_segments(
         transcription.keystore.unwrap(runtime.config.data_dir, bytes.fromhex(recording.key_id))
     )
     by_term = {bytes(r.term): search_index.unpack(bytes(r.segments)) for r in rows}
-    assert by_term[key.term("rust")] == [0, 1]
-    assert by_term[key.term("go")] == [1]
+    first, second = (s.id for s in search_index.segment_order(recording))
+    assert by_term[key.term("rust")] == [first, second]
+    assert by_term[key.term("go")] == [second]
+
+
+@pytest.mark.parametrize("ids", [[], [1], [5, 9, 2**32 - 1], [3, 2**32], [2**63]])
+def test_segment_ids_pack_into_four_bytes_while_they_fit_and_eight_beyond(ids: list[int]) -> None:
+    packed = search_index.pack(ids)
+    assert search_index.unpack(packed) == ids
+    assert len(packed) == 1 + len(ids) * (4 if all(i < 2**32 for i in ids) else 8)
 
 
 # --- what a search finds --------------------------------------------------------------------

@@ -359,7 +359,7 @@ class SearchTerm(BaseModel):
     id = peewee.AutoField()
     recording = peewee.ForeignKeyField(Recording, backref="search_terms", on_delete="CASCADE")
     term = peewee.BlobField(index=True)
-    # The segments' ordinals in the recording's transcript order, as little-endian uint32.
+    # The ids of the transcript segments that hold the word (search_index.pack).
     segments = peewee.BlobField()
     # Foreign-key id accessors peewee adds, declared for the type checker.
     recording_id: int

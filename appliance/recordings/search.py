@@ -36,6 +36,10 @@ MAX_QUERY = 200
 MAX_WORDS = 12
 PAGE = 20  # interviews shown per search
 PASSAGES = 3  # passages shown per interview
+# Segments a search opens at most to check phrases and show passages (each is decrypted), and
+# how many it opens at a time.
+MAX_OPENED = 400
+OPEN_BATCH = 8
 SEARCHABLE = ("complete", "interrupted")
 _PHRASE = re.compile(r'"([^"]*)"')
 
@@ -103,14 +107,18 @@ class Hit:
 class Results:
     hits: list[Hit]
     searched: int  # recordings searched
-    matched: int  # recordings with a matching segment (some may not be shown)
+    matched: int  # recordings with a segment holding every word (some may not be shown)
+    # The search stopped opening segments before it had looked at every candidate: a phrase
+    # that most segments holding its words do not say. More may match.
+    cut_short: bool = False
 
 
-def _recordings(user: User, filters: Filters) -> list[Recording]:
-    """The newest searchable recording of each interview `user` may review, newest first."""
+def _recordings(user: User, filters: Filters) -> list[tuple[int, str]]:
+    """(id, key id) of the newest searchable recording of each interview `user` may review,
+    newest first."""
     newest = Recording.select(peewee.fn.MAX(Recording.id)).group_by(Recording.interview)
     query = (
-        Recording.select(Recording, Interview, Candidate)
+        Recording.select(Recording.id, Recording.key_id)
         .join(Interview)
         .join(Candidate)
         .where(
@@ -131,7 +139,9 @@ def _recordings(user: User, filters: Filters) -> list[Recording]:
         end = dt.datetime.combine(filters.until + dt.timedelta(days=1), dt.time())
         query = query.where(Interview.starts_at < end)
     query = visible_to(user, query)
-    return list(query.order_by(Interview.starts_at.desc(), Recording.id.desc()))
+    ordered = query.order_by(Interview.starts_at.desc(), Recording.id.desc())
+    cursor = Recording._meta.database.execute(ordered)  # plain rows: a thousand per search
+    return [(int(row[0]), str(row[1])) for row in cursor.fetchall()]
 
 
 def positions_for(user: User) -> list[tuple[int, str]]:
@@ -144,23 +154,23 @@ def positions_for(user: User) -> list[tuple[int, str]]:
 
 
 def _matching_segments(
-    runtime: Runtime, recordings: list[Recording], query: Query
+    runtime: Runtime, recordings: list[tuple[int, str]], query: Query
 ) -> tuple[dict[int, list[int]], dict[int, bytes]]:
-    """For each recording whose index holds every word in one segment, those segments'
-    ordinals; and the data keys opened on the way."""
+    """For each recording whose index holds every word in one segment, those segments' ids;
+    and the data keys opened on the way."""
     keys = keystore.unwrap_many(
-        runtime.config.data_dir, [bytes.fromhex(str(r.key_id)) for r in recordings]
+        runtime.config.data_dir, [bytes.fromhex(key_id) for _, key_id in recordings]
     )
     wanted: dict[bytes, tuple[int, str]] = {}
     data_keys: dict[int, bytes] = {}
-    for recording in recordings:
-        data_key = keys.get(bytes.fromhex(str(recording.key_id)))
+    for recording_id, key_id in recordings:
+        data_key = keys.get(bytes.fromhex(key_id))
         if data_key is None:
             continue
-        data_keys[recording.id] = data_key
+        data_keys[recording_id] = data_key
         term_key = TermKey(data_key)
         for word in query.words:
-            wanted[term_key.term(word)] = (recording.id, word)
+            wanted[term_key.term(word)] = (recording_id, word)
     found: dict[int, dict[str, set[int]]] = {}
     terms = list(wanted)
     for start in range(0, len(terms), keystore.QUERY_BATCH):
@@ -198,35 +208,66 @@ def _pieces(text: str, query: Query) -> list[tuple[str, bool]]:
     return pieces
 
 
-def _hit(recording: Recording, data_key: bytes, ordinals: list[int], query: Query) -> Hit | None:
-    """The first passages of `recording` that match, or None when no segment holds the
-    phrases. Only the segments shown are opened; `more` counts the other segments that hold
-    every word."""
-    interview = recording.interview
-    order = [row.id for row in search_index.segment_order(recording, TranscriptSegment.id)]
+def _passages(
+    recording: tuple[int, str],
+    data_key: bytes,
+    segment_ids: list[int],
+    query: Query,
+    budget: list[int],
+) -> tuple[list[Passage], int]:
+    """The first passages of a recording that match, and how many more segments hold every
+    word (and may say the phrases). Only the segments looked at are opened, at most
+    `budget[0]` of them, which it spends."""
+    recording_id, key_id = recording
     passages: list[Passage] = []
-    checked = 0
-    for ordinal in ordinals:
-        if len(passages) == PASSAGES:
-            break
-        checked += 1
-        if ordinal < len(order):
-            row = TranscriptSegment.get_by_id(order[ordinal])
-            text = open_segment(recording, data_key, row)
+    checked = matched = 0
+    while len(passages) < PASSAGES and checked < len(segment_ids) and budget[0] > 0:
+        ids = segment_ids[checked : checked + min(OPEN_BATCH, budget[0])]
+        checked += len(ids)
+        budget[0] -= len(ids)
+        rows = {
+            r.id: r
+            for r in TranscriptSegment.select().where(
+                (TranscriptSegment.id.in_(ids)) & (TranscriptSegment.recording == recording_id)
+            )
+        }
+        for row in (rows[i] for i in ids if i in rows):
+            text = open_segment(recording_id, key_id, data_key, row)
             if query.matches(text):
-                passages.append(Passage(row.start_ms, row.speaker, _pieces(text, query)))
-    if not passages:
-        return None
-    position = interview.position
-    return Hit(
-        interview.id,
-        recording.id,
-        display_name(interview.candidate),
-        str(position.title) if position is not None else "",
-        interview.starts_at,
-        passages,
-        len(ordinals) - checked,
-    )
+                matched += 1
+                if len(passages) < PASSAGES:
+                    passages.append(Passage(row.start_ms, row.speaker, _pieces(text, query)))
+    return passages, matched - len(passages) + len(segment_ids) - checked
+
+
+def _hits(found: list[tuple[int, list[Passage], int]]) -> list[Hit]:
+    """The interviews of the recordings found, each with its passages, in the order found."""
+    ids = [recording_id for recording_id, _, _ in found]
+    recordings = {
+        r.id: r
+        for r in Recording.select(Recording, Interview, Candidate, Position)
+        .join(Interview)
+        .join(Candidate)
+        .switch(Interview)
+        .join(Position, peewee.JOIN.LEFT_OUTER)
+        .where(Recording.id.in_(ids))
+    }
+    hits = []
+    for recording_id, passages, more in found:
+        interview = recordings[recording_id].interview
+        position = interview.position if interview.position_id is not None else None
+        hits.append(
+            Hit(
+                interview.id,
+                recording_id,
+                display_name(interview.candidate),
+                str(position.title) if position is not None else "",
+                interview.starts_at,
+                passages,
+                more,
+            )
+        )
+    return hits
 
 
 def search(
@@ -240,18 +281,23 @@ def search(
         raise BadQuery(f"a candidate's name to search by is at most {MAX_QUERY} characters")
     recordings = _recordings(user, filters)
     matches, data_keys = _matching_segments(runtime, recordings, query)
-    hits: list[Hit] = []
+    found: list[tuple[int, list[Passage], int]] = []
+    budget = [MAX_OPENED]
     for recording in recordings:
-        if len(hits) == page:
+        if len(found) == page or budget[0] <= 0:
             break
-        if recording.id in matches:
-            hit = _hit(recording, data_keys[recording.id], matches[recording.id], query)
-            if hit is not None:
-                hits.append(hit)
+        recording_id = recording[0]
+        if recording_id in matches:
+            passages, more = _passages(
+                recording, data_keys[recording_id], matches[recording_id], query, budget
+            )
+            if passages:
+                found.append((recording_id, passages, more))
+    hits = _hits(found)
     runtime.audit.record(
         actor,
         "transcript.search",
         "transcripts",
         {"words": len(query.words), "shown": [h.interview_id for h in hits]},
     )
-    return Results(hits, len(recordings), len(matches))
+    return Results(hits, len(recordings), len(matches), budget[0] <= 0)

@@ -18,7 +18,6 @@ import numpy as np
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.hmac import HMAC
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from peewee import Field
 
 from appliance.db.models import Recording, SearchTerm, TranscriptSegment
 
@@ -49,32 +48,37 @@ class TermKey:
         return mac.finalize()[:TERM_BYTES]
 
 
-def postings(texts: Iterable[str]) -> dict[str, list[int]]:
-    """Each word and the ordinals of the texts (segments) it occurs in, ascending."""
+def postings(segments: Iterable[tuple[int, str]]) -> dict[str, list[int]]:
+    """Each word and the ids of the segments (id, text) it occurs in, in the order given."""
     found: dict[str, list[int]] = {}
-    for ordinal, text in enumerate(texts):
+    for segment_id, text in segments:
         for word in dict.fromkeys(words(text)):
-            found.setdefault(word, []).append(ordinal)
+            found.setdefault(word, []).append(segment_id)
     return found
 
 
-def pack(ordinals: list[int]) -> bytes:
-    return np.asarray(ordinals, dtype="<u4").tobytes()
+def pack(ids: list[int]) -> bytes:
+    """Segment ids as little-endian integers, four bytes each while they fit, else eight; the
+    first byte says which."""
+    if not ids or max(ids) < 2**32:
+        return b"\x04" + np.asarray(ids, dtype="<u4").tobytes()
+    return b"\x08" + np.asarray(ids, dtype="<u8").tobytes()
 
 
 def unpack(packed: bytes) -> list[int]:
-    return [int(n) for n in np.frombuffer(packed, dtype="<u4")]
+    width = {4: "<u4", 8: "<u8"}[packed[0]]
+    return [int(n) for n in np.frombuffer(packed[1:], dtype=width)]
 
 
-def replace_index(recording: Recording, data_key: bytes, texts: list[str]) -> int:
-    """Index a recording's transcript segments (their texts in transcript order), replacing
-    what was indexed before; returns the number of terms. Call inside the transaction that
-    stores the segments."""
+def replace_index(recording: Recording, data_key: bytes, segments: list[tuple[int, str]]) -> int:
+    """Index a recording's transcript segments, (id, text) in transcript order, replacing what
+    was indexed before; returns the number of terms. Call inside the transaction that stores
+    the segments."""
     drop_index(recording)
     key = TermKey(data_key)
     rows = [
-        {"recording": recording.id, "term": key.term(word), "segments": pack(ordinals)}
-        for word, ordinals in postings(texts).items()
+        {"recording": recording.id, "term": key.term(word), "segments": pack(ids)}
+        for word, ids in postings(segments).items()
     ]
     for start in range(0, len(rows), INSERT_BATCH):
         SearchTerm.insert_many(rows[start : start + INSERT_BATCH]).execute()
@@ -85,11 +89,10 @@ def drop_index(recording: Recording) -> None:
     SearchTerm.delete().where(SearchTerm.recording == recording).execute()
 
 
-def segment_order(recording: Recording, *columns: Field) -> list[TranscriptSegment]:
-    """The recording's transcript segments (only `columns`, when named) in the order the index
-    numbers them."""
+def segment_order(recording: Recording) -> list[TranscriptSegment]:
+    """The recording's transcript segments in transcript order."""
     return list(
-        TranscriptSegment.select(*columns)
+        TranscriptSegment.select()
         .where(TranscriptSegment.recording == recording)
         .order_by(TranscriptSegment.start_ms, TranscriptSegment.id)
     )

@@ -10,7 +10,8 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
 from appliance.asr_onnx.audio import decode_track
 from appliance.asr_onnx.errors import AudioError
@@ -129,13 +130,30 @@ class _JobProgress:
             ).execute()
 
 
+@dataclass
+class FollowedTrack:
+    """A track transcribed while it was recorded (recordings/live_transcription.py): its
+    segments on the room's clock, and whether it was read to its end."""
+
+    identity: str
+    start: float = 0.0  # the track's first sample on the room's clock
+    samples: int = 0  # decoded, at 16 kHz
+    segments: list[Segment] = field(default_factory=list)
+    language: str = ""
+    finished: bool = False
+    error: str = ""
+
+
 def transcribe_recording(
     runtime: Runtime,
     recording_id: int,
     transcriber: Transcriber,
     settings: AsrConfig,
     progress: Progress | None = None,
+    followed: Mapping[str, FollowedTrack] | None = None,
 ) -> Transcript:
+    """The recording's transcript, made and stored; tracks in `followed` (by object id) were
+    transcribed during the call, and only the others are decoded and transcribed now."""
     recording = get_recording(recording_id)
     job = queue_transcription(recording)
     job.status, job.started_at, job.model, job.error = (
@@ -146,7 +164,9 @@ def transcribe_recording(
     )
     job.save()
     try:
-        transcript = _transcribe(runtime, recording, transcriber, settings, job, progress)
+        transcript = _transcribe(
+            runtime, recording, transcriber, settings, job, progress, followed or {}
+        )
     except Exception as exc:
         job.status, job.finished_at = "failed", utcnow()
         job.error = str(exc) if isinstance(exc, ApplianceError) else f"{type(exc).__name__}: {exc}"
@@ -197,11 +217,21 @@ def _transcribe(
     settings: AsrConfig,
     job: TranscriptionJob,
     progress: Progress | None,
+    followed: Mapping[str, FollowedTrack],
 ) -> Transcript:
     if recording.status == "erased" or recording.key_id is None:
         raise ApplianceError(f"recording {recording.id} was erased; there is nothing to transcribe")
     tracks = []
+    per_speaker: dict[str, list[Segment]] = {}
+    language_of: dict[str, str] = {}
+    ends = []
     for blob in track_blobs(recording):
+        known = followed.get(blob.object_id)
+        if known is not None:
+            per_speaker.setdefault(known.identity, []).extend(known.segments)
+            language_of.setdefault(known.identity, known.language or settings.language or "en")
+            ends.append(known.start + known.samples / SAMPLE_RATE)
+            continue
         reader = open_blob(runtime, ACTOR, blob, "transcription")
         with SealedFile(reader, prefix=blob.status == "truncated") as media:
             try:
@@ -210,13 +240,11 @@ def _transcribe(
                 logger.warning(
                     "recording %s: %s has no usable audio: %s", recording.id, blob.object_id, exc
                 )
-    if not tracks:
+    if not tracks and not ends:
         raise ApplianceError(f"recording {recording.id} has no audio to transcribe")
     report = _JobProgress(job, sum(len(t.samples) for _, t in tracks), progress)
     options = decode_options(settings, words=True)
     vad = VadOptions() if transcriber.vad is not None else None
-    per_speaker: dict[str, list[Segment]] = {}
-    language_of: dict[str, str] = {}
     done = 0
     for speaker, track in tracks:
 
@@ -233,7 +261,7 @@ def _transcribe(
         per_speaker.setdefault(speaker, []).extend(result.segments)
         language_of.setdefault(speaker, result.language)
         done += len(track.samples)
-    duration = max(t.start + len(t.samples) / SAMPLE_RATE for _, t in tracks)
+    duration = max([t.start + len(t.samples) / SAMPLE_RATE for _, t in tracks] + ends)
     names = speaker_names(recording, per_speaker)
     merged = merge_speakers(
         {
@@ -287,8 +315,8 @@ def store_transcript(runtime: Runtime, recording: Recording, transcript: Transcr
                 end_ms=end,
                 sealed_text=seal_text(data_key, key_id, context, segment.text),
             )
-            stored.append((start, row.id, segment.text))
-        terms = search_index.replace_index(recording, data_key, [t for *_, t in sorted(stored)])
+            stored.append((row.id, segment.text))
+        terms = search_index.replace_index(recording, data_key, stored)
     runtime.audit.record(
         ACTOR,
         "transcript.create",
@@ -319,15 +347,14 @@ def segment_texts(runtime: Runtime, recording_id: int) -> list[tuple[TranscriptS
     recording = get_recording(recording_id)
     data_key = keystore.unwrap(runtime.config.data_dir, bytes.fromhex(str(recording.key_id)))
     rows = search_index.segment_order(recording)
-    return [(row, open_segment(recording, data_key, row)) for row in rows]
+    key_id = str(recording.key_id)
+    return [(row, open_segment(recording.id, key_id, data_key, row)) for row in rows]
 
 
-def open_segment(recording: Recording, data_key: bytes, row: TranscriptSegment) -> str:
-    """One transcript segment's text, opened with the recording's data key."""
-    context = _segment_context(recording.id, row.speaker, row.start_ms, row.end_ms)
-    return open_text(
-        data_key, bytes.fromhex(str(recording.key_id)), context, bytes(row.sealed_text)
-    )
+def open_segment(recording_id: int, key_id: str, data_key: bytes, row: TranscriptSegment) -> str:
+    """One transcript segment's text, opened with its recording's data key (`key_id` in hex)."""
+    context = _segment_context(recording_id, row.speaker, row.start_ms, row.end_ms)
+    return open_text(data_key, bytes.fromhex(key_id), context, bytes(row.sealed_text))
 
 
 def index_unindexed(runtime: Runtime) -> int:
@@ -343,10 +370,11 @@ def index_unindexed(runtime: Runtime) -> int:
     count = 0
     for recording in list(waiting):
         data_key = keystore.unwrap(runtime.config.data_dir, bytes.fromhex(str(recording.key_id)))
-        texts = [
-            open_segment(recording, data_key, row) for row in search_index.segment_order(recording)
+        segments = [
+            (row.id, open_segment(recording.id, str(recording.key_id), data_key, row))
+            for row in search_index.segment_order(recording)
         ]
         with runtime.db.atomic():
-            search_index.replace_index(recording, data_key, texts)
+            search_index.replace_index(recording, data_key, segments)
         count += 1
     return count

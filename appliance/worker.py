@@ -18,6 +18,7 @@ from appliance.core.errors import ApplianceError
 from appliance.core.liveness import HEARTBEAT_SECONDS, heartbeat_path
 from appliance.hiring import mailer, notifications, scheduling
 from appliance.recordings import filing, rendition, retention, transcription
+from appliance.recordings.live_transcription import WINDOW_SECONDS, LiveTranscription
 from appliance.recordings.store import get_recording
 from appliance.runtime import Runtime
 from appliance.staff.sessions import purge_expired
@@ -85,46 +86,63 @@ class TranscriptionRunner(threading.Thread):
 
     One recognizer per box: the model is loaded once, on the first job, and jobs never run in
     parallel (they would only compete for the same cores or GPU). The job rows are the queue,
-    so a crash loses nothing: interrupted jobs are queued again at start. Before each job, the
-    recording's tracks get their seekable renditions (recordings/rendition.py).
+    so a crash loses nothing: interrupted jobs are queued again at start. The tracks of a
+    recording were followed and transcribed while it was made (`live`); a job transcribes only
+    what was not. After each job, the recording's tracks get their seekable renditions
+    (recordings/rendition.py).
     """
 
-    def __init__(self, runtime: Runtime, interval: float = 2.0) -> None:
+    def __init__(
+        self, runtime: Runtime, interval: float = 2.0, window: float = WINDOW_SECONDS
+    ) -> None:
         super().__init__(name="transcription", daemon=True)
         self.runtime = runtime
         self.interval = interval
         self.stopping = threading.Event()
         self._transcriber: Transcriber | None = None
+        self._loading = threading.Lock()
+        self.live = LiveTranscription(runtime, self.transcriber, window)
 
     def transcriber(self) -> Transcriber:
-        if self._transcriber is None:
-            config = self.runtime.config
-            self._transcriber = open_transcriber(config.models_dir, config.asr)
-        return self._transcriber
+        with self._loading:  # the followers ask for it too
+            if self._transcriber is None:
+                config = self.runtime.config
+                self._transcriber = open_transcriber(config.models_dir, config.asr)
+            return self._transcriber
 
     def run_one(self) -> bool:
         """Runs the oldest queued job; False when none is waiting."""
         job = transcription.next_queued()
         if job is None:
             return False
-        self.make_renditions(job.recording_id)
+        try:
+            self.transcribe(job.recording_id)
+        finally:
+            self.make_renditions(job.recording_id)
+        return True
+
+    def transcribe(self, recording_id: int) -> None:
         try:
             transcriber = self.transcriber()
         except ApplianceError as exc:  # no model installed, say: the job cannot even start
-            logger.error("transcribing recording %s failed: %s", job.recording_id, exc)
-            transcription.fail(job.recording_id, str(exc))
-            return True
+            logger.error("transcribing recording %s failed: %s", recording_id, exc)
+            transcription.fail(recording_id, str(exc))
+            return
+        followed = self.live.take(get_recording(recording_id))
         try:  # a failure marks the job failed, with its reason
             transcription.transcribe_recording(
-                self.runtime, job.recording_id, transcriber, self.runtime.config.asr
+                self.runtime,
+                recording_id,
+                transcriber,
+                self.runtime.config.asr,
+                followed=followed,
             )
         except ApplianceError as exc:
-            logger.error("transcribing recording %s failed: %s", job.recording_id, exc)
-        return True
+            logger.error("transcribing recording %s failed: %s", recording_id, exc)
 
     def make_renditions(self, recording_id: int) -> None:
-        """Seekable renditions of the recording's tracks, made as it is queued for its
-        transcript: both wait for the recording to be finished, and both read it whole."""
+        """Seekable renditions of the recording's tracks, made once its transcript is (the
+        transcript is what reviewers wait for)."""
         try:
             rendition.make_renditions(self.runtime, get_recording(recording_id))
         except Exception:  # the review plays the tracks as recorded; the transcript goes on
@@ -147,6 +165,31 @@ class TranscriptionRunner(threading.Thread):
                 busy = True
             if not busy:
                 self.stopping.wait(self.interval)
+
+
+class TrackFollowing(threading.Thread):
+    """Starts following each track a live room is recording (recordings/live_transcription.py)
+    every few seconds."""
+
+    def __init__(self, runner: TranscriptionRunner, interval: float = 2.0) -> None:
+        super().__init__(name="track-following", daemon=True)
+        self.runner = runner
+        self.interval = interval
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        unavailable = ""
+        while not self.stopping.wait(self.interval):
+            try:
+                self.runner.live.follow_new_tracks()
+                unavailable = ""
+            except ApplianceError as exc:  # no model: the batch job says so for each recording
+                if str(exc) != unavailable:
+                    logger.warning("live tracks are not transcribed as they are made: %s", exc)
+                unavailable = str(exc)
+            except Exception:
+                logger.exception("following live tracks failed")
+        self.runner.live.stop()
 
 
 class Heartbeat(threading.Thread):
@@ -187,9 +230,11 @@ def lower_priority() -> int:
 def run(runtime: Runtime) -> None:
     lower_priority()
     huey = build_queue(runtime)
-    threads: list[SpoolIngester | TranscriptionRunner] = [
+    runner = TranscriptionRunner(runtime)
+    threads: list[SpoolIngester | TranscriptionRunner | TrackFollowing] = [
         SpoolIngester(runtime),
-        TranscriptionRunner(runtime),
+        runner,
+        TrackFollowing(runner),
     ]
     for thread in threads:
         thread.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -30,6 +31,23 @@ def decode_audio(source: Path | IO[bytes] | io.RawIOBase) -> np.ndarray:
 
 def decode_track(source: Path | IO[bytes] | io.RawIOBase, stream_index: int = 0) -> Track:
     """The `stream_index`-th audio stream, resampled, with timestamp gaps kept as silence."""
+    start = 0.0
+    parts: list[np.ndarray] = []
+    for first, samples in track_pieces(source, stream_index):
+        start = first
+        parts.append(samples)
+    samples = (
+        np.concatenate(parts).astype(np.float32, copy=False) if parts else np.zeros(0, np.float32)
+    )
+    return Track(samples, start)
+
+
+def track_pieces(
+    source: Path | IO[bytes] | io.RawIOBase, stream_index: int = 0
+) -> Iterator[tuple[float, np.ndarray]]:
+    """The `stream_index`-th audio stream decoded as it is read: each piece of 16 kHz mono
+    samples (timestamp gaps as silence) with the time of the stream's first sample, so a
+    stream still being written is transcribed as it grows."""
     name = str(source) if isinstance(source, Path) else "input"
     try:
         container: Any = av.open(str(source) if isinstance(source, Path) else source, "r")
@@ -42,7 +60,6 @@ def decode_track(source: Path | IO[bytes] | io.RawIOBase, stream_index: int = 0)
         if len(streams) <= stream_index:
             raise AudioError(f"{name} has no audio stream")
         resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
-        parts: list[np.ndarray] = []
         written = 0
         start: float | None = None
         try:
@@ -51,18 +68,15 @@ def decode_track(source: Path | IO[bytes] | io.RawIOBase, stream_index: int = 0)
                     start = frame.time if start is None else start
                     behind = int((frame.time - start) * SAMPLE_RATE) - written
                     if behind > GAP_SECONDS * SAMPLE_RATE:
-                        parts.append(np.zeros(behind, dtype=np.float32))
+                        yield max(0.0, start), np.zeros(behind, dtype=np.float32)
                         written += behind
                 for out in resampler.resample(frame):
-                    parts.append(out.to_ndarray().reshape(-1))
-                    written += parts[-1].size
+                    piece = out.to_ndarray().reshape(-1)
+                    written += piece.size
+                    yield max(0.0, start or 0.0), piece
         except (av.error.FFmpegError, ValueError) as exc:
-            if not parts:
+            if not written:
                 raise AudioError(f"{name}: the audio cannot be decoded ({exc})") from None
             # A truncated file: keep what decoded (a recording cut short by a crash).
         for out in resampler.resample(None):
-            parts.append(out.to_ndarray().reshape(-1))
-    samples = (
-        np.concatenate(parts).astype(np.float32, copy=False) if parts else np.zeros(0, np.float32)
-    )
-    return Track(samples, max(0.0, start or 0.0))
+            yield max(0.0, start or 0.0), out.to_ndarray().reshape(-1)

@@ -281,11 +281,23 @@ class SealedReader:
             )
         self.header = header
         self._aead = AESGCM(_derive(data_key, header.salt, b"payload"))
-        size = source.seek(0, os.SEEK_END)
-        whole, rest = divmod(size - HEADER_BYTES, header.sealed_chunk_bytes)
+        self.chunk_count = 0
+        self._cut_mid_chunk = False
+        self._final_length: int | None = None
+        self._count_chunks()
+
+    def _count_chunks(self) -> None:
+        size = self._source.seek(0, os.SEEK_END)
+        whole, rest = divmod(size - HEADER_BYTES, self.header.sealed_chunk_bytes)
         self.chunk_count = whole
         self._cut_mid_chunk = rest != 0
-        self._final_length: int | None = None
+        self._final_length = None
+
+    def refresh(self) -> int:
+        """Count the chunks again, for an object still being written (whose readers follow it
+        as it grows); returns `prefix_size()`."""
+        self._count_chunks()
+        return self.prefix_size()
 
     def close(self) -> None:
         self._source.close()

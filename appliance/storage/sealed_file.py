@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import os
+import time
+from collections.abc import Callable
 
 from appliance.storage.sealed import SealedReader
 
@@ -44,6 +46,50 @@ class SealedFile(io.RawIOBase):
         buffer[: len(data)] = data
         self.position += len(data)
         return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.reader.close()
+        super().close()
+
+
+class FollowedFile(io.RawIOBase):
+    """A sealed object read front to back while its writer is still writing it (a live
+    recording's track): a read at the end of what is sealed so far waits for the next chunk,
+    until the object is complete or `finished()` says its writer is done (what was written is
+    then all there is). Not seekable: a demuxer reads it as a stream."""
+
+    def __init__(
+        self, reader: SealedReader, finished: Callable[[], bool], poll: float = 0.5
+    ) -> None:
+        super().__init__()
+        self.reader = reader
+        self.finished = finished
+        self.poll = poll
+        self.position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        while True:
+            available = self.reader.prefix_size() - self.position
+            if available <= 0:
+                available = self.reader.refresh() - self.position
+            if available > 0:
+                data = self.reader.read_range(self.position, len(buffer), prefix=True)
+                buffer[: len(data)] = data
+                self.position += len(data)
+                return len(data)
+            if self.reader.complete or self.finished():
+                self.reader.refresh()  # the last chunks may have landed with the news
+                if self.reader.prefix_size() > self.position:
+                    continue
+                return 0
+            time.sleep(self.poll)
 
     def close(self) -> None:
         if not self.closed:

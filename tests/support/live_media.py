@@ -123,3 +123,23 @@ def mux_live(
         out.mux(packet)
     out.close()
     return b"".join(into.parts) if sink is None else b""
+
+
+def speech_packets(samples: np.ndarray, offset_seconds: float) -> list[Encoded]:
+    """16 kHz speech as the 20 ms Opus packets a browser publishes, timed from
+    `offset_seconds` on the room's clock."""
+    rate, size = 48000, 960
+    upsampled = np.interp(
+        np.arange(len(samples) * 3) / rate, np.arange(len(samples)) / 16000, samples
+    )
+    pcm = (np.clip(upsampled, -1, 1) * 32767).astype(np.int16)
+    context: Any = av.CodecContext.create("libopus", "w")
+    context.sample_rate, context.layout, context.format = rate, "mono", "s16"
+    packets = []
+    for start in range(0, len(pcm) - size + 1, size):
+        frame = av.AudioFrame.from_ndarray(pcm[None, start : start + size], "s16", "mono")
+        frame.sample_rate, frame.pts, frame.time_base = rate, start, fractions.Fraction(1, rate)
+        for packet in context.encode(frame):
+            at = int(offset_seconds * 1000) + start * 1000 // rate
+            packets.append(Encoded("audio", at, bytes(packet), True))
+    return packets

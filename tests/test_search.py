@@ -4,6 +4,7 @@ erasure."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
@@ -16,6 +17,7 @@ from appliance.asr_onnx.transcript import Segment, Transcript
 from appliance.db.models import (
     AuditEntry,
     Candidate,
+    Consent,
     Interview,
     InterviewParticipant,
     OutboxMessage,
@@ -26,6 +28,7 @@ from appliance.db.models import (
 )
 from appliance.hiring.candidates import CandidateFields, create_candidate
 from appliance.hiring.hiring_team import add_member
+from appliance.interview.consent import AI_ASSISTANCE, notice_for
 from appliance.recordings import search, search_index, transcription
 from appliance.recordings.erasure import erase_candidate
 from appliance.recordings.store import start_recording
@@ -227,6 +230,32 @@ def test_only_the_newest_recording_of_an_interview_is_searched(runtime: Runtime)
     )
     assert [h.recording_id for h in run(runtime, admin, "take").hits] == [again.id]
     assert run(runtime, admin, "old").hits == []
+
+
+def test_a_candidate_who_declined_search_as_ai_assistance_is_left_out(runtime: Runtime) -> None:
+    admin = make_user(runtime, "admin", "root@example.com")
+    asked_old = interview_with(runtime, "Ada Byron", [("Ada", 1.0, "Monads are burritos.")])
+    asked_new = interview_with(runtime, "Grace Hopper", [("Grace", 1.0, "Monads again.")])
+    config = runtime.config
+    asking = dataclasses.replace(
+        config, interviews=dataclasses.replace(config.interviews, ai_assistance=True)
+    )
+    for recording, shown in (
+        (
+            asked_old,
+            "May the hiring team use AI assistance (summaries and search computed on "
+            "the appliance) on the transcript of this interview?",
+        ),
+        (asked_new, notice_for(asking, recording_of(asked_new)).ai_assistance),
+    ):
+        Consent.create(
+            interview=recording.interview, kind=AI_ASSISTANCE, granted=False, text_shown=shown
+        )
+    assert list(found(run(runtime, admin, "monads"))) == ["Grace Hopper"]
+
+
+def recording_of(recording: Recording) -> Interview:
+    return Interview.get_by_id(recording.interview_id)
 
 
 def test_a_search_is_audited_with_what_it_showed_and_never_the_words(runtime: Runtime) -> None:

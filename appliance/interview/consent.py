@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import peewee
+
 from appliance.core.config import Config
 from appliance.core.errors import ApplianceError
 from appliance.db.models import Consent, Interview
@@ -34,15 +36,16 @@ def notice_for(config: Config, interview: Interview) -> Notice:
     recording = (
         "This interview is recorded (video and audio) and transcribed automatically on the "
         "employer's own Parley appliance; nothing is sent to an outside service. The recording "
-        f"and transcript can be seen by {panel} and the recruiters of this position, and by "
+        f"and transcript can be seen and searched by {panel}, the recruiters and the hiring "
+        "team of this position, and by "
         f"compliance officers checking that it was handled correctly. {kept}, and is erased "
         "earlier on your request. Every access to it is logged."
     )
     if config.interviews.ai_assistance:
         ai = (
-            "Separately: may the hiring team use AI assistance (summaries and search computed on "
-            "the appliance) on the transcript of this interview? Your answer does not affect "
-            "whether the interview takes place."
+            "Separately: may the hiring team use AI assistance (summaries and evidence drawn "
+            "from the transcript, computed on the appliance) on this interview? Your answer "
+            "does not affect whether the interview takes place."
         )
     else:
         ai = "No AI assistance is used on the transcript of this interview."
@@ -84,6 +87,17 @@ def record(
         "consent.record",
         f"interview:{interview.id}",
         {RECORDING: recording, AI_ASSISTANCE: ai_assistance if notice.ai_asked else None},
+    )
+
+
+def search_declined() -> peewee.ModelSelect[Consent]:
+    """The interviews whose candidate declined AI assistance when the question they were
+    shown counted search as AI assistance (as it did before search was part of reviewing):
+    their transcripts are left out of search."""
+    return Consent.select(Consent.interview).where(
+        (Consent.kind == AI_ASSISTANCE)
+        & (Consent.granted == False)  # noqa: E712 (a SQL comparison)
+        & Consent.text_shown.contains("search")
     )
 
 

@@ -26,6 +26,7 @@ from appliance.db.models import (
 )
 from appliance.hiring.candidates import display_name
 from appliance.hiring.scheduling import visible_to
+from appliance.interview import consent
 from appliance.recordings import search_index
 from appliance.recordings.search_index import TermKey, words
 from appliance.recordings.transcription import open_segment
@@ -126,6 +127,7 @@ def _recordings(user: User, filters: Filters) -> list[tuple[int, str]]:
             & Recording.status.in_(SEARCHABLE)
             & Recording.key_id.is_null(False)
             & Candidate.erased_at.is_null()
+            & Interview.id.not_in(consent.search_declined())
         )
     )
     if filters.position_id is not None:

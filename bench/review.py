@@ -2,7 +2,8 @@
 reviewers at once by one web process.
 
 Run: .venv/bin/python bench/review.py [--interviews 1000] [--minutes 60] [--seeks 20]
-[--streams 10] [--skip search|playback|serving]
+[--live-minutes 60] [--live-speed 1] [--streams 10]
+[--skip search|playback|transcript|serving]
 
 Search: makes --interviews finished interviews, each with a transcript of --minutes at 150
 words a minute (1,000 of 60 minutes are 9 million words) drawn from a Zipf vocabulary of
@@ -19,6 +20,15 @@ page loads and while it follows 10 s of playback at 2x, the time from Play to th
 painted, and from a seek (to --seeks random points) to the first new frame painted on every tile
 (requestVideoFrameCallback): first on the tracks as recorded (the baseline: no Cues), then on
 their seekable renditions, then on the renditions with the worker busy.
+
+Transcript at the end: a two-person interview of --live-minutes (scripted sentences spoken by
+espeak-ng, the two people taking turns, each on their own Opus track muxed the SFU's way) is
+sealed into the store at --live-speed times real time while the worker's track followers
+(recordings/live_transcription.py) transcribe it, through the same code path as a live room.
+Reports how far behind the followers were when the recording ended and the time from the end
+to the stored transcript; the baseline is the batch transcript of the same recording, as the
+worker made it before (every track decoded and transcribed after the end), same model, beam,
+VAD and threads.
 
 Serving: seals --streams recordings of --stream-mb bytes each, serves them from a real web
 process and has --streams readers fetch them at once, each a different recording, with the
@@ -423,6 +433,126 @@ def web_process(data_dir: Path) -> Iterator[str]:
 web_pids: list[int] = []
 
 
+# --- the transcript at the end ---------------------------------------------------------------
+
+SCRIPT = [
+    ("staff-1", "Thanks for making the time today. Let's start with your background."),
+    ("candidate", "I studied physics and then spent six years building data pipelines."),
+    ("staff-1", "What was the hardest technical problem you solved in that role?"),
+    ("candidate", "We had to reconcile forty million orders a night in under two hours."),
+    ("staff-1", "How did you bring that down?"),
+    ("candidate", "We split the work by region and moved the joins into the database."),
+]
+
+
+def spoken_tracks(minutes: float, directory: Path) -> dict[str, bytes]:
+    """Each speaker's track as the SFU records it: the script's lines in turn for `minutes`,
+    each speaker silent while the other talks."""
+    import numpy as np
+
+    from appliance.asr_onnx.audio import decode_audio
+    from tests.support.live_media import mux_live, speech_packets
+    from tests.support.speech import silence, speak
+
+    lines = [
+        (who, decode_audio(speak(text, directory / f"{n}.wav", "en-us", 165)))
+        for n, (who, text) in enumerate(SCRIPT)
+    ]
+    audio: dict[str, list[np.ndarray]] = {"staff-1": [], "candidate": []}
+    total = 0
+    while total < minutes * 60 * 16000:
+        for who, said in lines:
+            pause = silence(0.8)
+            for speaker in audio:
+                audio[speaker] += [said if speaker == who else np.zeros_like(said), pause]
+            total += len(said) + len(pause)
+    return {
+        who: mux_live("webm", None, speech_packets(np.concatenate(parts), 0.5))
+        for who, parts in audio.items()
+    }
+
+
+def bench_transcript(args: argparse.Namespace, runtime) -> None:  # type: ignore[no-untyped-def]
+    from appliance.asr_onnx.service import open_transcriber
+    from appliance.core.config import AsrConfig
+    from appliance.db.models import Interview, RecordingBlob
+    from appliance.hiring.candidates import CandidateFields, create_candidate
+    from appliance.recordings import transcription
+    from appliance.recordings.live_transcription import LiveTranscription
+    from appliance.recordings.store import blob_store, start_recording
+    from appliance.storage import keystore
+    from appliance.storage.sealed import SealWriter, new_object_id
+    from tests.support.speech import models_dir
+
+    minutes, speed = args.live_minutes, args.live_speed
+    print(f"transcript at the end: {minutes:g} minutes of two people, sealed at {speed:g}x")
+    settings = AsrConfig(device="cpu", threads=2)
+    transcriber = open_transcriber(models_dir(), settings)
+    with tempfile.TemporaryDirectory() as temp:
+        tracks = spoken_tracks(minutes, Path(temp))
+    candidate = create_candidate(runtime.audit, "bench", CandidateFields("Sam", "sam@example.com"))
+    now = dt.datetime(2026, 4, 1, 9)
+    interview = Interview.create(candidate=candidate, starts_at=now, ends_at=now)
+    recording = start_recording(runtime, interview)
+    key_id = bytes.fromhex(str(recording.key_id))
+    data_key = keystore.unwrap(runtime.config.data_dir, key_id)
+    writers = []
+    for identity, media in tracks.items():
+        object_id = new_object_id()
+        blob = RecordingBlob.create(
+            recording=recording,
+            object_id=object_id.hex(),
+            participant_identity=identity,
+            kind="media",
+            filename=f"{identity}.webm",
+            media_type="video/webm",
+        )
+        out = blob_store(runtime).create(object_id)
+        writers.append((blob, media, out, SealWriter(out, data_key, key_id, object_id)))
+    live = LiveTranscription(runtime, lambda: transcriber)
+    live.follow_new_tracks()
+
+    def room() -> None:  # every track grows at the same pace, `speed` times real time
+        seconds, step = minutes * 60 / speed, 0.25
+        ticks = int(seconds / step)
+        for tick in range(1, ticks + 1):
+            for _, media, _, writer in writers:
+                done = len(media) * (tick - 1) // ticks
+                writer.write(media[done : len(media) * tick // ticks])
+            time.sleep(step)
+
+    started = time.perf_counter()
+    room()
+    for blob, _, out, writer in writers:
+        writer.close()
+        out.close()
+        blob.status, blob.plaintext_bytes = "complete", writer.plaintext_bytes
+        blob.save()
+    recording.status = "complete"
+    recording.save()
+    ended = time.perf_counter()
+    behind = {
+        f.track.identity: minutes * 60 - f.track.transcribed / 16000
+        for f in live.followers.values()
+    }
+    print(f"  sealed in {ended - started:.0f} s")
+    followed = live.take(recording, wait=3600)
+    transcription.queue_transcription(recording)
+    transcription.transcribe_recording(
+        runtime, recording.id, transcriber, settings, followed=followed
+    )
+    ready = time.perf_counter() - ended
+    print(
+        f"  followers' audio not yet transcribed at the end: at most "
+        f"{max(behind.values()) if behind else float('nan'):.0f} s of the {minutes * 60:.0f} s"
+    )
+    print(f"  end to stored transcript: {ready:.1f} s (followed tracks: {len(followed)} of 2)")
+    started = time.perf_counter()
+    transcription.queue_transcription(recording, again=True)
+    transcription.transcribe_recording(runtime, recording.id, transcriber, settings)
+    print(f"  baseline, the batch transcript after the end: {time.perf_counter() - started:.1f} s")
+
+
 # --- serving --------------------------------------------------------------------------------
 
 
@@ -532,8 +662,13 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=10)
     parser.add_argument("--stream-mb", type=int, default=100)
     parser.add_argument("--seeks", type=int, default=20)
+    parser.add_argument("--live-minutes", type=float, default=60.0)
+    parser.add_argument("--live-speed", type=float, default=1.0)
     parser.add_argument(
-        "--skip", choices=("search", "playback", "serving"), action="append", default=[]
+        "--skip",
+        choices=("search", "playback", "transcript", "serving"),
+        action="append",
+        default=[],
     )
     args = parser.parse_args()
 
@@ -551,6 +686,8 @@ def main() -> None:
                 timed("search total", lambda: bench_search(args, runtime))
             if "playback" not in args.skip:
                 timed("playback total", lambda: bench_playback(args, runtime, data_dir))
+            if "transcript" not in args.skip:
+                timed("transcript total", lambda: bench_transcript(args, runtime))
             if "serving" not in args.skip:
                 timed("serving total", lambda: bench_serving(args, runtime, data_dir))
         finally:

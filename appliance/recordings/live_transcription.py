@@ -129,6 +129,7 @@ class TrackFollower(threading.Thread):
         if cut:
             self._add(audio[:cut], self.track.start + done / SAMPLE_RATE)
         rest = audio[cut:]
+        self.track.transcribed = done + cut
         return done + cut, [rest] if len(rest) else [], len(rest)
 
     def _add(self, audio: np.ndarray, offset: float) -> None:

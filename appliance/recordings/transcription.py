@@ -138,6 +138,7 @@ class FollowedTrack:
     identity: str
     start: float = 0.0  # the track's first sample on the room's clock
     samples: int = 0  # decoded, at 16 kHz
+    transcribed: int = 0  # of those, transcribed (or found silent) so far
     segments: list[Segment] = field(default_factory=list)
     language: str = ""
     finished: bool = False

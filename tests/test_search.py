@@ -184,6 +184,17 @@ def test_an_interview_shows_its_first_passages_and_counts_the_rest(runtime: Runt
     assert hit.more == 4
 
 
+def test_a_phrase_most_segments_do_not_say_stops_the_search_early_and_says_so(
+    runtime: Runtime,
+) -> None:
+    admin = make_user(runtime, "admin", "root@example.com")
+    said: Said = [("Ada", float(n), "beta then alpha") for n in range(search.MAX_OPENED + 50)]
+    interview_with(runtime, "Ada Byron", [*said, ("Ada", 9999.0, "alpha beta at last")])
+    results = run(runtime, admin, '"alpha beta"')
+    assert results.hits == [] and results.cut_short
+    assert not run(runtime, admin, "alpha beta").cut_short
+
+
 def test_search_shows_only_interviews_the_searcher_may_review(runtime: Runtime) -> None:
     panelist = make_user(runtime, "interviewer", "ivy@example.com")
     manager = make_user(runtime, "interviewer", "max@example.com")

@@ -222,9 +222,17 @@ WORKER_NICENESS = 10
 
 def lower_priority() -> int:
     """Make this process at least WORKER_NICENESS nice (before it starts any thread, which
-    inherits it); returns the niceness it runs at."""
-    current = os.nice(0)
-    return os.nice(WORKER_NICENESS - current) if current < WORKER_NICENESS else current
+    inherits it); returns the niceness it runs at. Under systemd the unit has set it already
+    (`Nice=`), and the sandbox refuses the system call: only read it then."""
+    current = os.getpriority(os.PRIO_PROCESS, 0)
+    if current >= WORKER_NICENESS:
+        return current
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, WORKER_NICENESS)
+    except OSError as exc:
+        logger.warning("the worker runs at niceness %d: %s", current, exc)
+        return current
+    return WORKER_NICENESS
 
 
 def run(runtime: Runtime) -> None:

@@ -110,6 +110,22 @@ def test_the_worker_lowers_its_own_priority_when_nothing_else_did() -> None:
     assert ran.stdout.split() == [str(worker.WORKER_NICENESS)] * 2, ran.stderr
 
 
+def test_a_worker_whose_sandbox_refuses_to_renice_it_starts_anyway(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The units' seccomp filter (`~@resources`) refuses setpriority with EPERM; the unit's
+    `Nice=` has done the work, and a worker started without it must still start."""
+
+    def refused(*args: int) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(worker.os, "getpriority", lambda which, who: 0)
+    monkeypatch.setattr(worker.os, "setpriority", refused)
+    assert worker.lower_priority() == 0
+    monkeypatch.setattr(worker.os, "getpriority", lambda which, who: 10)
+    assert worker.lower_priority() == 10  # set by the unit: nothing to ask for
+
+
 IMAGE_FILES = UNITS.parent / "image" / "files"
 
 

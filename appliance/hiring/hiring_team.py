@@ -5,7 +5,7 @@ interview anyway; compliance officers audit, they do not review."""
 from __future__ import annotations
 
 from appliance.core.errors import ApplianceError, NotFound
-from appliance.db.models import HiringTeamMember, Interview, Role, User
+from appliance.db.models import HiringTeamMember, Role, User
 from appliance.hiring.positions import get_position
 from appliance.storage.audit import AuditLog
 
@@ -66,13 +66,3 @@ def remove_member(audit: AuditLog, actor: str, position_id: int, user_id: int) -
             audit.record(
                 actor, "position.team.remove", f"position:{position.id}", {"user": user.email}
             )
-
-
-def on_team_for(user: User, interview_id: int) -> bool:
-    """Whether `user` is on the hiring team of the interview's position."""
-    return bool(
-        HiringTeamMember.select()
-        .join(Interview, on=(Interview.position == HiringTeamMember.position))
-        .where((Interview.id == interview_id) & (HiringTeamMember.user == user.id))
-        .exists()
-    )

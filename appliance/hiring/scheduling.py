@@ -37,7 +37,6 @@ from appliance.db.models import (
     TimeOff,
     User,
 )
-from appliance.hiring.hiring_team import on_team_for
 from appliance.staff.bearer import digest, new_token
 from appliance.staff.roles import is_hiring
 from appliance.storage.appliance_keys import ApplianceKeys
@@ -522,16 +521,9 @@ def visible_to(user: User, query: peewee.ModelSelect[Selected]) -> peewee.ModelS
 def may_see(user: User, interview_id: int) -> bool:
     """Hiring staff see every interview (and its recordings); others, those they sit on and
     those of the positions whose hiring team they are on."""
-    if is_hiring(user) or on_team_for(user, interview_id):
+    if is_hiring(user):
         return True
-    return bool(
-        InterviewParticipant.select()
-        .where(
-            (InterviewParticipant.interview == interview_id)
-            & (InterviewParticipant.user == user.id)
-        )
-        .exists()
-    )
+    return bool(visible_to(user, Interview.select().where(Interview.id == interview_id)).exists())
 
 
 def link_key(keys: ApplianceKeys) -> bytes:

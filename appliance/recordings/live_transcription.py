@@ -31,7 +31,7 @@ from appliance.core.config import AsrConfig
 from appliance.core.errors import ApplianceError
 from appliance.db.models import Recording, RecordingBlob
 from appliance.recordings.store import open_blob
-from appliance.recordings.transcription import ACTOR, TRACK_KINDS, FollowedTrack
+from appliance.recordings.transcription import ACTOR, TRACK_KINDS, FollowedTrack, shift
 from appliance.runtime import Runtime
 from appliance.storage.sealed_file import FollowedFile
 
@@ -106,43 +106,34 @@ class TrackFollower(threading.Thread):
             open_blob(self.runtime, ACTOR, blob, "transcription"), self._writer_done
         )
         pending: list[np.ndarray] = []
-        pending_samples = 0
-        done = 0  # samples transcribed (or found silent)
         with source:
             for start, piece in track_pieces(source):
                 self.track.start = start
+                self.track.samples += len(piece)
                 pending.append(piece)
-                pending_samples += len(piece)
-                if pending_samples >= self.window * SAMPLE_RATE:
-                    done, pending, pending_samples = self._transcribe(done, pending, False)
+                if self.track.samples - self.track.transcribed >= self.window * SAMPLE_RATE:
+                    pending = self._transcribe(pending, at_end=False)
         if self.stopping.is_set():
             return
-        self._transcribe(done, pending, True)
-        self.track.samples = done + pending_samples
+        self._transcribe(pending, at_end=True)
         self.track.finished = True
 
-    def _transcribe(
-        self, done: int, pending: list[np.ndarray], at_end: bool
-    ) -> tuple[int, list[np.ndarray], int]:
+    def _transcribe(self, pending: list[np.ndarray], at_end: bool) -> list[np.ndarray]:
+        """Transcribe what of `pending` can be now; returns what must wait for more."""
         audio = np.concatenate(pending) if pending else np.zeros(0, np.float32)
         cut = cut_point(self.transcriber, audio, at_end)
         if cut:
-            self._add(audio[:cut], self.track.start + done / SAMPLE_RATE)
+            self._add(audio[:cut], self.track.start + self.track.transcribed / SAMPLE_RATE)
+        self.track.transcribed += cut
         rest = audio[cut:]
-        self.track.transcribed = done + cut
-        return done + cut, [rest] if len(rest) else [], len(rest)
+        return [rest] if len(rest) else []
 
     def _add(self, audio: np.ndarray, offset: float) -> None:
         options = decode_options(self.settings, words=True)
         vad = VadOptions() if self.transcriber.vad is not None else None
         with self.turn:
             result = self.transcriber.transcribe(audio, options, vad=vad)
-        for segment in result.segments:
-            segment.start = round(segment.start + offset, 3)
-            segment.end = round(segment.end + offset, 3)
-            for word in segment.words:
-                word.start = round(word.start + offset, 3)
-                word.end = round(word.end + offset, 3)
+        shift(result.segments, offset)
         self.track.segments.extend(result.segments)
         self.track.language = self.track.language or result.language
 

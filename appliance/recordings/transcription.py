@@ -253,12 +253,7 @@ def _transcribe(
             report(base + seconds * SAMPLE_RATE)
 
         result = transcriber.transcribe(track.samples, options, vad=vad, progress=advance)
-        for segment in result.segments:
-            segment.start = round(segment.start + track.start, 3)
-            segment.end = round(segment.end + track.start, 3)
-            for word in segment.words:
-                word.start = round(word.start + track.start, 3)
-                word.end = round(word.end + track.start, 3)
+        shift(result.segments, track.start)
         per_speaker.setdefault(speaker, []).extend(result.segments)
         language_of.setdefault(speaker, result.language)
         done += len(track.samples)
@@ -277,6 +272,17 @@ def _transcribe(
     store_transcript(runtime, recording, merged)
     report(done)
     return merged
+
+
+def shift(segments: list[Segment], seconds: float) -> None:
+    """Move segments and their words from their audio's own clock to the room's, where that
+    audio begins at `seconds` (times kept to the millisecond)."""
+    for segment in segments:
+        segment.start = round(segment.start + seconds, 3)
+        segment.end = round(segment.end + seconds, 3)
+        for word in segment.words:
+            word.start = round(word.start + seconds, 3)
+            word.end = round(word.end + seconds, 3)
 
 
 def _segment_context(recording_id: int, speaker: str, start_ms: int, end_ms: int) -> str:

@@ -78,6 +78,15 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
+def ratio(baseline: float | None, measured: float | None) -> str:
+    """baseline / measured as "N.Nx", or why there is none (a round with no figure, or 0)."""
+    if baseline is None or measured is None:
+        return "none (a round measured nothing)"
+    if measured <= 0:
+        return "none (the measured figure is 0)"
+    return f"{baseline / measured:.1f}x"
+
+
 def figures(values: list[float]) -> str:
     ms = [v * 1000 for v in values]
     return (
@@ -341,7 +350,8 @@ def two_person_recording(runtime, minutes: float, rng: random.Random):  # type: 
     return recording
 
 
-def playback_round(page, url: str, seeks: list[float]) -> None:  # type: ignore[no-untyped-def]
+def playback_round(page, url: str, seeks: list[float]) -> float | None:  # type: ignore[no-untyped-def]
+    """Prints one round's figures; returns its p95 seek time (None when no seek painted)."""
     page.goto(url)
     page.wait_for_selector(".turn")
     deadline = time.monotonic() + 60
@@ -370,6 +380,7 @@ def playback_round(page, url: str, seeks: list[float]) -> None:  # type: ignore[
         f"    seek to a new frame on every tile: {figures(painted) if painted else 'none'}; "
         f"no frame within 10 s: {len(times) - len(painted)} of {len(times)}"
     )
+    return percentile(painted, 0.95) if painted else None
 
 
 def bench_playback(args: argparse.Namespace, runtime, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
@@ -395,12 +406,13 @@ def bench_playback(args: argparse.Namespace, runtime, data_dir: Path) -> None:  
         page.get_by_role("button", name="Sign in").click()
         url = f"{base}/interviews/{recording.interview_id}/review"
         print("  the tracks as recorded (no Cues), nothing else running:")
-        playback_round(page, url, seeks)
+        baseline = playback_round(page, url, seeks)
         started = time.perf_counter()
         made = rendition.make_renditions(runtime, recording)
         print(f"  renditions made: {len(made)} in {time.perf_counter() - started:.1f} s")
         print("  the seekable renditions, nothing else running:")
-        playback_round(page, url, seeks)
+        seekable = playback_round(page, url, seeks)
+        print(f"  seek p95, as recorded / seekable: {ratio(baseline, seekable)}")
         with busy_worker():
             print("  the seekable renditions, worker busy transcribing:")
             playback_round(page, url, seeks)
@@ -550,7 +562,9 @@ def bench_transcript(args: argparse.Namespace, runtime) -> None:  # type: ignore
     started = time.perf_counter()
     transcription.queue_transcription(recording, again=True)
     transcription.transcribe_recording(runtime, recording.id, transcriber, settings)
-    print(f"  baseline, the batch transcript after the end: {time.perf_counter() - started:.1f} s")
+    batch = time.perf_counter() - started
+    print(f"  baseline, the batch transcript after the end: {batch:.1f} s")
+    print(f"  end to transcript, batch / followed: {ratio(batch, ready)}")
 
 
 # --- serving --------------------------------------------------------------------------------

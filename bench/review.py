@@ -88,6 +88,8 @@ def ratio(baseline: float | None, measured: float | None) -> str:
 
 
 def figures(values: list[float]) -> str:
+    if not values:
+        return "n=0 (nothing measured)"
     ms = [v * 1000 for v in values]
     return (
         f"n={len(ms)} p50={percentile(ms, 0.5):.1f} ms p95={percentile(ms, 0.95):.1f} ms "

@@ -12,6 +12,10 @@ class NotFound(ApplianceError):
     """A named object does not exist (or is not visible to the caller)."""
 
 
+class NotAllowed(ApplianceError):
+    """The caller may not do this (a scorecard for an interview they were not on)."""
+
+
 class Conflict(ApplianceError):
     """The request contradicts what is stored (a duplicate e-mail, a used token)."""
 

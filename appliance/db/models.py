@@ -66,6 +66,13 @@ class Position(BaseModel):
     status = peewee.CharField(max_length=16, default="open")
     created_at = peewee.DateTimeField(default=utcnow)
     updated_at = peewee.DateTimeField(default=utcnow)
+    # Who decides on this position's candidates (besides administrators); always a member of
+    # its hiring team.
+    hiring_manager = peewee.ForeignKeyField(
+        User, null=True, backref="managed_positions", on_delete="SET NULL"
+    )
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    hiring_manager_id: int | None
 
 
 class HiringTeamMember(BaseModel):
@@ -207,6 +214,12 @@ class Scorecard(BaseModel):
     # The interviewer's private working notes, saved as they type during the interview.
     notes = peewee.TextField(default="")
     updated_at = peewee.DateTimeField(null=True)
+    # How many times it was submitted: 0 while a draft, 2 and up once amended.
+    version = peewee.IntegerField(default=0)
+    # Written by someone who was not on the panel, from the recording.
+    from_recording = peewee.BooleanField(default=False)
+    # First submitted after a decision on the candidate was recorded.
+    after_decision = peewee.BooleanField(default=False)
 
     # Foreign-key id accessors peewee adds, declared for the type checker.
     interview_id: int
@@ -220,8 +233,9 @@ class CompetencyScore(BaseModel):
     id = peewee.AutoField()
     scorecard = peewee.ForeignKeyField(Scorecard, backref="scores", on_delete="CASCADE")
     competency = peewee.ForeignKeyField(Competency, on_delete="CASCADE")
-    score = peewee.IntegerField(constraints=[peewee.Check("score BETWEEN 1 AND 5")])
-    notes = peewee.TextField(default="")
+    # 1..5, or None where the scorer marked the competency "not assessed".
+    score = peewee.IntegerField(null=True, constraints=[peewee.Check("score BETWEEN 1 AND 5")])
+    notes = peewee.TextField(default="")  # the scorer's rationale
 
     # Foreign-key id accessors peewee adds, declared for the type checker.
     scorecard_id: int
@@ -229,6 +243,45 @@ class CompetencyScore(BaseModel):
 
     class Meta:
         indexes = ((("scorecard", "competency"), True),)
+
+
+class ScorecardVersion(BaseModel):
+    """What a scorecard said each time it was submitted, kept whole for the audit trail: the
+    first submission and every amendment, with the reason given for it."""
+
+    id = peewee.AutoField()
+    scorecard = peewee.ForeignKeyField(Scorecard, backref="versions", on_delete="CASCADE")
+    number = peewee.IntegerField()
+    submitted_at = peewee.DateTimeField(default=utcnow)
+    reason = peewee.TextField(default="")  # why it was amended; empty for the first
+    # JSON: recommendation, summary, and per competency id its score (or null) and rationale.
+    content = peewee.TextField()
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    scorecard_id: int
+
+    class Meta:
+        indexes = ((("scorecard", "number"), True),)
+
+
+class Decision(BaseModel):
+    """A hiring decision on a candidate for a position. A change is a new row; the newest is
+    the decision in force, the older ones its history."""
+
+    id = peewee.AutoField()
+    candidate = peewee.ForeignKeyField(Candidate, backref="decisions", on_delete="CASCADE")
+    position = peewee.ForeignKeyField(
+        Position, null=True, backref="decisions", on_delete="SET NULL"
+    )
+    outcome = peewee.CharField(max_length=16)  # advance, reject, offer, hold
+    reason = peewee.TextField()
+    decided_by = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL")
+    decided_at = peewee.DateTimeField(default=utcnow)
+    # The decider chose to decide before every panel member had submitted a scorecard.
+    without_all_scorecards = peewee.BooleanField(default=False)
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    candidate_id: int
+    position_id: int | None
+    decided_by_id: int | None
 
 
 class QuestionAsked(BaseModel):
@@ -526,6 +579,8 @@ ALL_MODELS: list[type[BaseModel]] = [
     Consent,
     Scorecard,
     CompetencyScore,
+    ScorecardVersion,
+    Decision,
     QuestionAsked,
     Recording,
     RecordingBlob,

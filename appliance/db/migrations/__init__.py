@@ -24,6 +24,7 @@ from appliance.db.migrations import (
     m0008_hiring_team,
     m0009_comments,
     m0010_search_index,
+    m0011_decisions,
 )
 
 Migration = Callable[[peewee.Database, SchemaMigrator], None]
@@ -39,6 +40,7 @@ MIGRATIONS: list[Migration] = [
     m0008_hiring_team.apply,
     m0009_comments.apply,
     m0010_search_index.apply,
+    m0011_decisions.apply,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -25,6 +25,7 @@ LAYERS = {
     "hiring": 4,
     "interview": 4,
     "recordings": 4,
+    "evaluation": 4,
     "box": 4,
     "web": 5,
     "sfu": 5,
@@ -36,7 +37,17 @@ DOMAIN = 4
 # Entry points that compose other entry points: `appliance serve` runs all three processes.
 COMPOSES = {"cli": {"web", "sfu", "worker"}, "__main__": {"cli"}}
 # What the SFU process must never load, however indirectly.
-SFU_NEVER = {"db", "runtime", "staff", "hiring", "interview", "recordings", "box", "web"}
+SFU_NEVER = {
+    "db",
+    "runtime",
+    "staff",
+    "hiring",
+    "interview",
+    "recordings",
+    "evaluation",
+    "box",
+    "web",
+}
 
 Graph = dict[str, set[str]]
 

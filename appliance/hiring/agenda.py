@@ -31,6 +31,7 @@ class AgendaEntry:
     panel: list[str]
     status: str
     recorded: bool  # it has a recording to review
+    position: str = ""  # the position's title; empty for none
 
 
 def get_interview(interview_id: int) -> Interview:
@@ -78,6 +79,7 @@ def _entries(interviews: list[Interview]) -> list[AgendaEntry]:
             panels.get(i.id, []),
             i.status,
             i.id in recorded,
+            i.position.title if i.position is not None else "",
         )
         for i in interviews
     ]

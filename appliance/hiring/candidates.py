@@ -14,7 +14,8 @@ from appliance.hiring.positions import get_position
 from appliance.staff.accounts import normalize_email
 from appliance.storage.audit import AuditLog
 
-STATUSES = ("active", "hired", "rejected", "withdrawn")
+STATUSES = ("active", "on_hold", "offered", "hired", "rejected", "withdrawn")
+# The statuses that close the candidate's process and start the decision retention clock.
 DECIDED = ("hired", "rejected", "withdrawn")
 
 
@@ -68,6 +69,14 @@ def get_candidate(candidate_id: int) -> Candidate:
     return candidate
 
 
+def candidate_record(candidate_id: int) -> Candidate:
+    """The candidate, erased or not: for what is kept about them after an erasure."""
+    candidate = Candidate.get_or_none(Candidate.id == candidate_id)
+    if candidate is None:
+        raise NotFound(f"no candidate with id {candidate_id}")
+    return candidate
+
+
 def create_candidate(audit: AuditLog, actor: str, fields: CandidateFields) -> Candidate:
     with audit.db.atomic():
         clean = fields.cleaned()
@@ -94,12 +103,17 @@ def update_candidate(
         candidate.email = clean.email
         candidate.phone = clean.phone
         candidate.position_id = clean.position_id
-        if clean.status != candidate.status:
-            # The hiring decision starts the decision retention clock; reopening stops it.
-            candidate.decided_at = utcnow() if clean.status in DECIDED else None
-        candidate.status = clean.status
+        set_status(candidate, clean.status)
         candidate.notes = clean.notes
-        candidate.updated_at = utcnow()
         candidate.save()
         audit.record(actor, "candidate.update", f"candidate:{candidate.id}")
     return candidate
+
+
+def set_status(candidate: Candidate, status: str) -> None:
+    """Change the candidate's status (the caller saves): a closing status starts the decision
+    retention clock, reopening stops it."""
+    if status != candidate.status:
+        candidate.decided_at = utcnow() if status in DECIDED else None
+    candidate.status = status
+    candidate.updated_at = utcnow()

@@ -1,6 +1,7 @@
 """A position's hiring team: staff who may review and score its interviews though they were
-not on the panel (the hiring manager who was not in the room). Recruiters and admins see every
-interview anyway; compliance officers audit, they do not review."""
+not on the panel, and its hiring manager, the member who decides on its candidates (with the
+administrators). Recruiters and admins see every interview anyway; compliance officers audit,
+they do not review."""
 
 from __future__ import annotations
 
@@ -34,13 +35,18 @@ def candidates_for_team(position_id: int) -> list[User]:
     )
 
 
-def add_member(audit: AuditLog, actor: str, position_id: int, user_id: int) -> None:
-    position = get_position(position_id)
+def _joinable(user_id: int) -> User:
     user = User.get_or_none(User.id == user_id)
     if user is None or not user.active:
         raise NotFound(f"no active staff member with id {user_id}")
     if Role(user.role) not in MAY_JOIN:
         raise ApplianceError("compliance officers audit interviews; they are not on hiring teams")
+    return user
+
+
+def add_member(audit: AuditLog, actor: str, position_id: int, user_id: int) -> None:
+    position = get_position(position_id)
+    user = _joinable(user_id)
     with audit.db.atomic():
         if (
             not HiringTeamMember.select()
@@ -53,6 +59,27 @@ def add_member(audit: AuditLog, actor: str, position_id: int, user_id: int) -> N
             )
 
 
+def set_manager(audit: AuditLog, actor: str, position_id: int, user_id: int | None) -> None:
+    """Make `user_id` the position's hiring manager (None: nobody); they join the hiring team
+    if they are not on it, so they may review what they decide on."""
+    position = get_position(position_id)
+    with audit.db.atomic():
+        if user_id is None:
+            if position.hiring_manager_id is not None:
+                position.hiring_manager = None
+                position.save()
+                audit.record(actor, "position.manager.clear", f"position:{position.id}")
+            return
+        user = _joinable(user_id)
+        add_member(audit, actor, position.id, user.id)
+        if position.hiring_manager_id != user.id:
+            position.hiring_manager = user
+            position.save()
+            audit.record(
+                actor, "position.manager.set", f"position:{position.id}", {"user": user.email}
+            )
+
+
 def remove_member(audit: AuditLog, actor: str, position_id: int, user_id: int) -> None:
     position = get_position(position_id)
     with audit.db.atomic():
@@ -62,6 +89,10 @@ def remove_member(audit: AuditLog, actor: str, position_id: int, user_id: int) -
             .execute()
         )
         if removed:
+            if position.hiring_manager_id == user_id:
+                position.hiring_manager = None
+                position.save()
+                audit.record(actor, "position.manager.clear", f"position:{position.id}")
             user = User.get_by_id(user_id)
             audit.record(
                 actor, "position.team.remove", f"position:{position.id}", {"user": user.email}

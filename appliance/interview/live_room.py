@@ -216,6 +216,7 @@ def draft_of(scorecard: Scorecard) -> Draft:
     scores = {
         s.competency_id: s.score
         for s in CompetencyScore.select().where(CompetencyScore.scorecard == scorecard)
+        if s.score is not None  # "not assessed", set after the call, shows as unscored
     }
     asked = [
         a.question_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 
@@ -11,11 +12,13 @@ from appliance.db.models import (
     Candidate,
     Comment,
     CompetencyScore,
+    Decision,
     Interview,
     OutboxMessage,
     Recording,
     RecordingBlob,
     Scorecard,
+    ScorecardVersion,
     TranscriptSegment,
 )
 from appliance.recordings import search_index
@@ -79,18 +82,15 @@ def erase_candidate(runtime: Runtime, actor: str, candidate_id: int, reason: str
         report.comments_deleted = (
             Comment.delete().where(Comment.interview.in_(interviews)).execute()
         )
-        # Invitations, reminders and mentions name the candidate; unsent ones go unsent.
-        report.messages_deleted = (
-            OutboxMessage.delete()
-            .where(
-                OutboxMessage.interview.in_(interviews)
-                | (OutboxMessage.recipient == candidate.email)
-            )
-            .execute()
+        # Invitations, reminders, mentions and decisions name the candidate; unsent ones go
+        # unsent.
+        named = OutboxMessage.interview.in_(interviews) | (
+            OutboxMessage.recipient == candidate.email
         )
-        scorecards = Scorecard.select(Scorecard.id).where(Scorecard.interview.in_(interviews))
-        Scorecard.update(summary="", notes="").where(Scorecard.interview.in_(interviews)).execute()
-        CompetencyScore.update(notes="").where(CompetencyScore.scorecard.in_(scorecards)).execute()
+        for decision in Decision.select(Decision.id).where(Decision.candidate == candidate):
+            named |= OutboxMessage.dedupe_key.startswith(f"decision:{decision.id}:")
+        report.messages_deleted = OutboxMessage.delete().where(named).execute()
+        _erase_assessments(candidate, interviews)
         candidate.name, candidate.email, candidate.phone, candidate.notes = ERASED_NAME, "", "", ""
         candidate.erased_at = utcnow()
         candidate.save()
@@ -116,3 +116,18 @@ def erase_candidate(runtime: Runtime, actor: str, candidate_id: int, reason: str
     if not flush_write_ahead_log(runtime.db):
         logger.warning("a reader held the write-ahead log; the next checkpoint empties it")
     return report
+
+
+def _erase_assessments(candidate: Candidate, interviews: list[int]) -> None:
+    """What the hiring team wrote about the candidate goes; the scores and outcomes, which
+    name nobody, stay for the calibration of the scorers."""
+    scorecards = Scorecard.select(Scorecard.id).where(Scorecard.interview.in_(interviews))
+    Scorecard.update(summary="", notes="").where(Scorecard.interview.in_(interviews)).execute()
+    CompetencyScore.update(notes="").where(CompetencyScore.scorecard.in_(scorecards)).execute()
+    for version in ScorecardVersion.select().where(ScorecardVersion.scorecard.in_(scorecards)):
+        content = json.loads(version.content)
+        content["summary"] = ""
+        content["scores"] = {k: [v[0], ""] for k, v in content["scores"].items()}
+        version.content, version.reason = json.dumps(content, sort_keys=True), ""
+        version.save()
+    Decision.update(reason="").where(Decision.candidate == candidate).execute()

@@ -30,7 +30,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from appliance import __version__
 from appliance.core.config import Config
-from appliance.core.errors import ApplianceError, Conflict, Damaged, Gone, NotFound
+from appliance.core.errors import ApplianceError, Conflict, Damaged, Gone, NotAllowed, NotFound
 from appliance.core.sdnotify import keep_alive, notify
 from appliance.recordings.playback import Viewings
 from appliance.runtime import Runtime
@@ -39,6 +39,7 @@ from appliance.web.routes import (
     audit,
     candidate_link,
     candidates,
+    debrief,
     health,
     interviews,
     kits,
@@ -47,6 +48,7 @@ from appliance.web.routes import (
     review,
     room,
     scheduling,
+    scorecards,
     search,
     settings,
     setup,
@@ -71,6 +73,8 @@ ROUTE_MODULES = (
     candidate_link,
     interviews,
     review,
+    scorecards,
+    debrief,
     search,
     room,
     tls,
@@ -114,6 +118,8 @@ def _error(request: Request[Any, Any, Any], status: int, title: str, message: st
 def _domain_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if isinstance(exc, NotFound):
         return _error(request, 404, "Not found", str(exc))
+    if isinstance(exc, NotAllowed):
+        return _error(request, 403, "Not allowed", str(exc))
     if isinstance(exc, Conflict):
         return _error(request, 409, "Conflict", str(exc))
     if isinstance(exc, Gone):

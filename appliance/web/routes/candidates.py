@@ -11,6 +11,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
 
 from appliance.core.errors import ApplianceError
+from appliance.evaluation import decisions
 from appliance.hiring import agenda, candidates, positions, scheduling
 from appliance.hiring.candidates import CandidateFields
 from appliance.web.access import HIRING
@@ -91,6 +92,7 @@ def candidate_page(request: Request[Any, Any, Any], candidate_id: FromPath[int])
             form=form,
             error=None,
             interviews=_interviews(request, candidate_id),
+            outcomes=decisions.outcomes(candidate),
         ),
     )
 
@@ -127,6 +129,7 @@ def edit_candidate(
                 form=data,
                 error=str(exc),
                 interviews=_interviews(request, candidate_id),
+                outcomes=decisions.outcomes(candidate),
             ),
         )
     return see_other(f"/candidates/{candidate_id}")

@@ -131,6 +131,17 @@ def add_to_team(
     return see_other(f"/positions/{position_id}")
 
 
+@post("/positions/{position_id:int}/manager", opt=HIRING, include_in_schema=False)
+@in_thread
+def set_manager(
+    request: Request[Any, Any, Any], runtime: AppRuntime, position_id: FromPath[int], data: FormData
+) -> Redirect:
+    """Name the position's hiring manager (who decides on its candidates), or nobody."""
+    user_id = optional_int(data.get("user_id", ""))
+    hiring_team.set_manager(runtime.audit, actor(request), position_id, user_id)
+    return see_other(f"/positions/{position_id}")
+
+
 @post("/positions/{position_id:int}/team/{user_id:int}/remove", opt=HIRING, include_in_schema=False)
 @in_thread
 def remove_from_team(

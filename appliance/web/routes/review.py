@@ -9,17 +9,29 @@ from typing import Any
 from litestar import Request, delete, get, post, put
 from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath, JSONBody
-from litestar.response import Template
+from litestar.response import Redirect, Template
 
+from appliance.core.errors import ApplianceError, NotAllowed
 from appliance.db.models import Comment, User
+from appliance.evaluation import scorecards
+from appliance.evaluation.scorecards import ScorecardIn, ScoreIn
 from appliance.hiring import agenda
 from appliance.hiring.candidates import display_name
 from appliance.hiring.scheduling import may_see
+from appliance.interview.live_room import KitView, kit_view
 from appliance.recordings import comments, review
 from appliance.recordings.comments import CommentView
 from appliance.recordings.store import get_recording
 from appliance.web.access import PANEL
-from appliance.web.pages import AppRuntime, actor, current_user, page
+from appliance.web.pages import (
+    AppRuntime,
+    FormData,
+    actor,
+    current_user,
+    optional_int,
+    page,
+    see_other,
+)
 from appliance.web.threads import in_thread
 
 
@@ -27,6 +39,17 @@ from appliance.web.threads import in_thread
 @in_thread
 def review_page(
     request: Request[Any, Any, Any], runtime: AppRuntime, interview_id: FromPath[int]
+) -> Template:
+    return _review_page(request, runtime, interview_id)
+
+
+def _review_page(
+    request: Request[Any, Any, Any],
+    runtime: AppRuntime,
+    interview_id: int,
+    status: int = 200,
+    error: str | None = None,
+    form: dict[str, str] | None = None,
 ) -> Template:
     interview = agenda.get_interview(interview_id)
     user = _check_reviewer(request, interview.id)
@@ -37,11 +60,58 @@ def review_page(
     return page(
         "review.html",
         request,
+        status,
         review=shown,
         comments=remarks,
         me=user.id,
         candidate=display_name(interview.candidate),
+        scorecards=scorecards.panel_for(user, interview),
+        kit=kit_view(interview),
+        recommendations=scorecards.RECOMMENDATIONS,
+        scorecard_error=error,
+        form=form,
     )
+
+
+def scorecard_from_form(data: dict[str, str], kit: KitView) -> ScorecardIn:
+    """The scorecard form: per competency `score-<id>` (1-5, "na" for not assessed, empty for
+    not yet) and `rationale-<id>`; `recommendation`; `summary`."""
+    lines = []
+    for competency in kit.competencies:
+        raw = data.get(f"score-{competency.id}", "").strip()
+        rationale = data.get(f"rationale-{competency.id}", "")
+        if raw == "na":
+            lines.append(ScoreIn(competency.id, None, rationale))
+        elif raw:
+            lines.append(ScoreIn(competency.id, optional_int(raw), rationale))
+    return ScorecardIn(lines, data.get("recommendation") or None, data.get("summary", ""))
+
+
+@post("/interviews/{interview_id:int}/scorecard", opt=PANEL, include_in_schema=False)
+@in_thread
+def post_scorecard(
+    request: Request[Any, Any, Any],
+    runtime: AppRuntime,
+    interview_id: FromPath[int],
+    data: FormData,
+) -> Template | Redirect:
+    """The review page's scorecard form: save a draft, submit, or amend with a reason."""
+    interview = agenda.get_interview(interview_id)
+    user = _check_reviewer(request, interview.id)
+    action = data.get("action", "save")
+    try:
+        filled = scorecard_from_form(data, kit_view(interview))
+        if action == "submit":
+            scorecards.submit(runtime.audit, user, interview, filled)
+        elif action == "amend":
+            scorecards.amend(runtime.audit, user, interview, filled, data.get("reason", ""))
+        else:
+            scorecards.save_draft(user, interview, filled)
+    except ApplianceError as exc:
+        if isinstance(exc, NotAllowed):
+            raise
+        return _review_page(request, runtime, interview_id, 400, str(exc), dict(data))
+    return see_other(f"/interviews/{interview_id}/review#scorecard")
 
 
 def _check_reviewer(request: Request[Any, Any, Any], interview_id: int) -> User:

@@ -16,6 +16,7 @@ from appliance.box import acme_certificates
 from appliance.core import sdnotify
 from appliance.core.errors import ApplianceError
 from appliance.core.liveness import HEARTBEAT_SECONDS, heartbeat_path
+from appliance.evaluation import reminders
 from appliance.hiring import mailer, notifications, scheduling
 from appliance.recordings import filing, rendition, retention, transcription
 from appliance.recordings.live_transcription import WINDOW_SECONDS, LiveTranscription
@@ -47,6 +48,7 @@ def build_queue(runtime: Runtime) -> Huey:
     def send_mail() -> None:
         """Queue due reminders, then send what the outbox holds."""
         notifications.send_reminders(runtime.config, scheduling.link_key(runtime.keys))
+        reminders.send_scorecard_reminders(runtime.config)
         mailer.deliver_pending(runtime.config.smtp)
 
     @huey.periodic_task(crontab(minute="*/5"))  # type: ignore[untyped-decorator]

@@ -1,8 +1,8 @@
 """What administrators set in the browser after first boot: the box's address and host name,
-the e-mail relay and the ACME certificate authority. Kept in `<data-dir>/settings.toml` (0600:
-it holds the relay's password), which overrides the config file (appliance/core/config.py); the
-services read it when they start, so a change asks for a restart (`run/restart`, which the
-image's path unit acts on).
+the e-mail relay, the notifications staff get and the ACME certificate authority. Kept in
+`<data-dir>/settings.toml` (0600: it holds the relay's password), which overrides the config
+file (appliance/core/config.py); the services read it when they start, so a change asks for a
+restart (`run/restart`, which the image's path unit acts on).
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ EDITABLE = {
     "smtp": ("host", "port", "username", "password", "sender", "security"),
     "acme": ("directory_url", "email", "domains"),
     "system": ("hostname",),
+    "notifications": ("scorecard_due_hours", "scorecard_repeat_hours", "transcript_ready"),
 }
+MAX_REMINDER_HOURS = 24 * 30
 SECRET = {("smtp", "password")}
 SMTP_SECURITY = ("starttls", "tls", "none")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -69,6 +71,14 @@ def _check(section: str, key: str, value: Any) -> Any:
                 "the address is a URL like https://interviews.example.com, without a path"
             )
         value = value.rstrip("/")
+    if (
+        section == "notifications"
+        and key.endswith("_hours")
+        and not 0 <= value <= MAX_REMINDER_HOURS
+    ):
+        raise ApplianceError(
+            f"a scorecard reminder is 0 (off) to {MAX_REMINDER_HOURS} hours after the interview"
+        )
     if (section, key) == ("smtp", "port") and not 0 < value < 65536:
         raise ApplianceError("the SMTP port is a number from 1 to 65535")
     if (section, key) == ("smtp", "security") and value not in SMTP_SECURITY:

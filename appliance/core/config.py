@@ -143,6 +143,16 @@ class InterviewsConfig:
 
 
 @dataclasses.dataclass
+class NotificationsConfig:
+    # "Scorecard due" e-mails to each panel member who has not submitted theirs: this many hours
+    # after the interview ended, and once more `scorecard_repeat_hours` later; 0 turns them off.
+    scorecard_due_hours: int = 2
+    scorecard_repeat_hours: int = 24
+    # "Ready to review" e-mails to the panel and the hiring team once the transcript is made.
+    transcript_ready: bool = True
+
+
+@dataclasses.dataclass
 class SmtpConfig:
     # Empty: no e-mail; recruiters see each message and its .ics to send themselves.
     host: str = ""
@@ -217,6 +227,7 @@ class Config:
     scheduling: SchedulingConfig = dataclasses.field(default_factory=SchedulingConfig)
     smtp: SmtpConfig = dataclasses.field(default_factory=SmtpConfig)
     interviews: InterviewsConfig = dataclasses.field(default_factory=InterviewsConfig)
+    notifications: NotificationsConfig = dataclasses.field(default_factory=NotificationsConfig)
     acme: AcmeConfig = dataclasses.field(default_factory=AcmeConfig)
     system: SystemConfig = dataclasses.field(default_factory=SystemConfig)
 

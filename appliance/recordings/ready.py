@@ -27,7 +27,7 @@ def announce(config: Config, recording: Recording) -> int:
     """Queue the "ready to review" e-mail for each reviewer; returns how many were queued (none
     for a recording announced before)."""
     interview = recording.interview
-    if interview.candidate.erased_at is not None:
+    if not config.notifications.transcript_ready or interview.candidate.erased_at is not None:
         return 0
     link = f"{config.public_url}/interviews/{interview.id}/review"
     candidate = display_name(interview.candidate)

@@ -1,5 +1,5 @@
-"""Administrators set the box's address and host name, the e-mail relay and the compliance
-recipients."""
+"""Administrators set the box's address and host name, the e-mail relay, the notifications
+staff get and the compliance recipients."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ def _settings_page(
         public_url=current["web"]["public_url"],
         hostname=current["system"]["hostname"],
         smtp=current["smtp"],
+        notifications=current["notifications"],
         password_set=bool(current["smtp"]["password"]),
         securities=settings.SMTP_SECURITY,
         recipients=keystore.list_recipients(),
@@ -48,9 +49,18 @@ def settings_page(request: Request[Any, Any, Any], runtime: AppRuntime) -> Templ
     return _settings_page(request, runtime, welcome=request.query_params.get("welcome") == "1")
 
 
+def _hours(data: dict[str, str], name: str, current: int) -> int:
+    """An hours field: empty is 0 (off); absent keeps the current value."""
+    if name not in data:
+        return current
+    hours = optional_int(data[name])
+    return 0 if hours is None else hours
+
+
 @post("/admin/settings", opt=ADMIN, include_in_schema=False)
 @in_thread
 def save_settings(request: Request[Any, Any, Any], runtime: AppRuntime, data: FormData) -> Template:
+    notices = runtime.config.notifications
     try:
         port = optional_int(data.get("smtp_port", ""))
         changed = settings.save_settings(
@@ -60,6 +70,15 @@ def save_settings(request: Request[Any, Any, Any], runtime: AppRuntime, data: Fo
             {
                 "web": {"public_url": data.get("public_url", "").strip()},
                 "system": {"hostname": data.get("hostname", "")},
+                "notifications": {
+                    "scorecard_due_hours": _hours(
+                        data, "scorecard_due_hours", notices.scorecard_due_hours
+                    ),
+                    "scorecard_repeat_hours": _hours(
+                        data, "scorecard_repeat_hours", notices.scorecard_repeat_hours
+                    ),
+                    "transcript_ready": data.get("transcript_ready") == "yes",
+                },
                 "smtp": {
                     "host": data.get("smtp_host", "").strip(),
                     "port": port if port is not None else runtime.config.smtp.port,

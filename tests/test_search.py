@@ -26,6 +26,7 @@ from appliance.db.models import (
     SearchTerm,
     User,
 )
+from appliance.hiring import agenda
 from appliance.hiring.candidates import CandidateFields, create_candidate
 from appliance.hiring.hiring_team import add_member
 from appliance.interview.consent import AI_ASSISTANCE, notice_for
@@ -209,8 +210,8 @@ def test_search_shows_only_interviews_the_searcher_may_review(runtime: Runtime) 
     assert list(found(run(runtime, panelist, "migration"))) == ["Ada Byron"]
     assert list(found(run(runtime, manager, "migration"))) == ["Grace Hopper"]
     assert found(run(runtime, outsider, "migration")) == {}
-    assert search.positions_for(manager) == [(backend.id, "Backend engineer")]
-    assert search.positions_for(outsider) == []
+    assert agenda.positions_for(manager) == [(backend.id, "Backend engineer")]
+    assert agenda.positions_for(outsider) == []
 
 
 def test_filters_narrow_by_position_candidate_and_date(runtime: Runtime) -> None:

@@ -1,26 +1,29 @@
-"""The interviews a staff member sees: hiring staff every recent one, anyone else those they sit
-on, each with its panel by name."""
+"""The interviews a staff member sees: hiring staff every one, anyone else those they sit on and
+those of their hiring teams' positions, each with its panel by name; listed a page at a time,
+narrowed by position, status, interviewer and dates."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 
-from appliance.core.errors import NotFound
-from appliance.db.database import utcnow
+from appliance.core import validation
+from appliance.core.errors import ApplianceError, NotFound
 from appliance.db.models import (
     Candidate,
     Interview,
     InterviewParticipant,
+    Position,
     Recording,
     Role,
     User,
 )
 from appliance.hiring.candidates import display_name
-from appliance.hiring.scheduling import as_utc, stored, visible_to
+from appliance.hiring.scheduling import as_utc, stored, visible_to, zone
 
-RECENT_DAYS = 30
 MAX_LISTED = 300
+PAGE_SIZE = 50
+STATUSES = ("scheduled", "completed", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -39,23 +42,6 @@ def get_interview(interview_id: int) -> Interview:
     if interview is None:
         raise NotFound(f"no interview with id {interview_id}")
     return interview
-
-
-def agenda_for(user: User, now: dt.datetime | None = None) -> list[AgendaEntry]:
-    """The interviews that ended in the last 30 days or have yet to: for hiring staff every
-    one; for others those they sit on and those of positions whose hiring team they are on.
-    Oldest first, at most 300."""
-    since = stored(now or utcnow()) - dt.timedelta(days=RECENT_DAYS)
-    query = visible_to(user, Interview.select().where(Interview.ends_at > since))
-    return _entries(
-        list(
-            query.select_extend(Candidate)
-            .switch(Interview)
-            .join(Candidate)
-            .order_by(Interview.starts_at)
-            .limit(MAX_LISTED)
-        )
-    )
 
 
 def interviews_of(candidate_id: int) -> list[AgendaEntry]:
@@ -97,3 +83,77 @@ def panel_names(interview_ids: list[int]) -> dict[int, list[str]]:
     for member in members:
         names.setdefault(member.interview_id, []).append(member.user.name or member.user.email)
     return names
+
+
+@dataclass(frozen=True)
+class Filters:
+    position_id: int | None = None
+    status: str = ""  # one of STATUSES, or empty for any
+    interviewer_id: int | None = None
+    since: dt.date | None = None  # by start, in the viewer's zone's calendar
+    until: dt.date | None = None  # inclusive
+
+
+@dataclass(frozen=True)
+class AgendaPage:
+    entries: list[AgendaEntry]
+    page: int  # from 1
+    pages: int
+    total: int
+
+
+def listing(user: User, filters: Filters, page: int = 1, timezone: str = "UTC") -> AgendaPage:
+    """One page of the interviews `user` may see that match `filters`, oldest first."""
+    if filters.status:
+        validation.choice("Status", filters.status, STATUSES)
+    if page < 1:
+        raise ApplianceError("pages are numbered from 1")
+    query = visible_to(user, Interview.select())
+    if filters.position_id is not None:
+        query = query.where(Interview.position == filters.position_id)
+    if filters.status:
+        query = query.where(Interview.status == filters.status)
+    if filters.interviewer_id is not None:
+        sits = InterviewParticipant.select(InterviewParticipant.interview).where(
+            InterviewParticipant.user == filters.interviewer_id
+        )
+        query = query.where(Interview.id.in_(sits))
+    local = zone(timezone)
+    if filters.since is not None:
+        start = dt.datetime.combine(filters.since, dt.time(), local)
+        query = query.where(Interview.starts_at >= stored(start))
+    if filters.until is not None:
+        end = dt.datetime.combine(filters.until + dt.timedelta(days=1), dt.time(), local)
+        query = query.where(Interview.starts_at < stored(end))
+    total = query.count()
+    pages = max(1, -(-total // PAGE_SIZE))
+    rows = list(
+        query.select_extend(Candidate)
+        .switch(Interview)
+        .join(Candidate)
+        .order_by(Interview.starts_at, Interview.id)
+        .paginate(min(page, pages), PAGE_SIZE)
+    )
+    return AgendaPage(_entries(rows), min(page, pages), pages, total)
+
+
+def positions_for(user: User) -> list[tuple[int, str]]:
+    """The positions of the interviews `user` may see, to narrow a list or a search to one."""
+    query = visible_to(
+        user, Interview.select(Interview.position).where(Interview.position.is_null(False))
+    )
+    chosen = Position.select(Position.id, Position.title).where(Position.id.in_(query))
+    return [(p.id, str(p.title)) for p in chosen.order_by(Position.title)]
+
+
+def interviewers_for(user: User) -> list[tuple[int, str]]:
+    """Who sits on the interviews `user` may see, to narrow the list to one of them."""
+    seen = visible_to(user, Interview.select(Interview.id))
+    people = (
+        User.select(User.id, User.name, User.email)
+        .join(InterviewParticipant)
+        .where(InterviewParticipant.interview.in_(seen) & (User.role != Role.COMPLIANCE))
+        .distinct()
+        .order_by(User.name, User.email)
+    )
+    return [(u.id, str(u.name or u.email)) for u in people]

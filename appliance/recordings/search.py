@@ -146,15 +146,6 @@ def _recordings(user: User, filters: Filters) -> list[tuple[int, str]]:
     return [(int(row[0]), str(row[1])) for row in cursor.fetchall()]
 
 
-def positions_for(user: User) -> list[tuple[int, str]]:
-    """The positions of the interviews `user` may review, to narrow a search to one."""
-    query = visible_to(
-        user, Interview.select(Interview.position).where(Interview.position.is_null(False))
-    )
-    chosen = Position.select(Position.id, Position.title).where(Position.id.in_(query))
-    return [(p.id, str(p.title)) for p in chosen.order_by(Position.title)]
-
-
 def _matching_segments(
     runtime: Runtime, recordings: list[tuple[int, str]], query: Query
 ) -> tuple[dict[int, list[int]], dict[int, bytes]]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from litestar import Request, get, post
 from litestar.exceptions import PermissionDeniedException
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
 from appliance.core.errors import ApplianceError
@@ -21,7 +22,15 @@ from appliance.interview import consent
 from appliance.recordings.review import latest_recording
 from appliance.staff.roles import is_hiring
 from appliance.web.access import HIRING, PANEL
-from appliance.web.pages import AppRuntime, FormData, actor, current_user, page, see_other
+from appliance.web.pages import (
+    AppRuntime,
+    FormData,
+    actor,
+    current_user,
+    optional_int,
+    page,
+    see_other,
+)
 from appliance.web.threads import in_thread
 
 
@@ -33,6 +42,7 @@ class InterviewRow:
     panel: str
     status: str
     recorded: bool
+    position: str
 
 
 def _local(moment: dt.datetime, timezone: str) -> str:
@@ -48,8 +58,41 @@ def _visible(user: User, interview_id: int) -> Interview:
 
 @get("/interviews", opt=PANEL, include_in_schema=False)
 @in_thread
-def interviews_page(request: Request[Any, Any, Any]) -> Template:
+def interviews_page(
+    request: Request[Any, Any, Any],
+    position: FromQuery[str] = "",
+    status: FromQuery[str] = "",
+    interviewer: FromQuery[str] = "",
+    since: FromQuery[str | None] = None,
+    until: FromQuery[str] = "",
+    page_number: Annotated[str, QueryParameter(name="page")] = "1",
+) -> Template:
+    """The interviews the user may see, a page at a time. Until the user sets a start date,
+    the list begins 30 days ago."""
     user = current_user(request)
+    if since is None:
+        recent = dt.datetime.now(zone(user.timezone)).date() - dt.timedelta(days=30)
+        since = recent.isoformat()
+    form = {
+        "position": position,
+        "status": status,
+        "interviewer": interviewer,
+        "since": since,
+        "until": until,
+    }
+    try:
+        filters = agenda.Filters(
+            optional_int(position),
+            status,
+            optional_int(interviewer),
+            _date(since, "from"),
+            _date(until, "to"),
+        )
+        listed = agenda.listing(user, filters, optional_int(page_number) or 1, user.timezone)
+    except ApplianceError as exc:
+        listed, problem = agenda.AgendaPage([], 1, 1, 0), str(exc)
+    else:
+        problem = ""
     rows = [
         InterviewRow(
             entry.interview_id,
@@ -58,10 +101,33 @@ def interviews_page(request: Request[Any, Any, Any]) -> Template:
             ", ".join(entry.panel),
             entry.status,
             entry.recorded,
+            entry.position,
         )
-        for entry in agenda.agenda_for(user)
+        for entry in listed.entries
     ]
-    return page("interviews.html", request, rows=rows, timezone=user.timezone)
+    return page(
+        "interviews.html",
+        request,
+        400 if problem else 200,
+        rows=rows,
+        listed=listed,
+        timezone=user.timezone,
+        form=form,
+        query=urlencode(form),
+        positions=agenda.positions_for(user),
+        interviewers=agenda.interviewers_for(user),
+        statuses=agenda.STATUSES,
+        problem=problem,
+    )
+
+
+def _date(text: str, name: str) -> dt.date | None:
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ApplianceError(f"the {name} date is not a date (YYYY-MM-DD)") from None
 
 
 def _interview_page(

@@ -10,6 +10,7 @@ from litestar import Request, get
 from litestar.params import FromQuery
 from litestar.response import Template
 
+from appliance.hiring import agenda
 from appliance.recordings import search
 from appliance.web.access import PANEL
 from appliance.web.pages import AppRuntime, actor, current_user, page
@@ -60,7 +61,7 @@ def search_page(
         request,
         400 if problem else 200,
         form=form,
-        positions=search.positions_for(user),
+        positions=agenda.positions_for(user),
         results=results,
         problem=problem,
     )

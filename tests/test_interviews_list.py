@@ -1,0 +1,72 @@
+"""The interviews list: filters by position, status, interviewer and dates, a page at a time,
+older interviews reachable rather than dropped; each viewer sees only what they may."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from appliance.db.models import Candidate, Interview, InterviewParticipant, Position
+from appliance.runtime import Runtime
+from tests.conftest import make_user, sign_in
+
+
+def _count(page: str) -> int:
+    match = re.search(r"(\d+) interviews?", page)
+    assert match, page
+    return int(match.group(1))
+
+
+def test_filters_and_pages(runtime: Runtime, client: TestClient[Litestar]) -> None:
+    make_user(runtime, "recruiter")
+    ana = make_user(runtime, "interviewer", "ana@example.com")
+    ben = make_user(runtime, "interviewer", "ben@example.com")
+    backend = Position.create(title="Backend engineer")
+    design = Position.create(title="Designer")
+    today = dt.datetime.now().replace(hour=10, minute=0, second=0, microsecond=0)
+    for n in range(120):  # one a day, from 100 days ago to 19 days ahead
+        starts = today - dt.timedelta(days=100 - n)
+        candidate = Candidate.create(name=f"Person {n:03d}", email=f"p{n}@example.com")
+        interview = Interview.create(
+            candidate=candidate,
+            position=backend if n % 2 else design,
+            starts_at=starts,
+            ends_at=starts + dt.timedelta(hours=1),
+            status="cancelled" if n % 10 == 0 else ("completed" if n < 100 else "scheduled"),
+        )
+        InterviewParticipant.create(interview=interview, user=ana if n % 3 else ben)
+
+    assert sign_in(client, "recruiter@example.com") == 303
+    recent = client.get("/interviews").text
+    assert _count(recent) == 50  # from 30 days ago: days 70 to 119
+    assert "Person 069" not in recent and "Person 070" in recent
+    everything = client.get("/interviews?since=").text
+    assert _count(everything) == 120 and "page 1 of 3" in everything
+    assert "Person 000" in everything and "Person 050" not in everything
+    last = client.get("/interviews?since=&page=3").text
+    assert "Person 119" in last and "Person 099" not in last and "Next page" not in last
+    assert "page 3 of 3" in client.get("/interviews?since=&page=99").text
+
+    narrowed = client.get(
+        f"/interviews?since=&position={backend.id}&status=completed&interviewer={ben.id}"
+    ).text
+    expected = [n for n in range(100) if n % 2 and n % 10 and n % 3 == 0]
+    assert _count(narrowed) == len(expected)
+    assert all(f"Person {n:03d}" in narrowed for n in expected)
+    day = (today - dt.timedelta(days=50)).date().isoformat()
+    one_day = client.get(f"/interviews?since={day}&until={day}").text
+    assert _count(one_day) == 1 and "Person 050" in one_day
+
+    for bad in ("since=yesterday", "until=2026-13-01", "status=lost", "position=x", "page=-2"):
+        response = client.get(f"/interviews?{bad}")
+        assert response.status_code == 400, bad
+        assert "Traceback" not in response.text
+
+    client.cookies.clear()
+    assert sign_in(client, "ben@example.com") == 303
+    own = client.get("/interviews?since=").text
+    assert _count(own) == len([n for n in range(120) if n % 3 == 0])
+    assert "Person 001" not in own

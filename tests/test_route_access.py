@@ -75,6 +75,8 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/api/candidates/{candidate_id:int}/decisions"): {A, R, Role.INTERVIEWER},
     ("POST", "/api/candidates/{candidate_id:int}/decisions"): {A, R, Role.INTERVIEWER},
     ("POST", "/positions/{position_id:int}/manager"): HIRING,
+    ("GET", "/calibration"): HIRING,
+    ("GET", "/calibration.csv"): HIRING,
     ("GET", "/search"): {A, R, Role.INTERVIEWER},
     ("GET", "/api/recordings/{recording_id:int}/comments"): {A, R, Role.INTERVIEWER},
     ("POST", "/api/recordings/{recording_id:int}/comments"): {A, R, Role.INTERVIEWER},

@@ -37,6 +37,7 @@ from appliance.runtime import Runtime
 from appliance.web.access import access_guard, public
 from appliance.web.routes import (
     audit,
+    calibration,
     candidate_link,
     candidates,
     debrief,
@@ -75,6 +76,7 @@ ROUTE_MODULES = (
     review,
     scorecards,
     debrief,
+    calibration,
     search,
     room,
     tls,

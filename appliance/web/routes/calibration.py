@@ -1,0 +1,63 @@
+"""The calibration report for administrators and recruiters: each interviewer's scores against
+the panel's on the same candidates (evaluation/calibration.py), as a page and as CSV."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from litestar import Request, Response, get
+from litestar.params import FromQuery
+from litestar.response import Template
+
+from appliance.core.errors import ApplianceError
+from appliance.evaluation import calibration
+from appliance.hiring import positions
+from appliance.web.access import HIRING
+from appliance.web.pages import optional_int, page
+from appliance.web.threads import in_thread
+
+
+def _date(text: str, name: str) -> dt.date | None:
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ApplianceError(f"the {name} date is not a date (YYYY-MM-DD)") from None
+
+
+def _report(position: str, since: str, until: str) -> calibration.Report:
+    return calibration.report(optional_int(position), _date(since, "from"), _date(until, "to"))
+
+
+@get("/calibration", opt=HIRING, include_in_schema=False)
+@in_thread
+def calibration_page(
+    request: Request[Any, Any, Any],
+    position: FromQuery[str] = "",
+    since: FromQuery[str] = "",
+    until: FromQuery[str] = "",
+) -> Template:
+    form = {"position": position, "since": since, "until": until}
+    return page(
+        "calibration.html",
+        request,
+        report=_report(position, since, until),
+        form=form,
+        positions=positions.list_positions(),
+        minimum=calibration.MIN_COMPARISONS,
+        lean=calibration.LEAN,
+    )
+
+
+@get("/calibration.csv", opt=HIRING, include_in_schema=False)
+@in_thread
+def calibration_csv(
+    position: FromQuery[str] = "", since: FromQuery[str] = "", until: FromQuery[str] = ""
+) -> Response[str]:
+    return Response(
+        calibration.as_csv(_report(position, since, until)),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": 'attachment; filename="calibration.csv"'},
+    )

@@ -18,7 +18,7 @@ from appliance.core.errors import ApplianceError
 from appliance.core.liveness import HEARTBEAT_SECONDS, heartbeat_path
 from appliance.evaluation import reminders
 from appliance.hiring import mailer, notifications, scheduling
-from appliance.recordings import filing, rendition, retention, transcription
+from appliance.recordings import composite_jobs, filing, rendition, retention, transcription
 from appliance.recordings.live_transcription import WINDOW_SECONDS, LiveTranscription
 from appliance.recordings.store import get_recording
 from appliance.runtime import Runtime
@@ -194,6 +194,30 @@ class TrackFollowing(threading.Thread):
         self.runner.live.stop()
 
 
+class CompositeRunner(threading.Thread):
+    """Makes the single-file exports asked for on review pages, one at a time, oldest first
+    (recordings/composite_jobs.py); at start, jobs a stop interrupted are queued again."""
+
+    def __init__(self, runtime: Runtime, interval: float = 2.0) -> None:
+        super().__init__(name="composite", daemon=True)
+        self.runtime = runtime
+        self.interval = interval
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        try:
+            composite_jobs.resume_interrupted(self.runtime)
+        except Exception:
+            logger.exception("requeueing interrupted composite jobs failed")
+        while not self.stopping.wait(self.interval):
+            try:
+                job = composite_jobs.next_job()
+                if job is not None:
+                    composite_jobs.run(self.runtime, job)
+            except Exception:  # the next job still runs; this one stays as it was left
+                logger.exception("a composite job failed")
+
+
 class Heartbeat(threading.Thread):
     """Tells systemd the worker is ready, then alive while every one of its threads is; and
     says so in the data dir for the web process's health report."""
@@ -241,10 +265,11 @@ def run(runtime: Runtime) -> None:
     lower_priority()
     huey = build_queue(runtime)
     runner = TranscriptionRunner(runtime)
-    threads: list[SpoolIngester | TranscriptionRunner | TrackFollowing] = [
+    threads: list[SpoolIngester | TranscriptionRunner | TrackFollowing | CompositeRunner] = [
         SpoolIngester(runtime),
         runner,
         TrackFollowing(runner),
+        CompositeRunner(runtime),
     ]
     for thread in threads:
         thread.start()

@@ -545,6 +545,26 @@ class TranscriptionJob(BaseModel):
     recording_id: int
 
 
+class CompositeJob(BaseModel):
+    """Composing a recording's tracks into one playable file (recordings/composite.py):
+    requested from the review page, made by the worker at low priority."""
+
+    id = peewee.AutoField()
+    recording = peewee.ForeignKeyField(
+        Recording, unique=True, backref="composite_jobs", on_delete="CASCADE"
+    )
+    status = peewee.CharField(max_length=16, default="queued")  # queued, running, done, failed
+    progress = peewee.FloatField(default=0.0)  # 0..1 of the recording's length
+    error = peewee.TextField(default="")
+    requested_by = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL")
+    queued_at = peewee.DateTimeField(default=utcnow)
+    started_at = peewee.DateTimeField(null=True)
+    finished_at = peewee.DateTimeField(null=True)
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    recording_id: int
+    requested_by_id: int | None
+
+
 class AuditEntry(BaseModel):
     seq = peewee.IntegerField(primary_key=True)
     at = peewee.CharField(max_length=32)
@@ -593,6 +613,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     AuditEntry,
     AuditCheckpoint,
     TranscriptionJob,
+    CompositeJob,
     AvailabilityRule,
     TimeOff,
     InterviewType,

@@ -163,8 +163,11 @@ def answer(
     object_id: str,
     range_header: str | None,
     now: float | None = None,
+    action: str = "recording.view",
+    every_request: bool = False,
 ) -> Answer:
-    """The bytes of one recording blob a player asked for; audited once per viewing."""
+    """The bytes of one recording blob a player asked for; audited once per viewing (or, with
+    `every_request`, each time: a download)."""
     blob = _readable_blob(recording_id, object_id)
     reader = unaudited_reader(runtime, blob)
     try:
@@ -179,10 +182,12 @@ def answer(
     except BaseException:
         reader.close()
         raise
-    if viewings.first(viewer, blob.object_id, time.monotonic() if now is None else now):
+    if every_request or viewings.first(
+        viewer, blob.object_id, time.monotonic() if now is None else now
+    ):
         runtime.audit.record(
             viewer,
-            "recording.view",
+            action,
             f"recording:{recording_id}",
             {"object": blob.object_id, "participant": blob.participant_identity},
         )

@@ -25,6 +25,7 @@ from appliance.db.migrations import (
     m0009_comments,
     m0010_search_index,
     m0011_decisions,
+    m0012_composite_jobs,
 )
 
 Migration = Callable[[peewee.Database, SchemaMigrator], None]
@@ -41,6 +42,7 @@ MIGRATIONS: list[Migration] = [
     m0009_comments.apply,
     m0010_search_index.apply,
     m0011_decisions.apply,
+    m0012_composite_jobs.apply,
 ]
 LATEST = len(MIGRATIONS)
 

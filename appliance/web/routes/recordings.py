@@ -15,11 +15,11 @@ from litestar.response import Redirect, Stream, Template
 from appliance.asr_onnx.transcript import FORMATS
 from appliance.db.models import User
 from appliance.hiring.scheduling import may_see
-from appliance.recordings import playback, transcription
+from appliance.recordings import composite_jobs, playback, transcription
 from appliance.recordings.listing import recent_recordings
 from appliance.recordings.store import get_recording
 from appliance.web.access import HIRING, PANEL
-from appliance.web.pages import AppRuntime, actor, page, see_other
+from appliance.web.pages import AppRuntime, actor, current_user, page, see_other
 from appliance.web.threads import in_thread
 
 MEDIA_TYPES = {
@@ -127,9 +127,13 @@ def recording_media(
     except playback.RangeNotSatisfiable as exc:
         headers["content-range"] = f"bytes */{exc.size}"
         return Response(b"", status_code=416, headers=headers)
+    return _media_response(played, headers, "inline")
+
+
+def _media_response(played: playback.Answer, headers: dict[str, str], disposition: str) -> Stream:
     if played.range is not None:
         headers["content-range"] = played.range.content_range(played.size)
-    headers["content-disposition"] = f'inline; filename="{played.filename}"'
+    headers["content-disposition"] = f'{disposition}; filename="{played.filename}"'
     # Declared up front: a stream a damaged chunk cuts short fails on the client, visibly.
     headers["content-length"] = str(played.length)
     return Stream(
@@ -138,6 +142,65 @@ def recording_media(
         media_type=played.media_type,
         headers=headers,
     )
+
+
+@get("/api/recordings/{recording_id:int}/composite", opt=PANEL, tags=["recordings"])
+@in_thread
+def api_composite_status(
+    request: Request[Any, Any, Any], recording_id: FromPath[int]
+) -> composite_jobs.JobView:
+    """The single-file export: whether it is queued, being made (with progress), made (its
+    size) or failed (why)."""
+    _check_reviewer(request, recording_id)
+    return composite_jobs.status(recording_id)
+
+
+@post("/api/recordings/{recording_id:int}/composite", opt=PANEL, tags=["recordings"])
+@in_thread
+def api_request_composite(
+    request: Request[Any, Any, Any], runtime: AppRuntime, recording_id: FromPath[int]
+) -> composite_jobs.JobView:
+    """Ask for the single playable file of the recording: every participant in a grid, the
+    mixed audio and the transcript as subtitles. The worker makes it at low priority."""
+    _check_reviewer(request, recording_id)
+    return composite_jobs.request(runtime, current_user(request), recording_id)
+
+
+@post("/recordings/{recording_id:int}/composite", opt=PANEL, include_in_schema=False)
+@in_thread
+def request_composite(
+    request: Request[Any, Any, Any], runtime: AppRuntime, recording_id: FromPath[int]
+) -> Redirect:
+    _check_reviewer(request, recording_id)
+    composite_jobs.request(runtime, current_user(request), recording_id)
+    interview_id = get_recording(recording_id).interview_id
+    return see_other(f"/interviews/{interview_id}/review#export")
+
+
+@get("/recordings/{recording_id:int}/composite.webm", opt=PANEL, include_in_schema=False)
+@in_thread
+def download_composite(
+    request: Request[Any, Any, Any], runtime: AppRuntime, recording_id: FromPath[int]
+) -> Response[Any]:
+    """The single-file export, decrypted as it is sent; every download is audited."""
+    _check_reviewer(request, recording_id)
+    blob = composite_jobs.download_blob(recording_id)
+    headers = {"accept-ranges": "bytes", "cache-control": "private, no-store"}
+    try:
+        played = playback.answer(
+            runtime,
+            request.app.state.viewings,
+            actor(request),
+            recording_id,
+            str(blob.object_id),
+            request.headers.get("range"),
+            action="recording.download",
+            every_request=True,
+        )
+    except playback.RangeNotSatisfiable as exc:
+        headers["content-range"] = f"bytes */{exc.size}"
+        return Response(b"", status_code=416, headers=headers)
+    return _media_response(played, headers, "attachment")
 
 
 @get("/recordings", opt=HIRING, include_in_schema=False)

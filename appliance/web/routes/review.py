@@ -19,7 +19,7 @@ from appliance.hiring import agenda
 from appliance.hiring.candidates import display_name
 from appliance.hiring.scheduling import may_see
 from appliance.interview.live_room import KitView, kit_view
-from appliance.recordings import comments, review
+from appliance.recordings import comments, composite_jobs, review
 from appliance.recordings.comments import CommentView
 from appliance.recordings.store import get_recording
 from appliance.web.access import PANEL
@@ -54,9 +54,10 @@ def _review_page(
     interview = agenda.get_interview(interview_id)
     user = _check_reviewer(request, interview.id)
     shown = review.review(runtime, actor(request), interview)
-    remarks = []
+    remarks, made = [], None
     if shown.recording is not None and shown.tiles:
         remarks = comments.thread(runtime, shown.recording.id)
+        made = composite_jobs.status(shown.recording.id)
     return page(
         "review.html",
         request,
@@ -70,6 +71,7 @@ def _review_page(
         recommendations=scorecards.RECOMMENDATIONS,
         scorecard_error=error,
         form=form,
+        composite=made,
     )
 
 

@@ -1,0 +1,285 @@
+"""The single-file export: every participant's track composed into one WebM (a grid of named
+tiles, the mixed audio, the transcript as WebVTT subtitles), sealed, made seekable, downloaded
+with each download audited, erased with the recording; a job killed halfway or a full disk
+leaves no half file behind."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from appliance.asr_onnx.transcript import Segment, Transcript
+from appliance.db.database import utcnow
+from appliance.db.models import (
+    AuditEntry,
+    CompositeJob,
+    Interview,
+    InterviewParticipant,
+    Recording,
+    RecordingBlob,
+)
+from appliance.hiring.candidates import CandidateFields, create_candidate
+from appliance.recordings import composite, composite_jobs, transcription
+from appliance.recordings.erasure import erase_candidate
+from appliance.recordings.seekable import scan
+from appliance.recordings.store import BlobSpec, seal_blob, start_recording
+from appliance.runtime import Runtime
+from tests.conftest import api_headers, make_user, post_form, sign_in
+from tests.support.live_media import Encoded, mux_live, speech_packets, video_packets
+
+SIZE = (320, 240)
+
+
+def _tone(hz: float, seconds: float) -> np.ndarray:
+    t = np.arange(int(seconds * 16000)) / 16000
+    return (0.3 * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+
+
+def _track(offset: float, seconds: float, hz: float) -> bytes:
+    """A participant's track as the SFU records it: VP8 and Opus from `offset` on the room's
+    clock, the audio a steady tone."""
+    moved = [
+        Encoded(p.kind, p.pts_ms + int(offset * 1000), p.data, p.keyframe)
+        for p in video_packets("libvpx", seconds, SIZE)
+    ]
+    return mux_live("webm", "vp8", moved + speech_packets(_tone(hz, seconds), offset), SIZE)
+
+
+def _recording(runtime: Runtime, seconds: float = 4.0) -> Recording:
+    """Una (300 Hz) from the start, Alex (1000 Hz) from 2 s, both to `seconds`; transcribed."""
+    candidate = create_candidate(runtime.audit, "t", CandidateFields("Alex", "alex@example.com"))
+    now = utcnow()
+    interview = Interview.create(candidate=candidate, starts_at=now, ends_at=now)
+    una = make_user(runtime, "interviewer", "una@example.com")
+    InterviewParticipant.create(interview=interview, user=una)
+    recording = start_recording(runtime, interview)
+    for identity, offset, hz in ((f"staff-{una.id}", 0.0, 300.0), ("candidate", 2.0, 1000.0)):
+        spec = BlobSpec(identity, "media", f"{identity}.webm", "video/webm")
+        seal_blob(runtime, "sfu", recording, spec, [_track(offset, seconds - offset, hz)])
+    recording.status, recording.ended_at = "complete", recording.started_at
+    recording.save()
+    transcription.store_transcript(
+        runtime,
+        recording,
+        Transcript(
+            "en",
+            seconds,
+            [
+                Segment(0.5, 1.5, "Tell me about it.", speaker="una@example.com"),
+                Segment(2.5, 3.5, "Gladly.", speaker="Alex"),
+            ],
+            "test",
+        ),
+    )
+    return recording
+
+
+def _peak_hz(samples: np.ndarray, rate: int) -> float:
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
+    return float(np.argmax(spectrum) * rate / len(samples))
+
+
+def _blank_tile(image: np.ndarray, column: int) -> bool:
+    """Whether the tile at `column` shows the dark "not on camera" picture (45, 50, 60)."""
+    tile = image[: 480 - composite.LABEL_HEIGHT, column * 640 : (column + 1) * 640]
+    return bool(np.abs(tile.mean(axis=(0, 1)) - (45, 50, 60)).max() < 12)
+
+
+def test_the_composite_plays_every_participant_with_mixed_audio_and_subtitles(
+    runtime: Runtime, client: TestClient[Litestar]
+) -> None:
+    recording = _recording(runtime)
+    assert sign_in(client, "una@example.com") == 303
+    headers = api_headers(client)
+    url = f"/api/recordings/{recording.id}/composite"
+    assert client.get(url).json()["status"] == "none"
+    missing = client.get(f"/recordings/{recording.id}/composite.webm")
+    assert missing.status_code == 400 and "make one first" in missing.text
+    asked = client.post(url, headers=headers)
+    assert asked.status_code == 201 and asked.json()["status"] == "queued"
+    assert client.post(url, headers=headers).json()["status"] == "queued"  # asked twice: one job
+    job = composite_jobs.next_job()
+    assert job is not None
+    composite_jobs.run(runtime, job)
+    state = client.get(url).json()
+    assert state["status"] == "done" and state["progress"] == 1.0 and state["bytes"] > 0
+    page = client.get(f"/interviews/{recording.interview_id}/review").text
+    assert "Download the file" in page and "Ready:" in page
+
+    download = client.get(f"/recordings/{recording.id}/composite.webm")
+    assert download.status_code == 200
+    assert download.headers["content-disposition"].startswith("attachment")
+    data = download.content
+    assert len(data) == state["bytes"]
+    assert scan(io.BytesIO(data)).seekable  # Cues, Duration, a Segment of known size
+
+    container = av.open(io.BytesIO(data))
+    kinds = {s.type: s.codec_context.name for s in container.streams if s.codec_context}
+    assert kinds == {"video": "vp8", "audio": "opus", "subtitle": "webvtt"}
+    assert (container.streams.video[0].width, container.streams.video[0].height) == (1280, 480)
+    frames = {}
+    for frame in container.decode(video=0):
+        for moment in (1.0, 3.0):
+            if moment not in frames and frame.time >= moment:
+                frames[moment] = frame.to_ndarray(format="rgb24")
+    assert not _blank_tile(frames[1.0], 0) and _blank_tile(frames[1.0], 1)  # Alex joins at 2 s
+    assert not _blank_tile(frames[3.0], 1)
+    container.seek(0)
+    sound = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(audio=0)]).astype(
+        np.float32
+    )
+    rate = 48000
+    assert abs(_peak_hz(sound[int(0.5 * rate) : int(1.5 * rate)], rate) - 300) < 5
+    later = sound[int(2.5 * rate) : int(3.5 * rate)]
+    spectrum = np.abs(np.fft.rfft(later))
+    assert spectrum[1000] > 10 * np.median(spectrum) and spectrum[300] > 10 * np.median(spectrum)
+    container.seek(0)
+    cues = [bytes(p).decode() for p in container.demux(subtitles=0) if p.size]
+    assert cues == ["una@example.com: Tell me about it.", "Alex: Gladly."]
+
+    client.get(f"/recordings/{recording.id}/composite.webm", headers={"range": "bytes=0-99"})
+    downloads = AuditEntry.select().where(AuditEntry.action == "recording.download")
+    assert downloads.count() == 2 and all(e.actor == "una@example.com" for e in downloads)
+    assert AuditEntry.select().where(AuditEntry.action == "composite.request").count() == 1
+
+    erase_candidate(runtime, "test", recording.interview.candidate_id, "asked")
+    assert not RecordingBlob.select().where(RecordingBlob.kind == composite.KIND).exists()
+    assert client.get(f"/recordings/{recording.id}/composite.webm").status_code == 410
+
+
+def test_only_reviewers_ask_for_or_download_it(
+    runtime: Runtime, client: TestClient[Litestar]
+) -> None:
+    recording = _recording(runtime, seconds=2.5)
+    make_user(runtime, "interviewer", "ivo@example.com")
+    assert sign_in(client, "ivo@example.com") == 303
+    url = f"/api/recordings/{recording.id}/composite"
+    assert client.post(url, headers=api_headers(client)).status_code == 403
+    assert client.get(f"/recordings/{recording.id}/composite.webm").status_code == 403
+    assert CompositeJob.select().count() == 0
+    client.cookies.clear()
+    assert sign_in(client, "una@example.com") == 303
+    asked = post_form(client, f"/recordings/{recording.id}/composite", {})
+    assert asked.status_code == 303 and asked.headers["location"].endswith("#export")
+    Recording.update(status="recording").execute()
+    busy = composite_jobs.next_job()
+    assert busy is not None
+    composite_jobs.run(runtime, busy)
+    failed = client.get(url).json()
+    assert failed["status"] == "failed" and "not finished" in failed["error"]
+
+
+def _blob_files(runtime: Runtime) -> set[str]:
+    return {p.name for p in runtime.config.blob_dir.rglob("*") if p.is_file()}
+
+
+def test_a_job_killed_halfway_starts_again_and_offers_no_half_file(
+    runtime: Runtime, client: TestClient[Litestar]
+) -> None:
+    recording = _recording(runtime, seconds=40.0)
+    before = _blob_files(runtime)
+    user = make_user(runtime, "admin", "root@example.com")
+    composite_jobs.request(runtime, user, recording.id)
+    script = (
+        "import sys; from pathlib import Path;"
+        "from appliance.core.config import load_config;"
+        "from appliance.runtime import open_runtime;"
+        "from appliance.recordings import composite_jobs;"
+        "rt = open_runtime(load_config(Path(sys.argv[1]), environ={}));"
+        "composite_jobs.run(rt, composite_jobs.next_job())"
+    )
+    worker = subprocess.Popen([sys.executable, "-c", script, str(runtime.config.data_dir)])
+    try:
+        deadline = time.monotonic() + 120
+        while (
+            not RecordingBlob.select()
+            .where(RecordingBlob.kind == composite.FIRST_PASS_KIND)
+            .exists()
+        ):
+            assert worker.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(0.5)  # writing the first pass
+        worker.send_signal(signal.SIGKILL)
+    finally:
+        worker.wait()
+    assert CompositeJob.get().status == "running"  # as the killed worker left it
+    assert client.get("/healthz").status_code in (200, 503)
+    assert composite.composite_of(recording) is None
+    assert sign_in(client, "root@example.com") == 303
+    assert client.get(f"/recordings/{recording.id}/composite.webm").status_code == 400
+
+    assert composite_jobs.resume_interrupted(runtime) == 1
+    assert _blob_files(runtime) == before  # the half-written pass is gone from the disk
+    job = composite_jobs.next_job()
+    assert job is not None
+    composite_jobs.run(runtime, job)
+    assert CompositeJob.get().status == "done"
+    made = composite.composite_of(recording)
+    assert made is not None
+    assert _blob_files(runtime) == before | {f"{made.object_id}.sealed"}
+    assert (
+        len(client.get(f"/recordings/{recording.id}/composite.webm").content)
+        == made.plaintext_bytes
+    )
+
+
+@contextlib.contextmanager
+def _small_disk(path: Path, size: str) -> Iterator[None]:
+    path.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def test_a_full_disk_fails_the_job_clearly_and_keeps_nothing(
+    runtime: Runtime, client: TestClient[Litestar]
+) -> None:
+    blobs = runtime.config.blob_dir
+    saved = {p.relative_to(blobs): p.read_bytes() for p in blobs.rglob("*") if p.is_file()}
+    with _small_disk(blobs, "4m"):
+        for name, data in saved.items():  # what was there before moves onto the small disk
+            (blobs / name).parent.mkdir(parents=True, exist_ok=True)
+            (blobs / name).write_bytes(data)
+        recording = _recording(runtime, seconds=20.0)
+        before = _blob_files(runtime)
+        filler = blobs / "filler"
+        free = os.statvfs(blobs).f_bavail * os.statvfs(blobs).f_frsize
+        filler.write_bytes(b"\0" * max(0, free - 64 * 1024))
+        user = make_user(runtime, "admin", "root@example.com")
+        composite_jobs.request(runtime, user, recording.id)
+        job = composite_jobs.next_job()
+        assert job is not None
+        composite_jobs.run(runtime, job)
+        failed = CompositeJob.get()
+        assert failed.status == "failed" and failed.error.startswith("the disk is full")
+        assert _blob_files(runtime) == before | {"filler"}
+        assert (
+            not RecordingBlob.select()
+            .where(RecordingBlob.kind.in_([composite.KIND, composite.FIRST_PASS_KIND]))
+            .exists()
+        )
+        filler.unlink()
+        composite_jobs.request(runtime, user, recording.id)
+        again = composite_jobs.next_job()
+        assert again is not None
+        composite_jobs.run(runtime, again)
+        assert CompositeJob.get().status == "done"

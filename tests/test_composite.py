@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import signal
 import subprocess
@@ -26,17 +27,23 @@ from appliance.db.database import utcnow
 from appliance.db.models import (
     AuditEntry,
     CompositeJob,
+    Consent,
+    Decision,
     Interview,
     InterviewParticipant,
     Recording,
     RecordingBlob,
+    Scorecard,
+    ScorecardVersion,
+    User,
 )
 from appliance.hiring.candidates import CandidateFields, create_candidate
-from appliance.recordings import composite, composite_jobs, transcription
+from appliance.recordings import bundle, composite, composite_jobs, transcription
 from appliance.recordings.erasure import erase_candidate
 from appliance.recordings.seekable import scan
 from appliance.recordings.store import BlobSpec, seal_blob, start_recording
 from appliance.runtime import Runtime
+from appliance.storage.recipients import generate_identity
 from tests.conftest import api_headers, make_user, post_form, sign_in
 from tests.support.live_media import Encoded, mux_live, speech_packets, video_packets
 
@@ -283,3 +290,38 @@ def test_a_full_disk_fails_the_job_clearly_and_keeps_nothing(
         assert again is not None
         composite_jobs.run(runtime, again)
         assert CompositeJob.get().status == "done"
+
+
+def test_the_compliance_bundle_carries_the_composite_and_the_decision_when_asked(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    recording = _recording(runtime, seconds=3.0)
+    interview = recording.interview
+    Consent.create(interview=interview, kind="recording", granted=True, text_shown="NOTICE")
+    una = User.get(User.email == "una@example.com")
+    card = Scorecard.create(
+        interview=interview, author=una, submitted_at=utcnow(), version=1, recommendation="yes"
+    )
+    ScorecardVersion.create(scorecard=card, number=1, content='{"summary": "SUMMARY"}')
+    Decision.create(candidate=interview.candidate, outcome="advance", reason="REASON")
+    officer = generate_identity()
+
+    plain = tmp_path / "plain.bundle"
+    bundle.export(runtime, "officer", recording.id, officer.recipient, plain)
+    names = sorted(p.name for p in bundle.decrypt(plain, officer, tmp_path / "a"))
+    assert [n.rsplit("-", 1)[-1] for n in names] == ["candidate.webm", "transcript.json", "1.webm"]
+    assert composite.composite_of(recording) is None  # not made unless asked for
+
+    full = tmp_path / "full.bundle"
+    report = bundle.export(
+        runtime, "officer", recording.id, officer.recipient, full, with_composite=True
+    )
+    assert report.blobs == 5  # two tracks, the transcript, the composite, the record
+    files = {p.name.split("-", 2)[-1]: p for p in bundle.decrypt(full, officer, tmp_path / "b")}
+    assert av.open(str(files[f"interview-{interview.id}.webm"])).streams.video[0].width == 1280
+    record = json.loads(files["decision-record.json"].read_text())
+    assert record["consents"][0]["text_shown"] == "NOTICE"
+    assert record["scorecards"][0]["versions"][0]["content"]["summary"] == "SUMMARY"
+    assert record["decisions"][0]["reason"] == "REASON"
+    assert record["candidate"]["name"] == "Alex"
+    assert b"REASON" not in full.read_bytes()  # sealed, like the recording

@@ -41,6 +41,12 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
     exp.add_argument("recording_id", type=int, metavar="RECORDING_ID")
     exp.add_argument("--recipient", required=True, help="a parley-recipient-v1:… string")
     exp.add_argument("--out", required=True, help="bundle file to create")
+    exp.add_argument(
+        "--composite",
+        action="store_true",
+        help="add the single playable file (made now if need be) and the decision's record: "
+        "consent answers, submitted scorecards and the decisions",
+    )
     exp.set_defaults(func=run_export)
 
     signer_help = "the appliance's signing.pub; refuse bundles signed by any other key"
@@ -128,7 +134,9 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     with opened(args) as runtime:
-        report = bundle.export(runtime, "cli", args.recording_id, args.recipient, Path(args.out))
+        report = bundle.export(
+            runtime, "cli", args.recording_id, args.recipient, Path(args.out), args.composite
+        )
     print(
         f"Wrote {args.out}: recording {report.recording_id}, {report.blobs} blobs, "
         f"{report.audit_entries} audit entries; signer {report.signer_fingerprint}"

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from appliance.core.errors import ApplianceError
 from appliance.db.database import utcnow
 from appliance.db.models import AuditCheckpoint, AuditEntry, Interview, RecordingBlob
-from appliance.recordings import rendition
+from appliance.recordings import composite, decision_record, rendition
 from appliance.recordings.store import READABLE_BLOBS, blob_store, get_recording
 from appliance.runtime import Runtime
 from appliance.storage import audit, keystore
@@ -49,6 +49,7 @@ MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 COPY_BLOCK = 1024 * 1024
+DERIVED = (rendition.KIND, composite.KIND, composite.FIRST_PASS_KIND, decision_record.KIND)
 
 
 class BundleInvalid(ApplianceError):
@@ -81,23 +82,41 @@ def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:
 
 
 def export(
-    runtime: Runtime, actor: str, recording_id: int, recipient: str, out: Path
+    runtime: Runtime,
+    actor: str,
+    recording_id: int,
+    recipient: str,
+    out: Path,
+    with_composite: bool = False,
 ) -> BundleReport:
-    """Write the bundle for `recording_id`, readable by `recipient` only; never overwrites."""
+    """Write the bundle for `recording_id`, readable by `recipient` only; never overwrites.
+    `with_composite` adds the single-file export (made now if it was not) and the record of the
+    decision: consent answers, submitted scorecards and the decisions."""
     parse_recipient(recipient)
     recording = get_recording(recording_id)
     if recording.status == "erased" or recording.key_id is None:
         raise ApplianceError(f"recording {recording_id} was erased; there is nothing to export")
     if out.exists():
         raise ApplianceError(f"{out} already exists; choose a new file name")
-    # Renditions are copies of tracks the bundle carries, remade from them at will.
+    writing = RecordingBlob.select().where(
+        (RecordingBlob.recording == recording)
+        & (RecordingBlob.status == "writing")
+        & RecordingBlob.kind.not_in(DERIVED)
+    )
+    if writing.exists():
+        raise ApplianceError(f"recording {recording_id} is still being written; export it later")
+    extra = []
+    if with_composite:
+        made = composite.composite_of(recording) or composite.make_composite(runtime, recording)
+        extra = [made.id, decision_record.seal_record(runtime, actor, recording).id]
+    # Renditions are copies of tracks the bundle carries, remade from them at will; the
+    # composite and the decision record come only when asked for.
     blobs = list(
         RecordingBlob.select().where(
-            (RecordingBlob.recording == recording) & (RecordingBlob.kind != rendition.KIND)
+            (RecordingBlob.recording == recording)
+            & (RecordingBlob.kind.not_in(DERIVED) | RecordingBlob.id.in_(extra))
         )
     )
-    if any(b.status == "writing" for b in blobs):
-        raise ApplianceError(f"recording {recording_id} is still being written; export it later")
     blobs = [b for b in blobs if b.status in READABLE_BLOBS]
     if not blobs:
         raise ApplianceError(f"recording {recording_id} has no blobs to export")

@@ -7,6 +7,8 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from appliance.db.models import User
 from appliance.runtime import Runtime, open_runtime
 from appliance.staff.accounts import create_user
 from appliance.web.app import create_app
+from tests.support.waiting import wait_for_http
 
 PASSWORD = "correct horse battery"
 
@@ -54,6 +57,24 @@ def runtime(config: Config, setup_url: str) -> Iterator[Runtime]:
 def client(runtime: Runtime) -> Iterator[TestClient[Litestar]]:
     with TestClient(app=create_app(runtime), base_url="http://127.0.0.1") as test_client:
         yield test_client
+
+
+@pytest.fixture
+def served(runtime: Runtime, tmp_path: Path) -> Iterator[str]:
+    """This test's data dir served by a real web process; yields its base URL."""
+    port = free_port()
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "APPLIANCE_WEB_PORT": str(port)}
+    data_dir = str(runtime.config.data_dir)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "appliance", "serve", "web", "--data-dir", data_dir], env=env
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{base}/healthz", time.monotonic() + 30)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def make_user(runtime: Runtime, role: str, email: str | None = None) -> User:

@@ -131,6 +131,7 @@ STAFF_PAGES = [
     "/admin/users",
     "/availability",
     "/outbox",
+    "/calibration",
     "/audit",
     "/account",
     "/admin/settings",

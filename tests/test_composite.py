@@ -45,24 +45,7 @@ from appliance.recordings.store import BlobSpec, seal_blob, start_recording
 from appliance.runtime import Runtime
 from appliance.storage.recipients import generate_identity
 from tests.conftest import api_headers, make_user, post_form, sign_in
-from tests.support.live_media import Encoded, mux_live, speech_packets, video_packets
-
-SIZE = (320, 240)
-
-
-def _tone(hz: float, seconds: float) -> np.ndarray:
-    t = np.arange(int(seconds * 16000)) / 16000
-    return (0.3 * np.sin(2 * np.pi * hz * t)).astype(np.float32)
-
-
-def _track(offset: float, seconds: float, hz: float) -> bytes:
-    """A participant's track as the SFU records it: VP8 and Opus from `offset` on the room's
-    clock, the audio a steady tone."""
-    moved = [
-        Encoded(p.kind, p.pts_ms + int(offset * 1000), p.data, p.keyframe)
-        for p in video_packets("libvpx", seconds, SIZE)
-    ]
-    return mux_live("webm", "vp8", moved + speech_packets(_tone(hz, seconds), offset), SIZE)
+from tests.support.live_media import participant_track
 
 
 def _recording(runtime: Runtime, seconds: float = 4.0) -> Recording:
@@ -75,7 +58,8 @@ def _recording(runtime: Runtime, seconds: float = 4.0) -> Recording:
     recording = start_recording(runtime, interview)
     for identity, offset, hz in ((f"staff-{una.id}", 0.0, 300.0), ("candidate", 2.0, 1000.0)):
         spec = BlobSpec(identity, "media", f"{identity}.webm", "video/webm")
-        seal_blob(runtime, "sfu", recording, spec, [_track(offset, seconds - offset, hz)])
+        track = participant_track(offset, seconds - offset, hz)
+        seal_blob(runtime, "sfu", recording, spec, [track])
     recording.status, recording.ended_at = "complete", recording.started_at
     recording.save()
     transcription.store_transcript(

@@ -5,11 +5,7 @@ seeks every tile to it."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,11 +34,10 @@ from appliance.hiring.hiring_team import add_member
 from appliance.recordings import ready, review, transcription
 from appliance.recordings.erasure import erase_candidate
 from appliance.runtime import Runtime
-from tests.conftest import PASSWORD, free_port, make_user, sign_in
+from tests.conftest import PASSWORD, make_user, sign_in
 from tests.support.accessibility import violations
 from tests.support.chromium import CHROMIUM, FLAGS
 from tests.support.recordings import two_person_recording
-from tests.support.waiting import wait_for_http
 
 SETTINGS = AsrConfig(device="cpu", threads=2)
 
@@ -171,24 +166,6 @@ def test_the_page_says_what_is_missing(
     erase_candidate(runtime, "recruiter@example.com", recording.interview.candidate_id, "request")
     gone = client.get(url)
     assert gone.status_code == 410 and "erased" in gone.text
-
-
-@pytest.fixture
-def served(runtime: Runtime, tmp_path: Path) -> Iterator[str]:
-    """This test's data dir served by a real web process; yields its base URL."""
-    port = free_port()
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "APPLIANCE_WEB_PORT": str(port)}
-    data_dir = str(runtime.config.data_dir)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "appliance", "serve", "web", "--data-dir", data_dir], env=env
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{base}/healthz", time.monotonic() + 30)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def _until(page: Page, every_tile: str, seconds: float = 15.0) -> None:

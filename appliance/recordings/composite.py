@@ -33,7 +33,7 @@ from appliance.asr_onnx.transcript import Transcript
 from appliance.core.errors import ApplianceError
 from appliance.db.models import Recording, RecordingBlob
 from appliance.recordings.seekable import render, scan
-from appliance.recordings.store import READ_BLOCK, BlobSpec, blob_store, open_blob, seal_blob
+from appliance.recordings.store import BlobSpec, delete_blobs, open_file, seal_blob
 from appliance.recordings.transcription import (
     TRANSCRIPT_KIND,
     load_transcript,
@@ -41,7 +41,6 @@ from appliance.recordings.transcription import (
     track_blobs,
 )
 from appliance.runtime import Runtime
-from appliance.storage.sealed_file import SealedFile
 
 logger = logging.getLogger(__name__)
 
@@ -360,16 +359,6 @@ def composite_of(recording: Recording) -> RecordingBlob | None:
     return found
 
 
-def _open(runtime: Runtime, blob: RecordingBlob) -> io.BufferedReader:
-    reader = open_blob(runtime, ACTOR, blob, "composite")
-    try:
-        raw = SealedFile(reader, prefix=blob.status == "truncated")
-    except BaseException:
-        reader.close()
-        raise
-    return io.BufferedReader(raw, READ_BLOCK)
-
-
 def _transcript_cues(runtime: Runtime, recording: Recording) -> list[Cue]:
     made = (
         RecordingBlob.select()
@@ -388,13 +377,7 @@ def discard_unfinished(runtime: Runtime, recording: Recording | None = None) -> 
     )
     if recording is not None:
         query = query.where(RecordingBlob.recording == recording)
-    store = blob_store(runtime)
-    gone = 0
-    for blob in query:
-        store.delete(bytes.fromhex(blob.object_id))
-        blob.delete_instance()
-        gone += 1
-    return gone
+    return delete_blobs(runtime, query)
 
 
 def make_composite(
@@ -415,7 +398,7 @@ def make_composite(
     if recording.ended_at is not None:
         expected = (recording.ended_at - recording.started_at).total_seconds()
     discard_unfinished(runtime, recording)
-    files = [_open(runtime, blob) for blob in blobs]
+    files = [open_file(runtime, ACTOR, blob, "composite") for blob in blobs]
     sources: list[Source] = []
     try:
         for blob, file in zip(blobs, files, strict=True):
@@ -434,7 +417,7 @@ def make_composite(
         for file in files:
             file.close()
     try:
-        with _open(runtime, first) as file:
+        with open_file(runtime, ACTOR, first, "composite") as file:
             layout = scan(file)
             final = seal_blob(
                 runtime,
@@ -444,15 +427,15 @@ def make_composite(
                 render(file, layout),
             )
     finally:
-        blob_store(runtime).delete(bytes.fromhex(first.object_id))
-        first.delete_instance()
-    for older in RecordingBlob.select().where(
-        (RecordingBlob.recording == recording)
-        & (RecordingBlob.kind == KIND)
-        & (RecordingBlob.id != final.id)
-    ):
-        blob_store(runtime).delete(bytes.fromhex(older.object_id))
-        older.delete_instance()
+        delete_blobs(runtime, [first])
+    delete_blobs(
+        runtime,
+        RecordingBlob.select().where(
+            (RecordingBlob.recording == recording)
+            & (RecordingBlob.kind == KIND)
+            & (RecordingBlob.id != final.id)
+        ),
+    )
     if progress is not None:
         progress(1.0)
     return final

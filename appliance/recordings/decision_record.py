@@ -20,7 +20,7 @@ from appliance.db.models import (
     ScorecardVersion,
     User,
 )
-from appliance.recordings.store import BlobSpec, blob_store, seal_blob
+from appliance.recordings.store import BlobSpec, delete_blobs, seal_blob
 from appliance.runtime import Runtime
 
 KIND = "decision-record"
@@ -103,11 +103,12 @@ def seal_record(runtime: Runtime, actor: str, recording: Recording) -> Recording
     made = seal_blob(
         runtime, actor, recording, BlobSpec("", KIND, FILENAME, "application/json"), [body]
     )
-    for older in RecordingBlob.select().where(
-        (RecordingBlob.recording == recording)
-        & (RecordingBlob.kind == KIND)
-        & (RecordingBlob.id != made.id)
-    ):
-        blob_store(runtime).delete(bytes.fromhex(older.object_id))
-        older.delete_instance()
+    delete_blobs(
+        runtime,
+        RecordingBlob.select().where(
+            (RecordingBlob.recording == recording)
+            & (RecordingBlob.kind == KIND)
+            & (RecordingBlob.id != made.id)
+        ),
+    )
     return made

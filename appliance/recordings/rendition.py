@@ -7,7 +7,6 @@ review page plays it in place of the source.
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Iterable
 from pathlib import PurePosixPath
@@ -15,16 +14,9 @@ from pathlib import PurePosixPath
 from appliance.core.errors import ApplianceError
 from appliance.db.models import Recording, RecordingBlob
 from appliance.recordings.seekable import render, scan
-from appliance.recordings.store import (
-    READ_BLOCK,
-    READABLE_BLOBS,
-    BlobSpec,
-    open_blob,
-    seal_blob,
-)
+from appliance.recordings.store import READABLE_BLOBS, BlobSpec, open_file, seal_blob
 from appliance.recordings.transcription import TRACK_KINDS, track_blobs
 from appliance.runtime import Runtime
-from appliance.storage.sealed_file import SealedFile
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +85,7 @@ def make_rendition(runtime: Runtime, source: RecordingBlob) -> RecordingBlob | N
         str(source.media_type),
     )
     try:
-        with _open_source(runtime, source) as file:
+        with open_file(runtime, ACTOR, source, "rendition") as file:
             layout = scan(file)
             if layout.seekable:
                 logger.info(
@@ -129,15 +121,3 @@ def make_renditions(runtime: Runtime, recording: Recording) -> list[RecordingBlo
         return []
     made = (make_rendition(runtime, source) for source in track_blobs(recording))
     return [blob for blob in made if blob is not None]
-
-
-def _open_source(runtime: Runtime, source: RecordingBlob) -> io.BufferedReader:
-    """The source, decrypted a window at a time: the scan reads a few bytes per block, and
-    each read from a SealedFile decrypts every chunk it touches."""
-    reader = open_blob(runtime, ACTOR, source, "rendition")
-    try:
-        raw = SealedFile(reader, prefix=source.status == "truncated")
-    except BaseException:
-        reader.close()
-        raise
-    return io.BufferedReader(raw, READ_BLOCK)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import mimetypes
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from appliance.runtime import Runtime
 from appliance.storage import keystore
 from appliance.storage.blobstore import HashingFile, LocalBlobStore
 from appliance.storage.sealed import SealedReader, SealWriter, new_object_id
+from appliance.storage.sealed_file import SealedFile
 
 READ_BLOCK = 1024 * 1024
 # Blob states with content: sealed to the end, or cut short when the SFU writing it died.
@@ -100,6 +102,29 @@ def open_blob(runtime: Runtime, actor: str, blob: RecordingBlob, purpose: str) -
         {"object": blob.object_id, "purpose": purpose},
     )
     return reader
+
+
+def open_file(runtime: Runtime, actor: str, blob: RecordingBlob, purpose: str) -> io.BufferedReader:
+    """A blob as a file to read and seek in, decrypted a window at a time (each read decrypts
+    the chunks it touches; nothing decrypted is written anywhere); the opening is audited."""
+    reader = open_blob(runtime, actor, blob, purpose)
+    try:
+        raw = SealedFile(reader, prefix=blob.status == "truncated")
+    except BaseException:
+        reader.close()
+        raise
+    return io.BufferedReader(raw, READ_BLOCK)
+
+
+def delete_blobs(runtime: Runtime, blobs: Iterable[RecordingBlob]) -> int:
+    """Delete blobs, their stored objects first; returns how many went."""
+    store = blob_store(runtime)
+    gone = 0
+    for blob in list(blobs):
+        store.delete(bytes.fromhex(blob.object_id))
+        blob.delete_instance()
+        gone += 1
+    return gone
 
 
 def unaudited_reader(runtime: Runtime, blob: RecordingBlob) -> SealedReader:

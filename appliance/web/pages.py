@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -82,3 +83,13 @@ def optional_int(value: str) -> int | None:
         return int(value)
     except ValueError:
         raise ApplianceError(f"'{value}' is not a valid choice") from None
+
+
+def optional_date(value: str, name: str) -> dt.date | None:
+    """A date field (YYYY-MM-DD) of a form or query; empty is None."""
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ApplianceError(f"the {name} date is not a date (YYYY-MM-DD)") from None

@@ -143,3 +143,21 @@ def speech_packets(samples: np.ndarray, offset_seconds: float) -> list[Encoded]:
             at = int(offset_seconds * 1000) + start * 1000 // rate
             packets.append(Encoded("audio", at, bytes(packet), True))
     return packets
+
+
+def tone(hz: float, seconds: float) -> np.ndarray:
+    """A steady tone at 16 kHz, as speech_packets takes it."""
+    t = np.arange(int(seconds * 16000)) / 16000
+    return (0.3 * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+
+
+def participant_track(
+    offset: float, seconds: float, hz: float, size: tuple[int, int] = (320, 240)
+) -> bytes:
+    """A participant's track as the SFU records it: VP8 and Opus from `offset` on the room's
+    clock, the picture moving, the audio a steady tone."""
+    moved = [
+        Encoded(p.kind, p.pts_ms + int(offset * 1000), p.data, p.keyframe)
+        for p in video_packets("libvpx", seconds, size)
+    ]
+    return mux_live("webm", "vp8", moved + speech_packets(tone(hz, seconds), offset), size)

@@ -3,32 +3,23 @@ the panel's on the same candidates (evaluation/calibration.py), as a page and as
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from litestar import Request, Response, get
 from litestar.params import FromQuery
 from litestar.response import Template
 
-from appliance.core.errors import ApplianceError
 from appliance.evaluation import calibration
 from appliance.hiring import positions
 from appliance.web.access import HIRING
-from appliance.web.pages import optional_int, page
+from appliance.web.pages import optional_date, optional_int, page
 from appliance.web.threads import in_thread
 
 
-def _date(text: str, name: str) -> dt.date | None:
-    if not text:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ApplianceError(f"the {name} date is not a date (YYYY-MM-DD)") from None
-
-
 def _report(position: str, since: str, until: str) -> calibration.Report:
-    return calibration.report(optional_int(position), _date(since, "from"), _date(until, "to"))
+    return calibration.report(
+        optional_int(position), optional_date(since, "from"), optional_date(until, "to")
+    )
 
 
 @get("/calibration", opt=HIRING, include_in_schema=False)

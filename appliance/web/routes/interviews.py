@@ -27,6 +27,7 @@ from appliance.web.pages import (
     FormData,
     actor,
     current_user,
+    optional_date,
     optional_int,
     page,
     see_other,
@@ -85,8 +86,8 @@ def interviews_page(
             optional_int(position),
             status,
             optional_int(interviewer),
-            _date(since, "from"),
-            _date(until, "to"),
+            optional_date(since, "from"),
+            optional_date(until, "to"),
         )
         listed = agenda.listing(user, filters, optional_int(page_number) or 1, user.timezone)
     except ApplianceError as exc:
@@ -119,15 +120,6 @@ def interviews_page(
         statuses=agenda.STATUSES,
         problem=problem,
     )
-
-
-def _date(text: str, name: str) -> dt.date | None:
-    if not text:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ApplianceError(f"the {name} date is not a date (YYYY-MM-DD)") from None
 
 
 def _interview_page(

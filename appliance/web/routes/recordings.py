@@ -114,6 +114,19 @@ def recording_media(
     """One participant's recorded media, for the review page's player: byte ranges decrypted
     in memory (recordings/playback.py); each viewing audited once."""
     _check_reviewer(request, recording_id)
+    return _serve(request, runtime, recording_id, object_id, "inline")
+
+
+def _serve(
+    request: Request[Any, Any, Any],
+    runtime: AppRuntime,
+    recording_id: int,
+    object_id: str,
+    disposition: str,
+    download: bool = False,
+) -> Response[Any]:
+    """A blob's bytes as the request's Range asks, for playing inline or downloading (each
+    download audited as one; a viewing once an hour)."""
     headers = {"accept-ranges": "bytes", "cache-control": "private, no-store"}
     try:
         played = playback.answer(
@@ -123,11 +136,13 @@ def recording_media(
             recording_id,
             object_id,
             request.headers.get("range"),
+            action="recording.download" if download else "recording.view",
+            every_request=download,
         )
     except playback.RangeNotSatisfiable as exc:
         headers["content-range"] = f"bytes */{exc.size}"
         return Response(b"", status_code=416, headers=headers)
-    return _media_response(played, headers, "inline")
+    return _media_response(played, headers, disposition)
 
 
 def _media_response(played: playback.Answer, headers: dict[str, str], disposition: str) -> Stream:
@@ -185,22 +200,7 @@ def download_composite(
     """The single-file export, decrypted as it is sent; every download is audited."""
     _check_reviewer(request, recording_id)
     blob = composite_jobs.download_blob(recording_id)
-    headers = {"accept-ranges": "bytes", "cache-control": "private, no-store"}
-    try:
-        played = playback.answer(
-            runtime,
-            request.app.state.viewings,
-            actor(request),
-            recording_id,
-            str(blob.object_id),
-            request.headers.get("range"),
-            action="recording.download",
-            every_request=True,
-        )
-    except playback.RangeNotSatisfiable as exc:
-        headers["content-range"] = f"bytes */{exc.size}"
-        return Response(b"", status_code=416, headers=headers)
-    return _media_response(played, headers, "attachment")
+    return _serve(request, runtime, recording_id, str(blob.object_id), "attachment", True)
 
 
 @get("/recordings", opt=HIRING, include_in_schema=False)

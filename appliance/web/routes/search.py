@@ -3,27 +3,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from litestar import Request, get
 from litestar.params import FromQuery
 from litestar.response import Template
 
+from appliance.core.errors import ApplianceError
 from appliance.hiring import agenda
 from appliance.recordings import search
 from appliance.web.access import PANEL
-from appliance.web.pages import AppRuntime, actor, current_user, page
+from appliance.web.pages import AppRuntime, actor, current_user, optional_date, page
 from appliance.web.threads import in_thread
-
-
-def _date(text: str, name: str) -> dt.date | None:
-    if not text:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise search.BadQuery(f"the {name} date is not a date (YYYY-MM-DD)") from None
 
 
 def _position(text: str) -> int | None:
@@ -51,10 +42,13 @@ def search_page(
     if q.strip():
         try:
             filters = search.Filters(
-                _position(position), candidate, _date(since, "from"), _date(until, "to")
+                _position(position),
+                candidate,
+                optional_date(since, "from"),
+                optional_date(until, "to"),
             )
             results = search.search(runtime, user, actor(request), q, filters)
-        except search.BadQuery as exc:
+        except ApplianceError as exc:  # a bad query or filter: said on the form
             problem = str(exc)
     return page(
         "search.html",

@@ -309,3 +309,24 @@ def test_the_compliance_bundle_carries_the_composite_and_the_decision_when_asked
     assert record["decisions"][0]["reason"] == "REASON"
     assert record["candidate"]["name"] == "Alex"
     assert b"REASON" not in full.read_bytes()  # sealed, like the recording
+
+
+def test_someone_who_published_twice_has_one_tile() -> None:
+    first = participant_track(0.0, 1.0, 300.0)
+    again = participant_track(1.5, 1.0, 300.0)  # reconnected: a second track
+    other = participant_track(0.0, 2.5, 1000.0)
+    sources = [
+        composite.Source(name, io.BytesIO(data), composite.TILE)
+        for name, data in (("Una", first), ("Alex", other), ("Una", again))
+    ]
+    made = b"".join(composite.compose(sources, [], 2.5))
+    container = av.open(io.BytesIO(made))
+    assert (container.streams.video[0].width, container.streams.video[0].height) == (1280, 480)
+    frames = {}
+    for frame in container.decode(video=0):
+        for moment in (0.5, 1.3, 2.0):
+            if moment not in frames and frame.time >= moment:
+                frames[moment] = frame.to_ndarray(format="rgb24")
+    assert not _blank_tile(frames[0.5], 0)  # Una's first track
+    assert not _blank_tile(frames[1.3], 0)  # between her tracks: her last picture is held
+    assert not _blank_tile(frames[2.0], 0)  # her second track

@@ -244,20 +244,24 @@ def compose(
     expected_seconds: float,
     progress: Progress | None = None,
 ) -> Iterator[bytes]:
-    """The composite WebM, a piece at a time, from the participants' decoded tracks."""
-    columns, rows = grid(len(sources))
+    """The composite WebM, a piece at a time, from the participants' decoded tracks. A
+    participant with more than one track (they published again) has one tile, showing
+    whichever of their tracks has a picture, newest first."""
+    names = list(dict.fromkeys(s.name for s in sources))
+    tiles = [[s for s in reversed(sources) if s.name == name] for name in names]
+    columns, rows = grid(len(tiles))
     tile_w, tile_h = TILE
     picture = (tile_w, tile_h - LABEL_HEIGHT)
     width, height = columns * tile_w, rows * tile_h
-    labels = [_label(s.name, tile_w) for s in sources]
-    blanks = [_blank(tile_w, tile_h - LABEL_HEIGHT, s.name) for s in sources]
+    labels = [_label(name, tile_w) for name in names]
+    blanks = [_blank(tile_w, tile_h - LABEL_HEIGHT, name) for name in names]
     for source in sources:
         source.picture = picture
     sink = Sink()
     out = av.open(sink, mode="w", format="webm")
     video = out.add_stream("libvpx", rate=FPS, options=dict(VIDEO_OPTIONS))
     video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-    video.bit_rate = VIDEO_BITRATE * len(sources)
+    video.bit_rate = VIDEO_BITRATE * len(tiles)
     video.gop_size = FPS * 2
     video.thread_count = 2
     audio = out.add_stream("libopus", rate=RATE, layout="mono")
@@ -277,8 +281,9 @@ def compose(
             t = index / FPS
             while waiting and waiting[0].start <= t:
                 _mux_cue(out, text, waiting.popleft())
-            for n, source in enumerate(sources):
-                shown = source.picture_at(t) or blanks[n]
+            for n, tracks in enumerate(tiles):
+                pictures = [source.picture_at(t) for source in tracks]
+                shown = next((p for p in pictures if p is not None), blanks[n])
                 top, left = (n // columns) * tile_h, (n % columns) * tile_w
                 _paste(y, u, v, shown, top, left)
                 _paste(y, u, v, labels[n], top + tile_h - LABEL_HEIGHT, left)

@@ -44,7 +44,7 @@ from appliance.recordings.seekable import scan
 from appliance.recordings.store import BlobSpec, seal_blob, start_recording
 from appliance.runtime import Runtime
 from appliance.storage.recipients import generate_identity
-from tests.conftest import api_headers, make_user, post_form, sign_in
+from tests.conftest import PASSWORD, api_headers, make_user, post_form, sign_in
 from tests.support.live_media import participant_track
 
 
@@ -330,3 +330,35 @@ def test_someone_who_published_twice_has_one_tile() -> None:
     assert not _blank_tile(frames[0.5], 0)  # Una's first track
     assert not _blank_tile(frames[1.3], 0)  # between her tracks: her last picture is held
     assert not _blank_tile(frames[2.0], 0)  # her second track
+
+
+@pytest.mark.browser
+def test_the_composite_plays_in_firefox(runtime: Runtime, served: str) -> None:
+    from tests.support.firefox import page_promise, page_value, start_firefox, wait_until
+
+    recording = _recording(runtime, seconds=4.0)
+    made = composite.make_composite(runtime, recording)
+    assert made.plaintext_bytes
+    firefox = start_firefox()
+    try:
+        firefox.navigate(f"{served}/login")
+        firefox.find_element("css selector", "input[name=email]").send_keys("una@example.com")
+        firefox.find_element("css selector", "input[name=password]").send_keys(PASSWORD)
+        firefox.find_element("css selector", "form button[type=submit]").click()
+        wait_until(firefox, "location.pathname === '/'")
+        firefox.navigate(f"{served}/interviews/{recording.interview_id}/review")
+        wait_until(firefox, "document.getElementById('composite-download') !== null")
+        page_value(
+            firefox,
+            "(() => { const v = document.createElement('video'); v.id = 'made'; v.muted = true;"
+            f" v.src = '/recordings/{recording.id}/composite.webm';"
+            " document.body.append(v); return true; })()",
+        )
+        wait_until(firefox, "document.getElementById('made').readyState >= 2")
+        assert page_value(firefox, "document.getElementById('made').videoWidth") == 1280
+        duration = page_value(firefox, "document.getElementById('made').duration")
+        assert 3.5 < duration < 5, duration
+        assert page_promise(firefox, "document.getElementById('made').play()") is None
+        wait_until(firefox, "document.getElementById('made').currentTime > 0.5", 20)
+    finally:
+        firefox.cleanup()

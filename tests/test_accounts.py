@@ -119,3 +119,38 @@ def test_sessions_expire_when_idle_or_old(runtime: Runtime) -> None:
     Session.update(expires_at=utcnow() - datetime.timedelta(seconds=1)).execute()
     assert find_session_user(token, auth) is None
     assert find_session_user("forged-token", auth) is None
+
+
+def test_a_locked_account_and_an_unknown_address_get_the_same_answer(runtime: Runtime) -> None:
+    make_user(runtime, "recruiter", "rita@example.com")
+    auth = runtime.config.auth
+    for _ in range(auth.lockout_attempts):
+        with pytest.raises(SignInFailed):
+            accounts.sign_in(runtime.audit, auth, _attempt("rita@example.com", "wrong password!"))
+    with pytest.raises(SignInFailed) as locked:
+        accounts.sign_in(runtime.audit, auth, _attempt("rita@example.com"))
+    with pytest.raises(SignInFailed) as unknown:
+        accounts.sign_in(runtime.audit, auth, _attempt("nobody@example.com"))
+    with pytest.raises(SignInFailed) as wrong:
+        accounts.sign_in(runtime.audit, auth, _attempt("rita@example.com", "wrong again!"))
+    assert str(locked.value) == str(unknown.value) == str(wrong.value)
+    reasons = [
+        e.details for e in AuditEntry.select().where(AuditEntry.action == "auth.signin_failed")
+    ]
+    assert any('"locked"' in r for r in reasons)  # the audit log still says why
+
+
+def test_a_totp_code_signs_in_once(runtime: Runtime) -> None:
+    user = make_user(runtime, "admin", "ada@example.com")
+    secret = accounts.new_totp_secret()
+    accounts.enable_totp(runtime.audit, user, secret, pyotp.TOTP(secret).now())
+    auth = runtime.config.auth
+    code = pyotp.TOTP(secret).now()
+    assert accounts.sign_in(runtime.audit, auth, _attempt("ada@example.com", code=code))
+    for _ in range(2):  # replayed, as a shoulder-surfer or a proxy log would
+        with pytest.raises(SignInFailed, match="6-digit code"):
+            accounts.sign_in(runtime.audit, auth, _attempt("ada@example.com", code=code))
+    later = pyotp.TOTP(secret).at(datetime.datetime.now() + datetime.timedelta(seconds=30))
+    assert accounts.sign_in(runtime.audit, auth, _attempt("ada@example.com", code=later))
+    with pytest.raises(SignInFailed, match="6-digit code"):  # an older step than one used
+        accounts.sign_in(runtime.audit, auth, _attempt("ada@example.com", code=code))

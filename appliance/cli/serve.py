@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import subprocess
@@ -25,8 +26,14 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
     serve.set_defaults(func=run)
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
 def run(args: argparse.Namespace) -> int:
     config = config_from(args)
+    # Every service logs to stderr (the journal under systemd): warnings, errors with their
+    # tracebacks, and what the worker's jobs did.
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     if args.host:
         config.web.host = config.sfu.host = args.host
     if args.port:

@@ -44,6 +44,8 @@ class User(BaseModel):
     locked_until = peewee.DateTimeField(null=True)
     # IANA zone the user's weekly availability is written in.
     timezone = peewee.CharField(max_length=64, default="UTC")
+    # The TOTP time step of the last code accepted from this user: a code is good once.
+    totp_last_step = peewee.BigIntegerField(default=0)
 
 
 class Session(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import hmac
 import re
 from dataclasses import dataclass
 
@@ -129,19 +130,41 @@ class SignInAttempt:
     remote: str = ""
 
 
+# One answer for an unknown address, a wrong password and a locked account, so that the answer
+# never tells which accounts exist.
+REFUSED = (
+    "wrong e-mail or password (after repeated failed sign-ins an account is locked for a while; "
+    "try again later)"
+)
+
+
 def sign_in(audit: AuditLog, auth: AuthConfig, attempt: SignInAttempt) -> User:
-    """Check an attempt; every outcome is audited, and repeated failures lock the account."""
+    """Check an attempt; every outcome is audited, and repeated failures lock the account.
+
+    The password hash (deliberately slow) is checked before the write transaction opens, so
+    a burst of sign-ins never holds the database's writer lock while hashing."""
     email = attempt.email.strip().lower()
     now = utcnow()
+    found = User.get_or_none(User.email == email)
+    password_ok = verify_password(found.password_hash if found else None, attempt.password)
+    rehashed = (
+        hash_password(attempt.password)
+        if found is not None and password_ok and needs_rehash(found.password_hash)
+        else None
+    )
     with audit.db.atomic():
         user = User.get_or_none(User.email == email)
-        password_ok = verify_password(user.password_hash if user else None, attempt.password)
-        reason = _refusal(user, password_ok, attempt.totp_code, now)
+        if user is not None and found is not None and user.password_hash != found.password_hash:
+            password_ok, rehashed = False, None  # the password changed meanwhile: retry
+        step = _totp_step(user, attempt.totp_code, now) if user is not None else None
+        reason = _refusal(user, password_ok, step, now)
         if reason is None and user is not None:
             user.failed_signins = 0
             user.locked_until = None
-            if needs_rehash(user.password_hash):
-                user.password_hash = hash_password(attempt.password)
+            if step is not None:
+                user.totp_last_step = step
+            if rehashed is not None:
+                user.password_hash = rehashed
             user.save()
             audit.record(email, "auth.signin", email, {"remote": attempt.remote})
             return user
@@ -155,21 +178,39 @@ def sign_in(audit: AuditLog, auth: AuthConfig, attempt: SignInAttempt) -> User:
         audit.record(
             email, "auth.signin_failed", email, {"reason": reason, "remote": attempt.remote}
         )
-    if reason == "locked":
-        raise SignInFailed("this account is locked after repeated failed sign-ins; try again later")
     if reason == "totp":
         raise SignInFailed("enter the 6-digit code from your authenticator app")
-    raise SignInFailed("wrong e-mail or password")
+    raise SignInFailed(REFUSED)
 
 
-def _refusal(user: User | None, password_ok: bool, code: str, now: datetime.datetime) -> str | None:
+TOTP_PERIOD = 30
+
+
+def _totp_step(user: User, code: str, now: datetime.datetime) -> int | None:
+    """The time step `code` belongs to (the current one or either neighbour, for clock drift),
+    if it is the user's and newer than the last one accepted from them; else None."""
+    if not user.totp_secret:
+        return None
+    totp = pyotp.TOTP(user.totp_secret, interval=TOTP_PERIOD)
+    current = int(now.replace(tzinfo=datetime.UTC).timestamp()) // TOTP_PERIOD
+    for step in (current - 1, current, current + 1):
+        if step > user.totp_last_step and hmac.compare_digest(
+            totp.generate_otp(step), code.strip()
+        ):
+            return step
+    return None
+
+
+def _refusal(
+    user: User | None, password_ok: bool, totp_step: int | None, now: datetime.datetime
+) -> str | None:
     if user is None or not user.active:
         return "unknown_or_inactive"
     if user.locked_until is not None and user.locked_until > now:
         return "locked"
     if not password_ok:
         return "password"
-    if user.totp_secret and not pyotp.TOTP(user.totp_secret).verify(code.strip(), valid_window=1):
+    if user.totp_secret and totp_step is None:
         return "totp"
     return None
 

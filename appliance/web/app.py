@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
@@ -25,6 +27,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -59,6 +62,7 @@ from appliance.web.routes import (
 )
 from appliance.web.sfu_link import sfu_link
 
+logger = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 ROUTE_MODULES = (
     signin,
@@ -129,6 +133,27 @@ def _domain_error(request: Request[Any, Any, Any], exc: Exception) -> Response[A
     if isinstance(exc, Damaged):
         return _error(request, 500, "Damaged", str(exc))
     return _error(request, 400, "Cannot do that", str(exc))
+
+
+def _out_of_range(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A number too large for any id or count the box stores (above 2^63 - 1)."""
+    return _error(request, 400, "Cannot do that", "a number in the request is out of range")
+
+
+def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Anything unforeseen: logged with its traceback under a reference the page shows, so an
+    administrator can find it in the journal."""
+    reference = secrets.token_hex(4)
+    logger.error(
+        "error %s answering %s %s", reference, request.method, request.url.path, exc_info=exc
+    )
+    return _error(
+        request,
+        500,
+        "Something went wrong",
+        f"the appliance could not answer this request (reference {reference}). Try again, or "
+        "give the reference to your administrator.",
+    )
 
 
 def _not_signed_in(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -211,6 +236,8 @@ def create_app(runtime: Runtime) -> Litestar:
             ),
         ),
         exception_handlers={
+            HTTP_500_INTERNAL_SERVER_ERROR: _internal_error,
+            OverflowError: _out_of_range,
             ApplianceError: _domain_error,
             NotAuthorizedException: _not_signed_in,
             PermissionDeniedException: _forbidden,

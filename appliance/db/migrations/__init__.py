@@ -26,6 +26,7 @@ from appliance.db.migrations import (
     m0010_search_index,
     m0011_decisions,
     m0012_composite_jobs,
+    m0013_totp_steps,
 )
 
 Migration = Callable[[peewee.Database, SchemaMigrator], None]
@@ -43,6 +44,7 @@ MIGRATIONS: list[Migration] = [
     m0010_search_index.apply,
     m0011_decisions.apply,
     m0012_composite_jobs.apply,
+    m0013_totp_steps.apply,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -16,6 +16,7 @@ from appliance.db.models import (
     Competency,
     CompetencyScore,
     Interview,
+    InterviewParticipant,
     Kit,
     Position,
     Scorecard,
@@ -95,3 +96,25 @@ def test_lenient_and_harsh_raters_with_enough_comparisons(
     client.cookies.clear()
     assert sign_in(client, "lenny@example.com") == 303
     assert client.get("/calibration").status_code == 403
+
+
+def test_the_report_keeps_an_interview_from_whoever_still_owes_its_scorecard(
+    runtime: Runtime,
+) -> None:
+    position = Position.create(title="Backend engineer")
+    kit = Kit.create(name="Kit")
+    Competency.create(kit=kit, name="Design")
+    ana = make_user(runtime, "recruiter", "ana@example.com")
+    ben = make_user(runtime, "interviewer", "ben@example.com")
+    when = dt.datetime(2026, 6, 1, 10)
+    _scored(position, kit, when, {ben: [2]})
+    interview = Interview.get()
+    InterviewParticipant.create(interview=interview, user=ana)  # Ana sits on it, unscored
+    assert [r.email for r in calibration.report().raters] == ["ben@example.com"]
+    assert calibration.report(viewer=ana).raters == []
+    _scored(position, kit, when + dt.timedelta(days=1), {ben: [4]})
+    assert [r.scores for r in calibration.report(viewer=ana).raters] == [[4]]
+    card = Scorecard.create(interview=interview, author=ana, submitted_at=when, version=1)
+    CompetencyScore.create(scorecard=card, competency=Competency.get(), score=3)
+    shown = {r.email: r.scores for r in calibration.report(viewer=ana).raters}
+    assert shown == {"ana@example.com": [3], "ben@example.com": [2, 4]}

@@ -15,7 +15,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from html import escape
 
-from appliance.db.models import CompetencyScore, Interview, Scorecard, User
+import peewee
+
+from appliance.db.models import CompetencyScore, Interview, InterviewParticipant, Scorecard, User
 from appliance.evaluation import charts
 from appliance.evaluation.scorecards import name_of
 
@@ -72,9 +74,14 @@ class Report:
 
 
 def report(
-    position_id: int | None = None, since: dt.date | None = None, until: dt.date | None = None
+    position_id: int | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    viewer: User | None = None,
 ) -> Report:
-    """The calibration of every interviewer with a submitted scorecard in the range."""
+    """The calibration of every interviewer with a submitted scorecard in the range. For a
+    `viewer` who still owes a scorecard on an interview, that interview is left out, so the
+    report cannot show them its scores before they submit their own."""
     query = (
         CompetencyScore.select(CompetencyScore, Scorecard, Interview, User)
         .join(Scorecard)
@@ -83,6 +90,8 @@ def report(
         .join(User)
         .where(Scorecard.submitted_at.is_null(False) & CompetencyScore.score.is_null(False))
     )
+    if viewer is not None:
+        query = query.where(Interview.id.not_in(owed_by(viewer)))
     if position_id is not None:
         query = query.where(Interview.position == position_id)
     if since is not None:
@@ -106,6 +115,21 @@ def report(
                 raters[author_id].differences.append(score - sum(others) / len(others))
     ordered = sorted(raters.values(), key=lambda r: (r.name.lower(), r.user_id))
     return Report(ordered, since, until, position_id)
+
+
+def owed_by(viewer: User) -> peewee.ModelSelect[Interview]:
+    """The interviews on which independence still binds `viewer`: on the panel, or with a
+    scorecard started, and nothing submitted."""
+    sat = InterviewParticipant.select(InterviewParticipant.interview).where(
+        InterviewParticipant.user == viewer
+    )
+    started = Scorecard.select(Scorecard.interview).where(Scorecard.author == viewer)
+    submitted = Scorecard.select(Scorecard.interview).where(
+        (Scorecard.author == viewer) & Scorecard.submitted_at.is_null(False)
+    )
+    return Interview.select(Interview.id).where(
+        (Interview.id.in_(sat) | Interview.id.in_(started)) & Interview.id.not_in(submitted)
+    )
 
 
 def as_csv(shown: Report) -> str:

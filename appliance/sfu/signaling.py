@@ -69,6 +69,9 @@ class Session:
         except ValueError:
             await self.error("bad-json", "messages are JSON objects")
             return
+        except RecursionError:  # nesting deeper than the parser's stack, well under the size cap
+            await self.error("bad-json", "messages are JSON objects, nested a few levels at most")
+            return
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             await self.error("bad-message", "a message is a JSON object with a string 'type'")
             return

@@ -12,13 +12,18 @@ from litestar.response import Template
 from appliance.evaluation import calibration
 from appliance.hiring import positions
 from appliance.web.access import HIRING
-from appliance.web.pages import optional_date, optional_int, page
+from appliance.web.pages import current_user, optional_date, optional_int, page
 from appliance.web.threads import in_thread
 
 
-def _report(position: str, since: str, until: str) -> calibration.Report:
+def _report(
+    request: Request[Any, Any, Any], position: str, since: str, until: str
+) -> calibration.Report:
     return calibration.report(
-        optional_int(position), optional_date(since, "from"), optional_date(until, "to")
+        optional_int(position),
+        optional_date(since, "from"),
+        optional_date(until, "to"),
+        current_user(request),
     )
 
 
@@ -34,7 +39,7 @@ def calibration_page(
     return page(
         "calibration.html",
         request,
-        report=_report(position, since, until),
+        report=_report(request, position, since, until),
         form=form,
         positions=positions.list_positions(),
         minimum=calibration.MIN_COMPARISONS,
@@ -45,10 +50,13 @@ def calibration_page(
 @get("/calibration.csv", opt=HIRING, include_in_schema=False)
 @in_thread
 def calibration_csv(
-    position: FromQuery[str] = "", since: FromQuery[str] = "", until: FromQuery[str] = ""
+    request: Request[Any, Any, Any],
+    position: FromQuery[str] = "",
+    since: FromQuery[str] = "",
+    until: FromQuery[str] = "",
 ) -> Response[str]:
     return Response(
-        calibration.as_csv(_report(position, since, until)),
+        calibration.as_csv(_report(request, position, since, until)),
         media_type="text/csv; charset=utf-8",
         headers={"content-disposition": 'attachment; filename="calibration.csv"'},
     )

@@ -116,12 +116,12 @@ def sealed_interview(runtime: Any, minutes: float) -> Any:
 
 def decode_only(runtime: Any, recording: Any) -> float:
     """Seconds to decrypt and decode every track of the recording: the baseline."""
-    from appliance.recordings import composite
+    from appliance.recordings.store import open_file
     from appliance.recordings.transcription import track_blobs
 
     started = time.perf_counter()
     for blob in track_blobs(recording):
-        with composite._open(runtime, blob) as file, av.open(file) as container:
+        with open_file(runtime, "bench", blob, "bench") as file, av.open(file) as container:
             for _ in container.decode(*container.streams):
                 pass
     return time.perf_counter() - started

@@ -31,9 +31,10 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 def run(args: argparse.Namespace) -> int:
     config = config_from(args)
-    # Every service logs to stderr (the journal under systemd): warnings, errors with their
-    # tracebacks, and what the worker's jobs did.
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    # Every service logs to stderr (the journal under systemd): the appliance's own news, and
+    # warnings and errors (with their tracebacks) from everything else.
+    logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
+    logging.getLogger("appliance").setLevel(logging.INFO)
     if args.host:
         config.web.host = config.sfu.host = args.host
     if args.port:

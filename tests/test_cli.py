@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from openapi_spec_validator import validate
 
 from tests.conftest import PASSWORD, free_port
@@ -72,6 +73,25 @@ def test_unknown_config_key_is_named(tmp_path: Path) -> None:
         appliance("init", "--data-dir", str(data), env={"APPLIANCE_AUTH_LOCKOUT": "3"}),
         "APPLIANCE_AUTH_LOCKOUT",
     )
+
+
+@pytest.mark.parametrize(
+    ("toml", "words"),
+    [
+        ("[web]\nport = 99999\n", ("[web] port", "1 to 65535")),
+        ("[storage]\nchunk_size = 10\n", ("[storage] chunk_size",)),
+        ("[queue]\nworkers = 0\n", ("[queue] workers",)),
+        ('[asr]\ndevice = "tpu"\n', ("[asr] device", "cuda")),
+        ("x = " + "[" * 50_000 + "\n", ("too deeply",)),
+    ],
+)
+def test_a_setting_out_of_range_stops_serve_with_one_line_naming_it(
+    tmp_path: Path, toml: str, words: tuple[str, ...]
+) -> None:
+    data = tmp_path / "data"
+    assert appliance("init", "--data-dir", str(data)).returncode == 0
+    (data / "appliance.toml").write_text(toml)
+    assert_clean_error(appliance("serve", "web", "--data-dir", str(data)), *words)
 
 
 def test_user_add_reads_the_password_from_stdin_and_audits(tmp_path: Path) -> None:

@@ -55,6 +55,51 @@ def test_wrong_types_are_refused(tmp_path: Path) -> None:
         load_config(tmp_path, environ={"APPLIANCE_WEB_PORT": "eighty"})
 
 
+@pytest.mark.parametrize(
+    ("section", "key", "value", "words"),
+    [
+        ("web", "port", "99999", "from 1 to 65535"),
+        ("web", "port", "-1", "from 1 to 65535"),
+        ("storage", "chunk_size", "10", "from 1024 to"),
+        ("auth", "lockout_attempts", "0", "from 1 to"),
+        ("auth", "session_idle_minutes", "-5", "from 1 to"),
+        ("audit", "checkpoint_every", "0", "from 1 to"),
+        ("queue", "workers", "0", "from 1 to"),
+        ("asr", "device", '"tpu"', "one of auto, cpu, cuda"),
+        ("interviews", "admit", '"sometimes"', "one of manual, at-start"),
+        ("smtp", "security", '"maybe"', "one of starttls, tls, none"),
+        ("storage", "blob_dir", '"blobs"', "absolute path"),
+    ],
+)
+def test_every_setting_has_a_range_or_a_set(
+    tmp_path: Path, section: str, key: str, value: str, words: str
+) -> None:
+    (tmp_path / "appliance.toml").write_text(f"[{section}]\n{key} = {value}\n")
+    with pytest.raises(ApplianceError, match=rf"\[{section}\] {key} must be .*{words}"):
+        load_config(tmp_path, environ={})
+    (tmp_path / "appliance.toml").write_text("")
+    variable = f"APPLIANCE_{section.upper()}_{key.upper()}"
+    with pytest.raises(ApplianceError, match=variable):
+        load_config(tmp_path, environ={variable: value.strip('"')})
+
+
+def test_the_chunk_size_range_is_the_sealed_formats(tmp_path: Path) -> None:
+    from appliance.storage.sealed import MAX_CHUNK_SIZE, MIN_CHUNK_SIZE
+
+    for good in (MIN_CHUNK_SIZE, MAX_CHUNK_SIZE):
+        config = load_config(tmp_path, environ={"APPLIANCE_STORAGE_CHUNK_SIZE": str(good)})
+        assert config.storage.chunk_size == good
+    for bad in (MIN_CHUNK_SIZE - 1, MAX_CHUNK_SIZE + 1):
+        with pytest.raises(ApplianceError, match="chunk_size"):
+            load_config(tmp_path, environ={"APPLIANCE_STORAGE_CHUNK_SIZE": str(bad)})
+
+
+def test_deeply_nested_toml_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "appliance.toml").write_text("x = " + "[" * 50_000 + "]" * 50_000 + "\n")
+    with pytest.raises(ApplianceError, match="too deeply"):
+        load_config(tmp_path, environ={})
+
+
 def test_broken_toml_and_missing_explicit_file_are_clear_errors(tmp_path: Path) -> None:
     (tmp_path / "appliance.toml").write_text("[web\n")
     with pytest.raises(ApplianceError, match="not valid TOML"):

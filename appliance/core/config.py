@@ -20,10 +20,26 @@ ENV_PREFIX = "APPLIANCE_"
 RESERVED_ENV = {"APPLIANCE_DATA_DIR", "APPLIANCE_CONFIG"}
 
 
+def _int(default: int, low: int, high: int) -> int:
+    """An integer setting that must lie in [low, high]."""
+    return dataclasses.field(default=default, metadata={"range": (low, high)})
+
+
+def _choice(default: str, *others: str) -> str:
+    """A string setting that must be one of the listed words."""
+    return dataclasses.field(default=default, metadata={"choices": (default, *others)})
+
+
+def _absolute_path() -> str:
+    """A path setting: empty (the default place) or absolute, never relative to wherever a
+    service happened to start."""
+    return dataclasses.field(default="", metadata={"absolute": True})
+
+
 @dataclasses.dataclass
 class WebConfig:
     host: str = "127.0.0.1"
-    port: int = 8080
+    port: int = _int(8080, 1, 65535)
     # The address people use to reach the appliance; links in setup URLs and invitations use it.
     public_url: str = ""
     # Whether /healthz also reports the SFU and the worker (when all run on this box).
@@ -36,7 +52,7 @@ class WebConfig:
 @dataclasses.dataclass
 class SfuConfig:
     host: str = "127.0.0.1"
-    port: int = 8081
+    port: int = _int(8081, 1, 65535)
     # Comma-separated stun:/turn: URLs handed to WebRTC; none by default, so an air-gapped box
     # never contacts a public STUN server.
     ice_servers: str = ""
@@ -52,12 +68,12 @@ class SfuConfig:
     # ephemeral port. Each peer connection takes one per address of the box: a participant
     # who sends and receives, on a box with one address, takes two.
     udp_ports: str = ""
-    room_grace_seconds: int = 30
-    max_participants: int = 12
+    room_grace_seconds: int = _int(30, 0, 3600)
+    max_participants: int = _int(12, 2, 100)
     # Rooms this SFU holds at once; 0: no limit. Past its CPU, every room's frame rate
     # collapses at once, so a box should refuse the room too many instead (bench/sfu.py
     # measures what it holds; docs/operations.md, "Sizing").
-    max_rooms: int = 0
+    max_rooms: int = _int(0, 0, 10_000)
     # Video codecs a publisher may send, in order of preference: the first one its offer has
     # is used. VP8 plays everywhere; H.264 suits devices that encode it in hardware.
     video_codecs: str = "VP8,H264"
@@ -65,8 +81,8 @@ class SfuConfig:
     # the recordings it was writing as interrupted, keeping what reached the disk.
     node: str = ""
     # Join attempts allowed per client address (a burst, then this many a minute).
-    join_burst: int = 30
-    joins_per_minute: int = 60
+    join_burst: int = _int(30, 1, 10_000)
+    joins_per_minute: int = _int(60, 1, 100_000)
 
 
 @dataclasses.dataclass
@@ -79,35 +95,36 @@ class DatabaseConfig:
 class QueueConfig:
     # Empty: huey on SQLite in the data dir. Otherwise redis://host:6379/0.
     url: str = ""
-    workers: int = 2
+    workers: int = _int(2, 1, 64)
 
 
 @dataclasses.dataclass
 class AuthConfig:
-    session_idle_minutes: int = 120
-    session_max_hours: int = 12
-    lockout_attempts: int = 5
-    lockout_minutes: int = 15
+    session_idle_minutes: int = _int(120, 1, 7 * 24 * 60)
+    session_max_hours: int = _int(12, 1, 30 * 24)
+    lockout_attempts: int = _int(5, 1, 100)
+    lockout_minutes: int = _int(15, 1, 7 * 24 * 60)
 
 
 @dataclasses.dataclass
 class AuditConfig:
-    checkpoint_every: int = 100
+    checkpoint_every: int = _int(100, 1, 100_000)
 
 
 @dataclasses.dataclass
 class StorageConfig:
     # Empty: <data-dir>/blobs.
-    blob_dir: str = ""
-    chunk_size: int = 65536
+    blob_dir: str = _absolute_path()
+    # Bytes of recording per sealed chunk: the sealed format's bounds (storage/sealed.py).
+    chunk_size: int = _int(65536, 1024, 16 * 1024 * 1024)
 
 
 @dataclasses.dataclass
 class RetentionConfig:
     # A candidate's data is erased this many days after their last interview ended, or after the
     # hiring decision, whichever comes first; 0 turns a rule off. Legal holds always win.
-    days_after_interview: int = 365
-    days_after_decision: int = 180
+    days_after_interview: int = _int(365, 0, 100 * 365)
+    days_after_decision: int = _int(180, 0, 100 * 365)
 
 
 @dataclasses.dataclass
@@ -119,35 +136,35 @@ class MetricsConfig:
 @dataclasses.dataclass
 class SchedulingConfig:
     # Free time kept around every interview on each panel member's calendar.
-    buffer_minutes: int = 10
+    buffer_minutes: int = _int(10, 0, 240)
     # Candidates cannot book a slot starting sooner than this.
-    minimum_notice_hours: int = 12
+    minimum_notice_hours: int = _int(12, 0, 30 * 24)
     # Slots start on this grid (minutes past the hour).
-    slot_step_minutes: int = 15
+    slot_step_minutes: int = _int(15, 5, 120)
     # How far ahead a self-scheduling link offers slots, and how long it stays valid.
-    horizon_days: int = 21
+    horizon_days: int = _int(21, 1, 365)
     # A candidate's join link opens this long before the interview starts.
-    join_early_minutes: int = 15
+    join_early_minutes: int = _int(15, 0, 240)
 
 
 @dataclasses.dataclass
 class InterviewsConfig:
     # When a candidate declines recording: "unrecorded" holds the interview without recording;
     # "reschedule" keeps them out and asks the recruiter to arrange something else.
-    decline_recording: str = "unrecorded"
+    decline_recording: str = _choice("unrecorded", "reschedule")
     # Whether AI assistance will be used on transcripts (the candidate is asked separately).
     ai_assistance: bool = False
     # How a waiting candidate gets into the room: "manual" (a panel member admits them) or
     # "at-start" (automatically from the start time; earlier, a panel member may admit them).
-    admit: str = "manual"
+    admit: str = _choice("manual", "at-start")
 
 
 @dataclasses.dataclass
 class NotificationsConfig:
     # "Scorecard due" e-mails to each panel member who has not submitted theirs: this many hours
     # after the interview ended, and once more `scorecard_repeat_hours` later; 0 turns them off.
-    scorecard_due_hours: int = 2
-    scorecard_repeat_hours: int = 24
+    scorecard_due_hours: int = _int(2, 0, 30 * 24)
+    scorecard_repeat_hours: int = _int(24, 0, 30 * 24)
     # "Ready to review" e-mails to the panel and the hiring team once the transcript is made.
     transcript_ready: bool = True
 
@@ -156,13 +173,13 @@ class NotificationsConfig:
 class SmtpConfig:
     # Empty: no e-mail; recruiters see each message and its .ics to send themselves.
     host: str = ""
-    port: int = 587
+    port: int = _int(587, 1, 65535)
     username: str = ""
     password: str = ""
     sender: str = "Parley <parley@localhost>"
     # starttls, tls (implicit, port 465) or none (a relay on a trusted network only).
-    security: str = "starttls"
-    timeout_seconds: int = 30
+    security: str = _choice("starttls", "tls", "none")
+    timeout_seconds: int = _int(30, 1, 600)
 
 
 @dataclasses.dataclass
@@ -184,7 +201,7 @@ class AcmeConfig:
     # system's trust store.
     ca_bundle: str = ""
     # Renew when the certificate has fewer days than this left.
-    renew_days: int = 30
+    renew_days: int = _int(30, 1, 89)
 
 
 @dataclasses.dataclass
@@ -192,10 +209,10 @@ class AsrConfig:
     # Installed model directory name under <data-dir>/models (see `appliance models list`).
     model: str = "whisper-base"
     # auto: CUDA when onnxruntime offers it, else CPU.
-    device: str = "auto"
+    device: str = _choice("auto", "cpu", "cuda")
     # CPU threads for speech recognition; 0: every core.
-    threads: int = 0
-    beam_size: int = 5
+    threads: int = _int(0, 0, 1024)
+    beam_size: int = _int(5, 1, 16)
     # Empty: detect the language of each recording.
     language: str = ""
     # Drop long silences before transcribing (Silero VAD).
@@ -206,7 +223,7 @@ class AsrConfig:
     live_model: str = ""
     # Utterances from different calls encoded together for captions; 0: 8 on a GPU, 1 on a CPU
     # (where batching measured no faster).
-    caption_batch: int = 0
+    caption_batch: int = _int(0, 0, 64)
     # Where `appliance models install` fetches its pinned wheels from; empty: pip's default index.
     index_url: str = ""
 
@@ -319,6 +336,8 @@ def read_config_file(path: Path) -> dict[str, dict[str, Any]]:
         raise ApplianceError(f"cannot read config file {path}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ApplianceError(f"config file {path} is not valid TOML: {exc}") from exc
+    except RecursionError:
+        raise ApplianceError(f"config file {path} nests arrays or tables too deeply") from None
     for section, table in values.items():
         if section not in SECTIONS:
             raise ApplianceError(
@@ -355,7 +374,34 @@ def check_value(section: str, key: str, value: Any, source: str) -> Any:
         raise ApplianceError(
             f"{source}: [{section}] {key} must be {_KIND[expected]}, got {value!r}"
         )
+    _check_bounds(section, key, value, source)
     return value
+
+
+def _metadata(section: str, key: str) -> Mapping[str, Any]:
+    return next(f.metadata for f in dataclasses.fields(SECTIONS[section]) if f.name == key)
+
+
+def choices(section: str, key: str) -> tuple[str, ...]:
+    """The words a choice setting accepts, for forms that offer them."""
+    return tuple(_metadata(section, key)["choices"])
+
+
+def _check_bounds(section: str, key: str, value: Any, source: str) -> None:
+    meta = _metadata(section, key)
+    if "range" in meta:
+        low, high = meta["range"]
+        if not low <= value <= high:
+            raise ApplianceError(
+                f"{source}: [{section}] {key} must be from {low} to {high}, got {value!r}"
+            )
+    if "choices" in meta and value not in meta["choices"]:
+        raise ApplianceError(
+            f"{source}: [{section}] {key} must be one of {', '.join(meta['choices'])}, "
+            f"got {value!r}"
+        )
+    if meta.get("absolute") and value and not Path(value).is_absolute():
+        raise ApplianceError(f"{source}: [{section}] {key} must be an absolute path, got {value!r}")
 
 
 def _split_env_name(name: str) -> tuple[str, str]:
@@ -375,6 +421,7 @@ def _split_env_name(name: str) -> tuple[str, str]:
 def _from_env(section: str, key: str, raw: str, name: str) -> Any:
     expected = _field_types(section)[key]
     if expected is str:
+        _check_bounds(section, key, raw, f"environment variable {name}")
         return raw
     if expected is bool:
         if raw.lower() in ("1", "true", "yes", "on"):
@@ -383,8 +430,10 @@ def _from_env(section: str, key: str, raw: str, name: str) -> Any:
             return False
         raise ApplianceError(f"environment variable {name} must be true or false, got {raw!r}")
     try:
-        return expected(raw)
+        value = expected(raw)
     except ValueError:
         raise ApplianceError(
             f"environment variable {name} must be {_KIND[expected]}, got {raw!r}"
         ) from None
+    _check_bounds(section, key, value, f"environment variable {name}")
+    return value

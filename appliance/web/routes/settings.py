@@ -9,6 +9,7 @@ from litestar import Request, get, post
 from litestar.response import Template
 
 from appliance.box import settings
+from appliance.core.config import choices
 from appliance.core.errors import ApplianceError
 from appliance.storage import keystore
 from appliance.web.access import ADMIN
@@ -35,7 +36,7 @@ def _settings_page(
         smtp=current["smtp"],
         notifications=current["notifications"],
         password_set=bool(current["smtp"]["password"]),
-        securities=settings.SMTP_SECURITY,
+        securities=choices("smtp", "security"),
         recipients=keystore.list_recipients(),
         error=error,
         notice=notice,

@@ -104,6 +104,10 @@ class AuthConfig:
     session_max_hours: int = _int(12, 1, 30 * 24)
     lockout_attempts: int = _int(5, 1, 100)
     lockout_minutes: int = _int(15, 1, 7 * 24 * 60)
+    # Sign-in attempts allowed per client address (a burst, then this many a minute), whatever
+    # the account: a flood is refused before any password is hashed.
+    signin_burst: int = _int(20, 1, 10_000)
+    signins_per_minute: int = _int(30, 1, 100_000)
 
 
 @dataclasses.dataclass

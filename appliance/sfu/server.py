@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from appliance import __version__
 from appliance.core.config import Config
+from appliance.core.ratelimit import AddressLimiter
 from appliance.core.sdnotify import keep_alive, notify
 from appliance.sfu.aiortc_hooks import enlarge_udp_receive_buffers
 from appliance.sfu.audio_tap import CAPTION_DROPS, CaptionService
@@ -21,7 +22,6 @@ from appliance.sfu.ice import (
     udp_port_range,
 )
 from appliance.sfu.looplag import LoopLagMonitor
-from appliance.sfu.ratelimit import JoinLimiter
 from appliance.sfu.recorder import RECORDING_DROPS, RecordingSinks
 from appliance.sfu.room import Rooms
 from appliance.sfu.sealed_sinks import SealedRecordings
@@ -101,7 +101,7 @@ def create_app(
     app[LOOP_LAG] = monitor
     app[SECRETS_SEEN] = readable_secrets(config.data_dir)
     app.router.add_get("/healthz", healthz)
-    limiter = JoinLimiter(config.sfu.joins_per_minute, config.sfu.join_burst)
+    limiter = AddressLimiter(config.sfu.joins_per_minute, config.sfu.join_burst)
     app.router.add_get("/sfu/ws", websocket_handler(rooms, key, limiter))
     # The browser client and a bare test room page, same-origin with the websocket.
     app.router.add_get("/sfu/test.html", _test_page)

@@ -15,9 +15,9 @@ from aiohttp import WSMsgType, web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from appliance.contracts.join_token import TokenRejected, verify
+from appliance.core.ratelimit import AddressLimiter, client_address
 from appliance.sfu.peer import Participant
 from appliance.sfu.protocol import SignalingError, error_message
-from appliance.sfu.ratelimit import JoinLimiter
 from appliance.sfu.room import Room, Rooms
 
 logger = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ class Session:
         rooms: Rooms,
         public_key: Ed25519PublicKey,
         ws: web.WebSocketResponse,
-        limiter: JoinLimiter,
+        limiter: AddressLimiter,
         address: str,
     ) -> None:
         self.rooms = rooms
@@ -159,23 +159,14 @@ class Session:
         self.room = None
 
 
-def client_address(request: web.Request) -> str:
-    """The participant's address: behind the box's own reverse proxy (a loopback peer), the
-    address it reports in X-Forwarded-For; the header is ignored from anyone else."""
-    remote = request.remote or ""
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    if forwarded and remote in ("127.0.0.1", "::1"):
-        return forwarded.split(",")[-1].strip()[:64]
-    return remote
-
-
 def websocket_handler(
-    rooms: Rooms, public_key: Ed25519PublicKey, limiter: JoinLimiter
+    rooms: Rooms, public_key: Ed25519PublicKey, limiter: AddressLimiter
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=20)
         await ws.prepare(request)
-        session = Session(rooms, public_key, ws, limiter, client_address(request))
+        address = client_address(request.remote or "", request.headers.get("X-Forwarded-For", ""))
+        session = Session(rooms, public_key, ws, limiter, address)
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:

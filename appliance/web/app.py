@@ -34,6 +34,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from appliance import __version__
 from appliance.core.config import Config
 from appliance.core.errors import ApplianceError, Conflict, Damaged, Gone, NotAllowed, NotFound
+from appliance.core.ratelimit import AddressLimiter
 from appliance.core.sdnotify import keep_alive, notify
 from appliance.recordings.playback import Viewings
 from appliance.runtime import Runtime
@@ -248,6 +249,9 @@ def create_app(runtime: Runtime) -> Litestar:
     )
     app.state.runtime = runtime
     app.state.viewings = Viewings()
+    app.state.sign_ins = AddressLimiter(
+        runtime.config.auth.signins_per_minute, runtime.config.auth.signin_burst
+    )
     return app
 
 

@@ -13,6 +13,7 @@ from litestar.params import URLEncodedBody
 from litestar.response import Redirect, Template
 
 from appliance.core.errors import ApplianceError
+from appliance.core.ratelimit import client_address
 from appliance.db.models import User
 from appliance.runtime import Runtime
 from appliance.staff.accounts import get_user
@@ -33,6 +34,12 @@ def page(
         context={"user": request.scope.get("user"), **context},
         status_code=status_code,
     )
+
+
+def request_address(request: Request[Any, Any, Any]) -> str:
+    """The client's address, as the box's own proxy reports it when it is in front."""
+    peer = request.client.host if request.client else ""
+    return client_address(peer, request.headers.get("x-forwarded-for", ""))
 
 
 def see_other(path: str) -> Redirect:

@@ -17,7 +17,14 @@ from appliance.staff import accounts
 from appliance.staff.accounts import SignInAttempt, SignInFailed
 from appliance.staff.sessions import end_session, start_session
 from appliance.web.access import SESSION_COOKIE, public, staff
-from appliance.web.pages import AppRuntime, FormData, local_path, page, see_other
+from appliance.web.pages import (
+    AppRuntime,
+    FormData,
+    local_path,
+    page,
+    request_address,
+    see_other,
+)
 from appliance.web.threads import in_thread
 
 
@@ -51,8 +58,19 @@ def login(
         email=data.get("email", ""),
         password=data.get("password", ""),
         totp_code=data.get("code", ""),
-        remote=request.client.host if request.client else "",
+        remote=request_address(request),
     )
+    if not request.app.state.sign_ins.allow(attempt.remote):
+        refused = page(
+            "login.html",
+            request,
+            429,
+            next=target,
+            email=attempt.email,
+            error="Too many sign-in attempts from this address. Wait a minute, then try again.",
+        )
+        refused.headers["retry-after"] = "60"
+        return refused
     try:
         user = accounts.sign_in(runtime.audit, runtime.config.auth, attempt)
     except SignInFailed as exc:

@@ -342,3 +342,47 @@ def test_the_panel_ends_the_room_for_everyone_and_it_cannot_be_joined_again(
             pass  # other rooms are untouched
 
     run(scenario, tmp_path)
+
+
+def test_a_room_the_web_app_ended_closes_and_stays_closed_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from appliance.contracts.ended_rooms import ended_rooms_dir, record_end
+    from tests.support.sfu_harness import running_sfu
+
+    records = ended_rooms_dir(tmp_path)
+    key = Ed25519PrivateKey.generate()
+
+    async def join_error(sfu: Sfu, room: str) -> str:
+        async with sfu.client("alex", room=room, role="candidate", join=False) as again:
+            await again.send({"type": "join", "token": sfu.token("alex", room, "candidate")})
+            event = await again.expect("joined", "error")
+            return str(event.get("code", event["type"]))
+
+    async def main() -> None:
+        async with running_sfu(tmp_path, key=key) as sfu:
+            early = sfu.token("alex", "interview-9", "candidate")
+            async with (
+                sfu.client("ivy", room="interview-9") as ivy,
+                sfu.client("alex", room="interview-9", role="candidate") as alex,
+                sfu.client("kim", room="interview-10") as kim,
+            ):
+                # A record another key signed ends nothing.
+                record_end(records, Ed25519PrivateKey.generate(), "interview-10", "Mallory")
+                record_end(records, key, "interview-9", "Ivy Panel")
+                for person in (ivy, alex):
+                    assert (await person.expect("room-ended"))["by"] == "Ivy Panel"
+                health = await (await sfu.session.get(sfu.url + "/healthz")).json()
+                assert (health["rooms"], health["participants"]) == (1, 1)  # Kim's alone
+                assert not kim.ws.closed
+            async with sfu.client("alex", room="interview-9", join=False) as late:
+                await late.send({"type": "join", "token": early})
+                assert (await late.expect("error"))["code"] == "room-ended"
+            assert await join_error(sfu, "interview-10") == "joined"
+        async with running_sfu(tmp_path, key=key) as restarted:
+            assert await join_error(restarted, "interview-9") == "room-ended"
+            assert await join_error(restarted, "interview-10") == "joined"
+
+    asyncio.run(main())

@@ -3,13 +3,18 @@ and that nothing of the kit, the scores or the notes reaches the candidate's sid
 
 from __future__ import annotations
 
+import asyncio
+
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from appliance.contracts.ended_rooms import ended, ended_rooms_dir
 from appliance.contracts.join_token import verify
 from appliance.db.models import Competency, Interview, Kit, Question
+from appliance.interview import join
 from appliance.runtime import Runtime
 from tests.conftest import csrf_headers, post_form, sign_in
+from tests.support.sfu_harness import Client, Sfu, running_sfu
 from tests.test_web_scheduling import _booked_soon
 
 SECRET_NOTE = "hesitant on indexes"
@@ -136,3 +141,65 @@ def test_a_bad_scorecard_is_refused_and_the_saved_one_kept(
         assert response.status_code == 400, bad
     assert client.put(url, json=good).status_code == 403  # no CSRF token
     assert client.get(url).json()["notes"] == "kept"
+
+
+def test_ending_the_interview_keeps_earlier_tokens_out_of_the_room_after_an_sfu_restart(
+    runtime: Runtime, client: TestClient[Litestar]
+) -> None:
+    link = _booked_soon(runtime, client)
+    interview = Interview.get()
+    candidate = TestClient(app=client.app, base_url="http://127.0.0.1")
+    with candidate:
+        post_form(candidate, f"{link}/consent", {"recording": "yes"})
+        candidate.post(f"{link}/lobby", headers=csrf_headers(candidate))
+        sign_in(client, "ivy@example.com")
+        client.post(f"/api/interviews/{interview.id}/lobby/admit", headers=csrf_headers(client))
+        candidate_token = candidate.get(f"{link}/join").json()["token"]
+    panel_token = client.get(f"/api/interviews/{interview.id}/room/token").json()["token"]
+
+    async def join(sfu: Sfu, token: str) -> Client:
+        ws = await sfu.session.ws_connect(sfu.url + "/sfu/ws")
+        person = Client(ws)
+        person.task = asyncio.ensure_future(person.pump())
+        await person.send({"type": "join", "token": token})
+        return person
+
+    def end() -> int:
+        return client.post(
+            f"/api/interviews/{interview.id}/end", headers=csrf_headers(client)
+        ).status_code
+
+    async def main() -> None:
+        data_dir = runtime.config.data_dir
+        async with running_sfu(data_dir, key=runtime.keys.signing_key) as sfu:
+            cara = await join(sfu, candidate_token)
+            assert (await cara.expect("joined"))["name"] == "Cara"
+            # The panel ends the interview in the web app alone (no 'end' on the socket).
+            assert await asyncio.to_thread(end) == 201
+            assert (await cara.expect("room-ended"))["by"] == "ivy@example.com"
+            again = await join(sfu, panel_token)
+            assert (await again.expect("joined", "error"))["code"] == "room-ended"
+            for person in (cara, again):
+                await person.close()
+        async with running_sfu(data_dir, key=runtime.keys.signing_key) as restarted:
+            for token in (candidate_token, panel_token):
+                late = await join(restarted, token)
+                assert (await late.expect("joined", "error"))["code"] == "room-ended"
+                await late.close()
+
+    asyncio.run(main())
+
+
+def test_cancelling_an_interview_closes_its_room_on_the_sfu(
+    runtime: Runtime, client: TestClient[Litestar]
+) -> None:
+    _booked_soon(runtime, client)
+    interview = Interview.get()
+    room = join.room_name(interview)
+    records = ended_rooms_dir(runtime.config.data_dir)
+    assert ended(records, runtime.keys.public_key, room) is None
+    sign_in(client, "recruiter@example.com")
+    cancelled = post_form(client, f"/interviews/{interview.id}/cancel", {"reason": "filled"})
+    assert cancelled.status_code == 303
+    record = ended(records, runtime.keys.public_key, room)
+    assert record is not None and record.room == room

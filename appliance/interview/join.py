@@ -13,7 +13,7 @@ import enum
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from appliance.contracts import join_token
+from appliance.contracts import ended_rooms, join_token
 from appliance.core.config import Config
 from appliance.core.errors import ApplianceError
 from appliance.db.database import utcnow
@@ -40,6 +40,14 @@ NOT_IN_LOBBY = {
 
 def room_name(interview: Interview) -> str:
     return f"interview-{interview.id}"
+
+
+def keep_out(config: Config, signing_key: Ed25519PrivateKey, interview: Interview, by: str) -> None:
+    """The interview has ended or been cancelled: tell the SFU, which then closes its room and
+    refuses every join token issued for it, after a restart too (contracts/ended_rooms.py)."""
+    ended_rooms.record_end(
+        ended_rooms.ended_rooms_dir(config.data_dir), signing_key, room_name(interview), by
+    )
 
 
 def token_ttl(config: Config, interview: Interview, now: dt.datetime) -> int:

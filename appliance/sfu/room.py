@@ -10,6 +10,7 @@ from typing import Any
 
 from aiortc import RTCConfiguration
 
+from appliance.contracts.ended_rooms import RoomEnded
 from appliance.contracts.join_token import MAX_TTL_SECONDS, JoinClaims
 from appliance.core.config import SfuConfig
 from appliance.core.errors import ApplianceError
@@ -114,8 +115,12 @@ class Room:
         """End the room for everyone (the panel's "End interview"); it cannot be joined again."""
         if not by.claims.permissions.end_room:
             raise SignalingError("forbidden", "only the panel can end the interview")
+        await self.end_as(by.claims.name)
+
+    async def end_as(self, name: str) -> None:
+        """End the room, telling everyone in it who did."""
         self.ended = True
-        await self._broadcast({"type": "room-ended", "by": by.claims.name})
+        await self._broadcast({"type": "room-ended", "by": name})
         await self.close()
 
     async def start_taps(self, participant: Participant) -> None:
@@ -229,6 +234,7 @@ class Rooms:
         rtc_config: RTCConfiguration,
         sinks: RecordingSinks | None = None,
         captions: CaptionService | None = None,
+        ended_record: Callable[[str], RoomEnded | None] = lambda room: None,
     ) -> None:
         try:
             self.video_codecs = video_codecs(config.video_codecs)
@@ -241,11 +247,13 @@ class Rooms:
         self.rooms: dict[str, Room] = {}
         # Rooms ended by the panel, until every token for them has expired: room -> deadline.
         self.ended: dict[str, float] = {}
+        # The web process's signed record that a room ended (contracts/ended_rooms.py).
+        self.ended_record = ended_record
 
     def get_or_create(self, claims: JoinClaims) -> Room:
         now = time.time()
         self.ended = {name: until for name, until in self.ended.items() if until > now}
-        if claims.room in self.ended:
+        if claims.room in self.ended or self.ended_record(claims.room) is not None:
             raise SignalingError("room-ended", "this interview has ended")
         room = self.rooms.get(claims.room)
         if room is None:
@@ -271,6 +279,15 @@ class Rooms:
             del self.rooms[room.name]
         if room.ended:
             self.ended[room.name] = time.time() + MAX_TTL_SECONDS
+
+    async def close_ended(self) -> None:
+        """End every open room the web process has recorded as ended (the interview was ended
+        or cancelled there), as if the panel had ended it here."""
+        for room in list(self.rooms.values()):
+            record = self.ended_record(room.name)
+            if record is not None and not room.closing:
+                logger.info("room %s: ended by %s in the web app", room.name, record.by)
+                await room.end_as(record.by)
 
     async def close(self) -> None:
         for room in list(self.rooms.values()):

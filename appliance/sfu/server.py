@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from appliance import __version__
+from appliance.contracts.ended_rooms import ended, ended_rooms_dir
 from appliance.core.config import Config
 from appliance.core.ratelimit import AddressLimiter
 from appliance.core.sdnotify import keep_alive, notify
@@ -32,6 +34,8 @@ ROOMS = web.AppKey("rooms", Rooms)
 LOOP_LAG = web.AppKey("loop_lag", LoopLagMonitor)
 SECRETS_SEEN = web.AppKey("secrets_seen", list[str])
 STATIC = Path(__file__).parent.parent / "web" / "static"
+ENDED_ROOMS_POLL_SECONDS = 1.0
+logger = logging.getLogger(__name__)
 
 
 async def _test_page(request: web.Request) -> web.FileResponse:
@@ -78,6 +82,16 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
+async def _watch_ended_rooms(rooms: Rooms) -> None:
+    """Close, within about a second, the rooms the web process says have ended."""
+    while True:
+        await asyncio.sleep(ENDED_ROOMS_POLL_SECONDS)
+        try:
+            await rooms.close_ended()
+        except Exception:
+            logger.exception("checking for ended rooms failed")
+
+
 def create_app(
     config: Config,
     public_key: Ed25519PublicKey | None = None,
@@ -94,7 +108,14 @@ def create_app(
     enlarge_udp_receive_buffers()
     media_ports = udp_port_range(config.sfu)
     key = public_key or load_public_key(key_dir(config.data_dir) / "signing.pub")
-    rooms = Rooms(config.sfu, rtc_configuration(config.sfu), sinks, captions)
+    ended_dir = ended_rooms_dir(config.data_dir)
+    rooms = Rooms(
+        config.sfu,
+        rtc_configuration(config.sfu),
+        sinks,
+        captions,
+        ended_record=lambda room: ended(ended_dir, key, room),
+    )
     app = web.Application()
     app[ROOMS] = rooms
     monitor = LoopLagMonitor()
@@ -114,6 +135,7 @@ def create_app(
             bind_media_in_port_range(asyncio.get_running_loop(), media_ports)
         monitor.start()
         alive.append(asyncio.create_task(keep_alive()))
+        alive.append(asyncio.create_task(_watch_ended_rooms(rooms)))
 
     async def close_rooms(app: web.Application) -> None:
         notify("STOPPING=1")

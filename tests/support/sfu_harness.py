@@ -134,11 +134,12 @@ class Client:
     async def send(self, message: dict[str, Any]) -> None:
         await self.ws.send_str(json.dumps(message))
 
-    async def expect(self, kind: str, timeout: float = 10.0) -> dict[str, Any]:
+    async def expect(self, *kinds: str, timeout: float = 10.0) -> dict[str, Any]:
+        """The next message of one of these types, skipping others."""
         async with asyncio.timeout(timeout):
             while True:
                 message = await self.messages.get()
-                if message["type"] == kind:
+                if message["type"] in kinds:
                     return message
 
     async def publish(self, player: MediaPlayer, video_codec: str = "") -> None:
@@ -278,9 +279,14 @@ class SealedFiles:
 
 @asynccontextmanager
 async def running_sfu(
-    tmp_path: Path, sinks: Any = None, captions: Any = None, settings: dict[str, str] | None = None
+    tmp_path: Path,
+    sinks: Any = None,
+    captions: Any = None,
+    settings: dict[str, str] | None = None,
+    key: Ed25519PrivateKey | None = None,
 ) -> AsyncIterator[Sfu]:
-    """An SFU on loopback; `settings` are APPLIANCE_* variables on top of the test defaults."""
+    """An SFU on loopback with `tmp_path` as its data dir, checking tokens against `key` (a
+    new one by default); `settings` are APPLIANCE_* variables on top of the test defaults."""
     config = load_config(
         tmp_path,
         environ={
@@ -289,7 +295,7 @@ async def running_sfu(
             **(settings or {}),
         },
     )
-    key = Ed25519PrivateKey.generate()
+    key = key or Ed25519PrivateKey.generate()
     app = create_app(config, key.public_key(), sinks, captions)
     runner = web.AppRunner(app)
     await runner.setup()

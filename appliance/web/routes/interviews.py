@@ -18,7 +18,7 @@ from appliance.db.models import Interview, User
 from appliance.hiring import agenda, notifications, scheduling
 from appliance.hiring.candidates import display_name
 from appliance.hiring.scheduling import as_utc, zone
-from appliance.interview import consent
+from appliance.interview import consent, join
 from appliance.recordings.review import latest_recording
 from appliance.staff.roles import is_hiring
 from appliance.web.access import HIRING, PANEL
@@ -197,6 +197,7 @@ def cancel_interview(
     interview = _visible(current_user(request), interview_id)
     if interview.status != "cancelled":
         scheduling.cancel(runtime.audit, actor(request), interview, data.get("reason", ""))
+        join.keep_out(runtime.config, runtime.keys.signing_key, interview, "the recruiter")
         notifications.notify(
             runtime.config, interview, "cancelled", scheduling.link_key(runtime.keys)
         )

@@ -174,4 +174,5 @@ def api_end(
     the SFU for everyone."""
     user, interview = _panel_interview(request, interview_id)
     live_room.end(runtime.audit, user, interview)
+    join.keep_out(runtime.config, runtime.keys.signing_key, interview, user.name or user.email)
     return _lobby(runtime, interview)

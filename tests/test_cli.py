@@ -6,6 +6,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -198,6 +200,15 @@ def test_serve_runs_web_sfu_and_worker_and_stops_cleanly(tmp_path: Path) -> None
         health = json.loads(wait_for_http(f"http://127.0.0.1:{web_port}/healthz", deadline))
         components = {c["name"]: c["ok"] for c in health["components"]}
         assert health["status"] == "ok" and components["sfu"] and components["worker"]
+        sfu_detail = next(c["detail"] for c in health["components"] if c["name"] == "sfu")
+        assert sfu_detail == "0 rooms; can read secrets"
+        # Without a token, metrics answer the box itself, not a client behind its proxy.
+        local = f"http://127.0.0.1:{web_port}/metrics"
+        assert "parley_audit_entries" in wait_for_http(local, deadline)
+        forwarded = urllib.request.Request(local, headers={"X-Forwarded-For": "192.0.2.8"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(forwarded, timeout=10)
+        assert refused.value.code == 403
         validate(json.loads(wait_for_http(f"http://127.0.0.1:{web_port}/schema", deadline)))
         children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True)
         assert len(children.stdout.split()) == 3

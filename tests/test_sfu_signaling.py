@@ -386,3 +386,50 @@ def test_a_room_the_web_app_ended_closes_and_stays_closed_after_a_restart(
             assert await join_error(restarted, "interview-10") == "joined"
 
     asyncio.run(main())
+
+
+def test_idle_and_excess_connections_are_refused_and_health_keeps_answering(
+    tmp_path: Path,
+) -> None:
+    async def refused(sfu: Sfu, forwarded_for: str) -> int:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as failed:
+            await sfu.session.ws_connect(
+                sfu.url + "/sfu/ws", headers={"X-Forwarded-For": forwarded_for}
+            )
+        return failed.value.status
+
+    async def scenario(sfu: Sfu) -> None:
+        idle = await sfu.session.ws_connect(sfu.url + "/sfu/ws")
+        message = await idle.receive_json(timeout=5)
+        assert message["code"] == "join-timeout"
+        closing = await idle.receive(timeout=5)
+        assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        held = [
+            await sfu.session.ws_connect(sfu.url + "/sfu/ws", headers={"X-Forwarded-For": address})
+            for address in ("192.0.2.1", "192.0.2.1", "192.0.2.2")
+        ]
+        assert await refused(sfu, "192.0.2.1") == 429  # two per address
+        assert len(held) == 3
+        held.append(
+            await sfu.session.ws_connect(
+                sfu.url + "/sfu/ws", headers={"X-Forwarded-For": "192.0.2.3"}
+            )
+        )
+        assert await refused(sfu, "192.0.2.4") == 503  # four in all
+        health = await sfu.session.get(sfu.url + "/healthz")
+        assert health.status == 200 and (await health.json())["connections"] == 4
+        for ws in held:
+            await ws.close()
+        await until(lambda: all(ws.closed for ws in held))
+        async with sfu.client("ivy") as ivy:  # room again: a valid join goes through
+            assert any(e["type"] == "joined" for e in ivy.events)
+
+    run(
+        scenario,
+        tmp_path,
+        settings={
+            "APPLIANCE_SFU_JOIN_TIMEOUT_SECONDS": "1",
+            "APPLIANCE_SFU_MAX_CONNECTIONS_PER_ADDRESS": "2",
+            "APPLIANCE_SFU_MAX_CONNECTIONS": "4",
+        },
+    )

@@ -159,3 +159,15 @@ def test_the_images_configuration_is_one_the_appliance_accepts(tmp_path: Path) -
     assert f"proxy_pass http://127.0.0.1:{config.sfu.port};" in nginx
     assert sfu_link(config).url == "/sfu/ws" and "location /sfu/ {" in nginx
     assert f"ssl_certificate {config.web.tls_dir}/cert.pem;" in nginx
+
+
+def test_the_sfus_open_file_limit_holds_far_more_rooms_than_a_box_can_run() -> None:
+    from appliance.core.config import SfuConfig
+    from appliance.sfu.connections import connection_budget
+
+    found = re.search(r"^LimitNOFILE=(\d+)$", (UNITS / "appliance-sfu.service").read_text(), re.M)
+    assert found, "the SFU's unit sets no open-file limit"
+    # bench/sfu.py measures 8 recorded rooms on 2 cores; 100 rooms of the most people is
+    # far past any box this runs on.
+    sfu = SfuConfig(max_rooms=100)
+    assert connection_budget(sfu, int(found[1])) >= sfu.max_rooms * sfu.max_participants

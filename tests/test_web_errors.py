@@ -71,3 +71,36 @@ def test_an_unforeseen_error_is_logged_under_the_reference_the_page_shows(
     (record,) = [r for r in caplog.records if match.group(1) in r.getMessage()]
     assert record.exc_info is not None and "the disk controller said no" in str(record.exc_info[1])
     assert "GET /candidates" in record.getMessage()
+
+
+def test_text_with_a_nul_is_refused_everywhere_and_nothing_is_stored(
+    runtime: Runtime, client: TestClient[Litestar]
+) -> None:
+    from appliance.db.models import Candidate
+    from tests.conftest import post_form
+
+    make_user(runtime, "recruiter")
+    assert sign_in(client, "recruiter@example.com") == 303
+    headers = api_headers(client)
+    asked = [
+        client.post(
+            "/api/candidates", json={"name": "Eve\u0000l", "email": "e@x.org"}, headers=headers
+        ),
+        client.post(
+            "/api/candidates",
+            content=b'{"name": "Eve\\\\\\u0000", "email": "e@x.org"}',
+            headers={**headers, "content-type": "application/json"},
+        ),
+        post_form(client, "/candidates", {"name": "Eve\x00l", "email": "e@x.org"}),
+        client.get("/candidates?q=Eve%00", headers={"accept": "text/html"}),
+    ]
+    for response in asked:
+        assert response.status_code == 400, (response.url, response.text)
+        assert "NUL" in response.text
+    assert Candidate.select().count() == 0
+    # A backslash followed by "u0000" is text like any other.
+    typed = client.post(
+        "/api/candidates", json={"name": "C:\\u0000dir", "email": "c@x.org"}, headers=headers
+    )
+    assert typed.status_code == 201, typed.text
+    assert Candidate.get().name == "C:\\u0000dir"

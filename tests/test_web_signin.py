@@ -188,5 +188,10 @@ def test_healthz_and_openapi_are_served(client: TestClient[Litestar]) -> None:
     document = client.get("/schema").json()
     validate(document)
     assert "/api/kits" in document["paths"]
-    metrics = client.get("/metrics")
+    # The test client is not on the box: without a token it is refused, with one it is not.
+    refused = client.get("/metrics")
+    assert refused.status_code == 403 and "[metrics] token" in refused.text
+    client.app.state.runtime.config.metrics.token = "scrape-me"
+    metrics = client.get("/metrics", headers={"authorization": "Bearer scrape-me"})
     assert metrics.status_code == 200 and "parley_audit_entries" in metrics.text
+    assert client.get("/metrics", headers={"authorization": "Bearer wrong"}).status_code == 401

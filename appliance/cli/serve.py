@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import signal
 import subprocess
@@ -12,6 +11,7 @@ from types import FrameType
 
 from appliance.cli.common import Subparsers, config_from
 from appliance.core.config import Config
+from appliance.core.log_repeats import log_to_stderr
 
 ROLES = ("web", "sfu", "worker")
 
@@ -31,10 +31,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 def run(args: argparse.Namespace) -> int:
     config = config_from(args)
-    # Every service logs to stderr (the journal under systemd): the appliance's own news, and
-    # warnings and errors (with their tracebacks) from everything else.
-    logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
-    logging.getLogger("appliance").setLevel(logging.INFO)
+    log_to_stderr(LOG_FORMAT)
     if args.host:
         config.web.host = config.sfu.host = args.host
     if args.port:

@@ -83,6 +83,12 @@ class SfuConfig:
     # Join attempts allowed per client address (a burst, then this many a minute).
     join_burst: int = _int(30, 1, 10_000)
     joins_per_minute: int = _int(60, 1, 100_000)
+    # A signaling connection that has not joined a room this long after opening is closed.
+    join_timeout_seconds: int = _int(10, 1, 300)
+    # Open signaling connections allowed per client address, and in all; 0 in all: as many as
+    # the process's open-file limit leaves room for (see server.connection_budget).
+    max_connections_per_address: int = _int(100, 1, 100_000)
+    max_connections: int = _int(0, 0, 1_000_000)
 
 
 @dataclasses.dataclass

@@ -16,6 +16,7 @@ from appliance.core.ratelimit import AddressLimiter
 from appliance.core.sdnotify import keep_alive, notify
 from appliance.sfu.aiortc_hooks import enlarge_udp_receive_buffers
 from appliance.sfu.audio_tap import CAPTION_DROPS, CaptionService
+from appliance.sfu.connections import ConnectionGate, connection_budget, raise_open_file_limit
 from appliance.sfu.forwarder import VIDEO_FRAMES
 from appliance.sfu.ice import (
     bind_media_in_port_range,
@@ -33,6 +34,7 @@ from appliance.storage.appliance_keys import key_dir, load_public_key
 ROOMS = web.AppKey("rooms", Rooms)
 LOOP_LAG = web.AppKey("loop_lag", LoopLagMonitor)
 SECRETS_SEEN = web.AppKey("secrets_seen", list[str])
+CONNECTIONS = web.AppKey("connections", ConnectionGate)
 STATIC = Path(__file__).parent.parent / "web" / "static"
 ENDED_ROOMS_POLL_SECONDS = 1.0
 logger = logging.getLogger(__name__)
@@ -72,6 +74,7 @@ async def healthz(request: web.Request) -> web.Response:
             "components": [{"name": "sfu", "ok": True}],
             "rooms": len(rooms.rooms),
             "participants": participants,
+            "connections": request.app[CONNECTIONS].open_connections,
             "loop_lag_ms_p50": round(lag.percentile(0.5) * 1000, 2),
             "loop_lag_ms_p99": round(lag.percentile(0.99) * 1000, 2),
             "readable_secrets": request.app[SECRETS_SEEN],
@@ -123,7 +126,13 @@ def create_app(
     app[SECRETS_SEEN] = readable_secrets(config.data_dir)
     app.router.add_get("/healthz", healthz)
     limiter = AddressLimiter(config.sfu.joins_per_minute, config.sfu.join_burst)
-    app.router.add_get("/sfu/ws", websocket_handler(rooms, key, limiter))
+    gate = ConnectionGate(
+        config.sfu.max_connections_per_address,
+        connection_budget(config.sfu, raise_open_file_limit()),
+    )
+    app[CONNECTIONS] = gate
+    handler = websocket_handler(rooms, key, limiter, gate, config.sfu.join_timeout_seconds)
+    app.router.add_get("/sfu/ws", handler)
     # The browser client and a bare test room page, same-origin with the websocket.
     app.router.add_get("/sfu/test.html", _test_page)
     app.router.add_static("/sfu/static", STATIC, follow_symlinks=False)

@@ -6,6 +6,7 @@ docs/signaling.md is the protocol's authority. Every malformed or refused messag
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from appliance.contracts.join_token import TokenRejected, verify
 from appliance.core.ratelimit import AddressLimiter, client_address
+from appliance.sfu.connections import ConnectionGate
 from appliance.sfu.peer import Participant
 from appliance.sfu.protocol import SignalingError, error_message
 from appliance.sfu.room import Room, Rooms
@@ -160,23 +162,52 @@ class Session:
 
 
 def websocket_handler(
-    rooms: Rooms, public_key: Ed25519PublicKey, limiter: AddressLimiter
+    rooms: Rooms,
+    public_key: Ed25519PublicKey,
+    limiter: AddressLimiter,
+    gate: ConnectionGate,
+    join_timeout: float,
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
-        ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=20)
-        await ws.prepare(request)
         address = client_address(request.remote or "", request.headers.get("X-Forwarded-For", ""))
-        session = Session(rooms, public_key, ws, limiter, address)
+        refusal = gate.refusal(address)
+        if refusal is not None:
+            status, reason = refusal
+            return web.json_response({"error": reason}, status=status)
+        gate.opened(address)
         try:
-            async for msg in ws:
-                if msg.type == WSMsgType.TEXT:
-                    await session.handle(msg.data)
-                elif msg.type == WSMsgType.BINARY:
-                    await session.error("bad-message", "messages are JSON text, not binary")
-                else:
-                    break
+            ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=20)
+            await ws.prepare(request)
+            session = Session(rooms, public_key, ws, limiter, address)
+            try:
+                await _serve(session, ws, join_timeout)
+            finally:
+                await session.close()
+            return ws
         finally:
-            await session.close()
-        return ws
+            gate.closed(address)
 
     return handle
+
+
+async def _serve(session: Session, ws: web.WebSocketResponse, join_timeout: float) -> None:
+    """Hand each message to the session until the socket closes; one that has not joined a
+    room `join_timeout` seconds after opening is told so and closed."""
+    deadline = asyncio.get_running_loop().time() + join_timeout
+    while not ws.closed:
+        if session.participant is None:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    msg = await ws.receive()
+            except TimeoutError:
+                await session.error("join-timeout", "join a room within seconds of connecting")
+                await ws.close()
+                return
+        else:
+            msg = await ws.receive()
+        if msg.type == WSMsgType.TEXT:
+            await session.handle(msg.data)
+        elif msg.type == WSMsgType.BINARY:
+            await session.error("bad-message", "messages are JSON text, not binary")
+        else:
+            return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -157,6 +158,25 @@ def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response
     )
 
 
+# A NUL as the body's encoding spells it: %00 in a form, an unescaped \u0000 in JSON.
+_NUL_IN_FORM = re.compile(rb"%00")
+_NUL_IN_JSON = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+_TEXT_BODIES = {"application/x-www-form-urlencoded": _NUL_IN_FORM, "application/json": _NUL_IN_JSON}
+
+
+async def _refuse_nul(request: Request[Any, Any, Any]) -> Response[Any] | None:
+    """No text the appliance stores or shows may hold a NUL: databases truncate or refuse
+    it, and it hides text from whoever reads it later. Refused once, here, for every route."""
+    found = _NUL_IN_FORM.search(request.scope.get("query_string", b"")) is not None
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not found and request.method in ("POST", "PUT", "PATCH") and kind in _TEXT_BODIES:
+        body = await request.body()
+        found = b"\x00" in body or _TEXT_BODIES[kind].search(body) is not None
+    if found:
+        return _error(request, 400, "Cannot do that", "text may not contain NUL characters")
+    return None
+
+
 def _not_signed_in(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if _wants_html(request):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -219,6 +239,7 @@ def create_app(runtime: Runtime) -> Litestar:
         on_startup=[start_keep_alive],
         on_shutdown=[stop_keep_alive],
         guards=[access_guard],
+        before_request=_refuse_nul,
         dependencies={"runtime": Provide(lambda: runtime, sync_to_thread=False)},
         csrf_config=CSRFConfig(
             secret=csrf_secret,

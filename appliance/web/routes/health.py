@@ -24,11 +24,13 @@ from prometheus_client import (
 )
 
 from appliance import __version__
+from appliance.core.errors import NotAllowed
 from appliance.core.liveness import HEARTBEAT_SECONDS, heartbeat_path
+from appliance.core.ratelimit import LOOPBACK
 from appliance.staff.accounts import active_users_by_role
 from appliance.storage.audit import entry_count
 from appliance.web.access import public
-from appliance.web.pages import AppRuntime
+from appliance.web.pages import AppRuntime, request_address
 from appliance.web.threads import in_thread
 
 STARTED_AT = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
@@ -103,7 +105,10 @@ def _check_sfu(runtime: AppRuntime) -> ComponentStatus:
             report = json.load(reply)
     except (OSError, ValueError) as exc:
         return ComponentStatus("sfu", False, f"not answering: {exc}")
-    return ComponentStatus("sfu", True, f"{report.get('rooms', 0)} rooms")
+    # The SFU's own /healthz names the secrets it could read; only whether there are any
+    # leaves the box here.
+    sandbox = "secrets hidden" if not report.get("readable_secrets") else "can read secrets"
+    return ComponentStatus("sfu", True, f"{report.get('rooms', 0)} rooms; {sandbox}")
 
 
 def _check_worker(runtime: AppRuntime) -> ComponentStatus:
@@ -130,12 +135,18 @@ def healthz(runtime: AppRuntime) -> Response[Health]:
 @get("/metrics", opt=public(), tags=["operations"], media_type=CONTENT_TYPE_LATEST)
 @in_thread
 def metrics(request: Request[Any, Any, Any], runtime: AppRuntime) -> Response[bytes]:
-    """Prometheus text format; needs `Authorization: Bearer <[metrics] token>` when one is set."""
+    """Prometheus text format; needs `Authorization: Bearer <[metrics] token>` when one is set,
+    and without one answers only the box itself (what staff and rooms there are is nobody
+    else's business)."""
     expected = runtime.config.metrics.token
     if expected:
         given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(given.encode(), expected.encode()):
             raise NotAuthorizedException("metrics need the configured bearer token")
+    elif request_address(request) not in LOOPBACK:
+        raise NotAllowed(
+            "metrics answer other machines only with a bearer token: set [metrics] token"
+        )
     for role, count in active_users_by_role().items():
         USERS.labels(role.value).set(count)
     AUDIT_ENTRIES.set(entry_count())

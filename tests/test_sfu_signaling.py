@@ -433,3 +433,17 @@ def test_idle_and_excess_connections_are_refused_and_health_keeps_answering(
             "APPLIANCE_SFU_MAX_CONNECTIONS": "4",
         },
     )
+
+
+def test_the_sfus_pages_carry_security_headers_and_name_no_server_software(
+    tmp_path: Path,
+) -> None:
+    async def scenario(sfu: Sfu) -> None:
+        for path in ("/healthz", "/sfu/test.html", "/sfu/nowhere"):
+            reply = await sfu.session.get(sfu.url + path)
+            assert reply.headers["Server"] == "Parley", path
+            assert reply.headers["X-Content-Type-Options"] == "nosniff"
+            assert "frame-ancestors 'none'" in reply.headers["Content-Security-Policy"]
+            assert "aiohttp" not in str(reply.headers) and "Python" not in str(reply.headers)
+
+    run(scenario, tmp_path)

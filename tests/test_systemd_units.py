@@ -159,6 +159,10 @@ def test_the_images_configuration_is_one_the_appliance_accepts(tmp_path: Path) -
     assert f"proxy_pass http://127.0.0.1:{config.sfu.port};" in nginx
     assert sfu_link(config).url == "/sfu/ws" and "location /sfu/ {" in nginx
     assert f"ssl_certificate {config.web.tls_dir}/cert.pem;" in nginx
+    assert 'add_header Strict-Transport-Security "max-age=31536000" always;' in nginx
+    # The SFU's own health report (which names the files it can read) stays on the box.
+    assert "proxy_pass http://127.0.0.1:8081/healthz" not in nginx
+    assert "location = /sfu/healthz {\n        return 404;" in nginx
 
 
 def test_the_sfus_open_file_limit_holds_far_more_rooms_than_a_box_can_run() -> None:

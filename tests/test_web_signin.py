@@ -195,3 +195,60 @@ def test_healthz_and_openapi_are_served(client: TestClient[Litestar]) -> None:
     metrics = client.get("/metrics", headers={"authorization": "Bearer scrape-me"})
     assert metrics.status_code == 200 and "parley_audit_entries" in metrics.text
     assert client.get("/metrics", headers={"authorization": "Bearer wrong"}).status_code == 401
+
+
+def test_a_form_posted_from_another_site_is_refused_even_with_a_valid_token(
+    client: TestClient[Litestar], runtime: Runtime
+) -> None:
+    make_user(runtime, "recruiter")
+    assert sign_in(client, "recruiter@example.com") == 303
+    token = csrf_token(client, "/positions")
+
+    def post(title: str, **headers: str) -> int:
+        return client.post(
+            "/positions",
+            data={"title": title, "_csrf_token": token},
+            headers={"accept": "text/html", **headers},
+            follow_redirects=False,
+        ).status_code
+
+    assert post("A", origin="https://evil.example") == 403
+    assert post("B", origin="http://127.0.0.1:8443") == 403  # another port is another origin
+    assert post("C", **{"sec-fetch-site": "cross-site"}) == 403
+    assert post("D", **{"sec-fetch-site": "same-site"}) == 403
+    assert Position.select().count() == 0
+    # The page's own origin, and the "null" a no-referrer page sends, are the token's to judge.
+    assert post("E", origin="http://127.0.0.1", **{"sec-fetch-site": "same-origin"}) == 303
+    assert post("F", origin="null") == 303
+    assert [p.title for p in Position.select().order_by(Position.id)] == ["E", "F"]
+
+
+def test_over_https_cookies_are_host_only_and_browsers_are_told_to_stay(runtime: Runtime) -> None:
+    from appliance.web.app import create_app
+
+    runtime.config.web.public_url = "https://parley.example.com"
+    make_user(runtime, "recruiter")
+    with TestClient(app=create_app(runtime), base_url="https://parley.example.com") as client:
+        form = client.get("/login", headers={"accept": "text/html"})
+        assert form.headers["strict-transport-security"] == "max-age=31536000"
+        assert "__Host-parley_csrf=" in form.headers["set-cookie"]
+        response = client.post(
+            "/login",
+            data={
+                "_csrf_token": csrf_token(client),
+                "email": "recruiter@example.com",
+                "password": PASSWORD,
+            },
+            headers={"origin": "https://parley.example.com"},
+            follow_redirects=False,
+        )
+        cookie = response.headers["set-cookie"].lower()
+        assert cookie.startswith("__host-parley_session=") and "secure" in cookie
+        assert "path=/" in cookie and "domain" not in cookie
+        assert client.get("/positions", headers={"accept": "text/html"}).status_code == 200
+        # A session token planted under the plain name counts for nothing here.
+        planted = client.cookies["__Host-parley_session"]
+        client.cookies.clear()
+        client.cookies.set("parley_session", planted)
+        page = client.get("/positions", headers={"accept": "text/html"}, follow_redirects=False)
+        assert page.status_code == 303 and page.headers["location"].startswith("/login")

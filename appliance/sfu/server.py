@@ -85,6 +85,25 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
+# The SFU's own pages (the test room) and answers get the web app's defences, and name no
+# server software or version.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "frame-ancestors 'none'; form-action 'none'; base-uri 'none'"
+    ),
+    "Cache-Control": "no-store",
+}
+
+
+async def _secure(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.update(SECURITY_HEADERS)
+    response.headers["Server"] = "Parley"
+
+
 async def _watch_ended_rooms(rooms: Rooms) -> None:
     """Close, within about a second, the rooms the web process says have ended."""
     while True:
@@ -120,6 +139,7 @@ def create_app(
         ended_record=lambda room: ended(ended_dir, key, room),
     )
     app = web.Application()
+    app.on_response_prepare.append(_secure)
     app[ROOMS] = rooms
     monitor = LoopLagMonitor()
     app[LOOP_LAG] = monitor

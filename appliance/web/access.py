@@ -14,6 +14,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
+from appliance.core.config import Config
 from appliance.db.models import Role, User
 from appliance.runtime import Runtime
 from appliance.staff import roles
@@ -21,6 +22,15 @@ from appliance.staff.sessions import find_session_user
 
 ACCESS_KEY = "access"
 SESSION_COOKIE = "parley_session"
+CSRF_COOKIE = "parley_csrf"
+
+
+def cookie_name(config: Config, base: str) -> str:
+    """On HTTPS, `__Host-<base>`: the browser then keeps the cookie only Secure, for the whole
+    site and this exact host, so no sibling host or plain-HTTP page can plant or overwrite it."""
+    return f"__Host-{base}" if config.public_url.startswith("https://") else base
+
+
 PUBLIC = "public"
 STAFF = frozenset(Role)
 
@@ -58,7 +68,7 @@ async def access_guard(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
     runtime: Runtime = connection.app.state.runtime
-    token = connection.cookies.get(SESSION_COOKIE, "")
+    token = connection.cookies.get(cookie_name(runtime.config, SESSION_COOKIE), "")
     user: User | None = None
     if token:
         user = await anyio.to_thread.run_sync(find_session_user, token, runtime.config.auth)

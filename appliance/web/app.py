@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from litestar import Litestar, Request, Response, Router
 from litestar.config.csrf import CSRFConfig
@@ -39,7 +39,7 @@ from appliance.core.ratelimit import AddressLimiter
 from appliance.core.sdnotify import keep_alive, notify
 from appliance.recordings.playback import Viewings
 from appliance.runtime import Runtime
-from appliance.web.access import access_guard, public
+from appliance.web.access import CSRF_COOKIE, access_guard, cookie_name, public
 from appliance.web.routes import (
     audit,
     calibration,
@@ -90,10 +90,14 @@ ROUTE_MODULES = (
 )
 
 
+# Browsers that once reached the box over HTTPS never try plain HTTP again for a year.
+HSTS = "max-age=31536000"
+
+
 def security_headers(config: Config) -> dict[str, str]:
     """Sent with every response. The rooms' pages also open the SFU's websocket."""
     connect = f"'self' {sfu_link(config).connect_src}".strip()
-    return {
+    headers = {
         "x-content-type-options": "nosniff",
         "x-frame-options": "DENY",
         # Setup and join links carry secrets in their path: never leak them in a Referer.
@@ -105,6 +109,9 @@ def security_headers(config: Config) -> dict[str, str]:
         ),
         "cache-control": "no-store",
     }
+    if config.public_url.startswith("https://"):
+        headers["strict-transport-security"] = HSTS
+    return headers
 
 
 def _wants_html(request: Request[Any, Any, Any]) -> bool:
@@ -162,6 +169,46 @@ def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response
 _NUL_IN_FORM = re.compile(rb"%00")
 _NUL_IN_JSON = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 _TEXT_BODIES = {"application/x-www-form-urlencoded": _NUL_IN_FORM, "application/json": _NUL_IN_JSON}
+
+
+UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _host_and_port(netloc: str, scheme: str) -> tuple[str, int | None]:
+    parts = urlsplit(f"//{netloc}")
+    try:
+        port = parts.port
+    except ValueError:
+        return "", None
+    return (parts.hostname or "", port or DEFAULT_PORTS.get(scheme))
+
+
+def _from_another_site(request: Request[Any, Any, Any], config: Config) -> bool:
+    """A state-changing request a browser sent from another site: beside the CSRF token, the
+    browser's own word (Sec-Fetch-Site, Origin) is checked. `Origin: null`, which browsers send
+    from pages with no-referrer, carries no site and is left to the token."""
+    if request.method not in UNSAFE_METHODS:
+        return False
+    if request.headers.get("sec-fetch-site", "same-origin") in ("cross-site", "same-site"):
+        return True
+    origin = request.headers.get("origin", "null")
+    if origin == "null":
+        return False
+    parts = urlsplit(origin)
+    given = _host_and_port(parts.netloc, parts.scheme)
+    scheme = request.headers.get("x-forwarded-proto", request.url.scheme)
+    own = {_host_and_port(request.headers.get("host", ""), scheme)}
+    if config.web.public_url:
+        public = urlsplit(config.public_url)
+        own.add(_host_and_port(public.netloc, public.scheme))
+    return given not in own
+
+
+async def _check_request(request: Request[Any, Any, Any]) -> Response[Any] | None:
+    if _from_another_site(request, request.app.state.runtime.config):
+        return _error(request, 403, "Not allowed", "this request came from another site")
+    return await _refuse_nul(request)
 
 
 async def _refuse_nul(request: Request[Any, Any, Any]) -> Response[Any] | None:
@@ -239,11 +286,11 @@ def create_app(runtime: Runtime) -> Litestar:
         on_startup=[start_keep_alive],
         on_shutdown=[stop_keep_alive],
         guards=[access_guard],
-        before_request=_refuse_nul,
+        before_request=_check_request,
         dependencies={"runtime": Provide(lambda: runtime, sync_to_thread=False)},
         csrf_config=CSRFConfig(
             secret=csrf_secret,
-            cookie_name="parley_csrf",
+            cookie_name=cookie_name(runtime.config, CSRF_COOKIE),
             cookie_samesite="strict",
             cookie_secure=runtime.config.public_url.startswith("https://"),
         ),

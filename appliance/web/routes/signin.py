@@ -16,7 +16,7 @@ from appliance.interview import live_room
 from appliance.staff import accounts
 from appliance.staff.accounts import SignInAttempt, SignInFailed
 from appliance.staff.sessions import end_session, start_session
-from appliance.web.access import SESSION_COOKIE, public, staff
+from appliance.web.access import SESSION_COOKIE, cookie_name, public, staff
 from appliance.web.pages import (
     AppRuntime,
     FormData,
@@ -84,17 +84,20 @@ def login(
 @post("/logout", opt=staff(), include_in_schema=False)
 @in_thread
 def logout(request: Request[Any, Any, Any], runtime: AppRuntime) -> Redirect:
-    end_session(request.cookies.get(SESSION_COOKIE, ""))
+    name = cookie_name(runtime.config, SESSION_COOKIE)
+    end_session(request.cookies.get(name, ""))
     user: User = request.scope["user"]
     runtime.audit.record(user.email, "auth.signout", user.email)
     response = see_other("/login")
-    response.cookies.append(Cookie(key=SESSION_COOKIE, value="", max_age=0, path="/"))
+    response.cookies.append(
+        Cookie(key=name, value="", max_age=0, path="/", secure=name.startswith("__Host-"))
+    )
     return response
 
 
 def session_cookie(runtime: AppRuntime, token: FromPath[str]) -> Cookie:
     return Cookie(
-        key=SESSION_COOKIE,
+        key=cookie_name(runtime.config, SESSION_COOKIE),
         value=token,
         path="/",
         httponly=True,

@@ -5,7 +5,6 @@ leaves no half file behind."""
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
@@ -13,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -45,6 +43,7 @@ from appliance.recordings.store import BlobSpec, seal_blob, start_recording
 from appliance.runtime import Runtime
 from appliance.storage.recipients import generate_identity
 from tests.conftest import PASSWORD, api_headers, make_user, post_form, sign_in
+from tests.support.disks import small_disk
 from tests.support.live_media import participant_track
 
 
@@ -227,26 +226,12 @@ def test_a_job_killed_halfway_starts_again_and_offers_no_half_file(
     )
 
 
-@contextlib.contextmanager
-def _small_disk(path: Path, size: str) -> Iterator[None]:
-    path.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
-        yield
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=False)
-
-
 def test_a_full_disk_fails_the_job_clearly_and_keeps_nothing(
     runtime: Runtime, client: TestClient[Litestar]
 ) -> None:
     blobs = runtime.config.blob_dir
     saved = {p.relative_to(blobs): p.read_bytes() for p in blobs.rglob("*") if p.is_file()}
-    with _small_disk(blobs, "4m"):
+    with small_disk(blobs, "4m"):
         for name, data in saved.items():  # what was there before moves onto the small disk
             (blobs / name).parent.mkdir(parents=True, exist_ok=True)
             (blobs / name).write_bytes(data)

@@ -1,6 +1,7 @@
 """Recordings at rest: import, audited opening, compliance export, erasure and retention."""
 
 import datetime
+import json
 import os
 import shutil
 import tarfile
@@ -25,6 +26,7 @@ from appliance.runtime import Runtime
 from appliance.storage import keystore
 from appliance.storage.recipients import UnwrapFailed, generate_identity, unwrap_with_identity
 from appliance.storage.sealed import SealedReader
+from tests.support.disks import small_disk
 
 AUDIO = os.urandom(300_000)
 VIDEO = os.urandom(150_001)
@@ -69,6 +71,37 @@ def test_import_of_a_missing_file_stores_nothing(runtime: Runtime, tmp_path: Pat
     with pytest.raises(ApplianceError, match="not a readable file"):
         import_files(runtime, "cli", [tmp_path / "nope.ogg"], "alex@example.com")
     assert Interview.select().count() == 0
+
+
+@pytest.mark.parametrize("existing_interview", [False, True])
+def test_an_import_that_fills_the_disk_is_undone_whole_and_audited(
+    runtime: Runtime, media: list[Path], tmp_path: Path, existing_interview: bool
+) -> None:
+    from appliance.db.models import DataKey, Recording
+
+    interview_id = None
+    if existing_interview:
+        interview_id = import_files(runtime, "cli", media[:1], "alex@example.com").interview.id
+    large = tmp_path / "media" / "alex-2.webm"
+    large.write_bytes(os.urandom(2 * 1024 * 1024))
+    tables = (Candidate, Interview, Recording, RecordingBlob, DataKey)
+    before = {table.__name__: table.select().count() for table in tables}
+    blobs = runtime.config.blob_dir
+    files_before = sorted(p.name for p in blobs.rglob("*") if p.is_file())
+    saved = {p.relative_to(blobs): p.read_bytes() for p in blobs.rglob("*") if p.is_file()}
+    with small_disk(blobs, "1m"):
+        for name, data in saved.items():  # what was there before moves onto the small disk
+            (blobs / name).parent.mkdir(parents=True, exist_ok=True)
+            (blobs / name).write_bytes(data)
+        # The first file fits, the second cannot: both go, and so does all the import made.
+        with pytest.raises(ApplianceError, match="the import failed and was undone: No space"):
+            import_files(runtime, "cli", [media[0], large], "alex@example.com", interview_id)
+        assert sorted(p.name for p in blobs.rglob("*") if p.is_file()) == files_before
+    assert {table.__name__: table.select().count() for table in tables} == before
+    failure = AuditEntry.get(AuditEntry.action == "recording.import_failed")
+    undone = json.loads(failure.details)["undone"]
+    made = [] if existing_interview else ["interview", "candidate"]
+    assert [subject.split(":")[0] for subject in undone] == made
 
 
 def _export(runtime: Runtime, media: list[Path], tmp_path: Path) -> tuple[Path, object]:

@@ -166,13 +166,17 @@ def import_files(
     for path in paths:
         if not path.is_file():
             raise ApplianceError(f"{path} is not a readable file")
-    interview = _interview_for_import(runtime, actor, candidate_email, interview_id)
+    made: list[Candidate | Interview] = []
+    interview = _interview_for_import(runtime, actor, candidate_email, interview_id, made)
     recording = start_recording(runtime, interview, source="import")
     try:
         _seal_files(runtime, actor, recording, paths)
-    except BaseException:
-        recording.status = "failed"
-        recording.save()
+    except BaseException as exc:
+        _undo_import(runtime, actor, recording, made, exc)
+        if isinstance(exc, OSError):
+            raise ApplianceError(
+                f"the import failed and was undone: {exc.strerror or exc}"
+            ) from exc
         raise
     recording.status = "complete"
     recording.ended_at = utcnow()
@@ -190,9 +194,39 @@ def _seal_files(runtime: Runtime, actor: str, recording: Recording, paths: list[
         seal_blob(runtime, actor, recording, spec, _file_chunks(path), durable=False)
 
 
+def _undo_import(
+    runtime: Runtime,
+    actor: str,
+    recording: Recording,
+    made: list[Candidate | Interview],
+    exc: BaseException,
+) -> None:
+    """Take back everything a failed import made (its sealed blobs, its data key, the
+    recording, and the interview and candidate it created), and audit the failure."""
+    delete_blobs(runtime, RecordingBlob.select().where(RecordingBlob.recording == recording))
+    with runtime.db.atomic():
+        if recording.key_id is not None:
+            keystore.destroy(bytes.fromhex(recording.key_id))
+        recording.delete_instance()
+        undone = [f"{type(row).__name__.lower()}:{row.id}" for row in reversed(made)]
+        for row in reversed(made):
+            row.delete_instance()
+        runtime.audit.record(
+            actor,
+            "recording.import_failed",
+            f"recording:{recording.id}",
+            {"reason": str(exc)[:200], "undone": undone},
+        )
+
+
 def _interview_for_import(
-    runtime: Runtime, actor: str, candidate_email: str, interview_id: int | None
+    runtime: Runtime,
+    actor: str,
+    candidate_email: str,
+    interview_id: int | None,
+    made: list[Candidate | Interview],
 ) -> Interview:
+    """The interview to file an import under; what it had to create is added to `made`."""
     email = candidate_email.strip().lower()
     if interview_id is not None:
         interview = Interview.get_or_none(Interview.id == interview_id)
@@ -201,10 +235,12 @@ def _interview_for_import(
         if interview.candidate.email != email:
             raise ApplianceError(f"interview {interview_id} is not with {email}")
         return interview
-    candidate = Candidate.get_or_none(
-        (Candidate.email == email) & Candidate.erased_at.is_null()
-    ) or create_candidate(
-        runtime.audit, actor, CandidateFields(name=email.split("@")[0], email=email)
-    )
+    candidate = Candidate.get_or_none((Candidate.email == email) & Candidate.erased_at.is_null())
+    if candidate is None:
+        fields = CandidateFields(name=email.split("@")[0], email=email)
+        candidate = create_candidate(runtime.audit, actor, fields)
+        made.append(candidate)
     now = utcnow()
-    return Interview.create(candidate=candidate, starts_at=now, ends_at=now, status="imported")
+    interview = Interview.create(candidate=candidate, starts_at=now, ends_at=now, status="imported")
+    made.append(interview)
+    return interview

@@ -12,6 +12,7 @@ from appliance.db.database import open_database
 from appliance.db.migrations import LATEST, schema_version
 from appliance.storage.appliance_keys import ApplianceKeys, load_keys
 from appliance.storage.audit import AuditLog
+from appliance.storage.audit_anchor import anchor_path
 
 
 @dataclass
@@ -47,5 +48,7 @@ def open_runtime(config: Config, require_current_schema: bool = True) -> Runtime
                 f"the database is at schema version {version}, this release needs {LATEST}; "
                 "run 'appliance init' to upgrade it"
             )
-    audit = AuditLog(db, keys.signing_key, config.audit.checkpoint_every)
+    audit = AuditLog(
+        db, keys.signing_key, config.audit.checkpoint_every, anchor_path(config.data_dir)
+    )
     return Runtime(config=config, db=db, keys=keys, audit=audit)

@@ -11,6 +11,7 @@ from appliance.db.models import AuditCheckpoint, AuditEntry
 from appliance.runtime import Runtime
 from appliance.storage import audit
 from appliance.storage.audit import AuditLog
+from appliance.storage.audit_anchor import Anchor, anchor_path, keep_anchor, signed_note
 
 
 def _fill(runtime: Runtime, count: int) -> None:
@@ -137,3 +138,119 @@ def test_cli_verify_reports_counts(runtime: Runtime, data_dir: Path) -> None:
     entries = AuditEntry.select().count()
     checkpoints = AuditCheckpoint.select().count()
     assert cli.stdout.strip() == f"OK: {entries} entries, {checkpoints} checkpoints"
+
+
+CADENCE = 10
+
+
+def _log(runtime: Runtime, data_dir: Path) -> AuditLog:
+    return AuditLog(runtime.db, runtime.keys.signing_key, CADENCE, anchor_path(data_dir))
+
+
+def _fill_to(log: AuditLog, last_seq: int) -> None:
+    while audit.entry_count() < last_seq:
+        log.record("alice@example.com", "recording.view", "recording:1")
+
+
+def _rechain() -> None:
+    """What an attacker with the database does after changing rows: renumber the entries
+    1, 2, 3, … and recompute every hash, so the chain itself verifies."""
+    prev = audit.GENESIS_HASH
+    for seq, entry in enumerate(list(AuditEntry.select().order_by(AuditEntry.seq)), start=1):
+        digest = audit.entry_hash(
+            seq, entry.at, entry.actor, entry.action, entry.subject, entry.details, prev
+        )
+        AuditEntry.update(seq=seq, prev_hash=prev, entry_hash=digest).where(
+            AuditEntry.seq == entry.seq
+        ).execute()
+        prev = digest
+
+
+def _verify(runtime: Runtime, data_dir: Path, *notes: Path) -> audit.Verification:
+    return audit.verify_against(runtime.keys.public_key, CADENCE, [anchor_path(data_dir), *notes])
+
+
+def test_deleting_every_checkpoint_and_rechaining_an_altered_log_is_caught(
+    runtime: Runtime, data_dir: Path
+) -> None:
+    _fill_to(_log(runtime, data_dir), 35)
+    AuditEntry.update(subject="recording:forged").where(AuditEntry.seq == 5).execute()
+    AuditCheckpoint.delete().execute()
+    _rechain()
+    assert audit.verify(runtime.keys.public_key, CADENCE, []).bad_seq == 1
+    result = _verify(runtime, data_dir)
+    assert not result.ok and "no signed checkpoint" in result.reason
+
+
+def test_deleting_entries_in_the_middle_and_rechaining_is_caught(
+    runtime: Runtime, data_dir: Path
+) -> None:
+    _fill_to(_log(runtime, data_dir), 100)
+    AuditEntry.delete().where(AuditEntry.seq.between(40, 60)).execute()
+    AuditCheckpoint.delete().where(AuditCheckpoint.seq >= 40).execute()  # they would not match
+    _rechain()
+    result = audit.verify(runtime.keys.public_key, CADENCE, [])
+    # Entries after the last checkpoint left (30) run on far past one cadence.
+    assert result.bad_seq == 31 and "checkpoints were removed" in result.reason
+
+
+def test_cutting_the_newest_entries_and_checkpoints_is_caught_by_the_kept_checkpoint(
+    runtime: Runtime, data_dir: Path, tmp_path: Path
+) -> None:
+    log = _log(runtime, data_dir)
+    _fill_to(log, 70)
+    older_note = tmp_path / "older.note"
+    older_note.write_bytes(anchor_path(data_dir).read_bytes())  # the note at entry 70
+    _fill_to(log, 100)
+    assert log.checkpoint() is None  # entry 100 is checkpointed already; the note says so
+    officer_copy = tmp_path / "officer.note"
+    officer_copy.write_bytes(anchor_path(data_dir).read_bytes())
+    assert _verify(runtime, data_dir, officer_copy).ok
+    # The attacker cuts entries 71..100 with their checkpoints: the chain and its remaining
+    # checkpoints agree, and no run lacks a checkpoint.
+    AuditEntry.delete().where(AuditEntry.seq > 70).execute()
+    AuditCheckpoint.delete().where(AuditCheckpoint.seq > 70).execute()
+    assert audit.verify(runtime.keys.public_key, CADENCE, []).ok
+    # The note beside the database still names entry 100.
+    result = _verify(runtime, data_dir)
+    assert result.bad_seq == 71 and "checkpoint kept in" in result.reason
+    # Putting back an older genuine note hides it on the box, not from the officer's copy.
+    anchor_path(data_dir).write_bytes(older_note.read_bytes())
+    assert _verify(runtime, data_dir).ok
+    cli = subprocess.run(
+        [sys.executable, "-m", "appliance", "audit", "verify", "--data-dir", str(data_dir),
+         "--against", str(officer_copy)],
+        capture_output=True, text=True, env={"PATH": "/usr/bin:/bin",
+                                             "APPLIANCE_AUDIT_CHECKPOINT_EVERY": str(CADENCE)},
+    )  # fmt: skip
+    assert cli.returncode == 1 and "entries 71..100 are missing" in cli.stderr, cli.stderr
+
+
+def test_a_forged_or_damaged_note_fails_verification(
+    runtime: Runtime, data_dir: Path, tmp_path: Path
+) -> None:
+    _fill_to(_log(runtime, data_dir), 20)
+    note = anchor_path(data_dir).read_text()
+    assert note.startswith("parley-audit\n20\n") and "\n\n\u2014 parley-audit " in note
+    other = Ed25519PrivateKey.generate()
+    forged = tmp_path / "forged.note"
+    forged.write_text(signed_note(Anchor(20, "ab" * 32, "2026-01-01T00:00:00Z"), other))
+    for text in (forged.read_text(), note.replace("\n20\n", "\n19\n"), note[:40], "\x00" * 10):
+        anchor_path(data_dir).write_text(text)
+        result = _verify(runtime, data_dir)
+        assert not result.ok and result.bad_seq == 0 and "audit-checkpoint.note" in result.reason
+
+
+def test_the_note_only_moves_forward_and_only_after_commit(
+    runtime: Runtime, data_dir: Path
+) -> None:
+    log = _log(runtime, data_dir)
+    _fill_to(log, 9)
+    with runtime.db.atomic() as transaction:
+        log.record("alice@example.com", "recording.view")  # entry 10 is checkpointed...
+        transaction.rollback()  # ...but never committed: the note must not name it
+    assert not anchor_path(data_dir).exists() or "\n10\n" not in anchor_path(data_dir).read_text()
+    _fill_to(log, 20)
+    newer = anchor_path(data_dir).read_text()
+    keep_anchor(anchor_path(data_dir), Anchor(10, "00" * 32, "t"), runtime.keys.signing_key)
+    assert anchor_path(data_dir).read_text() == newer

@@ -17,6 +17,7 @@ from appliance.hiring.candidates import CandidateFields, create_candidate
 from appliance.recordings.store import BlobSpec, open_blob, seal_blob, start_recording
 from appliance.runtime import Runtime, open_runtime
 from appliance.storage import audit
+from appliance.storage.audit_anchor import anchor_path, read_anchor
 from appliance.storage.recipients import generate_identity, write_identity
 from tests.conftest import make_user
 
@@ -43,6 +44,7 @@ def test_a_backup_restores_onto_a_fresh_box_and_its_recordings_still_decrypt(
     _recorded_appliance(runtime)
     officer = generate_identity()
     out = tmp_path / "parley.backup"
+    runtime.audit.checkpoint()  # the box's note now names the newest entry
     report = backup.create(runtime, "ops", out, officer.recipient)
     assert report.blobs == 1 and out.stat().st_size > len(MEDIA)
     assert MEDIA[:4096] not in out.read_bytes()  # sealed, not a plain tar
@@ -60,6 +62,10 @@ def test_a_backup_restores_onto_a_fresh_box_and_its_recordings_still_decrypt(
         plain = b"".join(open_blob(again, "ada@example.com", blob, "playback").stream())
         assert plain == MEDIA
         assert audit.verify(again.keys.public_key).ok
+        # The checkpoint note came along, and the restored log still holds its entry.
+        note = anchor_path(fresh.data_dir)
+        assert read_anchor(note, again.keys.public_key) is not None
+        assert audit.verify_against(again.keys.public_key, 100, [note]).ok
         assert {"backup.create", "backup.restore"} <= {e.action for e in audit._entries()}
     finally:
         again.close()

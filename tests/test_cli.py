@@ -204,7 +204,7 @@ def test_serve_runs_web_sfu_and_worker_and_stops_cleanly(tmp_path: Path) -> None
         assert sfu_detail == "0 rooms; can read secrets"
         # Without a token, metrics answer the box itself, not a client behind its proxy.
         local = f"http://127.0.0.1:{web_port}/metrics"
-        assert "parley_audit_entries" in wait_for_http(local, deadline)
+        assert b"parley_audit_entries" in wait_for_http(local, deadline)
         forwarded = urllib.request.Request(local, headers={"X-Forwarded-For": "192.0.2.8"})
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(forwarded, timeout=10)

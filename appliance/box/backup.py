@@ -34,6 +34,7 @@ from appliance.core.errors import ApplianceError
 from appliance.db.database import utcnow
 from appliance.db.migrations import LATEST
 from appliance.runtime import Runtime, open_runtime
+from appliance.storage.audit_anchor import FILE_NAME, anchor_path
 from appliance.storage.recipients import (
     Identity,
     UnwrapFailed,
@@ -48,6 +49,7 @@ MAX_HEADER = 16 * 1024
 CHUNK = 1024 * 1024
 DATABASE = "appliance.db"
 CONFIG = "appliance.toml"
+AUDIT_NOTE = FILE_NAME
 # What a backup may hold, relative to the data dir; restore refuses anything else.
 KEY_FILES = (
     "keys/kek.key",
@@ -158,10 +160,18 @@ def create(
                 tempfile.TemporaryDirectory(dir=config.data_dir, prefix=".backup-") as scratch,
                 tarfile.open(fileobj=_Sink(writer), mode="w|", format=tarfile.PAX_FORMAT) as tar,
             ):
+                # The audit checkpoint note is copied before the database: it then names an
+                # entry the snapshot holds, and the restored box verifies against it.
+                note = Path(scratch) / AUDIT_NOTE
+                if anchor_path(config.data_dir).is_file():
+                    shutil.copyfile(anchor_path(config.data_dir), note)
                 snapshot = Path(scratch) / DATABASE
                 _snapshot(config.data_dir / DATABASE, snapshot)
                 tar.add(snapshot, DATABASE)
                 members += 1
+                if note.is_file():
+                    tar.add(note, AUDIT_NOTE)
+                    members += 1
                 for name in (CONFIG, *KEY_FILES):
                     if (config.data_dir / name).is_file():
                         tar.add(config.data_dir / name, name)
@@ -249,7 +259,9 @@ def _allowed(name: str) -> bool:
     parts = Path(name).parts
     if not parts or name.startswith("/") or ".." in parts:
         return False
-    return name in (DATABASE, CONFIG, *KEY_FILES) or (parts[0] == "blobs" and len(parts) == 3)
+    return name in (DATABASE, CONFIG, AUDIT_NOTE, *KEY_FILES) or (
+        parts[0] == "blobs" and len(parts) == 3
+    )
 
 
 def restore(config: Config, path: Path, identity: Identity) -> BackupReport:

@@ -11,6 +11,7 @@ from appliance.core.errors import ApplianceError
 from appliance.db.database import open_database
 from appliance.storage import audit
 from appliance.storage.appliance_keys import key_dir, load_public_key
+from appliance.storage.audit_anchor import anchor_path
 
 
 def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -20,6 +21,14 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
         "verify", parents=[common], help="check the hash chain and signed checkpoints"
     )
     verify.add_argument("--public-key", help="signing.pub to verify with (default: the data dir's)")
+    verify.add_argument(
+        "--against",
+        action="append",
+        default=[],
+        metavar="NOTE",
+        help="a checkpoint note kept off the box (audit-checkpoint.note): the log must still "
+        "hold its entry; may be given more than once",
+    )
     verify.set_defaults(func=run_verify)
 
 
@@ -30,13 +39,20 @@ def run_verify(args: argparse.Namespace) -> int:
     )
     if not config.database.url and not (config.data_dir / "appliance.db").exists():
         raise ApplianceError(f"no database in {config.data_dir}; check --data-dir")
+    notes = [Path(note) for note in args.against]
+    for note in notes:
+        if not note.is_file():
+            raise ApplianceError(f"{note} is not a readable checkpoint note")
     db = open_database(config.database_url)
     try:
-        result = audit.verify(public_key)
+        result = audit.verify_against(
+            public_key, config.audit.checkpoint_every, [anchor_path(config.data_dir), *notes]
+        )
     finally:
         db.close()
     if result.ok:
         print(f"OK: {result.entries} entries, {result.checkpoints} checkpoints")
         return 0
-    print(f"FAILED at entry {result.bad_seq}: {result.reason}", file=sys.stderr)
+    where = f" at entry {result.bad_seq}" if result.bad_seq else ""
+    print(f"FAILED{where}: {result.reason}", file=sys.stderr)
     return 1

@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import peewee
@@ -22,8 +23,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from appliance.db.database import serialized
 from appliance.db.models import AuditCheckpoint, AuditEntry
+from appliance.storage.audit_anchor import Anchor, AnchorInvalid, keep_anchor, read_anchor
 
 GENESIS_HASH = "0" * 64
+DEFAULT_CHECKPOINT_EVERY = 100
 CHECKPOINT_DOMAIN = b"parley-audit-checkpoint-v1\n"
 
 
@@ -51,11 +54,17 @@ class AuditLog:
     """Appends entries to the log of the database the models are bound to."""
 
     def __init__(
-        self, db: peewee.Database, signing_key: Ed25519PrivateKey, checkpoint_every: int = 100
+        self,
+        db: peewee.Database,
+        signing_key: Ed25519PrivateKey,
+        checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+        anchor: Path | None = None,
     ) -> None:
         self.db = db
         self.signing_key = signing_key
         self.checkpoint_every = max(1, checkpoint_every)
+        # Where the newest checkpoint is kept outside the database (audit_anchor.py).
+        self.anchor = anchor
 
     def record(
         self,
@@ -65,6 +74,7 @@ class AuditLog:
         details: Mapping[str, Any] | None = None,
     ) -> AuditEntry:
         """Append one entry (and a checkpoint when one is due); returns the stored entry."""
+        signed = None
         with serialized(self.db):
             last = AuditEntry.select().order_by(AuditEntry.seq.desc()).first()
             seq = last.seq + 1 if last else 1
@@ -82,18 +92,31 @@ class AuditLog:
                 entry_hash=entry_hash(seq, at, actor, action, subject, text, prev),
             )
             if seq % self.checkpoint_every == 0:
-                self._sign(entry)
+                signed = self._sign(entry)
+        self._keep(signed)
         return entry
 
     def checkpoint(self) -> AuditCheckpoint | None:
-        """Sign the newest entry unless it is already covered; called at shutdown."""
+        """Sign the newest entry unless it is already covered, and keep the newest checkpoint
+        outside the database; called at shutdown. Returns the checkpoint it made, if any."""
+        made = None
         with serialized(self.db):
             last = AuditEntry.select().order_by(AuditEntry.seq.desc()).first()
             if last is None:
                 return None
-            if AuditCheckpoint.select().where(AuditCheckpoint.seq == last.seq).exists():
-                return None
-            return self._sign(last)
+            newest = AuditCheckpoint.select().order_by(AuditCheckpoint.seq.desc()).first()
+            if newest is None or newest.seq != last.seq:
+                made = newest = self._sign(last)
+        self._keep(newest)
+        return made
+
+    def _keep(self, checkpoint: AuditCheckpoint | None) -> None:
+        """Write the checkpoint to the anchor file once it is committed: inside a caller's
+        transaction it might still roll back, and the next checkpoint will do."""
+        if checkpoint is None or self.anchor is None or self.db.in_transaction():
+            return
+        anchor = Anchor(checkpoint.seq, checkpoint.entry_hash, checkpoint.at)
+        keep_anchor(self.anchor, anchor, self.signing_key)
 
     def _sign(self, entry: AuditEntry) -> AuditCheckpoint:
         at = _now()
@@ -107,7 +130,8 @@ class AuditLog:
 class Verification:
     entries: int
     checkpoints: int
-    # The first entry whose row is wrong or missing, and why; None when the log is intact.
+    # The first entry whose row is wrong or missing (0: a kept checkpoint note is not genuine),
+    # and why; None when the log is intact.
     bad_seq: int | None = None
     reason: str = ""
 
@@ -116,8 +140,18 @@ class Verification:
         return self.bad_seq is None
 
 
-def verify(public_key: Ed25519PublicKey) -> Verification:
-    """Check the whole chain and every checkpoint; name the earliest entry that fails."""
+def verify(
+    public_key: Ed25519PublicKey,
+    max_gap: int = DEFAULT_CHECKPOINT_EVERY,
+    anchors: Sequence[tuple[str, Anchor]] = (),
+) -> Verification:
+    """Check the whole chain and every checkpoint; name the earliest entry that fails.
+
+    A checkpoint is made every `max_gap` entries (`[audit] checkpoint_every`), so no run of
+    more entries may lack one, the newest included: checkpoints removed with a re-chained log
+    show as such a run. `anchors` are checkpoints kept outside the database (the data dir's
+    note, an officer's copy), each named for the report: the log must still hold each one's
+    entry with its hash, so entries cut from the end show too."""
     problems: list[tuple[int, str]] = []
     hashes: dict[int, str] = {}
     count = AuditEntry.select().count()
@@ -182,9 +216,73 @@ def verify(public_key: Ed25519PublicKey) -> Verification:
                 )
             )
     if not problems:
+        problems += _unsigned_runs(checkpoints, last_good, max_gap)
+    if not problems:
+        problems += _missing_anchors(anchors, hashes, last_good)
+    if not problems:
         return Verification(entries=count, checkpoints=len(checkpoints))
     seq, reason = min(problems, key=lambda p: p[0])
     return Verification(entries=count, checkpoints=len(checkpoints), bad_seq=seq, reason=reason)
+
+
+def verify_against(
+    public_key: Ed25519PublicKey, max_gap: int, notes: Sequence[Path]
+) -> Verification:
+    """`verify` with the checkpoints kept in these note files (a missing one is skipped: a
+    box that never checkpointed has none). A note that is not genuine fails the check."""
+    anchors = []
+    for path in notes:
+        try:
+            anchor = read_anchor(path, public_key)
+        except AnchorInvalid as exc:
+            count = entry_count()
+            checkpoints = AuditCheckpoint.select().count()
+            return Verification(count, checkpoints, bad_seq=0, reason=f"{path}: {exc}")
+        if anchor is not None:
+            anchors.append((str(path), anchor))
+    return verify(public_key, max_gap, anchors)
+
+
+def _unsigned_runs(
+    checkpoints: list[AuditCheckpoint], last: int, max_gap: int
+) -> list[tuple[int, str]]:
+    """The first run of more than `max_gap` entries without a checkpoint, if any."""
+    previous = 0
+    for end in [*(cp.seq for cp in checkpoints if cp.seq <= last), last]:
+        if end - previous > max_gap:
+            return [
+                (
+                    previous + 1,
+                    f"entries {previous + 1}..{end} have no signed checkpoint, though one is "
+                    f"made every {max_gap} entries: checkpoints were removed",
+                )
+            ]
+        previous = max(previous, end)
+    return []
+
+
+def _missing_anchors(
+    anchors: Sequence[tuple[str, Anchor]], hashes: dict[int, str], last: int
+) -> list[tuple[int, str]]:
+    problems = []
+    for source, anchor in anchors:
+        if anchor.seq > last:
+            problems.append(
+                (
+                    last + 1,
+                    f"entries {last + 1}..{anchor.seq} are missing: the checkpoint kept in "
+                    f"{source} covers entry {anchor.seq}",
+                )
+            )
+        elif hashes.get(anchor.seq) != anchor.entry_hash:
+            problems.append(
+                (
+                    anchor.seq,
+                    f"entry {anchor.seq} differs from the checkpoint kept in {source}: "
+                    f"an entry at or before {anchor.seq} was rewritten",
+                )
+            )
+    return problems
 
 
 def newest_entries(

@@ -9,6 +9,7 @@ from litestar.params import FromQuery
 from litestar.response import Template
 
 from appliance.storage import audit
+from appliance.storage.audit_anchor import anchor_path
 from appliance.web.access import AUDITORS
 from appliance.web.pages import AppRuntime, actor, page
 from appliance.web.threads import in_thread
@@ -25,7 +26,11 @@ def audit_page(
     actor_filter: FromQuery[str] = "",
     before: FromQuery[int | None] = None,
 ) -> Template:
-    verification = audit.verify(runtime.keys.public_key)
+    verification = audit.verify_against(
+        runtime.keys.public_key,
+        runtime.config.audit.checkpoint_every,
+        [anchor_path(runtime.config.data_dir)],
+    )
     entries = audit.newest_entries(PAGE_SIZE, subject.strip(), actor_filter.strip().lower(), before)
     runtime.audit.record(
         actor(request), "audit.view", subject.strip(), {"actor": actor_filter.strip()}

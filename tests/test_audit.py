@@ -235,7 +235,8 @@ def test_a_forged_or_damaged_note_fails_verification(
     other = Ed25519PrivateKey.generate()
     forged = tmp_path / "forged.note"
     forged.write_text(signed_note(Anchor(20, "ab" * 32, "2026-01-01T00:00:00Z"), other))
-    for text in (forged.read_text(), note.replace("\n20\n", "\n19\n"), note[:40], "\x00" * 10):
+    damaged = (note.replace("\n20\n", "\n19\n"), note[:40], "\x00" * 10, note + "x" * 5000)
+    for text in (forged.read_text(), *damaged):
         anchor_path(data_dir).write_text(text)
         result = _verify(runtime, data_dir)
         assert not result.ok and result.bad_seq == 0 and "audit-checkpoint.note" in result.reason

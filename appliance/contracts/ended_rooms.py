@@ -26,7 +26,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from appliance.contracts.join_token import MAX_TTL_SECONDS
-from appliance.core.atomic_file import write_atomically
+from appliance.core.atomic_file import TooLarge, read_bounded, write_atomically
 
 logger = logging.getLogger(__name__)
 # Records already reported as unusable, by path and modification time: the SFU checks every
@@ -76,15 +76,14 @@ def ended(
     not signed by the appliance is ignored and logged: it says nothing the web process said."""
     path = _path(directory, room)
     try:
-        with path.open("rb") as file:
-            raw = file.read(MAX_RECORD_BYTES + 1)
-    except FileNotFoundError:
+        raw = read_bounded(path, MAX_RECORD_BYTES)
+    except TooLarge:
+        _warn_once(path, "larger than any ended-room record")
         return None
     except OSError as exc:
         _warn_once(path, f"cannot read it: {exc}")
         return None
-    if len(raw) > MAX_RECORD_BYTES:
-        _warn_once(path, "larger than any ended-room record")
+    if raw is None:
         return None
     try:
         record = json.loads(raw)

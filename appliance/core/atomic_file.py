@@ -1,4 +1,5 @@
-"""Files replaced whole: a reader (or a crash) sees the old content or the new, never half."""
+"""Small files the processes share: replaced whole, so a reader (or a crash) sees the old
+content or the new, never half; and read with a bound, so a planted huge file costs nothing."""
 
 from __future__ import annotations
 
@@ -26,3 +27,20 @@ def sync_directory(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class TooLarge(ValueError):
+    """The file is larger than any the reader expects."""
+
+
+def read_bounded(path: Path, limit: int) -> bytes | None:
+    """The file's bytes, None when it does not exist; TooLarge past `limit` bytes, OSError when
+    it cannot be read."""
+    try:
+        with path.open("rb") as file:
+            raw = file.read(limit + 1)
+    except FileNotFoundError:
+        return None
+    if len(raw) > limit:
+        raise TooLarge(f"{path} is larger than {limit} bytes")
+    return raw

@@ -29,7 +29,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from appliance.core.atomic_file import write_atomically
+from appliance.core.atomic_file import TooLarge, read_bounded, write_atomically
 from appliance.core.errors import ApplianceError
 
 ORIGIN = "parley-audit"
@@ -92,14 +92,13 @@ def parse_note(note: str, public_key: Ed25519PublicKey) -> Anchor:
 def read_anchor(path: Path, public_key: Ed25519PublicKey) -> Anchor | None:
     """The checkpoint in `path`, None when there is no file; AnchorInvalid when it is bad."""
     try:
-        with path.open("rb") as file:
-            raw = file.read(MAX_NOTE_BYTES + 1)
-    except FileNotFoundError:
-        return None
+        raw = read_bounded(path, MAX_NOTE_BYTES)
+    except TooLarge:
+        raise AnchorInvalid(f"{path} is larger than any checkpoint note") from None
     except OSError as exc:
         raise AnchorInvalid(f"cannot read {path}: {exc.strerror}") from None
-    if len(raw) > MAX_NOTE_BYTES:
-        raise AnchorInvalid(f"{path} is larger than any checkpoint note")
+    if raw is None:
+        return None
     try:
         return parse_note(raw.decode("utf-8"), public_key)
     except UnicodeDecodeError:

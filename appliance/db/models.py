@@ -95,7 +95,7 @@ class HiringTeamMember(BaseModel):
 
 class Candidate(BaseModel):
     id = peewee.AutoField()
-    name = peewee.CharField(max_length=200)
+    name = peewee.CharField(max_length=200, index=True)
     email = peewee.CharField(max_length=254)
     phone = peewee.CharField(max_length=64, default="")
     position = peewee.ForeignKeyField(
@@ -160,8 +160,8 @@ class Interview(BaseModel):
     )
     candidate = peewee.ForeignKeyField(Candidate, backref="interviews", on_delete="CASCADE")
     kit = peewee.ForeignKeyField(Kit, null=True, backref="interviews", on_delete="SET NULL")
-    starts_at = peewee.DateTimeField()
-    ends_at = peewee.DateTimeField()
+    starts_at = peewee.DateTimeField(index=True)
+    ends_at = peewee.DateTimeField(index=True)
     status = peewee.CharField(max_length=16, default="scheduled")
     created_by = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL")
     created_at = peewee.DateTimeField(default=utcnow)
@@ -510,7 +510,9 @@ class OutboxMessage(BaseModel):
     ics = peewee.TextField(default="")
     # A stable key ("reminder-24h:12:candidate") so a message is created once, whatever restarts.
     dedupe_key = peewee.CharField(max_length=120, null=True, unique=True)
-    status = peewee.CharField(max_length=16, default="pending")  # pending, sent, manual, failed
+    status = peewee.CharField(
+        max_length=16, default="pending", index=True
+    )  # pending, sent, manual, failed
     attempts = peewee.IntegerField(default=0)
     error = peewee.TextField(default="")
     created_at = peewee.DateTimeField(default=utcnow)

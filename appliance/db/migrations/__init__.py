@@ -27,6 +27,7 @@ from appliance.db.migrations import (
     m0011_decisions,
     m0012_composite_jobs,
     m0013_totp_steps,
+    m0014_list_indexes,
 )
 
 Migration = Callable[[peewee.Database, SchemaMigrator], None]
@@ -45,6 +46,7 @@ MIGRATIONS: list[Migration] = [
     m0011_decisions.apply,
     m0012_composite_jobs.apply,
     m0013_totp_steps.apply,
+    m0014_list_indexes.apply,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -60,8 +60,12 @@ def build_queue(runtime: Runtime) -> Huey:
 
     @huey.periodic_task(crontab(hour="3", minute="17"))  # type: ignore[untyped-decorator]
     def apply_retention() -> None:
-        """Erase candidates past the retention period (legal holds excepted)."""
+        """Erase candidates past the retention period (legal holds excepted), and drop outbox
+        messages past theirs."""
         retention.run(runtime, "retention", dry_run=False)
+        pruned = mailer.prune_outbox(runtime.config.smtp.keep_days)
+        if pruned:
+            runtime.audit.record("retention", "outbox.prune", "outbox", {"messages": pruned})
 
     return huey
 

@@ -273,3 +273,18 @@ def test_only_real_time_zones_are_accepted(runtime: Runtime) -> None:
         with pytest.raises(ApplianceError, match="unknown time zone"):
             scheduling.set_availability(runtime.audit, "t", user, name, [])
     assert User.get_by_id(user.id).timezone == "UTC"
+
+
+def test_the_outbox_keeps_messages_for_its_retention_and_no_longer(runtime: Runtime) -> None:
+    now = dt.datetime(2026, 12, 1, 12, 0)
+    ages = {"old-sent": 91, "old-waiting": 120, "recent": 89, "today": 0}
+    for name, days in ages.items():
+        message = mailer.queue_message("a@example.com", name, "body", dedupe_key=name)
+        assert message is not None
+        status = "sent" if name.endswith("sent") else "pending"
+        OutboxMessage.update(created_at=now - dt.timedelta(days=days), status=status).where(
+            OutboxMessage.id == message.id
+        ).execute()
+    assert mailer.prune_outbox(SmtpConfig().keep_days, now) == 2
+    assert sorted(m.subject for m in OutboxMessage.select()) == ["recent", "today"]
+    assert mailer.prune_outbox(SmtpConfig().keep_days, now) == 0

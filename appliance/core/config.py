@@ -190,6 +190,8 @@ class SmtpConfig:
     # starttls, tls (implicit, port 465) or none (a relay on a trusted network only).
     security: str = _choice("starttls", "tls", "none")
     timeout_seconds: int = _int(30, 1, 600)
+    # Messages in the outbox (sent or not) are deleted this many days after they were queued.
+    keep_days: int = _int(90, 7, 3650)
 
 
 @dataclasses.dataclass

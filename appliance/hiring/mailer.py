@@ -8,6 +8,7 @@ configured, messages are marked `manual`: recruiters see them, with their .ics, 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -46,6 +47,13 @@ def queue_message(
             )
     except peewee.IntegrityError:
         return None
+
+
+def prune_outbox(keep_days: int, now: dt.datetime | None = None) -> int:
+    """Delete messages queued more than `keep_days` ago, whatever became of them: the outbox
+    is a queue, not an archive of what candidates and staff were told. Returns how many."""
+    cutoff = (now or utcnow()) - dt.timedelta(days=keep_days)
+    return int(OutboxMessage.delete().where(OutboxMessage.created_at < cutoff).execute())
 
 
 def waiting_for_staff(relay: bool, limit: int = 200) -> list[OutboxMessage]:

@@ -23,6 +23,8 @@ from appliance.recordings.live_transcription import WINDOW_SECONDS, LiveTranscri
 from appliance.recordings.store import get_recording
 from appliance.runtime import Runtime
 from appliance.staff.sessions import purge_expired
+from appliance.storage import audit
+from appliance.storage.audit_anchor import anchor_path
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,11 @@ def build_queue(runtime: Runtime) -> Huey:
     def checkpoint_audit_log() -> None:
         """Sign the audit log's newest entries, so a rewrite of the tail is caught."""
         runtime.audit.checkpoint()
+
+    @huey.periodic_task(crontab(hour="2", minute="47"))  # type: ignore[untyped-decorator]
+    def verify_audit_log() -> None:
+        """Check the whole audit log every night; the Audit page and /healthz show the result."""
+        check_whole_audit_log(runtime)
 
     @huey.periodic_task(crontab(minute="7"))  # type: ignore[untyped-decorator]
     def purge_expired_sessions() -> None:
@@ -68,6 +75,17 @@ def build_queue(runtime: Runtime) -> Huey:
             runtime.audit.record("retention", "outbox.prune", "outbox", {"messages": pruned})
 
     return huey
+
+
+def check_whole_audit_log(runtime: Runtime) -> audit.Verification:
+    config = runtime.config
+    result = audit.verify_against(
+        runtime.keys.public_key, config.audit.checkpoint_every, [anchor_path(config.data_dir)]
+    )
+    audit.save_full_check(config.data_dir, result)
+    if not result.ok:
+        logger.error("the audit log failed its full check: %s", result.reason)
+    return result
 
 
 class SpoolIngester(threading.Thread):

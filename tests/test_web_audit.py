@@ -1,4 +1,5 @@
-"""Compliance officers read the audit log in the browser, verified each time they look."""
+"""Compliance officers read the audit log in the browser, verified each time they look (what
+came since the last view) and as a whole every night."""
 
 from litestar import Litestar
 from litestar.testing import TestClient
@@ -30,3 +31,34 @@ def test_a_tampered_log_is_reported_on_the_page(
     AuditEntry.update(actor="nobody@example.com").where(AuditEntry.seq == 2).execute()
     page = client.get("/audit", headers={"accept": "text/html"})
     assert "Verification FAILED at entry 2" in page.text
+
+
+def test_each_view_checks_what_came_since_and_the_nightly_check_covers_the_rest(
+    client: TestClient[Litestar], runtime: Runtime
+) -> None:
+    from appliance.db.models import AuditCheckpoint
+    from appliance.worker import check_whole_audit_log
+
+    make_user(runtime, "compliance", "cora@example.com")
+    assert sign_in(client, "cora@example.com") == 303
+    assert "has not been checked yet" in client.get("/audit").text
+    runtime.audit.checkpoint()
+    assert "Verified:" in client.get("/audit").text
+    verified = client.app.state.audit_verified
+    assert verified.seq == AuditCheckpoint.select().order_by(AuditCheckpoint.seq.desc()).get().seq
+    assert check_whole_audit_log(runtime).ok
+    assert "Whole log checked" in client.get("/audit").text
+    # An entry before the verified checkpoint is changed: the view does not walk there again,
+    # the nightly check does, and health turns red.
+    AuditEntry.update(actor="nobody@example.com").where(AuditEntry.seq == 2).execute()
+    assert "Verified:" in client.get("/audit").text
+    assert not check_whole_audit_log(runtime).ok
+    page = client.get("/audit").text
+    assert "The whole log FAILED its check" in page and "entry 2" in page
+    health = client.get("/healthz")
+    assert health.status_code == 503
+    assert {c["name"]: c["ok"] for c in health.json()["components"]}["audit_log"] is False
+    # Past the verified checkpoint, each view still walks every new entry.
+    newest = AuditEntry.select().order_by(AuditEntry.seq.desc()).get().seq
+    AuditEntry.update(actor="nobody@example.com").where(AuditEntry.seq == newest).execute()
+    assert f"Verification FAILED at entry {newest}" in client.get("/audit").text

@@ -183,7 +183,8 @@ def test_healthz_and_openapi_are_served(client: TestClient[Litestar]) -> None:
     health = client.get("/healthz")
     assert health.status_code == 200
     components = {c["name"]: c for c in health.json()["components"]}
-    assert set(components) == {"database", "data_dir", "speech"}
+    assert set(components) == {"database", "data_dir", "speech", "audit_log"}
+    assert components["audit_log"]["detail"] == "not checked yet"
     assert components["speech"]["detail"] == "no model installed on CPU"  # no GPU, no model
     document = client.get("/schema").json()
     validate(document)

@@ -21,6 +21,7 @@ import peewee
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from appliance.core.atomic_file import write_atomically
 from appliance.db.database import serialized
 from appliance.db.models import AuditCheckpoint, AuditEntry
 from appliance.storage.audit_anchor import Anchor, AnchorInvalid, keep_anchor, read_anchor
@@ -134,6 +135,8 @@ class Verification:
     # and why; None when the log is intact.
     bad_seq: int | None = None
     reason: str = ""
+    # The newest checkpoint the check found good: a later check may start from it (`since`).
+    newest: Anchor | None = None
 
     @property
     def ok(self) -> bool:
@@ -144,8 +147,11 @@ def verify(
     public_key: Ed25519PublicKey,
     max_gap: int = DEFAULT_CHECKPOINT_EVERY,
     anchors: Sequence[tuple[str, Anchor]] = (),
+    since: Anchor | None = None,
 ) -> Verification:
-    """Check the whole chain and every checkpoint; name the earliest entry that fails.
+    """Check the whole chain and every checkpoint; name the earliest entry that fails. With
+    `since` (a checkpoint an earlier check found good), only what came after it is walked:
+    its own entry must still carry its hash, and the rest is left to a full check.
 
     A checkpoint is made every `max_gap` entries (`[audit] checkpoint_every`), so no run of
     more entries may lack one, the newest included: checkpoints removed with a re-chained log
@@ -155,9 +161,18 @@ def verify(
     problems: list[tuple[int, str]] = []
     hashes: dict[int, str] = {}
     count = AuditEntry.select().count()
-    expected_seq = 1
-    prev = GENESIS_HASH
-    for entry in _entries():
+    start = since.seq if since is not None else 0
+    expected_seq = start + 1
+    prev = since.entry_hash if since is not None else GENESIS_HASH
+    if since is not None:
+        hashes[since.seq] = since.entry_hash
+        if _hash_at(since.seq) != since.entry_hash:
+            problems.append(
+                (since.seq, f"entry {since.seq} changed since the log was last verified")
+            )
+    for entry in _entries(after=start):
+        if problems:
+            break
         if entry.seq != expected_seq:
             if entry.seq > expected_seq:
                 problems.append((expected_seq, f"entry {expected_seq} is missing"))
@@ -189,7 +204,9 @@ def verify(
         prev = entry.entry_hash
         expected_seq += 1
 
-    checkpoints = list(AuditCheckpoint.select().order_by(AuditCheckpoint.seq))
+    checkpoints = list(
+        AuditCheckpoint.select().where(AuditCheckpoint.seq > start).order_by(AuditCheckpoint.seq)
+    )
     last_good = expected_seq - 1
     for cp in checkpoints:
         try:
@@ -216,17 +233,23 @@ def verify(
                 )
             )
     if not problems:
-        problems += _unsigned_runs(checkpoints, last_good, max_gap)
+        problems += _unsigned_runs(checkpoints, start, last_good, max_gap)
     if not problems:
         problems += _missing_anchors(anchors, hashes, last_good)
+    total = AuditCheckpoint.select().count()
     if not problems:
-        return Verification(entries=count, checkpoints=len(checkpoints))
+        good = [cp for cp in checkpoints if cp.seq <= last_good]
+        newest = Anchor(good[-1].seq, good[-1].entry_hash, good[-1].at) if good else since
+        return Verification(entries=count, checkpoints=total, newest=newest)
     seq, reason = min(problems, key=lambda p: p[0])
-    return Verification(entries=count, checkpoints=len(checkpoints), bad_seq=seq, reason=reason)
+    return Verification(entries=count, checkpoints=total, bad_seq=seq, reason=reason)
 
 
 def verify_against(
-    public_key: Ed25519PublicKey, max_gap: int, notes: Sequence[Path]
+    public_key: Ed25519PublicKey,
+    max_gap: int,
+    notes: Sequence[Path],
+    since: Anchor | None = None,
 ) -> Verification:
     """`verify` with the checkpoints kept in these note files (a missing one is skipped: a
     box that never checkpointed has none). A note that is not genuine fails the check."""
@@ -240,14 +263,35 @@ def verify_against(
             return Verification(count, checkpoints, bad_seq=0, reason=f"{path}: {exc}")
         if anchor is not None:
             anchors.append((str(path), anchor))
-    return verify(public_key, max_gap, anchors)
+    return verify(public_key, max_gap, anchors, since)
+
+
+def full_check_path(data_dir: Path) -> Path:
+    return data_dir / "run" / "audit-check.json"
+
+
+def save_full_check(data_dir: Path, result: Verification) -> None:
+    """Keep the nightly full check's outcome for the Audit page and /healthz."""
+    path = full_check_path(data_dir)
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    outcome = {"at": _now(), "ok": result.ok, "entries": result.entries, "reason": result.reason}
+    write_atomically(path, json.dumps(outcome).encode(), mode=0o644)
+
+
+def last_full_check(data_dir: Path) -> dict[str, Any] | None:
+    """The newest full check's outcome (at, ok, entries, reason), None before the first."""
+    try:
+        outcome = json.loads(full_check_path(data_dir).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return outcome if isinstance(outcome, dict) else None
 
 
 def _unsigned_runs(
-    checkpoints: list[AuditCheckpoint], last: int, max_gap: int
+    checkpoints: list[AuditCheckpoint], start: int, last: int, max_gap: int
 ) -> list[tuple[int, str]]:
-    """The first run of more than `max_gap` entries without a checkpoint, if any."""
-    previous = 0
+    """The first run of more than `max_gap` entries after `start` without a checkpoint."""
+    previous = start
     for end in [*(cp.seq for cp in checkpoints if cp.seq <= last), last]:
         if end - previous > max_gap:
             return [
@@ -274,7 +318,7 @@ def _missing_anchors(
                     f"{source} covers entry {anchor.seq}",
                 )
             )
-        elif hashes.get(anchor.seq) != anchor.entry_hash:
+        elif hashes.get(anchor.seq, _hash_at(anchor.seq)) != anchor.entry_hash:
             problems.append(
                 (
                     anchor.seq,
@@ -303,8 +347,14 @@ def entry_count() -> int:
     return int(AuditEntry.select().count())
 
 
-def _entries() -> Iterator[AuditEntry]:
-    return iter(AuditEntry.select().order_by(AuditEntry.seq).iterator())
+def _entries(after: int = 0) -> Iterator[AuditEntry]:
+    query = AuditEntry.select().where(AuditEntry.seq > after).order_by(AuditEntry.seq)
+    return iter(query.iterator())
+
+
+def _hash_at(seq: int) -> str | None:
+    entry = AuditEntry.get_or_none(AuditEntry.seq == seq)
+    return str(entry.entry_hash) if entry is not None else None
 
 
 def _now() -> str:

@@ -26,11 +26,16 @@ def audit_page(
     actor_filter: FromQuery[str] = "",
     before: FromQuery[int | None] = None,
 ) -> Template:
+    # Each view checks what came after the newest checkpoint an earlier view found good; the
+    # worker checks the whole log every night (shown beside it).
+    state = request.app.state
     verification = audit.verify_against(
         runtime.keys.public_key,
         runtime.config.audit.checkpoint_every,
         [anchor_path(runtime.config.data_dir)],
+        since=state.get("audit_verified"),
     )
+    state.audit_verified = verification.newest
     entries = audit.newest_entries(PAGE_SIZE, subject.strip(), actor_filter.strip().lower(), before)
     runtime.audit.record(
         actor(request), "audit.view", subject.strip(), {"actor": actor_filter.strip()}
@@ -39,6 +44,7 @@ def audit_page(
         "audit.html",
         request,
         verification=verification,
+        full_check=audit.last_full_check(runtime.config.data_dir),
         entries=entries,
         subject=subject,
         actor_filter=actor_filter,

@@ -28,6 +28,7 @@ from appliance.core.errors import NotAllowed
 from appliance.core.liveness import HEARTBEAT_SECONDS, heartbeat_path
 from appliance.core.ratelimit import LOOPBACK
 from appliance.staff.accounts import active_users_by_role
+from appliance.storage import audit
 from appliance.storage.audit import entry_count
 from appliance.web.access import public
 from appliance.web.pages import AppRuntime, request_address
@@ -111,6 +112,16 @@ def _check_sfu(runtime: AppRuntime) -> ComponentStatus:
     return ComponentStatus("sfu", True, f"{report.get('rooms', 0)} rooms; {sandbox}")
 
 
+def _check_audit_log(runtime: AppRuntime) -> ComponentStatus:
+    """The worker's nightly full check of the audit log."""
+    outcome = audit.last_full_check(runtime.config.data_dir)
+    if outcome is None:
+        return ComponentStatus("audit_log", True, "not checked yet")
+    if outcome.get("ok"):
+        return ComponentStatus("audit_log", True, f"intact at {outcome.get('at')}")
+    return ComponentStatus("audit_log", False, f"check failed at {outcome.get('at')}")
+
+
 def _check_worker(runtime: AppRuntime) -> ComponentStatus:
     try:
         age = time.time() - heartbeat_path(runtime.config.data_dir).stat().st_mtime
@@ -124,7 +135,12 @@ def _check_worker(runtime: AppRuntime) -> ComponentStatus:
 @in_thread
 def healthz(runtime: AppRuntime) -> Response[Health]:
     """Component status; 200 when every component is healthy, 503 otherwise."""
-    components = [_check_database(), _check_data_dir(runtime), _check_speech(runtime)]
+    components = [
+        _check_database(),
+        _check_data_dir(runtime),
+        _check_speech(runtime),
+        _check_audit_log(runtime),
+    ]
     if runtime.config.web.report_services:
         components += [_check_sfu(runtime), _check_worker(runtime)]
     ok = all(c.ok for c in components)

@@ -60,7 +60,7 @@ def test_candidate_needs_an_existing_position_and_a_valid_email(runtime: Runtime
         runtime.audit, "t", CandidateFields("Ann", " Ann@Example.com ", position_id=position.id)
     )
     assert candidate.email == "ann@example.com"
-    assert [c.id for c in list_candidates(position.id)] == [candidate.id]
+    assert [c.id for c in list_candidates(position.id).rows] == [candidate.id]
 
 
 def test_candidate_audit_entries_hold_no_personal_data(runtime: Runtime) -> None:
@@ -189,3 +189,31 @@ def test_api_updates_a_position(recruiter_client: TestClient[Litestar]) -> None:
     )
     assert updated.status_code == 200 and updated.json()["status"] == "on_hold"
     assert Position.get().title == "QA lead"
+
+
+def test_the_candidates_list_pages_and_finds_by_name_or_email(
+    recruiter_client: TestClient[Litestar],
+) -> None:
+    for n in range(120):
+        Candidate.create(name=f"Person {n:03d}", email=f"p{n:03d}@example.com")
+    Candidate.create(name="Zoë Quill", email="quill@writers.example")
+    page = recruiter_client.get("/candidates")
+    assert "121 candidates, page 1 of 3" in page.text
+    assert page.text.count('<tr><td><a href="/candidates/') == 50
+    assert "Person 000" in page.text and "Person 050" not in page.text
+    assert 'href="/candidates?q=&amp;page=2" rel="next"' in page.text
+    last = recruiter_client.get("/candidates?page=3")
+    assert last.text.count('<tr><td><a href="/candidates/') == 21 and "Zoë Quill" in last.text
+    found = recruiter_client.get("/candidates?q=WRITERS")
+    assert "1 candidate." in found.text and "Zoë Quill" in found.text
+    assert "holds “nobody”" in recruiter_client.get("/candidates?q=nobody").text
+    headers = api_headers(recruiter_client)
+    pages = [
+        recruiter_client.get(f"/api/candidates?page={n}", headers=headers).json()
+        for n in (1, 2, 3)
+    ]
+    assert [len(p) for p in pages] == [100, 21, 0]
+    assert len({c["id"] for p in pages for c in p}) == 121
+    search = recruiter_client.get("/api/candidates?q=p11", headers=headers).json()
+    assert [c["name"] for c in search] == [f"Person {n}" for n in range(110, 120)]
+    assert recruiter_client.get("/api/candidates?page=0", headers=headers).status_code == 400

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, get, post, put
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Redirect, Template
 
 from appliance.core.errors import ApplianceError
@@ -21,6 +21,7 @@ from appliance.web.pages import (
     actor,
     current_user,
     from_form,
+    optional_int,
     page,
     row_view,
     see_other,
@@ -41,6 +42,10 @@ class CandidateView:
     updated_at: datetime.datetime
 
 
+API_PAGE_SIZE = 100
+PageQuery = Annotated[int, QueryParameter(name="page", ge=1, le=1_000_000)]
+
+
 def _context(**extra: Any) -> dict[str, Any]:
     return {
         "positions": positions.list_positions(),
@@ -52,11 +57,20 @@ def _context(**extra: Any) -> dict[str, Any]:
 
 @get("/candidates", opt=HIRING, include_in_schema=False)
 @in_thread
-def candidates_page(request: Request[Any, Any, Any]) -> Template:
+def candidates_page(
+    request: Request[Any, Any, Any],
+    q: FromQuery[str] = "",
+    page_number: Annotated[str, QueryParameter(name="page")] = "1",
+) -> Template:
     return page(
         "candidates.html",
         request,
-        **_context(candidates=candidates.list_candidates(), form={}, error=None),
+        **_context(
+            listed=candidates.list_candidates(text=q, page=optional_int(page_number) or 1),
+            q=q,
+            form={},
+            error=None,
+        ),
     )
 
 
@@ -74,7 +88,7 @@ def add_candidate(
             "candidates.html",
             request,
             400,
-            **_context(candidates=candidates.list_candidates(), form=data, error=str(exc)),
+            **_context(listed=candidates.list_candidates(), q="", form=data, error=str(exc)),
         )
     return see_other(f"/candidates/{candidate.id}")
 
@@ -137,9 +151,15 @@ def edit_candidate(
 
 @get("/api/candidates", opt=HIRING, tags=["candidates"])
 @in_thread
-def api_list_candidates(position_id: FromQuery[int | None] = None) -> list[CandidateView]:
-    """Candidates, optionally only those for one position."""
-    return [row_view(CandidateView, c) for c in candidates.list_candidates(position_id)]
+def api_list_candidates(
+    position_id: FromQuery[int | None] = None, q: FromQuery[str] = "", page_number: PageQuery = 1
+) -> list[CandidateView]:
+    """A page of candidates by name (`API_PAGE_SIZE` a page), optionally only those for one
+    position and those whose name or e-mail holds `q`; an empty page is past the last."""
+    listed = candidates.list_candidates(position_id, q, page_number, API_PAGE_SIZE)
+    if page_number > listed.pages:
+        return []
+    return [row_view(CandidateView, c) for c in listed.rows]
 
 
 @post("/api/candidates", opt=HIRING, tags=["candidates"])

@@ -209,11 +209,34 @@ def test_the_candidates_list_pages_and_finds_by_name_or_email(
     assert "holds “nobody”" in recruiter_client.get("/candidates?q=nobody").text
     headers = api_headers(recruiter_client)
     pages = [
-        recruiter_client.get(f"/api/candidates?page={n}", headers=headers).json()
-        for n in (1, 2, 3)
+        recruiter_client.get(f"/api/candidates?page={n}", headers=headers).json() for n in (1, 2, 3)
     ]
     assert [len(p) for p in pages] == [100, 21, 0]
     assert len({c["id"] for p in pages for c in p}) == 121
     search = recruiter_client.get("/api/candidates?q=p11", headers=headers).json()
     assert [c["name"] for c in search] == [f"Person {n}" for n in range(110, 120)]
     assert recruiter_client.get("/api/candidates?page=0", headers=headers).status_code == 400
+
+
+def test_every_kit_is_read_in_a_fixed_number_of_queries(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(30):
+        kit = Kit.create(name=f"Kit {n:02d}")
+        for c in range(2):
+            competency = Competency.create(kit=kit, name=f"C{c}", ordinal=c)
+            for q in range(2):
+                Question.create(kit=kit, competency=competency, text=f"Q{n}.{c}.{q}", ordinal=q)
+    one_by_one = [kits.kit_document(kit) for kit in kits.list_kits()]
+    statements: list[str] = []
+    execute = runtime.db.execute_sql
+
+    def counting(sql: str, *args: object, **kwargs: object) -> object:
+        statements.append(sql)
+        return execute(sql, *args, **kwargs)
+
+    monkeypatch.setattr(runtime.db, "execute_sql", counting)
+    together = kits.kit_documents(kits.list_kits())
+    assert together == one_by_one
+    assert len(statements) == 3  # the kits, their competencies, their questions
+    assert [q.text for q in together[29].competencies[1].questions] == ["Q29.1.0", "Q29.1.1"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import pytest
 from icalendar import Calendar
 from litestar import Litestar
 from litestar.testing import TestClient
@@ -225,3 +226,43 @@ def test_recruiters_move_and_cancel_and_interviewers_see_only_their_own(
     assert subjects.count("Interview moved") == 2 and subjects.count("Interview cancelled") == 2
     _sign_out(client)
     assert "Cancelled" in client.get(link).text
+
+
+def test_the_interview_types_page_reads_panels_and_kits_in_a_fixed_number_of_queries(
+    runtime: Runtime, client: TestClient[Litestar], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from appliance.db.models import InterviewType, Kit, PanelMember
+
+    make_user(runtime, "recruiter")
+    staff = [make_user(runtime, "interviewer", f"i{n}@example.com") for n in range(3)]
+
+    def add_types(count: int) -> None:
+        start = InterviewType.select().count()
+        for n in range(start, start + count):
+            kind = InterviewType.create(
+                name=f"Round {n:03d}", duration_minutes=45, kit=Kit.create(name=f"Kit {n}")
+            )
+            for user in staff[: 1 + n % 3]:
+                PanelMember.create(interview_type=kind, user=user)
+
+    def statements_for_page() -> tuple[int, str]:
+        executed: list[str] = []
+        execute = runtime.db.execute_sql
+
+        def counting(sql: str, *args: object, **kwargs: object) -> object:
+            executed.append(sql)
+            return execute(sql, *args, **kwargs)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(runtime.db, "execute_sql", counting)
+            text = client.get("/interview-types").text
+        return len(executed), text
+
+    sign_in(client, "recruiter@example.com")
+    add_types(5)
+    few, _ = statements_for_page()
+    add_types(40)
+    many, text = statements_for_page()
+    assert many == few  # the page's queries do not grow with the rows
+    assert "Round 044" in text and "Kit 44" in text
+    assert "i0@example.com, i1@example.com, i2@example.com" in text

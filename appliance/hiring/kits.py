@@ -68,6 +68,9 @@ def _clean_question(doc: QuestionDoc) -> dict[str, str]:
     }
 
 
+QUERY_BATCH = 500  # kits per IN list, well under SQLite's bound on query parameters
+
+
 def list_kits() -> list[Kit]:
     return list(Kit.select().order_by(Kit.name))
 
@@ -157,32 +160,49 @@ def remove_question(audit: AuditLog, actor: str, kit_id: int, question_id: int) 
 
 def kit_document(kit: Kit) -> KitDoc:
     """The kit with its competencies and their questions, in order."""
-    competencies = list(
-        Competency.select().where(Competency.kit == kit).order_by(Competency.ordinal, Competency.id)
-    )
-    questions = list(
-        Question.select().where(Question.kit == kit).order_by(Question.ordinal, Question.id)
-    )
-    return KitDoc(
-        id=kit.id,
-        name=kit.name,
-        description=kit.description,
-        position_id=kit.position_id,
-        competencies=[
-            CompetencyDoc(
-                id=c.id,
-                name=c.name,
-                description=c.description,
-                guide=[getattr(c, f"guide_{level}") for level in range(1, LEVELS + 1)],
-                questions=[
-                    QuestionDoc(id=q.id, text=q.text, guidance=q.guidance)
-                    for q in questions
-                    if q.competency_id == c.id
-                ],
-            )
-            for c in competencies
-        ],
-    )
+    return kit_documents([kit])[0]
+
+
+def kit_documents(kits: list[Kit]) -> list[KitDoc]:
+    """Each kit's document, from two queries a batch of kits however many competencies and
+    questions they hold."""
+    competencies: dict[int, list[Competency]] = {kit.id: [] for kit in kits}
+    questions: dict[int, list[Question]] = {}
+    ids = list(competencies)
+    for start in range(0, len(ids), QUERY_BATCH):
+        batch = ids[start : start + QUERY_BATCH]
+        for competency in (
+            Competency.select()
+            .where(Competency.kit.in_(batch))
+            .order_by(Competency.ordinal, Competency.id)
+        ):
+            competencies[competency.kit_id].append(competency)
+        for question in (
+            Question.select().where(Question.kit.in_(batch)).order_by(Question.ordinal, Question.id)
+        ):
+            questions.setdefault(question.competency_id, []).append(question)
+    return [
+        KitDoc(
+            id=kit.id,
+            name=kit.name,
+            description=kit.description,
+            position_id=kit.position_id,
+            competencies=[
+                CompetencyDoc(
+                    id=c.id,
+                    name=c.name,
+                    description=c.description,
+                    guide=[getattr(c, f"guide_{level}") for level in range(1, LEVELS + 1)],
+                    questions=[
+                        QuestionDoc(id=q.id, text=q.text, guidance=q.guidance)
+                        for q in questions.get(c.id, [])
+                    ],
+                )
+                for c in competencies[kit.id]
+            ],
+        )
+        for kit in kits
+    ]
 
 
 def _insert_competency(kit: Kit, doc: CompetencyDoc) -> Competency:

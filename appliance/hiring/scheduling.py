@@ -493,7 +493,27 @@ def availability_of(user: User) -> dict[int, tuple[str, str]]:
 
 
 def list_interview_types() -> list[InterviewType]:
-    return list(InterviewType.select().order_by(InterviewType.name))
+    """Every interview type, by name, with its kit (one query)."""
+    return list(
+        InterviewType.select(InterviewType, Kit)
+        .join(Kit, peewee.JOIN.LEFT_OUTER)
+        .order_by(InterviewType.name)
+    )
+
+
+def panels_of(kinds: list[InterviewType]) -> dict[int, list[User]]:
+    """Each interview type's panel, by type id, from one query."""
+    panels: dict[int, list[User]] = {kind.id: [] for kind in kinds}
+    members = (
+        PanelMember.select(PanelMember, User)
+        .join(User)
+        .where(PanelMember.interview_type.in_(InterviewType.select(InterviewType.id)))
+        .order_by(User.id)
+    )
+    for member in members:
+        if member.interview_type_id in panels:
+            panels[member.interview_type_id].append(member.user)
+    return panels
 
 
 def invitable_staff() -> list[User]:

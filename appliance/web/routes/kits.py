@@ -197,7 +197,7 @@ def remove_question(
 @in_thread
 def api_list_kits() -> list[KitDoc]:
     """Every kit with its competencies and questions."""
-    return [kits.kit_document(kit) for kit in kits.list_kits()]
+    return kits.kit_documents(kits.list_kits())
 
 
 @post("/api/kits", opt=HIRING, tags=["kits"])

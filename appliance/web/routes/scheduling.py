@@ -114,7 +114,10 @@ def _types_page(
     request: Request[Any, Any, Any], status: int = 200, error: str | None = None
 ) -> Template:
     types = scheduling.list_interview_types()
-    panels = {t.id: [u.name or u.email for u in scheduling.panel_of(t)] for t in types}
+    panels = {
+        kind: [u.name or u.email for u in users]
+        for kind, users in scheduling.panels_of(types).items()
+    }
     return page(
         "interview_types.html",
         request,

@@ -240,3 +240,25 @@ def test_every_kit_is_read_in_a_fixed_number_of_queries(
     assert together == one_by_one
     assert len(statements) == 3  # the kits, their competencies, their questions
     assert [q.text for q in together[29].competencies[1].questions] == ["Q29.1.0", "Q29.1.1"]
+
+
+def test_the_positions_and_kits_lists_page_and_find_by_name(
+    recruiter_client: TestClient[Litestar],
+) -> None:
+    for n in range(60):
+        position = Position.create(title=f"Engineer {n:02d}")
+        Kit.create(name=f"Loop {n:02d}", position=position)
+    Position.create(title="Welder")
+    Kit.create(name="Welding")
+    lists = (
+        ("/positions", "positions", "Welder", "Engineer 00"),
+        ("/kits", "kits", "Welding", "Loop 00"),
+    )
+    for path, noun, found, other in lists:
+        first = recruiter_client.get(path).text
+        assert f"61 {noun}, page 1 of 2" in first and found not in first
+        assert f'href="{path}?q=&amp;page=2" rel="next"' in first
+        assert found in recruiter_client.get(f"{path}?page=2").text
+        search = recruiter_client.get(f"{path}?q=weld").text
+        assert found in search and f"1 {noun[:-1]}." in search and other not in search
+        assert "holds “nothing”" in recruiter_client.get(f"{path}?q=nothing").text

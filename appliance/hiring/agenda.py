@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from appliance.core import validation
-from appliance.core.errors import ApplianceError, NotFound
+from appliance.core.errors import NotFound
 from appliance.db.models import (
     Candidate,
     Interview,
@@ -18,11 +18,11 @@ from appliance.db.models import (
     Role,
     User,
 )
+from appliance.db.paging import Page, paginate
 from appliance.hiring.candidates import display_name
 from appliance.hiring.scheduling import as_utc, stored, visible_to, zone
 
 MAX_LISTED = 300
-PAGE_SIZE = 50
 STATUSES = ("scheduled", "completed", "cancelled")
 
 
@@ -94,20 +94,12 @@ class Filters:
     until: dt.date | None = None  # inclusive
 
 
-@dataclass(frozen=True)
-class AgendaPage:
-    entries: list[AgendaEntry]
-    page: int  # from 1
-    pages: int
-    total: int
-
-
-def listing(user: User, filters: Filters, page: int = 1, timezone: str = "UTC") -> AgendaPage:
+def listing(
+    user: User, filters: Filters, page: int = 1, timezone: str = "UTC"
+) -> Page[AgendaEntry]:
     """One page of the interviews `user` may see that match `filters`, oldest first."""
     if filters.status:
         validation.choice("Status", filters.status, STATUSES)
-    if page < 1:
-        raise ApplianceError("pages are numbered from 1")
     query = visible_to(user, Interview.select())
     if filters.position_id is not None:
         query = query.where(Interview.position == filters.position_id)
@@ -125,16 +117,14 @@ def listing(user: User, filters: Filters, page: int = 1, timezone: str = "UTC") 
     if filters.until is not None:
         end = dt.datetime.combine(filters.until + dt.timedelta(days=1), dt.time(), local)
         query = query.where(Interview.starts_at < stored(end))
-    total = query.count()
-    pages = max(1, -(-total // PAGE_SIZE))
-    rows = list(
+    ordered = (
         query.select_extend(Candidate)
         .switch(Interview)
         .join(Candidate)
         .order_by(Interview.starts_at, Interview.id)
-        .paginate(min(page, pages), PAGE_SIZE)
     )
-    return AgendaPage(_entries(rows), min(page, pages), pages, total)
+    listed = paginate(ordered, page)
+    return Page(_entries(listed.rows), listed.page, listed.pages, listed.total)
 
 
 def positions_for(user: User) -> list[tuple[int, str]]:

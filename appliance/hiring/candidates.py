@@ -7,9 +7,10 @@ from dataclasses import dataclass
 import peewee
 
 from appliance.core import validation
-from appliance.core.errors import ApplianceError, NotFound
+from appliance.core.errors import NotFound
 from appliance.db.database import utcnow
 from appliance.db.models import Candidate, Position
+from appliance.db.paging import PAGE_SIZE, Page, paginate
 from appliance.hiring.positions import get_position
 from appliance.staff.accounts import normalize_email
 from appliance.storage.audit import AuditLog
@@ -49,27 +50,14 @@ def display_name(candidate: Candidate) -> str:
     return ERASED if candidate.erased_at is not None else str(candidate.name)
 
 
-PAGE_SIZE = 50
-
-
-@dataclass(frozen=True)
-class CandidatePage:
-    rows: list[Candidate]
-    page: int  # from 1
-    pages: int
-    total: int
-
-
 def list_candidates(
     position_id: int | None = None,
     text: str = "",
     page: int = 1,
     page_size: int = PAGE_SIZE,
-) -> CandidatePage:
+) -> Page[Candidate]:
     """One page of the candidates (by name) for a position, and whose name or e-mail holds
     `text`: a page costs its rows, however many candidates the box holds."""
-    if page < 1:
-        raise ApplianceError("pages are numbered from 1")
     query = (
         Candidate.select(Candidate, Position)
         .join(Position, peewee.JOIN.LEFT_OUTER)
@@ -80,10 +68,7 @@ def list_candidates(
     if text.strip():
         pattern = f"%{text.strip()}%"
         query = query.where((Candidate.name**pattern) | (Candidate.email**pattern))
-    total = query.count()
-    pages = max(1, -(-total // page_size))
-    rows = query.order_by(Candidate.name, Candidate.id).paginate(min(page, pages), page_size)
-    return CandidatePage(list(rows), min(page, pages), pages, total)
+    return paginate(query.order_by(Candidate.name, Candidate.id), page, page_size)
 
 
 def get_candidate(candidate_id: int) -> Candidate:

@@ -8,6 +8,7 @@ from appliance.core import validation
 from appliance.core.errors import ApplianceError, NotFound
 from appliance.db.database import utcnow
 from appliance.db.models import Competency, Kit, Question
+from appliance.db.paging import Page, paginate
 from appliance.hiring.positions import get_position
 from appliance.storage.audit import AuditLog
 
@@ -73,6 +74,14 @@ QUERY_BATCH = 500  # kits per IN list, well under SQLite's bound on query parame
 
 def list_kits() -> list[Kit]:
     return list(Kit.select().order_by(Kit.name))
+
+
+def page_of_kits(text: str = "", page: int = 1) -> Page[Kit]:
+    """A page of the kits (by name) whose name holds `text`."""
+    query = Kit.select()
+    if text.strip():
+        query = query.where(Kit.name ** f"%{text.strip()}%")
+    return paginate(query.order_by(Kit.name, Kit.id), page)
 
 
 def get_kit(kit_id: int) -> Kit:

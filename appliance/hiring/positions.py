@@ -8,6 +8,7 @@ from appliance.core import validation
 from appliance.core.errors import NotFound
 from appliance.db.database import utcnow
 from appliance.db.models import Position
+from appliance.db.paging import Page, paginate
 from appliance.storage.audit import AuditLog
 
 STATUSES = ("open", "on_hold", "closed")
@@ -32,7 +33,16 @@ class PositionFields:
 
 
 def list_positions() -> list[Position]:
+    """Every position, for choosing one (forms, filters)."""
     return list(Position.select().order_by(Position.status, Position.title))
+
+
+def page_of_positions(text: str = "", page: int = 1) -> Page[Position]:
+    """A page of the positions (by status, then title) whose title holds `text`."""
+    query = Position.select()
+    if text.strip():
+        query = query.where(Position.title ** f"%{text.strip()}%")
+    return paginate(query.order_by(Position.status, Position.title, Position.id), page)
 
 
 def get_position(position_id: int) -> Position:

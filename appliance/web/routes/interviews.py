@@ -15,6 +15,7 @@ from litestar.response import Redirect, Template
 
 from appliance.core.errors import ApplianceError
 from appliance.db.models import Interview, User
+from appliance.db.paging import Page
 from appliance.hiring import agenda, notifications, scheduling
 from appliance.hiring.candidates import display_name
 from appliance.hiring.scheduling import as_utc, zone
@@ -91,7 +92,7 @@ def interviews_page(
         )
         listed = agenda.listing(user, filters, optional_int(page_number) or 1, user.timezone)
     except ApplianceError as exc:
-        listed, problem = agenda.AgendaPage([], 1, 1, 0), str(exc)
+        listed, problem = Page([], 1, 1, 0), str(exc)
     else:
         problem = ""
     rows = [
@@ -104,7 +105,7 @@ def interviews_page(
             entry.recorded,
             entry.position,
         )
-        for entry in listed.entries
+        for entry in listed.rows
     ]
     return page(
         "interviews.html",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, get, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Redirect, Template
 
 from appliance.core.errors import ApplianceError
@@ -45,11 +45,16 @@ def _kit_page(
 
 @get("/kits", opt=HIRING, include_in_schema=False)
 @in_thread
-def kits_page(request: Request[Any, Any, Any]) -> Template:
+def kits_page(
+    request: Request[Any, Any, Any],
+    q: FromQuery[str] = "",
+    page_number: Annotated[str, QueryParameter(name="page")] = "1",
+) -> Template:
     return page(
         "kits.html",
         request,
-        kits=kits.list_kits(),
+        listed=kits.page_of_kits(q, optional_int(page_number) or 1),
+        q=q,
         positions=positions.list_positions(),
         form={},
         error=None,
@@ -73,7 +78,8 @@ def add_kit(
             "kits.html",
             request,
             400,
-            kits=kits.list_kits(),
+            listed=kits.page_of_kits(),
+            q="",
             positions=positions.list_positions(),
             form=data,
             error=str(exc),

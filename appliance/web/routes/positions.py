@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, get, post, put
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Redirect, Template
 
 from appliance.core.errors import ApplianceError
@@ -43,11 +43,16 @@ class PositionView:
 
 @get("/positions", opt=HIRING, include_in_schema=False)
 @in_thread
-def positions_page(request: Request[Any, Any, Any]) -> Template:
+def positions_page(
+    request: Request[Any, Any, Any],
+    q: FromQuery[str] = "",
+    page_number: Annotated[str, QueryParameter(name="page")] = "1",
+) -> Template:
     return page(
         "positions.html",
         request,
-        positions=positions.list_positions(),
+        listed=positions.page_of_positions(q, optional_int(page_number) or 1),
+        q=q,
         statuses=positions.STATUSES,
         form={},
         error=None,
@@ -68,7 +73,8 @@ def add_position(
             "positions.html",
             request,
             400,
-            positions=positions.list_positions(),
+            listed=positions.page_of_positions(),
+            q="",
             statuses=positions.STATUSES,
             form=data,
             error=str(exc),

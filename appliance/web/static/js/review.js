@@ -99,13 +99,16 @@ if (media.length) {
     const marker = event.target.closest("span[data-start]");
     if (marker) seek(Number(marker.dataset.start));
   });
+  const measure = () => {
+    position.max = String(end());
+    drawTimeline();
+  };
   for (const m of media) {
-    m.addEventListener("loadedmetadata", () => {
-      position.max = String(end());
-      drawTimeline();
-    });
+    m.addEventListener("loadedmetadata", measure);
     m.addEventListener("timeupdate", show);
   }
+  // A track whose metadata arrived before this script ran fires no event for it.
+  measure();
   play.addEventListener("click", () => toggle());
   position.addEventListener("input", () => seek(Number(position.value)));
   speed.addEventListener("change", () => {

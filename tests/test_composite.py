@@ -97,7 +97,7 @@ def test_the_composite_plays_every_participant_with_mixed_audio_and_subtitles(
     url = f"/api/recordings/{recording.id}/composite"
     assert client.get(url).json()["status"] == "none"
     missing = client.get(f"/recordings/{recording.id}/composite.webm")
-    assert missing.status_code == 400 and "make one first" in missing.text
+    assert missing.status_code == 422 and "make one first" in missing.text
     asked = client.post(url, headers=headers)
     assert asked.status_code == 201 and asked.json()["status"] == "queued"
     assert client.post(url, headers=headers).json()["status"] == "queued"  # asked twice: one job
@@ -209,7 +209,7 @@ def test_a_job_killed_halfway_starts_again_and_offers_no_half_file(
     assert client.get("/healthz").status_code in (200, 503)
     assert composite.composite_of(recording) is None
     assert sign_in(client, "root@example.com") == 303
-    assert client.get(f"/recordings/{recording.id}/composite.webm").status_code == 400
+    assert client.get(f"/recordings/{recording.id}/composite.webm").status_code == 422
 
     assert composite_jobs.resume_interrupted(runtime) == 1
     assert _blob_files(runtime) == before  # the half-written pass is gone from the disk

@@ -98,7 +98,7 @@ def test_an_administrator_decides_over_the_api(
     url = f"/api/candidates/{panel.candidate.id}/decisions"
     body = {"outcome": "offer", "reason": "Strong", "position_id": panel.position.id}
     missing = client.post(url, json=body, headers=headers)
-    assert missing.status_code == 400 and "not in yet" in missing.json()["detail"]
+    assert missing.status_code == 422 and "not in yet" in missing.json()["detail"]
     for bad in ({**body, "outcome": "maybe"}, {**body, "reason": ""}, {**body, "position_id": 999}):
         response = client.post(url, json=bad | {"without_all_scorecards": True}, headers=headers)
         assert response.status_code in (400, 404), response.text
@@ -123,7 +123,7 @@ def test_no_decision_under_legal_hold_or_after_erasure(
     }
     set_hold(runtime.audit, "test", panel.candidate.id, "case 12")
     held = client.post(url, json=body, headers=headers)
-    assert held.status_code == 400 and "legal hold" in held.json()["detail"]
+    assert held.status_code == 422 and "legal hold" in held.json()["detail"]
     Candidate.update(legal_hold=False).execute()
     assert client.post(url, json=body, headers=headers).status_code == 201
     erase_candidate(runtime, "test", panel.candidate.id, "asked")

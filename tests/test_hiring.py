@@ -175,6 +175,12 @@ def test_api_rejects_bad_bodies_without_storing(recruiter_client: TestClient[Lit
         headers={**headers, "content-type": "application/json"},
     )
     assert malformed.status_code == 400
+    misspelt = {"name": "Kit", "competencies": [{"name": "C", "questions": [{"txt": "Why?"}]}]}
+    unknown = client.post("/api/kits", json=misspelt, headers=headers)
+    assert unknown.status_code == 400, unknown.text
+    assert "competencies[0].questions[0].txt" in unknown.json()["detail"]
+    typo = client.post("/api/positions", json={"title": "Engineer", "titel": "x"}, headers=headers)
+    assert typo.status_code == 400 and "'titel'" in typo.json()["detail"]
     assert Position.select().count() == 0 and Kit.select().count() == 0
 
 

@@ -8,6 +8,11 @@ class ApplianceError(Exception):
     """
 
 
+class Invalid(ApplianceError):
+    """A value breaks a rule the API's schema states (a length, a choice, a format): the
+    request is malformed (400). Other refusals of a well-formed request are 422."""
+
+
 class NotFound(ApplianceError):
     """A named object does not exist (or is not visible to the caller)."""
 

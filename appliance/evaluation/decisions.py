@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from appliance.core import validation
 from appliance.core.config import Config
@@ -27,7 +28,9 @@ OUTCOMES = {
 }
 # The candidate's status each outcome leaves (hiring/candidates.py STATUSES).
 STATUS_AFTER = {"advance": "active", "reject": "rejected", "offer": "offered", "hold": "on_hold"}
-MAX_REASON = 5000
+MAX_REASON = validation.TEXT
+Outcome = Literal["advance", "reject", "offer", "hold"]
+OUTCOME_VALUES: tuple[Outcome, ...] = get_args(Outcome)
 
 
 @dataclass(frozen=True)

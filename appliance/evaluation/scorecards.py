@@ -13,9 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
+from typing import Annotated, Literal, get_args
+
+from annotated_types import Interval
 
 from appliance.core import validation
-from appliance.core.errors import ApplianceError, Gone, NotAllowed
+from appliance.core.errors import ApplianceError, Gone, Invalid, NotAllowed
 from appliance.db.database import utcnow
 from appliance.db.models import (
     CompetencyScore,
@@ -38,16 +41,20 @@ RECOMMENDATIONS = {
     "strong_yes": "Strong yes",
 }
 SCORES = (1, 2, 3, 4, 5)
-MAX_RATIONALE = 5000
-MAX_SUMMARY = 20000
-MAX_REASON = 5000
+MAX_RATIONALE = validation.TEXT
+MAX_SUMMARY = validation.LONG
+MAX_REASON = validation.TEXT
+Score = Annotated[int, Interval(ge=SCORES[0], le=SCORES[-1])]
+# "" is no recommendation, as an empty select sends it.
+Recommendation = Literal["strong_no", "no", "yes", "strong_yes", ""]
+RECOMMENDATION_VALUES: tuple[Recommendation, ...] = get_args(Recommendation)
 
 
 @dataclass
 class ScoreIn:
     competency_id: int
-    score: int | None  # None: marked "not assessed"
-    rationale: str = ""
+    score: Score | None  # None: marked "not assessed"
+    rationale: validation.Text = ""
 
 
 @dataclass
@@ -56,8 +63,8 @@ class ScorecardIn:
     of the kit is scored or marked not assessed and there is a recommendation."""
 
     scores: list[ScoreIn] = field(default_factory=list)
-    recommendation: str | None = None
-    summary: str = ""
+    recommendation: Recommendation | None = None
+    summary: validation.LongText = ""
 
 
 @dataclass(frozen=True)
@@ -231,7 +238,7 @@ def _cleaned(interview: Interview, data: ScorecardIn, complete: bool) -> Scoreca
             raise ApplianceError("a competency is scored twice")
         seen.add(line.competency_id)
         if line.score is not None and line.score not in SCORES:
-            raise ApplianceError("scores are whole numbers from 1 to 5")
+            raise Invalid("scores are whole numbers from 1 to 5")
         rationale = validation.text(
             f"The rationale for {competencies[line.competency_id]}", line.rationale, MAX_RATIONALE
         )

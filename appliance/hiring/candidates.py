@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated, Literal, get_args
 
 import peewee
+from annotated_types import MaxLen
 
 from appliance.core import validation
 from appliance.core.errors import NotFound
@@ -15,30 +17,31 @@ from appliance.hiring.positions import get_position
 from appliance.staff.accounts import normalize_email
 from appliance.storage.audit import AuditLog
 
-STATUSES = ("active", "on_hold", "offered", "hired", "rejected", "withdrawn")
+Status = Literal["active", "on_hold", "offered", "hired", "rejected", "withdrawn"]
+STATUSES: tuple[Status, ...] = get_args(Status)
 # The statuses that close the candidate's process and start the decision retention clock.
 DECIDED = ("hired", "rejected", "withdrawn")
 
 
 @dataclass
 class CandidateFields:
-    name: str
-    email: str
-    phone: str = ""
+    name: validation.RequiredShortText
+    email: Annotated[str, MaxLen(254)]
+    phone: Annotated[str, MaxLen(64)] = ""
     position_id: int | None = None
-    status: str = "active"
-    notes: str = ""
+    status: Status = "active"
+    notes: validation.LongText = ""
 
     def cleaned(self) -> CandidateFields:
         if self.position_id is not None:
             get_position(self.position_id)
         return CandidateFields(
-            name=validation.text("Name", self.name, 200, required=True),
+            name=validation.text("Name", self.name, validation.SHORT, required=True),
             email=normalize_email(self.email),
             phone=validation.text("Phone", self.phone, 64),
             position_id=self.position_id,
             status=validation.choice("Status", self.status, STATUSES),
-            notes=validation.text("Notes", self.notes, 20000),
+            notes=validation.text("Notes", self.notes, validation.LONG),
         )
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated
+
+from annotated_types import Len
 
 from appliance.core import validation
-from appliance.core.errors import ApplianceError, NotFound
+from appliance.core.errors import Invalid, NotFound
 from appliance.db.database import utcnow
 from appliance.db.models import Competency, Kit, Question
 from appliance.db.paging import Page, paginate
@@ -17,25 +20,27 @@ LEVELS = 5
 
 @dataclass
 class QuestionDoc:
-    text: str
-    guidance: str = ""
+    text: validation.RequiredText
+    guidance: validation.Text = ""
     id: int | None = None
 
 
 @dataclass
 class CompetencyDoc:
-    name: str
-    description: str = ""
+    name: validation.RequiredShortText
+    description: validation.LongText = ""
     # guide[i] says what a score of i + 1 looks like.
-    guide: list[str] = field(default_factory=lambda: [""] * LEVELS)
+    guide: Annotated[list[validation.Text], Len(LEVELS, LEVELS)] = field(
+        default_factory=lambda: [""] * LEVELS
+    )
     questions: list[QuestionDoc] = field(default_factory=list)
     id: int | None = None
 
 
 @dataclass
 class KitDoc:
-    name: str
-    description: str = ""
+    name: validation.RequiredShortText
+    description: validation.LongText = ""
     position_id: int | None = None
     competencies: list[CompetencyDoc] = field(default_factory=list)
     id: int | None = None
@@ -45,27 +50,29 @@ def _clean_kit(name: str, description: str, position_id: int | None) -> tuple[st
     if position_id is not None:
         get_position(position_id)
     return (
-        validation.text("Kit name", name, 200, required=True),
-        validation.text("Kit description", description, 20000),
+        validation.text("Kit name", name, validation.SHORT, required=True),
+        validation.text("Kit description", description, validation.LONG),
     )
 
 
 def _clean_competency(doc: CompetencyDoc) -> dict[str, str]:
     if len(doc.guide) != LEVELS:
-        raise ApplianceError(f"a scoring guide has exactly {LEVELS} levels, got {len(doc.guide)}")
+        raise Invalid(f"a scoring guide has exactly {LEVELS} levels, got {len(doc.guide)}")
     cleaned = {
-        "name": validation.text("Competency name", doc.name, 200, required=True),
-        "description": validation.text("Competency description", doc.description, 20000),
+        "name": validation.text("Competency name", doc.name, validation.SHORT, required=True),
+        "description": validation.text("Competency description", doc.description, validation.LONG),
     }
     for level, text in enumerate(doc.guide, start=1):
-        cleaned[f"guide_{level}"] = validation.text(f"Guide for score {level}", text, 5000)
+        cleaned[f"guide_{level}"] = validation.text(
+            f"Guide for score {level}", text, validation.TEXT
+        )
     return cleaned
 
 
 def _clean_question(doc: QuestionDoc) -> dict[str, str]:
     return {
-        "text": validation.text("Question", doc.text, 5000, required=True),
-        "guidance": validation.text("Question guidance", doc.guidance, 5000),
+        "text": validation.text("Question", doc.text, validation.TEXT, required=True),
+        "guidance": validation.text("Question guidance", doc.guidance, validation.TEXT),
     }
 
 

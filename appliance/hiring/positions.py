@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from appliance.core import validation
 from appliance.core.errors import NotFound
@@ -11,23 +12,24 @@ from appliance.db.models import Position
 from appliance.db.paging import Page, paginate
 from appliance.storage.audit import AuditLog
 
-STATUSES = ("open", "on_hold", "closed")
+Status = Literal["open", "on_hold", "closed"]
+STATUSES: tuple[Status, ...] = get_args(Status)
 
 
 @dataclass
 class PositionFields:
-    title: str
-    department: str = ""
-    location: str = ""
-    description: str = ""
-    status: str = "open"
+    title: validation.RequiredShortText
+    department: validation.ShortText = ""
+    location: validation.ShortText = ""
+    description: validation.LongText = ""
+    status: Status = "open"
 
     def cleaned(self) -> PositionFields:
         return PositionFields(
-            title=validation.text("Title", self.title, 200, required=True),
-            department=validation.text("Department", self.department, 200),
-            location=validation.text("Location", self.location, 200),
-            description=validation.text("Description", self.description, 20000),
+            title=validation.text("Title", self.title, validation.SHORT, required=True),
+            department=validation.text("Department", self.department, validation.SHORT),
+            location=validation.text("Location", self.location, validation.SHORT),
+            description=validation.text("Description", self.description, validation.LONG),
             status=validation.choice("Status", self.status, STATUSES),
         )
 

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from appliance.core.config import Config
-from appliance.core.errors import ApplianceError
+from appliance.core.errors import ApplianceError, Invalid
 from appliance.db.database import utcnow
 from appliance.db.models import (
     Competency,
@@ -242,7 +242,7 @@ def save_draft(
     if scorecard.submitted_at is not None:
         raise ApplianceError("this scorecard was submitted; it can no longer change")
     if len(notes) > MAX_NOTES:
-        raise ApplianceError(f"notes are limited to {MAX_NOTES} characters")
+        raise Invalid(f"notes are limited to {MAX_NOTES} characters")
     kit = kit_view(interview)
     competencies = {c.id for c in kit.competencies}
     questions = {q.id for q in kit.questions}
@@ -252,7 +252,7 @@ def save_draft(
         raise ApplianceError("a question marked asked is not in this interview's kit")
     for score in scores.values():
         if score is not None and score not in (1, 2, 3, 4, 5):
-            raise ApplianceError("scores are whole numbers from 1 to 5")
+            raise Invalid("scores are whole numbers from 1 to 5")
     with Scorecard._meta.database.atomic():
         for competency_id, score in scores.items():
             if score is None:

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from peewee import fn
 
+from appliance.core import validation
 from appliance.core.config import Config
-from appliance.core.errors import ApplianceError, Gone, NotFound
+from appliance.core.errors import ApplianceError, Gone, NotAllowed, NotFound
 from appliance.db.database import utcnow
 from appliance.db.models import Comment, CommentVersion, Recording, TranscriptSegment, User
 from appliance.hiring import mailer
@@ -25,7 +26,7 @@ from appliance.runtime import Runtime
 from appliance.storage import keystore
 from appliance.storage.sealed_fields import open_text, seal_text
 
-MAX_BODY = 5000
+MAX_BODY = validation.TEXT
 MENTION = re.compile(r"@([\w.+-]+(?:@[\w.-]+)?)")
 
 
@@ -60,12 +61,7 @@ def _seal(runtime: Runtime, recording: Recording, comment_id: int, text: str) ->
 
 
 def _clean_body(body: str) -> str:
-    text = body.strip()
-    if not text:
-        raise ApplianceError("write something to comment")
-    if len(text) > MAX_BODY:
-        raise ApplianceError(f"a comment is at most {MAX_BODY} characters")
-    return text
+    return validation.text("Comment", body, MAX_BODY, required=True)
 
 
 def _check_moment(recording: Recording, at_ms: int, end_ms: int | None) -> None:
@@ -173,7 +169,7 @@ def _own(user: User, comment_id: int) -> tuple[Comment, Recording]:
     comment = get_comment(comment_id)
     assert comment.recording_id is not None  # get_comment refuses the others
     if comment.author_id != user.id:
-        raise ApplianceError("only its author can change a comment")
+        raise NotAllowed("only its author can change a comment")
     if comment.deleted_at is not None:
         raise ApplianceError("this comment was deleted")
     return comment, get_recording(comment.recording_id)

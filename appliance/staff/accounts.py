@@ -11,7 +11,7 @@ import peewee
 import pyotp
 
 from appliance.core.config import AuthConfig
-from appliance.core.errors import ApplianceError, Conflict, NotFound
+from appliance.core.errors import ApplianceError, Conflict, Invalid, NotFound
 from appliance.db.database import utcnow
 from appliance.db.models import Role, User
 from appliance.staff.passwords import hash_password, needs_rehash, verify_password
@@ -27,9 +27,11 @@ class SignInFailed(ApplianceError):
 
 
 def normalize_email(email: str) -> str:
+    if len(email) > 254:
+        raise Invalid("an e-mail address is at most 254 characters")
     email = email.strip().lower()
-    if not EMAIL_PATTERN.match(email) or len(email) > 254:
-        raise ApplianceError(f"'{email}' is not a valid e-mail address")
+    if not EMAIL_PATTERN.match(email):
+        raise Invalid(f"'{email}' is not a valid e-mail address")
     return email
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import secrets
@@ -21,10 +22,10 @@ from litestar.exceptions import (
     NotAuthorizedException,
     NotFoundException,
     PermissionDeniedException,
+    ValidationException,
 )
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
@@ -34,12 +35,21 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from appliance import __version__
 from appliance.core.config import Config
-from appliance.core.errors import ApplianceError, Conflict, Damaged, Gone, NotAllowed, NotFound
+from appliance.core.errors import (
+    ApplianceError,
+    Conflict,
+    Damaged,
+    Gone,
+    Invalid,
+    NotAllowed,
+    NotFound,
+)
 from appliance.core.ratelimit import AddressLimiter
 from appliance.core.sdnotify import keep_alive, notify
 from appliance.recordings.playback import Viewings
 from appliance.runtime import Runtime
 from appliance.web.access import CSRF_COOKIE, access_guard, cookie_name, public
+from appliance.web.api_document import ApiDocument
 from appliance.web.routes import (
     audit,
     calibration,
@@ -63,6 +73,7 @@ from appliance.web.routes import (
     users,
 )
 from appliance.web.sfu_link import sfu_link
+from appliance.web.unknown_fields import first_unknown
 
 logger = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -141,7 +152,22 @@ def _domain_error(request: Request[Any, Any, Any], exc: Exception) -> Response[A
         return _error(request, 410, "Gone", str(exc))
     if isinstance(exc, Damaged):
         return _error(request, 500, "Damaged", str(exc))
-    return _error(request, 400, "Cannot do that", str(exc))
+    if isinstance(exc, Invalid):
+        return _error(request, 400, "Cannot do that", str(exc))
+    return _error(request, 422, "Cannot do that", str(exc))
+
+
+def _malformed(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """What the decoder refused (a wrong type, a missing field, a value outside its choices),
+    said field by field."""
+    extra = exc.extra if isinstance(exc, ValidationException) else None
+    problems = [
+        f"{problem.get('key') or 'body'}: {problem.get('message')}"
+        for problem in (extra if isinstance(extra, list) else [])
+        if isinstance(problem, dict)
+    ]
+    detail = exc.detail if isinstance(exc, HTTPException) else str(exc)
+    return _error(request, 400, "Cannot do that", "; ".join(problems) or detail)
 
 
 def _out_of_range(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -208,7 +234,22 @@ def _from_another_site(request: Request[Any, Any, Any], config: Config) -> bool:
 async def _check_request(request: Request[Any, Any, Any]) -> Response[Any] | None:
     if _from_another_site(request, request.app.state.runtime.config):
         return _error(request, 403, "Not allowed", "this request came from another site")
-    return await _refuse_nul(request)
+    return await _refuse_nul(request) or await _refuse_unknown_fields(request)
+
+
+async def _refuse_unknown_fields(request: Request[Any, Any, Any]) -> Response[Any] | None:
+    data = request.route_handler.parsed_fn_signature.parameters.get("data")
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if data is None or kind != "application/json":
+        return None
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        return None  # the decoder answers it
+    unknown = first_unknown(body, data.annotation)
+    if unknown is None:
+        return None
+    return _error(request, 400, "Cannot do that", f"unknown field {unknown!r}")
 
 
 async def _refuse_nul(request: Request[Any, Any, Any]) -> Response[Any] | None:
@@ -299,7 +340,7 @@ def create_app(runtime: Runtime) -> Litestar:
             title="Parley",
             version=__version__,
             path="/schema",
-            render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
+            render_plugins=[ApiDocument()],
             openapi_router=Router(
                 "/schema", route_handlers=[], include_in_schema=False, opt=public()
             ),
@@ -307,6 +348,7 @@ def create_app(runtime: Runtime) -> Litestar:
         exception_handlers={
             HTTP_500_INTERNAL_SERVER_ERROR: _internal_error,
             OverflowError: _out_of_range,
+            ValidationException: _malformed,
             ApplianceError: _domain_error,
             NotAuthorizedException: _not_signed_in,
             PermissionDeniedException: _forbidden,

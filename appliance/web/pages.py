@@ -12,9 +12,10 @@ from litestar.di import NamedDependency
 from litestar.params import URLEncodedBody
 from litestar.response import Redirect, Template
 
-from appliance.core.errors import ApplianceError
+from appliance.core.errors import Invalid
 from appliance.core.ratelimit import client_address
 from appliance.db.models import User
+from appliance.hiring.scheduling import as_utc
 from appliance.runtime import Runtime
 from appliance.staff.accounts import get_user
 
@@ -66,8 +67,10 @@ def local_path(target: str, fallback: str = "/") -> str:
 
 
 def row_view(view: type[V], row: object) -> V:
-    """Build an API view dataclass from a model row, field by field."""
-    return view(**{f.name: getattr(row, f.name) for f in dataclasses.fields(view)})  # type: ignore[arg-type]
+    """Build an API view dataclass from a model row, field by field; stored times (naive
+    UTC) become aware, so they are written with their offset."""
+    values = {f.name: getattr(row, f.name) for f in dataclasses.fields(view)}  # type: ignore[arg-type]
+    return view(**{k: as_utc(v) if isinstance(v, dt.datetime) else v for k, v in values.items()})
 
 
 def from_form(fields: type[V], data: Mapping[str, str]) -> V:
@@ -89,7 +92,7 @@ def optional_int(value: str) -> int | None:
     try:
         return int(value)
     except ValueError:
-        raise ApplianceError(f"'{value}' is not a valid choice") from None
+        raise Invalid(f"'{value}' is not a valid choice") from None
 
 
 def optional_date(value: str, name: str) -> dt.date | None:
@@ -99,4 +102,4 @@ def optional_date(value: str, name: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise ApplianceError(f"the {name} date is not a date (YYYY-MM-DD)") from None
+        raise Invalid(f"the {name} date is not a date (YYYY-MM-DD)") from None

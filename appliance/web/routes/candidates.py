@@ -15,6 +15,7 @@ from appliance.evaluation import decisions
 from appliance.hiring import agenda, candidates, positions, scheduling
 from appliance.hiring.candidates import CandidateFields
 from appliance.web.access import HIRING
+from appliance.web.api_document import refusals
 from appliance.web.pages import (
     AppRuntime,
     FormData,
@@ -162,7 +163,7 @@ def api_list_candidates(
     return [row_view(CandidateView, c) for c in listed.rows]
 
 
-@post("/api/candidates", opt=HIRING, tags=["candidates"])
+@post("/api/candidates", responses=refusals(404), opt=HIRING, tags=["candidates"])
 @in_thread
 def api_create_candidate(
     request: Request[Any, Any, Any], runtime: AppRuntime, data: JSONBody[CandidateFields]
@@ -176,7 +177,7 @@ def api_get_candidate(candidate_id: FromPath[int]) -> CandidateView:
     return row_view(CandidateView, candidates.get_candidate(candidate_id))
 
 
-@put("/api/candidates/{candidate_id:int}", opt=HIRING, tags=["candidates"])
+@put("/api/candidates/{candidate_id:int}", responses=refusals(410), opt=HIRING, tags=["candidates"])
 @in_thread
 def api_update_candidate(
     request: Request[Any, Any, Any],

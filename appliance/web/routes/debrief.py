@@ -10,20 +10,22 @@ from litestar import Request, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
 
+from appliance.core import validation
 from appliance.core.errors import ApplianceError, NotAllowed
 from appliance.evaluation import debrief, decisions
-from appliance.evaluation.decisions import DecisionView
+from appliance.evaluation.decisions import DecisionView, Outcome
 from appliance.hiring.candidates import candidate_record
 from appliance.hiring.positions import get_position
 from appliance.web.access import PANEL
+from appliance.web.api_document import refusals
 from appliance.web.pages import AppRuntime, FormData, current_user, optional_int, page, see_other
 from appliance.web.threads import in_thread
 
 
 @dataclass
 class DecisionIn:
-    outcome: str  # advance, reject, offer, hold
-    reason: str
+    outcome: Outcome
+    reason: validation.RequiredText
     position_id: int | None = None
     without_all_scorecards: bool = False
 
@@ -80,7 +82,7 @@ def post_decision(
             runtime,
             candidate_id,
             DecisionIn(
-                data.get("outcome", ""),
+                validation.choice("Decision", data.get("outcome", ""), decisions.OUTCOME_VALUES),
                 data.get("reason", ""),
                 position_id,
                 data.get("without_all_scorecards") == "yes",
@@ -110,7 +112,12 @@ def _decide(
     )
 
 
-@get("/api/candidates/{candidate_id:int}/decisions", opt=PANEL, tags=["decisions"])
+@get(
+    "/api/candidates/{candidate_id:int}/decisions",
+    responses=refusals(410),
+    opt=PANEL,
+    tags=["decisions"],
+)
 @in_thread
 def api_decisions(
     request: Request[Any, Any, Any],
@@ -126,7 +133,12 @@ def api_decisions(
     return shown.decisions
 
 
-@post("/api/candidates/{candidate_id:int}/decisions", opt=PANEL, tags=["decisions"])
+@post(
+    "/api/candidates/{candidate_id:int}/decisions",
+    responses=refusals(410, 422),
+    opt=PANEL,
+    tags=["decisions"],
+)
 @in_thread
 def api_decide(
     request: Request[Any, Any, Any],

@@ -12,6 +12,7 @@ from appliance.core.errors import ApplianceError
 from appliance.hiring import kits, positions
 from appliance.hiring.kits import CompetencyDoc, KitDoc, QuestionDoc
 from appliance.web.access import HIRING
+from appliance.web.api_document import refusals
 from appliance.web.pages import AppRuntime, FormData, actor, optional_int, page, see_other
 from appliance.web.threads import in_thread
 
@@ -206,7 +207,7 @@ def api_list_kits() -> list[KitDoc]:
     return kits.kit_documents(kits.list_kits())
 
 
-@post("/api/kits", opt=HIRING, tags=["kits"])
+@post("/api/kits", responses=refusals(404), opt=HIRING, tags=["kits"])
 @in_thread
 def api_create_kit(
     request: Request[Any, Any, Any], runtime: AppRuntime, data: JSONBody[KitDoc]

@@ -14,11 +14,12 @@ from litestar.response import Redirect, Stream, Template
 
 from appliance.asr_onnx.transcript import FORMATS
 from appliance.db.models import User
-from appliance.hiring.scheduling import may_see
+from appliance.hiring.scheduling import as_utc, may_see
 from appliance.recordings import composite_jobs, playback, transcription
 from appliance.recordings.listing import recent_recordings
 from appliance.recordings.store import get_recording
 from appliance.web.access import HIRING, PANEL
+from appliance.web.api_document import MEDIA_TYPES_OPT, refusals
 from appliance.web.pages import AppRuntime, actor, current_user, page, see_other
 from appliance.web.threads import in_thread
 
@@ -59,13 +60,19 @@ def _view(recording_id: int) -> TranscriptionView:
         round(job.progress, 4),
         job.model,
         job.error,
-        job.queued_at,
-        job.started_at,
-        job.finished_at,
+        *(
+            None if moment is None else as_utc(moment)
+            for moment in (job.queued_at, job.started_at, job.finished_at)
+        ),
     )
 
 
-@get("/api/recordings/{recording_id:int}/transcription", opt=PANEL, tags=["recordings"])
+@get(
+    "/api/recordings/{recording_id:int}/transcription",
+    responses=refusals(410),
+    opt=PANEL,
+    tags=["recordings"],
+)
 @in_thread
 def api_transcription_status(
     request: Request[Any, Any, Any], recording_id: FromPath[int]
@@ -75,7 +82,12 @@ def api_transcription_status(
     return _view(recording_id)
 
 
-@post("/api/recordings/{recording_id:int}/transcription", opt=HIRING, tags=["recordings"])
+@post(
+    "/api/recordings/{recording_id:int}/transcription",
+    responses=refusals(410, 422),
+    opt=HIRING,
+    tags=["recordings"],
+)
 @in_thread
 def api_queue_transcription(
     request: Request[Any, Any, Any], runtime: AppRuntime, recording_id: FromPath[int]
@@ -85,7 +97,12 @@ def api_queue_transcription(
     return _view(recording_id)
 
 
-@get("/api/recordings/{recording_id:int}/transcript", opt=PANEL, tags=["recordings"])
+@get(
+    "/api/recordings/{recording_id:int}/transcript",
+    responses=refusals(410),
+    opt={**PANEL, MEDIA_TYPES_OPT: list(MEDIA_TYPES.values())},
+    tags=["recordings"],
+)
 @in_thread
 def api_transcript(
     request: Request[Any, Any, Any],
@@ -159,7 +176,12 @@ def _media_response(played: playback.Answer, headers: dict[str, str], dispositio
     )
 
 
-@get("/api/recordings/{recording_id:int}/composite", opt=PANEL, tags=["recordings"])
+@get(
+    "/api/recordings/{recording_id:int}/composite",
+    responses=refusals(410),
+    opt=PANEL,
+    tags=["recordings"],
+)
 @in_thread
 def api_composite_status(
     request: Request[Any, Any, Any], recording_id: FromPath[int]
@@ -170,7 +192,12 @@ def api_composite_status(
     return composite_jobs.status(recording_id)
 
 
-@post("/api/recordings/{recording_id:int}/composite", opt=PANEL, tags=["recordings"])
+@post(
+    "/api/recordings/{recording_id:int}/composite",
+    responses=refusals(410, 422),
+    opt=PANEL,
+    tags=["recordings"],
+)
 @in_thread
 def api_request_composite(
     request: Request[Any, Any, Any], runtime: AppRuntime, recording_id: FromPath[int]

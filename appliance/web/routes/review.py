@@ -11,6 +11,7 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 
+from appliance.core import validation
 from appliance.core.errors import ApplianceError, NotAllowed
 from appliance.db.models import Comment, User
 from appliance.evaluation import scorecards
@@ -23,6 +24,7 @@ from appliance.recordings import comments, composite_jobs, review
 from appliance.recordings.comments import CommentView
 from appliance.recordings.store import get_recording
 from appliance.web.access import PANEL
+from appliance.web.api_document import refusals
 from appliance.web.pages import (
     AppRuntime,
     FormData,
@@ -86,7 +88,10 @@ def scorecard_from_form(data: dict[str, str], kit: KitView) -> ScorecardIn:
             lines.append(ScoreIn(competency.id, None, rationale))
         elif raw:
             lines.append(ScoreIn(competency.id, optional_int(raw), rationale))
-    return ScorecardIn(lines, data.get("recommendation") or None, data.get("summary", ""))
+    recommendation = validation.choice(
+        "Recommendation", data.get("recommendation", ""), scorecards.RECOMMENDATION_VALUES
+    )
+    return ScorecardIn(lines, recommendation or None, data.get("summary", ""))
 
 
 @post("/interviews/{interview_id:int}/scorecard", opt=PANEL, include_in_schema=False)
@@ -126,7 +131,7 @@ def _check_reviewer(request: Request[Any, Any, Any], interview_id: int) -> User:
 
 @dataclass
 class CommentIn:
-    body: str
+    body: validation.RequiredText
     at_ms: int = 0
     end_ms: int | None = None
     parent_id: int | None = None
@@ -134,10 +139,15 @@ class CommentIn:
 
 @dataclass
 class CommentEdit:
-    body: str
+    body: validation.RequiredText
 
 
-@get("/api/recordings/{recording_id:int}/comments", opt=PANEL, tags=["review"])
+@get(
+    "/api/recordings/{recording_id:int}/comments",
+    responses=refusals(410),
+    opt=PANEL,
+    tags=["review"],
+)
 @in_thread
 def api_comments(
     request: Request[Any, Any, Any], runtime: AppRuntime, recording_id: FromPath[int]
@@ -147,7 +157,12 @@ def api_comments(
     return comments.thread(runtime, recording_id)
 
 
-@post("/api/recordings/{recording_id:int}/comments", opt=PANEL, tags=["review"])
+@post(
+    "/api/recordings/{recording_id:int}/comments",
+    responses=refusals(410, 422),
+    opt=PANEL,
+    tags=["review"],
+)
 @in_thread
 def api_add_comment(
     request: Request[Any, Any, Any],
@@ -176,7 +191,7 @@ def _comment(request: Request[Any, Any, Any], comment_id: int) -> Comment:
     return comment
 
 
-@put("/api/comments/{comment_id:int}", opt=PANEL, tags=["review"])
+@put("/api/comments/{comment_id:int}", responses=refusals(410, 422), opt=PANEL, tags=["review"])
 @in_thread
 def api_edit_comment(
     request: Request[Any, Any, Any],
@@ -190,7 +205,7 @@ def api_edit_comment(
     return comments.view(runtime, comment_id)
 
 
-@delete("/api/comments/{comment_id:int}", opt=PANEL, tags=["review"])
+@delete("/api/comments/{comment_id:int}", responses=refusals(410, 422), opt=PANEL, tags=["review"])
 @in_thread
 def api_delete_comment(
     request: Request[Any, Any, Any], runtime: AppRuntime, comment_id: FromPath[int]

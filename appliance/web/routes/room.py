@@ -13,13 +13,16 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath, JSONBody
 from litestar.response import Template
 
+from appliance.core import validation
 from appliance.core.errors import ApplianceError
 from appliance.db.models import Interview, User
+from appliance.evaluation.scorecards import Score
 from appliance.hiring import agenda
 from appliance.hiring.candidates import display_name
 from appliance.hiring.scheduling import as_utc
 from appliance.interview import consent, join, live_room, window
 from appliance.web.access import PANEL
+from appliance.web.api_document import refusals
 from appliance.web.pages import AppRuntime, current_user, page
 from appliance.web.sfu_link import sfu_link
 from appliance.web.threads import in_thread
@@ -41,8 +44,8 @@ class RoomToken:
 
 @dataclass
 class DraftIn:
-    notes: str = ""
-    scores: dict[str, int | None] = field(default_factory=dict)  # competency id -> 1..5 / None
+    notes: validation.LongText = ""
+    scores: dict[str, Score | None] = field(default_factory=dict)  # competency id -> 1..5 / None
     asked: list[int] = field(default_factory=list)
 
 
@@ -109,7 +112,12 @@ def room_page(
     )
 
 
-@get("/api/interviews/{interview_id:int}/room/token", opt=PANEL, tags=["room"])
+@get(
+    "/api/interviews/{interview_id:int}/room/token",
+    responses=refusals(410, 422),
+    opt=PANEL,
+    tags=["room"],
+)
 @in_thread
 def api_room_token(
     request: Request[Any, Any, Any], runtime: AppRuntime, interview_id: FromPath[int]
@@ -120,7 +128,12 @@ def api_room_token(
     return RoomToken(token, consent.is_recorded(interview), join.room_name(interview))
 
 
-@get("/api/interviews/{interview_id:int}/lobby", opt=PANEL, tags=["room"])
+@get(
+    "/api/interviews/{interview_id:int}/lobby",
+    responses=refusals(410, 422),
+    opt=PANEL,
+    tags=["room"],
+)
 @in_thread
 def api_lobby(
     request: Request[Any, Any, Any], runtime: AppRuntime, interview_id: FromPath[int]
@@ -130,7 +143,12 @@ def api_lobby(
     return _lobby(runtime, interview)
 
 
-@post("/api/interviews/{interview_id:int}/lobby/admit", opt=PANEL, tags=["room"])
+@post(
+    "/api/interviews/{interview_id:int}/lobby/admit",
+    responses=refusals(410, 422),
+    opt=PANEL,
+    tags=["room"],
+)
 @in_thread
 def api_admit(
     request: Request[Any, Any, Any], runtime: AppRuntime, interview_id: FromPath[int]
@@ -141,7 +159,12 @@ def api_admit(
     return _lobby(runtime, interview)
 
 
-@put("/api/interviews/{interview_id:int}/scorecard", opt=PANEL, tags=["room"])
+@put(
+    "/api/interviews/{interview_id:int}/scorecard",
+    responses=refusals(410, 422),
+    opt=PANEL,
+    tags=["room"],
+)
 @in_thread
 def api_save_scorecard(
     request: Request[Any, Any, Any], interview_id: FromPath[int], data: JSONBody[DraftIn]
@@ -157,7 +180,12 @@ def api_save_scorecard(
     return _draft_view(draft)
 
 
-@get("/api/interviews/{interview_id:int}/scorecard", opt=PANEL, tags=["room"])
+@get(
+    "/api/interviews/{interview_id:int}/scorecard",
+    responses=refusals(410, 422),
+    opt=PANEL,
+    tags=["room"],
+)
 @in_thread
 def api_scorecard(request: Request[Any, Any, Any], interview_id: FromPath[int]) -> DraftView:
     """The caller's own scorecard as last saved."""
@@ -165,7 +193,9 @@ def api_scorecard(request: Request[Any, Any, Any], interview_id: FromPath[int]) 
     return _draft_view(live_room.draft_of(live_room.scorecard_of(interview, user)))
 
 
-@post("/api/interviews/{interview_id:int}/end", opt=PANEL, tags=["room"])
+@post(
+    "/api/interviews/{interview_id:int}/end", responses=refusals(410, 422), opt=PANEL, tags=["room"]
+)
 @in_thread
 def api_end(
     request: Request[Any, Any, Any], runtime: AppRuntime, interview_id: FromPath[int]

@@ -11,12 +11,14 @@ from litestar import Request, get, post
 from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath, JSONBody
 
+from appliance.core import validation
 from appliance.db.models import Interview, User
 from appliance.evaluation import scorecards
-from appliance.evaluation.scorecards import ScorecardIn, ScorecardView, ScoreIn
+from appliance.evaluation.scorecards import Recommendation, ScorecardIn, ScorecardView, ScoreIn
 from appliance.hiring import agenda
 from appliance.hiring.scheduling import may_see
 from appliance.web.access import PANEL
+from appliance.web.api_document import refusals
 from appliance.web.pages import AppRuntime, current_user
 from appliance.web.threads import in_thread
 
@@ -32,10 +34,10 @@ class Scorecards:
 
 @dataclass
 class Amendment:
-    reason: str
+    reason: validation.RequiredText
     scores: list[ScoreIn] = field(default_factory=list)
-    recommendation: str | None = None
-    summary: str = ""
+    recommendation: Recommendation | None = None
+    summary: validation.LongText = ""
 
 
 def _reviewed(request: Request[Any, Any, Any], interview_id: int) -> tuple[User, Interview]:
@@ -46,7 +48,12 @@ def _reviewed(request: Request[Any, Any, Any], interview_id: int) -> tuple[User,
     return user, interview
 
 
-@get("/api/interviews/{interview_id:int}/scorecards", opt=PANEL, tags=["scorecards"])
+@get(
+    "/api/interviews/{interview_id:int}/scorecards",
+    responses=refusals(410),
+    opt=PANEL,
+    tags=["scorecards"],
+)
 @in_thread
 def api_scorecards(request: Request[Any, Any, Any], interview_id: FromPath[int]) -> Scorecards:
     """Who has submitted, and the others' submitted scorecards once the caller may read them
@@ -58,7 +65,12 @@ def api_scorecards(request: Request[Any, Any, Any], interview_id: FromPath[int])
     )
 
 
-@post("/api/interviews/{interview_id:int}/scorecard/submit", opt=PANEL, tags=["scorecards"])
+@post(
+    "/api/interviews/{interview_id:int}/scorecard/submit",
+    responses=refusals(410, 422),
+    opt=PANEL,
+    tags=["scorecards"],
+)
 @in_thread
 def api_submit(
     request: Request[Any, Any, Any],
@@ -72,7 +84,12 @@ def api_submit(
     return scorecards.submit(runtime.audit, user, interview, data)
 
 
-@post("/api/interviews/{interview_id:int}/scorecard/amend", opt=PANEL, tags=["scorecards"])
+@post(
+    "/api/interviews/{interview_id:int}/scorecard/amend",
+    responses=refusals(410, 422),
+    opt=PANEL,
+    tags=["scorecards"],
+)
 @in_thread
 def api_amend(
     request: Request[Any, Any, Any],

@@ -121,11 +121,46 @@ def test_wrong_password_keeps_the_user_out(browser: Browser, server: tuple[str, 
     expect(page.get_by_role("alert")).to_contain_text("wrong e-mail or password")
 
 
+def test_a_position_is_chosen_by_typing_part_of_its_title(
+    browser: Browser, server: tuple[str, str]
+) -> None:
+    base, setup_url = server
+    page = browser.new_page()
+    page.goto(setup_url)
+    _create_admin(page)
+    for title in ("Welder", "Backend engineer", "Frontend engineer"):
+        page.goto(f"{base}/positions")
+        page.get_by_label("Title").fill(title)
+        page.get_by_role("button", name="Create position").click()
+        expect(page.get_by_role("heading", name=title)).to_be_visible()
+    page.goto(f"{base}/candidates")
+    page.get_by_label("Name", exact=True).fill("Sam Lee")
+    page.get_by_label("E-mail", exact=True).fill("sam@example.com")
+    box = page.get_by_role("combobox", name="Position")
+    box.fill("engin")
+    options = page.get_by_role("listbox", name="Position").get_by_role("option")
+    expect(options).to_have_text(["Backend engineer", "Frontend engineer"])
+    assert not violations(page)  # with the list open
+    box.press("ArrowDown")
+    box.press("Enter")
+    expect(box).to_have_value("Frontend engineer")
+    page.get_by_role("button", name="Add candidate").click()
+    expect(page.get_by_role("heading", name="Sam Lee")).to_be_visible()
+    expect(page.get_by_role("combobox", name="Position")).to_have_value("Frontend engineer")
+    box = page.get_by_role("combobox", name="Position")
+    box.fill("weld")
+    page.get_by_role("option", name="Welder").click()
+    box.fill("")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("combobox", name="Position")).to_have_value("")
+
+
 STAFF_PAGES = [
     "/",
     "/kits",
     "/positions",
     "/candidates",
+    "/interview-types",
     "/interviews",
     "/recordings",
     "/admin/users",

@@ -268,3 +268,43 @@ def test_the_positions_and_kits_lists_page_and_find_by_name(
         search = recruiter_client.get(f"{path}?q=weld").text
         assert found in search and f"1 {noun[:-1]}." in search and other not in search
         assert "holds “nothing”" in recruiter_client.get(f"{path}?q=nothing").text
+    headers = api_headers(recruiter_client)
+    for path, key in (("/api/positions", "title"), ("/api/kits", "name")):
+        for n in range(61, 150):
+            Position.create(title=f"Engineer {n:03d}") if key == "title" else Kit.create(
+                name=f"Loop {n:03d}"
+            )
+        pages = [
+            recruiter_client.get(f"{path}?page={n}", headers=headers).json() for n in (1, 2, 3)
+        ]
+        assert [len(p) for p in pages] == [100, 50, 0]
+        assert len({row["id"] for p in pages for row in p}) == 150
+        found = recruiter_client.get(f"{path}?q=WELD", headers=headers).json()
+        assert [row[key] for row in found] == (["Welder"] if key == "title" else ["Welding"])
+
+
+def test_a_form_chooses_from_many_by_searching_not_from_a_list_of_all(
+    recruiter_client: TestClient[Litestar],
+) -> None:
+    for n in range(300):
+        Position.create(title=f"Engineer {n:03d}", status="closed" if n == 7 else "open")
+    kit = Kit.create(name="Loop", position=Position.get(Position.title == "Engineer 042"))
+    candidate = Candidate.create(name="Sam", email="sam@example.com", position=kit.position)
+    headers = api_headers(recruiter_client)
+    for path in ("/candidates", f"/candidates/{candidate.id}", "/kits", f"/kits/{kit.id}"):
+        text = recruiter_client.get(path).text
+        assert text.count("<option") <= 6 and "Engineer 100" not in text, path  # statuses only
+    edit = recruiter_client.get(f"/candidates/{candidate.id}").text
+    assert 'name="position_id" value="' + str(kit.position_id) + '"' in edit
+    assert 'value="Engineer 042"' in edit  # the current choice, by name
+    found = recruiter_client.get("/api/choices/positions?q=engineer 00", headers=headers).json()
+    assert [c["label"] for c in found] == [
+        *(f"Engineer {n:03d}" for n in range(7)),
+        "Engineer 007 (closed)",
+        "Engineer 008",
+        "Engineer 009",
+    ]
+    assert len(recruiter_client.get("/api/choices/positions", headers=headers).json()) == 20
+    kits_found = recruiter_client.get("/api/choices/kits?q=lo", headers=headers).json()
+    assert kits_found == [{"id": kit.id, "label": "Loop"}]
+    assert recruiter_client.get("/api/choices/people", headers=headers).status_code == 400

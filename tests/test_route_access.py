@@ -131,6 +131,7 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/api/kits"): HIRING,
     ("POST", "/api/kits"): HIRING,
     ("GET", "/api/kits/{kit_id:int}"): HIRING,
+    ("GET", "/api/choices/{kind:str}"): HIRING,
     ("GET", "/audit"): {Role.ADMIN, Role.COMPLIANCE},
 }
 

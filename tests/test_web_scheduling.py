@@ -210,7 +210,7 @@ def test_recruiters_move_and_cancel_and_interviewers_see_only_their_own(
     assert "Move and tell everyone" in page.text
     taken = post_form(client, f"/interviews/{interview.id}/reschedule", {"starts_at": "not a time"})
     assert taken.status_code == 400
-    kind = scheduling.list_interview_types()[0]
+    kind = scheduling.page_of_interview_types().rows[0]
     target = scheduling.free_slots(kind, runtime.config.scheduling)[3]
     local = target.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M")  # the recruiter's zone is UTC
     moved = post_form(client, f"/interviews/{interview.id}/reschedule", {"starts_at": local})
@@ -266,3 +266,9 @@ def test_the_interview_types_page_reads_panels_and_kits_in_a_fixed_number_of_que
     assert many == few  # the page's queries do not grow with the rows
     assert "Round 044" in text and "Kit 44" in text
     assert "i0@example.com, i1@example.com, i2@example.com" in text
+    add_types(10)
+    first = client.get("/interview-types").text
+    assert "55 interview types, page 1 of 2" in first and "Round 050" not in first
+    assert "Round 054" in client.get("/interview-types?page=2").text
+    found = client.get("/interview-types?q=round 05").text
+    assert "5 interview types." in found and "Round 049" not in found

@@ -8,7 +8,7 @@ from typing import Generic, TypeVar
 
 import peewee
 
-from appliance.core.errors import ApplianceError
+from appliance.core.errors import Invalid
 
 Row = TypeVar("Row")
 Selected = TypeVar("Selected", bound=peewee.Model)
@@ -28,7 +28,7 @@ def paginate(
 ) -> Page[Selected]:
     """The `page`th page (from 1; past the last, the last) of an ordered query."""
     if page < 1:
-        raise ApplianceError("pages are numbered from 1")
+        raise Invalid("pages are numbered from 1")
     total = query.count()
     pages = max(1, -(-total // page_size))
     shown = min(page, pages)

@@ -11,7 +11,7 @@ from appliance.core import validation
 from appliance.core.errors import Invalid, NotFound
 from appliance.db.database import utcnow
 from appliance.db.models import Competency, Kit, Question
-from appliance.db.paging import Page, paginate
+from appliance.db.paging import PAGE_SIZE, Page, paginate
 from appliance.hiring.positions import get_position
 from appliance.storage.audit import AuditLog
 
@@ -83,12 +83,12 @@ def list_kits() -> list[Kit]:
     return list(Kit.select().order_by(Kit.name))
 
 
-def page_of_kits(text: str = "", page: int = 1) -> Page[Kit]:
+def page_of_kits(text: str = "", page: int = 1, page_size: int = PAGE_SIZE) -> Page[Kit]:
     """A page of the kits (by name) whose name holds `text`."""
     query = Kit.select()
     if text.strip():
         query = query.where(Kit.name ** f"%{text.strip()}%")
-    return paginate(query.order_by(Kit.name, Kit.id), page)
+    return paginate(query.order_by(Kit.name, Kit.id), page, page_size)
 
 
 def get_kit(kit_id: int) -> Kit:

@@ -9,7 +9,7 @@ from appliance.core import validation
 from appliance.core.errors import NotFound
 from appliance.db.database import utcnow
 from appliance.db.models import Position
-from appliance.db.paging import Page, paginate
+from appliance.db.paging import PAGE_SIZE, Page, paginate
 from appliance.storage.audit import AuditLog
 
 Status = Literal["open", "on_hold", "closed"]
@@ -39,12 +39,12 @@ def list_positions() -> list[Position]:
     return list(Position.select().order_by(Position.status, Position.title))
 
 
-def page_of_positions(text: str = "", page: int = 1) -> Page[Position]:
+def page_of_positions(text: str = "", page: int = 1, page_size: int = PAGE_SIZE) -> Page[Position]:
     """A page of the positions (by status, then title) whose title holds `text`."""
     query = Position.select()
     if text.strip():
         query = query.where(Position.title ** f"%{text.strip()}%")
-    return paginate(query.order_by(Position.status, Position.title, Position.id), page)
+    return paginate(query.order_by(Position.status, Position.title, Position.id), page, page_size)
 
 
 def get_position(position_id: int) -> Position:

@@ -37,6 +37,7 @@ from appliance.db.models import (
     TimeOff,
     User,
 )
+from appliance.db.paging import Page, paginate
 from appliance.staff.bearer import digest, new_token
 from appliance.staff.roles import is_hiring
 from appliance.storage.appliance_keys import ApplianceKeys
@@ -492,13 +493,12 @@ def availability_of(user: User) -> dict[int, tuple[str, str]]:
     return windows
 
 
-def list_interview_types() -> list[InterviewType]:
-    """Every interview type, by name, with its kit (one query)."""
-    return list(
-        InterviewType.select(InterviewType, Kit)
-        .join(Kit, peewee.JOIN.LEFT_OUTER)
-        .order_by(InterviewType.name)
-    )
+def page_of_interview_types(text: str = "", page: int = 1) -> Page[InterviewType]:
+    """A page of the interview types (by name) whose name holds `text`, each with its kit."""
+    query = InterviewType.select(InterviewType, Kit).join(Kit, peewee.JOIN.LEFT_OUTER)
+    if text.strip():
+        query = query.where(InterviewType.name ** f"%{text.strip()}%")
+    return paginate(query.order_by(InterviewType.name, InterviewType.id), page)
 
 
 def panels_of(kinds: list[InterviewType]) -> dict[int, list[User]]:
@@ -507,7 +507,7 @@ def panels_of(kinds: list[InterviewType]) -> dict[int, list[User]]:
     members = (
         PanelMember.select(PanelMember, User)
         .join(User)
-        .where(PanelMember.interview_type.in_(InterviewType.select(InterviewType.id)))
+        .where(PanelMember.interview_type.in_(list(panels)))
         .order_by(User.id)
     )
     for member in members:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from litestar import Request
 from litestar.di import NamedDependency
-from litestar.params import URLEncodedBody
+from litestar.params import QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from appliance.core.errors import Invalid
@@ -20,6 +20,9 @@ from appliance.runtime import Runtime
 from appliance.staff.accounts import get_user
 
 V = TypeVar("V")
+# The JSON lists' page: `?page=` from 1, this many rows each.
+API_PAGE_SIZE = 100
+PageQuery = Annotated[int, QueryParameter(name="page", ge=1, le=1_000_000)]
 
 FormData = URLEncodedBody[dict[str, str]]
 # The process's Runtime, provided to handlers by the app's "runtime" dependency.

@@ -10,7 +10,7 @@ from litestar.params import FromQuery
 from litestar.response import Template
 
 from appliance.evaluation import calibration
-from appliance.hiring import positions
+from appliance.hiring import choices
 from appliance.web.access import HIRING
 from appliance.web.pages import current_user, optional_date, optional_int, page
 from appliance.web.threads import in_thread
@@ -41,7 +41,7 @@ def calibration_page(
         request,
         report=_report(request, position, since, until),
         form=form,
-        positions=positions.list_positions(),
+        position_label=choices.label_of("positions", position),
         minimum=calibration.MIN_COMPARISONS,
         lean=calibration.LEAN,
     )

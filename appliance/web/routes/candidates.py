@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -12,13 +13,15 @@ from litestar.response import Redirect, Template
 
 from appliance.core.errors import ApplianceError
 from appliance.evaluation import decisions
-from appliance.hiring import agenda, candidates, positions, scheduling
+from appliance.hiring import agenda, candidates, choices, scheduling
 from appliance.hiring.candidates import CandidateFields
 from appliance.web.access import HIRING
 from appliance.web.api_document import refusals
 from appliance.web.pages import (
+    API_PAGE_SIZE,
     AppRuntime,
     FormData,
+    PageQuery,
     actor,
     current_user,
     from_form,
@@ -43,15 +46,12 @@ class CandidateView:
     updated_at: datetime.datetime
 
 
-API_PAGE_SIZE = 100
-PageQuery = Annotated[int, QueryParameter(name="page", ge=1, le=1_000_000)]
-
-
-def _context(**extra: Any) -> dict[str, Any]:
+def _context(form: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
     return {
-        "positions": positions.list_positions(),
+        "form": form,
+        "position_label": choices.label_of("positions", form.get("position_id")),
         "statuses": candidates.STATUSES,
-        "interview_types": scheduling.list_interview_types(),
+        "any_interview_types": bool(choices.find("interview-types", limit=1)),
         **extra,
     }
 

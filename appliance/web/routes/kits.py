@@ -9,11 +9,20 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Redirect, Template
 
 from appliance.core.errors import ApplianceError
-from appliance.hiring import kits, positions
+from appliance.hiring import choices, kits
 from appliance.hiring.kits import CompetencyDoc, KitDoc, QuestionDoc
 from appliance.web.access import HIRING
 from appliance.web.api_document import refusals
-from appliance.web.pages import AppRuntime, FormData, actor, optional_int, page, see_other
+from appliance.web.pages import (
+    API_PAGE_SIZE,
+    AppRuntime,
+    FormData,
+    PageQuery,
+    actor,
+    optional_int,
+    page,
+    see_other,
+)
 from appliance.web.threads import in_thread
 
 
@@ -38,7 +47,7 @@ def _kit_page(
         status,
         kit=kit,
         doc=kits.kit_document(kit),
-        positions=positions.list_positions(),
+        position_label=choices.label_of("positions", kit.position_id),
         levels=range(1, kits.LEVELS + 1),
         error=error,
     )
@@ -56,7 +65,7 @@ def kits_page(
         request,
         listed=kits.page_of_kits(q, optional_int(page_number) or 1),
         q=q,
-        positions=positions.list_positions(),
+        position_label="",
         form={},
         error=None,
     )
@@ -81,7 +90,7 @@ def add_kit(
             400,
             listed=kits.page_of_kits(),
             q="",
-            positions=positions.list_positions(),
+            position_label=choices.label_of("positions", data.get("position_id")),
             form=data,
             error=str(exc),
         )
@@ -202,9 +211,11 @@ def remove_question(
 
 @get("/api/kits", opt=HIRING, tags=["kits"])
 @in_thread
-def api_list_kits() -> list[KitDoc]:
-    """Every kit with its competencies and questions."""
-    return kits.kit_documents(kits.list_kits())
+def api_list_kits(q: FromQuery[str] = "", page_number: PageQuery = 1) -> list[KitDoc]:
+    """A page of kits by name (`API_PAGE_SIZE` a page), each with its competencies and
+    questions, optionally only those whose name holds `q`; an empty page is past the last."""
+    listed = kits.page_of_kits(q, page_number, API_PAGE_SIZE)
+    return kits.kit_documents(listed.rows) if page_number <= listed.pages else []
 
 
 @post("/api/kits", responses=refusals(404), opt=HIRING, tags=["kits"])

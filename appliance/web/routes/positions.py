@@ -17,8 +17,10 @@ from appliance.hiring import hiring_team, positions
 from appliance.hiring.positions import PositionFields
 from appliance.web.access import HIRING
 from appliance.web.pages import (
+    API_PAGE_SIZE,
     AppRuntime,
     FormData,
+    PageQuery,
     actor,
     from_form,
     optional_int,
@@ -162,9 +164,13 @@ def remove_from_team(
 
 @get("/api/positions", opt=HIRING, tags=["positions"])
 @in_thread
-def api_list_positions() -> list[PositionView]:
-    """All positions, open ones first."""
-    return [row_view(PositionView, p) for p in positions.list_positions()]
+def api_list_positions(q: FromQuery[str] = "", page_number: PageQuery = 1) -> list[PositionView]:
+    """A page of positions (`API_PAGE_SIZE` a page), open ones first, then by title,
+    optionally only those whose title holds `q`; an empty page is past the last."""
+    listed = positions.page_of_positions(q, page_number, API_PAGE_SIZE)
+    if page_number > listed.pages:
+        return []
+    return [row_view(PositionView, p) for p in listed.rows]
 
 
 @post("/api/positions", opt=HIRING, tags=["positions"])

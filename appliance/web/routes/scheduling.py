@@ -5,20 +5,19 @@ types, invitations and outbox. The candidate's self-scheduling page is under the
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
-from appliance.core.errors import ApplianceError, NotFound
+from appliance.core.errors import ApplianceError, Invalid
 from appliance.db.models import (
     User,
 )
 from appliance.hiring import mailer, notifications, scheduling
 from appliance.hiring.calendar_invites import feed_ics, organizer
 from appliance.hiring.candidates import get_candidate
-from appliance.hiring.kits import list_kits
 from appliance.hiring.scheduling import TIME_ZONES, WeeklyWindow
 from appliance.web.access import HIRING, PANEL, public
 from appliance.web.pages import (
@@ -111,20 +110,24 @@ def calendar_feed(runtime: AppRuntime, token: FromPath[str]) -> Response[str]:
 
 
 def _types_page(
-    request: Request[Any, Any, Any], status: int = 200, error: str | None = None
+    request: Request[Any, Any, Any],
+    status: int = 200,
+    error: str | None = None,
+    q: str = "",
+    page_number: int = 1,
 ) -> Template:
-    types = scheduling.list_interview_types()
+    listed = scheduling.page_of_interview_types(q, page_number)
     panels = {
         kind: [u.name or u.email for u in users]
-        for kind, users in scheduling.panels_of(types).items()
+        for kind, users in scheduling.panels_of(listed.rows).items()
     }
     return page(
         "interview_types.html",
         request,
         status,
-        types=types,
+        listed=listed,
+        q=q,
         panels=panels,
-        kits=list_kits(),
         staff=scheduling.invitable_staff(),
         error=error,
     )
@@ -132,8 +135,12 @@ def _types_page(
 
 @get("/interview-types", opt=HIRING, include_in_schema=False)
 @in_thread
-def interview_types_page(request: Request[Any, Any, Any]) -> Template:
-    return _types_page(request)
+def interview_types_page(
+    request: Request[Any, Any, Any],
+    q: FromQuery[str] = "",
+    page_number: Annotated[str, QueryParameter(name="page")] = "1",
+) -> Template:
+    return _types_page(request, q=q, page_number=optional_int(page_number) or 1)
 
 
 @post("/interview-types", opt=HIRING, include_in_schema=False)
@@ -171,7 +178,7 @@ def invite_candidate(
 ) -> Template:
     type_id = optional_int(data.get("interview_type_id", ""))
     if type_id is None:
-        raise NotFound("choose an interview type")
+        raise Invalid("choose an interview type")
     invitation, _ = scheduling.invite(
         runtime.audit,
         actor(request),

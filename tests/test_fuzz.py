@@ -1,5 +1,7 @@
 """Property-based fuzzing of the parsers that take outside input: whatever arrives, the answer
-is one documented refusal (or the right data), never an unhandled exception.
+is one documented refusal (or the right data), never an unhandled exception: signaling
+messages, SDP, sealed blobs, and export bundles (damaged bytes, and manifests that are signed
+but malformed).
 
 A time-boxed run (FUZZ_EXAMPLES each) is part of the test suite; for a longer one set
 PARLEY_FUZZ_EXAMPLES, e.g. 20000 (docs/operations.md, "Fuzzing")."""
@@ -10,21 +12,29 @@ import asyncio
 import io
 import json
 import os
+import tarfile
 import tempfile
+from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from appliance.contracts.join_token import issue
 from appliance.core.config import SfuConfig
+from appliance.core.errors import ApplianceError
 from appliance.core.ratelimit import AddressLimiter
+from appliance.recordings import bundle
+from appliance.recordings.store import import_files
+from appliance.runtime import Runtime
 from appliance.sfu.ice import rtc_configuration
 from appliance.sfu.peer import media_kinds, parse_sdp
 from appliance.sfu.protocol import SignalingError
 from appliance.sfu.room import Rooms
 from appliance.sfu.signaling import Session
+from appliance.storage.recipients import Identity, generate_identity
 from appliance.storage.sealed import SealedReader, SealError, SealWriter
 
 FUZZ_EXAMPLES = int(os.environ.get("PARLEY_FUZZ_EXAMPLES", "150"))
@@ -169,3 +179,126 @@ def test_a_damaged_sealed_blob_reads_right_or_is_refused(
     # Read without complaint: it must be the sealed data, whatever was done to the bytes.
     assert bytes(blob) == original or (whole == data and part == data[window[0] :][: window[1]])
     assert whole == data and part == data[window[0] :][: window[1]]
+
+
+@pytest.fixture
+def exported(runtime: Runtime, tmp_path: Path) -> tuple[bytes, Identity, bytes]:
+    """One recording's export bundle (a 9 kB file in small chunks), the officer's identity,
+    the plaintext."""
+    runtime.config.storage.chunk_size = CHUNK
+    content = bytes(range(256)) * 36
+    media = tmp_path / "answer.ogg"
+    media.write_bytes(content)
+    recording = import_files(runtime, "test", [media], "alex@example.com", None)
+    identity = generate_identity()
+    out = tmp_path / "case.bundle"
+    bundle.export(runtime, "test", recording.id, identity.recipient, out)
+    return out.read_bytes(), identity, content
+
+
+def _open_bundle(data: bytes, identity: Identity, content: bytes) -> None:
+    """Verify and decrypt `data` as a bundle: a documented refusal, or exactly `content`."""
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "case.bundle"
+        path.write_bytes(data)
+        try:
+            bundle.verify(path)
+            written = bundle.decrypt(path, identity, Path(scratch) / "out")
+        except ApplianceError as exc:
+            event(f"refused: {type(exc).__name__}")
+            assert not (Path(scratch) / "out").exists() or not any(
+                (Path(scratch) / "out").iterdir()
+            )
+            return
+        event("decrypted")
+        assert [p.read_bytes() for p in written] == [content]
+
+
+FUZZ_WITH_FIXTURES = settings(
+    FUZZ, suppress_health_check=[*FUZZ.suppress_health_check, HealthCheck.function_scoped_fixture]
+)
+
+
+@FUZZ_WITH_FIXTURES
+@given(
+    edits=st.lists(
+        st.tuples(
+            st.sampled_from(["flip", "cut", "insert"]),
+            st.integers(0, 40_000),
+            st.binary(min_size=1, max_size=8),
+        ),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_a_damaged_bundle_is_refused_or_decrypts_exactly(
+    exported: tuple[bytes, Identity, bytes], edits: list[tuple[str, int, bytes]]
+) -> None:
+    whole, identity, content = exported
+    data = bytearray(whole)
+    for kind, offset, value in edits:
+        at = offset % (len(data) + 1)
+        if kind == "flip" and at < len(data):
+            data[at] ^= value[0] or 1
+        elif kind == "cut":
+            del data[at:]
+        else:
+            data[at:at] = value
+    _open_bundle(bytes(data), identity, content)
+
+
+def _paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every place in a JSON document: each key of each object, each item of each list."""
+    found = [path]
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            found += _paths(inner, (*path, key))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            found += _paths(inner, (*path, index))
+    return found
+
+
+@FUZZ_WITH_FIXTURES
+@given(
+    changes=st.lists(
+        st.tuples(st.integers(0, 10_000), st.sampled_from(["replace", "delete"]), json_values),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_a_signed_but_malformed_manifest_is_refused(
+    runtime: Runtime,
+    exported: tuple[bytes, Identity, bytes],
+    changes: list[tuple[int, str, Any]],
+) -> None:
+    """The appliance's own key signs a manifest it never wrote (as a stolen key could): the
+    reader must still refuse every malformed part clearly, not trip over it."""
+    whole, identity, content = exported
+    with tarfile.open(fileobj=io.BytesIO(whole)) as archive:
+        members = {m.name: archive.extractfile(m).read() for m in archive.getmembers()}  # type: ignore[union-attr]
+    manifest = json.loads(members[bundle.MANIFEST])
+    for pick, action, value in changes:
+        places = [p for p in _paths(manifest) if p]
+        if not places:
+            break
+        *parents, last = places[pick % len(places)]
+        holder = manifest
+        for step in parents:
+            holder = holder[step]
+        if action == "delete":
+            del holder[last]
+        else:
+            holder[last] = value
+    body = json.dumps(manifest).encode()
+    members[bundle.MANIFEST] = body
+    members[bundle.SIGNATURE] = (
+        runtime.keys.signing_key.sign(bundle.SIGNATURE_DOMAIN + body).hex().encode()
+    )
+    rebuilt = io.BytesIO()
+    with tarfile.open(fileobj=rebuilt, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    _open_bundle(rebuilt.getvalue(), identity, content)

@@ -314,18 +314,21 @@ class _Bundle:
         return file
 
     def check(self) -> BundleReport:
-        """Hashes of every blob, their headers, and the audit entries and checkpoint."""
+        """Hashes of every blob, their headers, and the audit entries and checkpoint; and every
+        field decrypting needs, parsed now, so a malformed one is refused before any is used."""
         manifest = self.manifest
         try:
-            key_id = bytes.fromhex(manifest["key"]["key_id"])
+            self.key_id = bytes.fromhex(manifest["key"]["key_id"])
+            self.wrapped_key = base64.b64decode(manifest["key"]["wrapped"], validate=True)
             blobs = manifest["blobs"]
             for blob in blobs:
-                self._check_blob(blob, key_id)
+                self._check_blob(blob, self.key_id)
+            self.outputs = [(blob, _output_name(blob)) for blob in blobs]
             entries = manifest["audit"]["entries"]
             self._check_audit(entries, manifest["audit"]["checkpoint"], manifest["recording"]["id"])
             recording_id = int(manifest["recording"]["id"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise BundleInvalid(f"the manifest is malformed ({exc})") from None
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise BundleInvalid(f"the manifest is malformed ({exc!r})") from None
         return BundleReport(recording_id, len(blobs), len(entries), signer_fingerprint(self.signer))
 
     def _check_blob(self, blob: dict[str, Any], key_id: bytes) -> None:
@@ -414,18 +417,19 @@ def _copy_plaintext(reader: SealedReader, blob: dict[str, Any], out: IO[bytes]) 
 
 
 def _write_plaintext(bundle: _Bundle, identity: Identity, out_dir: Path) -> list[Path]:
-    manifest = bundle.manifest
-    key_id = bytes.fromhex(manifest["key"]["key_id"])
-    data_key = unwrap_with_identity(identity, key_id, base64.b64decode(manifest["key"]["wrapped"]))
+    """Decrypt a bundle `check()` has passed (it parsed the key and the output names)."""
+    key_id = bundle.key_id
+    data_key = unwrap_with_identity(identity, key_id, bundle.wrapped_key)
     out_dir.mkdir(parents=True, exist_ok=True)
-    targets = [out_dir / _output_name(blob) for blob in manifest["blobs"]]
+    blobs = [blob for blob, _ in bundle.outputs]
+    targets = [out_dir / name for _, name in bundle.outputs]
     for target in targets:
         if target.exists():
             raise ApplianceError(f"{target} already exists; decrypt into an empty directory")
     partials: list[Path] = []
     linked: list[Path] = []
     try:
-        for blob, target in zip(manifest["blobs"], targets, strict=True):
+        for blob, target in zip(blobs, targets, strict=True):
             source = bundle.open_member(blob["member"])
             reader = SealedReader(source, data_key, key_id, bytes.fromhex(blob["object_id"]))
             partial = target.with_name(f".{target.name}.partial")

@@ -253,3 +253,40 @@ def test_over_https_cookies_are_host_only_and_browsers_are_told_to_stay(runtime:
         client.cookies.set("parley_session", planted)
         page = client.get("/positions", headers={"accept": "text/html"}, follow_redirects=False)
         assert page.status_code == 303 and page.headers["location"].startswith("/login")
+
+
+def test_a_csrf_token_from_outside_the_session_cannot_write(
+    runtime: Runtime, client: TestClient[Litestar]
+) -> None:
+    """A valid token an attacker fetched for themselves and planted in the victim's browser
+    (or one from an earlier sign-in) no longer carries a signed-in write."""
+    make_user(runtime, "recruiter")
+    with TestClient(app=client.app, base_url="http://127.0.0.1") as attacker:
+        planted = csrf_token(attacker)  # valid: signed with the box's CSRF secret
+    before_sign_in = csrf_token(client)
+    assert sign_in(client, "recruiter@example.com") == 303
+    own = client.cookies["parley_csrf"]
+    assert own not in (planted, before_sign_in)  # signing in issued the session's own
+
+    def plant(token: str) -> None:
+        client.cookies.delete("parley_csrf")
+        client.cookies.set("parley_csrf", token, domain="127.0.0.1")
+
+    def create(token: str, title: str) -> int:
+        plant(token)
+        headers = {"x-csrftoken": token, "accept": "application/json"}
+        return client.post("/api/positions", json={"title": title}, headers=headers).status_code
+
+    assert create(planted, "Planted") == 403
+    assert create(before_sign_in, "Stale") == 403
+    assert create(own, "Own") == 201
+    assert [p.title for p in Position.select()] == ["Own"]
+    # A page read with a foreign token gets the session's, in the page and as the cookie.
+    plant(planted)
+    page = client.get("/positions", headers={"accept": "text/html"})
+    assert f'value="{own}"' in page.text and client.cookies["parley_csrf"] == own
+    assert post_form(client, "/positions", {"title": "From the form"}).status_code == 303
+    # Signing in again starts a new session: the first session's token is refused.
+    assert sign_in(client, "recruiter@example.com") == 303
+    assert client.cookies["parley_csrf"] != own
+    assert create(own, "Old session") == 403

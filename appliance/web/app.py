@@ -15,6 +15,7 @@ from urllib.parse import quote, urlsplit
 
 from litestar import Litestar, Request, Response, Router
 from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import Cookie
 from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.exceptions import (
@@ -32,6 +33,7 @@ from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.utils.scope.state import ScopeState
 
 from appliance import __version__
 from appliance.core.config import Config
@@ -48,8 +50,10 @@ from appliance.core.ratelimit import AddressLimiter
 from appliance.core.sdnotify import keep_alive, notify
 from appliance.recordings.playback import Viewings
 from appliance.runtime import Runtime
-from appliance.web.access import CSRF_COOKIE, access_guard, cookie_name, public
+from appliance.web import csrf_binding
+from appliance.web.access import CSRF_COOKIE, SESSION_COOKIE, access_guard, cookie_name, public
 from appliance.web.api_document import ApiDocument
+from appliance.web.csrf_binding import CsrfBinding
 from appliance.web.routes import (
     audit,
     calibration,
@@ -236,7 +240,34 @@ def _from_another_site(request: Request[Any, Any, Any], config: Config) -> bool:
 async def _check_request(request: Request[Any, Any, Any]) -> Response[Any] | None:
     if _from_another_site(request, request.app.state.runtime.config):
         return _error(request, 403, "Not allowed", "this request came from another site")
-    return await _refuse_nul(request) or await _refuse_unknown_fields(request)
+    return (
+        _check_session_csrf(request)
+        or await _refuse_nul(request)
+        or await _refuse_unknown_fields(request)
+    )
+
+
+def _check_session_csrf(request: Request[Any, Any, Any]) -> Response[Any] | None:
+    """A signed-in write carries its session's CSRF token (web/csrf_binding.py); a page read
+    with another token gets the session's, in the page and as the cookie."""
+    config = request.app.state.runtime.config
+    session = request.cookies.get(cookie_name(config, SESSION_COOKIE))
+    if request.scope.get("user") is None or not session:
+        return None
+    expected = request.app.state.csrf_binding.token_for(session)
+    if request.cookies.get(cookie_name(config, CSRF_COOKIE)) == expected:
+        return None
+    if request.method in UNSAFE_METHODS:
+        return _error(
+            request,
+            403,
+            "Not allowed",
+            "this page was opened before you signed in, or in another sign-in: reload it and "
+            "try again",
+        )
+    ScopeState.from_scope(request.scope).csrf_token = expected
+    request.scope[csrf_binding.RENEW] = expected  # type: ignore[literal-required]
+    return None
 
 
 async def _refuse_unknown_fields(request: Request[Any, Any, Any]) -> Response[Any] | None:
@@ -283,7 +314,9 @@ def _not_found(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
     return _error(request, 404, "Not found", "there is nothing at this address")
 
 
-def _secure_and_count(app: ASGIApp, security: dict[str, str]) -> ASGIApp:
+def _secure_and_count(
+    app: ASGIApp, security: dict[str, str], renew_cookie: Callable[[str], Cookie]
+) -> ASGIApp:
     """On every response, errors and static files included: security headers, and a count of
     answered requests by method and status for /metrics."""
 
@@ -302,6 +335,10 @@ def _secure_and_count(app: ASGIApp, security: dict[str, str]) -> ASGIApp:
                     for name, value in security.items()
                     if name.encode() not in present
                 ]
+                renewed = scope.get(csrf_binding.RENEW)
+                if isinstance(renewed, str):
+                    cookie = renew_cookie(renewed)
+                    headers.append((b"set-cookie", cookie.to_header(header="").encode()))
                 message = {**message, "headers": headers}
                 health.HTTP_REQUESTS.labels(method, str(message["status"])).inc()
             await send(message)
@@ -323,6 +360,7 @@ def create_app(runtime: Runtime) -> Litestar:
         path="/static", directories=[HERE / "static"], opt=public(), include_in_schema=False
     )
     csrf_secret = runtime.keys.derive("web csrf").hex()
+    binding = CsrfBinding(runtime.config, csrf_secret, runtime.keys.derive("web csrf binding"))
     start_keep_alive, stop_keep_alive = _keep_alive_hooks()
     app = Litestar(
         route_handlers=[*handlers, static],
@@ -356,10 +394,17 @@ def create_app(runtime: Runtime) -> Litestar:
             PermissionDeniedException: _forbidden,
             NotFoundException: _not_found,
         },
-        middleware=[partial(_secure_and_count, security=security_headers(runtime.config))],
+        middleware=[
+            partial(
+                _secure_and_count,
+                security=security_headers(runtime.config),
+                renew_cookie=binding.cookie,
+            )
+        ],
         debug=False,
     )
     app.state.runtime = runtime
+    app.state.csrf_binding = binding
     app.state.viewings = Viewings()
     app.state.sign_ins = AddressLimiter(
         runtime.config.auth.signins_per_minute, runtime.config.auth.signin_burst

@@ -13,7 +13,7 @@ from appliance.core.errors import ApplianceError
 from appliance.staff.sessions import start_session
 from appliance.web.access import public
 from appliance.web.pages import AppRuntime, FormData, page, see_other
-from appliance.web.routes.signin import session_cookie
+from appliance.web.routes.signin import session_cookies
 from appliance.web.threads import in_thread
 
 GONE = (
@@ -55,5 +55,7 @@ def finish_setup(
         return page("setup.html", request, 400, token=token, email=email, name=name, error=str(exc))
     # The wizard goes on to what only an administrator can set: address, host name, e-mail, TLS.
     response = see_other("/admin/settings?welcome=1")
-    response.cookies.append(session_cookie(runtime, start_session(user, runtime.config.auth)))
+    response.cookies.extend(
+        session_cookies(request, runtime, start_session(user, runtime.config.auth))
+    )
     return response

@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Request, get, post
 from litestar.datastructures import Cookie
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from appliance.core.errors import ApplianceError
@@ -75,9 +75,10 @@ def login(
         user = accounts.sign_in(runtime.audit, runtime.config.auth, attempt)
     except SignInFailed as exc:
         return page("login.html", request, 401, next=target, email=attempt.email, error=str(exc))
-    token = start_session(user, runtime.config.auth)
     response = see_other(target)
-    response.cookies.append(session_cookie(runtime, token))
+    response.cookies.extend(
+        session_cookies(request, runtime, start_session(user, runtime.config.auth))
+    )
     return response
 
 
@@ -95,16 +96,23 @@ def logout(request: Request[Any, Any, Any], runtime: AppRuntime) -> Redirect:
     return response
 
 
-def session_cookie(runtime: AppRuntime, token: FromPath[str]) -> Cookie:
-    return Cookie(
-        key=cookie_name(runtime.config, SESSION_COOKIE),
-        value=token,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=runtime.config.public_url.startswith("https://"),
-        max_age=runtime.config.auth.session_max_hours * 3600,
-    )
+def session_cookies(
+    request: Request[Any, Any, Any], runtime: AppRuntime, token: str
+) -> list[Cookie]:
+    """A new session's cookie, and the CSRF cookie bound to it (web/csrf_binding.py)."""
+    binding = request.app.state.csrf_binding
+    return [
+        Cookie(
+            key=cookie_name(runtime.config, SESSION_COOKIE),
+            value=token,
+            path="/",
+            httponly=True,
+            samesite="lax",
+            secure=runtime.config.public_url.startswith("https://"),
+            max_age=runtime.config.auth.session_max_hours * 3600,
+        ),
+        binding.cookie(binding.token_for(token)),
+    ]
 
 
 @get("/account", opt=staff(), sync_to_thread=False, include_in_schema=False)

@@ -55,6 +55,8 @@ def test_filters_and_pages(runtime: Runtime, client: TestClient[Litestar]) -> No
     ).text
     expected = [n for n in range(100) if n % 2 and n % 10 and n % 3 == 0]
     assert _count(narrowed) == len(expected)
+    # Recruiters see every position: they search for one, and the filter shows it by name.
+    assert 'role="combobox"' in narrowed and 'value="Backend engineer"' in narrowed
     assert all(f"Person {n:03d}" in narrowed for n in expected)
     day = (today - dt.timedelta(days=50)).date().isoformat()
     one_day = client.get(f"/interviews?since={day}&until={day}").text
@@ -69,4 +71,6 @@ def test_filters_and_pages(runtime: Runtime, client: TestClient[Litestar]) -> No
     assert sign_in(client, "ben@example.com") == 303
     own = client.get("/interviews?since=").text
     assert _count(own) == len([n for n in range(120) if n % 3 == 0])
+    # An interviewer chooses among the positions of their own interviews.
+    assert 'role="combobox"' not in own and own.count("<option") > 2
     assert "Person 001" not in own

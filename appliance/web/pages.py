@@ -15,9 +15,11 @@ from litestar.response import Redirect, Template
 from appliance.core.errors import Invalid
 from appliance.core.ratelimit import client_address
 from appliance.db.models import User
+from appliance.hiring import agenda, choices
 from appliance.hiring.scheduling import as_utc
 from appliance.runtime import Runtime
 from appliance.staff.accounts import get_user
+from appliance.staff.roles import is_hiring
 
 V = TypeVar("V")
 # The JSON lists' page: `?page=` from 1, this many rows each.
@@ -67,6 +69,14 @@ def local_path(target: str, fallback: str = "/") -> str:
     if target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return fallback
+
+
+def position_filter(user: User, chosen: str) -> dict[str, Any]:
+    """A list filter's position (templates/picker.html `position_filter`): hiring staff, who see
+    every position, search them; the others choose among the few of their own interviews."""
+    if is_hiring(user):
+        return {"positions": None, "position_label": choices.label_of("positions", chosen)}
+    return {"positions": agenda.positions_for(user), "position_label": ""}
 
 
 def row_view(view: type[V], row: object) -> V:

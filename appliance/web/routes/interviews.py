@@ -31,6 +31,7 @@ from appliance.web.pages import (
     optional_date,
     optional_int,
     page,
+    position_filter,
     see_other,
 )
 from appliance.web.threads import in_thread
@@ -116,7 +117,7 @@ def interviews_page(
         timezone=user.timezone,
         form=form,
         query=urlencode(form),
-        positions=agenda.positions_for(user),
+        **position_filter(user, position),
         interviewers=agenda.interviewers_for(user),
         statuses=agenda.STATUSES,
         problem=problem,

@@ -10,10 +10,16 @@ from litestar.params import FromQuery
 from litestar.response import Template
 
 from appliance.core.errors import ApplianceError
-from appliance.hiring import agenda
 from appliance.recordings import search
 from appliance.web.access import PANEL
-from appliance.web.pages import AppRuntime, actor, current_user, optional_date, page
+from appliance.web.pages import (
+    AppRuntime,
+    actor,
+    current_user,
+    optional_date,
+    page,
+    position_filter,
+)
 from appliance.web.threads import in_thread
 
 
@@ -55,7 +61,7 @@ def search_page(
         request,
         400 if problem else 200,
         form=form,
-        positions=agenda.positions_for(user),
+        **position_filter(user, position),
         results=results,
         problem=problem,
     )

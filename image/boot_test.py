@@ -7,6 +7,11 @@ hostfwd on 127.0.0.1) with that certificate; first-run setup must complete throu
 be served; saved settings must restart the services. A second boot of the same image, through
 UEFI firmware and systemd-boot this time, must make different keys. Fails fast on a kernel
 panic, emergency mode or a first-boot prompt in the serial log.
+
+Every frame on the guest's network card is captured (qemu's filter-dump), and after each boot
+the box must have sent nothing that nobody configured: only what configures its own network
+(ARP, DHCP, IPv6 router and neighbour discovery) and answers on the HTTPS port the test
+connects to. No DNS, NTP, STUN or HTTP of its own (docs/threat-model.md).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import json
 import re
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import tempfile
@@ -43,6 +49,62 @@ def free_port() -> int:
 
 
 OVMF = Path("/usr/share/ovmf/OVMF.fd")
+GUEST_MAC = "52:54:00:12:34:56"
+# Multicast listener reports (MLDv1 from the firmware, v2 from Linux), router solicitation and
+# neighbour discovery: the link-local exchanges that configure the box's own IPv6 address.
+NEIGHBOURLY_ICMPV6 = (131, 132, 133, 135, 136, 143)
+HTTPS_PORT = 443
+
+
+def frames(capture: Path) -> list[bytes]:
+    """The Ethernet frames of a pcap file (qemu writes the classic format)."""
+    data = capture.read_bytes()
+    if len(data) < 24:
+        return []
+    order = "<" if data[:4] == bytes.fromhex("d4c3b2a1") else ">"
+    found, at = [], 24
+    while at + 16 <= len(data):
+        length = struct.unpack(order + "I", data[at + 8 : at + 12])[0]
+        found.append(data[at + 16 : at + 16 + length])
+        at += 16 + length
+    return found
+
+
+def unconfigured_traffic(capture: Path) -> tuple[int, list[str]]:
+    """(frames the guest sent, what among them nobody configured), each as `proto dst:port`."""
+    guest = bytes.fromhex(GUEST_MAC.replace(":", ""))
+    sent, odd = 0, []
+    for frame in frames(capture):
+        if len(frame) < 14 or frame[6:12] != guest:
+            continue
+        sent += 1
+        kind, packet = struct.unpack("!H", frame[12:14])[0], frame[14:]
+        if kind == 0x0806:  # ARP
+            continue
+        if kind == 0x0800 and len(packet) >= 20:
+            header = (packet[0] & 0x0F) * 4
+            proto, destination = packet[9], socket.inet_ntoa(packet[16:20])
+            ports = (
+                struct.unpack("!HH", packet[header : header + 4]) if proto in (6, 17) else (0, 0)
+            )
+            if proto == 17 and ports == (68, 67):  # DHCP
+                continue
+            if proto == 6 and ports[0] == HTTPS_PORT:  # answering the test's connections
+                continue
+            odd.append(f"IPv4 proto {proto} to {destination}:{ports[1]}")
+        elif kind == 0x86DD and len(packet) >= 40:
+            following, at = packet[6], 40
+            if following == 0 and len(packet) >= at + 2:  # hop-by-hop options (MLD)
+                following, at = packet[at], at + (packet[at + 1] + 1) * 8
+            destination = socket.inet_ntop(socket.AF_INET6, packet[24:40])
+            if following == 58 and len(packet) > at and packet[at] in NEIGHBOURLY_ICMPV6:
+                continue
+            if following == 17 and struct.unpack("!H", packet[at + 2 : at + 4])[0] == 547:
+                continue  # DHCPv6
+            odd.append(f"IPv6 next header {following} to [{destination}]")
+        else:
+            odd.append(f"ethertype {kind:#06x}")
+    return sent, sorted(set(odd))
 
 
 class Machine:
@@ -53,6 +115,7 @@ class Machine:
     def __init__(self, image_dir: Path, firmware: bool = False) -> None:
         self.port = free_port()
         self.log = Path(tempfile.mkstemp(prefix="parley-serial-", suffix=".log")[1])
+        self.capture = Path(tempfile.mkstemp(prefix="parley-net-", suffix=".pcap")[1])
         [disk] = image_dir.glob("parley-*.raw")
         boot = (
             ["-bios", str(OVMF)]
@@ -69,7 +132,8 @@ class Machine:
                 *boot,
                 "-drive", f"file={disk},format=raw,if=virtio,snapshot=on",
                 "-netdev", f"user,id=net0,hostfwd=tcp:127.0.0.1:{self.port}-:443",
-                "-device", "virtio-net-pci,netdev=net0",
+                "-device", f"virtio-net-pci,netdev=net0,mac={GUEST_MAC}",
+                "-object", f"filter-dump,id=watch,netdev=net0,file={self.capture}",
                 "-serial", f"file:{self.log}",
             ],
         )  # fmt: skip
@@ -194,72 +258,77 @@ def save_settings_and_wait(
 
 def boot(image_dir: Path, setup: bool) -> dict[str, str]:
     machine = Machine(image_dir, firmware=not setup)
-    started = time.monotonic()
     try:
-        deadline = started + BOOT_SECONDS
-        fingerprint = machine.wait_for(
-            r"TLS certificate SHA-256 fingerprint: ([0-9A-F:]+)", deadline
-        )[1]
-        signing = machine.wait_for(
-            r"Audit signing key \(keys/signing.pub\) SHA-256: ([0-9a-f]{64})", deadline
-        )[1]
-        link = machine.wait_for(
-            r"Finish setup \(the link works once\): https://[^/\s]+(/setup/\S+)", deadline
-        )[1]
-        report = {
-            "signing": signing,
-            "fingerprint": fingerprint,
-            "console_s": f"{time.monotonic() - started:.0f}",
-        }
-        if not setup:
-            return report
-        base = f"https://127.0.0.1:{machine.port}"
-        opener = https(machine.port, fingerprint)
-        while True:
-            try:
-                page = opener.open(base + link, timeout=10).read().decode()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(2)
-        csrf = re.search(r'name="_csrf_token" value="([^"]+)"', page)
-        assert csrf, "no CSRF field on the setup page"
-        form = {
-            "_csrf_token": csrf[1], "name": "Ada Admin", "email": "ada@example.com",
-            "password": "correct horse battery", "password_again": "correct horse battery",
-        }  # fmt: skip
-        done = opener.open(base + link, data=urllib.parse.urlencode(form).encode(), timeout=30)
-        assert done.status == 200 and "/setup/" not in done.url, done.url
-        while True:
-            try:
-                health = json.loads(opener.open(base + "/healthz", timeout=10).read())
-                break
-            except OSError:  # 503 until the SFU and the worker are up
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(2)
-        components = {c["name"]: c["ok"] for c in health["components"]}
-        assert health["status"] == "ok" and components.get("sfu") and components.get("worker"), (
-            health
-        )
-        sfu = next(c["detail"] for c in health["components"] if c["name"] == "sfu")
-        assert sfu.endswith("; secrets hidden"), sfu
-        try:
-            opener.open(base + "/sfu/healthz", timeout=10)
-            raise AssertionError("the SFU's own health report is served to the network")
-        except urllib.error.HTTPError as exc:
-            assert exc.code == 404, exc.code
-        report["healthy_s"] = f"{time.monotonic() - started:.0f}"
-        report["uploaded_certificate_served"] = upload_certificate(
-            opener, base, machine.port, deadline
-        )
-        report["settings_restart_s"] = save_settings_and_wait(opener, base, deadline)
-        report["speech"] = next(c["detail"] for c in health["components"] if c["name"] == "speech")
-        assert report["speech"].startswith("whisper-base on "), report["speech"]
-        return report
+        report = run(machine, setup)
     finally:
         machine.stop()
+    sent, odd = unconfigured_traffic(machine.capture)
+    if odd:
+        raise SystemExit(f"the box sent traffic nobody configured: {odd}")
+    report["frames_sent"] = str(sent)
+    machine.capture.unlink()
+    return report
+
+
+def run(machine: Machine, setup: bool) -> dict[str, str]:
+    started = time.monotonic()
+    deadline = started + BOOT_SECONDS
+    shown = machine.wait_for(r"TLS certificate SHA-256 fingerprint: ([0-9A-F:]+)", deadline)
+    fingerprint = shown[1]
+    signing = machine.wait_for(
+        r"Audit signing key \(keys/signing.pub\) SHA-256: ([0-9a-f]{64})", deadline
+    )[1]
+    link = machine.wait_for(
+        r"Finish setup \(the link works once\): https://[^/\s]+(/setup/\S+)", deadline
+    )[1]
+    report = {
+        "signing": signing,
+        "fingerprint": fingerprint,
+        "console_s": f"{time.monotonic() - started:.0f}",
+    }
+    if not setup:
+        return report
+    base = f"https://127.0.0.1:{machine.port}"
+    opener = https(machine.port, fingerprint)
+    while True:
+        try:
+            page = opener.open(base + link, timeout=10).read().decode()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(2)
+    csrf = re.search(r'name="_csrf_token" value="([^"]+)"', page)
+    assert csrf, "no CSRF field on the setup page"
+    form = {
+        "_csrf_token": csrf[1], "name": "Ada Admin", "email": "ada@example.com",
+        "password": "correct horse battery", "password_again": "correct horse battery",
+    }  # fmt: skip
+    done = opener.open(base + link, data=urllib.parse.urlencode(form).encode(), timeout=30)
+    assert done.status == 200 and "/setup/" not in done.url, done.url
+    while True:
+        try:
+            health = json.loads(opener.open(base + "/healthz", timeout=10).read())
+            break
+        except OSError:  # 503 until the SFU and the worker are up
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(2)
+    components = {c["name"]: c["ok"] for c in health["components"]}
+    assert health["status"] == "ok" and components.get("sfu") and components.get("worker"), health
+    sfu = next(c["detail"] for c in health["components"] if c["name"] == "sfu")
+    assert sfu.endswith("; secrets hidden"), sfu
+    try:
+        opener.open(base + "/sfu/healthz", timeout=10)
+        raise AssertionError("the SFU's own health report is served to the network")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 404, exc.code
+    report["healthy_s"] = f"{time.monotonic() - started:.0f}"
+    report["uploaded_certificate_served"] = upload_certificate(opener, base, machine.port, deadline)
+    report["settings_restart_s"] = save_settings_and_wait(opener, base, deadline)
+    report["speech"] = next(c["detail"] for c in health["components"] if c["name"] == "speech")
+    assert report["speech"].startswith("whisper-base on "), report["speech"]
+    return report
 
 
 def main() -> None:

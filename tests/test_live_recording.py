@@ -5,6 +5,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -37,6 +38,7 @@ from appliance.sfu.sealed_sinks import SealedRecordings
 from appliance.sfu.server import create_app
 from appliance.storage.recipients import generate_identity
 from appliance.storage.sealed_file import SealedFile
+from tests.support.disks import small_disk
 from tests.support.sfu_harness import Sfu, make_clip
 
 
@@ -249,3 +251,31 @@ def test_a_recording_cut_short_by_an_sfu_crash_is_closed_when_the_node_restarts(
     bundle.export(runtime, "cora@example.com", recording.id, officer.recipient, out)
     [written] = bundle.decrypt(out, officer, tmp_path / "plain")
     assert written.stat().st_size == media.plaintext_bytes
+
+
+def test_a_blob_store_that_fills_up_stops_the_recording_not_the_call(
+    runtime: Runtime, clip: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The call goes on; the SFU says in one line why the recording stopped; what was sealed
+    before the disk filled is filed, readable, and the recording is marked cut short."""
+    interview = _interview(runtime)
+    blobs = tmp_path / "blobs"
+    runtime.config.storage.blob_dir = str(blobs)
+    runtime.config.storage.chunk_size = 4096
+    with small_disk(blobs, "8k"), caplog.at_level(logging.ERROR):
+        asyncio.run(_session(runtime, clip, interview.id))  # Bob got 60 frames meanwhile
+        ingest(runtime)
+        recording = Recording.get(Recording.interview == interview)
+        [media] = RecordingBlob.select().where(
+            (RecordingBlob.recording == recording) & (RecordingBlob.kind == "media")
+        )
+        assert (recording.status, media.status) == ("interrupted", "truncated")
+        reader = open_blob(runtime, "ivy@example.com", media, "playback")
+        with SealedFile(reader, prefix=True) as prefix:
+            assert len(prefix.read()) == media.plaintext_bytes >= 4096
+    said = [r for r in caplog.records if r.name.startswith("appliance.sfu")]
+    assert said and all(r.exc_info is None for r in said), [r.getMessage() for r in said]
+    assert any("No space left on device" in r.getMessage() for r in said)
+    assert AuditEntry.get(AuditEntry.action == "recording.interrupt").subject == (
+        f"recording:{recording.id}"
+    )

@@ -184,6 +184,9 @@ class BrokenSinks:
     def close(self, participant_identity: str, sink: object) -> None:
         raise AssertionError("nothing was opened")
 
+    def abandon(self, participant_identity: str, sink: object) -> None:
+        raise AssertionError("nothing was opened")
+
     def finish(self, manifest: dict[str, Any]) -> None:
         self.manifests.append(manifest)
 

@@ -161,7 +161,7 @@ def _apply(runtime: Runtime, event: RecordingEvent) -> None:
     elif isinstance(event, BlobClosed):
         _file_blob_closed(runtime, event)
     else:
-        _file_finish(event)
+        _file_finish(runtime, event)
 
 
 def _file_start(runtime: Runtime, event: RecordingStarted) -> None:
@@ -225,10 +225,28 @@ def _file_blob_closed(runtime: Runtime, event: BlobClosed) -> None:
     )
 
 
-def _file_finish(event: RecordingFinished) -> None:
+def _file_finish(runtime: Runtime, event: RecordingFinished) -> None:
+    """The room closed. A blob it never sealed (its disk filled up) keeps its readable prefix,
+    and the recording is then "interrupted", as when an SFU stops mid-call."""
     recording = _recording(event.key_id)
     ended = datetime.datetime.fromtimestamp(event.ended_at, datetime.UTC)
-    recording.status = "complete"
+    unfinished = list(
+        RecordingBlob.select().where(
+            (RecordingBlob.recording == recording) & (RecordingBlob.status == "writing")
+        )
+    )
+    if unfinished:
+        key_id = bytes.fromhex(str(recording.key_id))
+        data_key = keystore.unwrap(runtime.config.data_dir, key_id)
+        for blob in unfinished:
+            _salvage(runtime, blob, key_id, data_key)
+        runtime.audit.record(
+            "sfu",
+            "recording.interrupt",
+            f"recording:{recording.id}",
+            {"salvaged": {b.object_id: b.plaintext_bytes for b in unfinished}},
+        )
+    recording.status = "interrupted" if unfinished else "complete"
     recording.ended_at = ended.replace(tzinfo=None)
     recording.save()
     queue_transcription(recording)

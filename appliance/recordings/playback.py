@@ -127,6 +127,11 @@ def _readable_blob(recording_id: int, object_id: str) -> RecordingBlob:
     )
     if blob is None:
         raise NotFound(f"recording {recording_id} has no blob {object_id}")
+    if blob.status == "lost":
+        raise Conflict(
+            f"nothing of this part of recording {recording_id} was saved: its recording stopped "
+            "(the SFU or its disk failed) before a first whole chunk was written"
+        )
     if blob.status not in READABLE_BLOBS:
         raise Conflict(
             f"this part of recording {recording_id} is still being written; it can be played "

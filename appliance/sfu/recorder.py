@@ -51,6 +51,11 @@ class RoomSinks(Protocol):
 
     def close(self, participant_identity: str, sink: Any) -> None: ...
 
+    def abandon(self, participant_identity: str, sink: Any) -> None:
+        """Stop a sink whose writing failed (a full disk) without sealing more: what it holds
+        was written chunk by chunk, and the worker keeps its readable prefix."""
+        ...
+
     def finish(self, manifest: dict[str, Any]) -> None: ...
 
 
@@ -88,6 +93,7 @@ class ParticipantRecorder:
         self._thread.daemon = True
         self.tracks = {kind: TrackRecord(kind) for kind in self.kinds}
         self.error: str | None = None
+        self.sink_failed = False  # writing to the sink failed: it is abandoned, not sealed
         self._thread.start()
 
     def tap(
@@ -187,6 +193,10 @@ class ParticipantRecorder:
                         pending.clear()
                     continue
                 self._mux(container, streams, kind, frame)
+        except OSError as exc:  # the disk: said in one line, the call goes on unrecorded
+            self.error = f"{type(exc).__name__}: {exc}"
+            self.sink_failed = True
+            logger.error("recording of %s stopped: %s", self.identity, exc)
         except Exception as exc:  # a broken sink must not take the SFU down
             self.error = f"{type(exc).__name__}: {exc}"
             logger.exception("recording of %s failed", self.identity)
@@ -196,6 +206,7 @@ class ParticipantRecorder:
                     container.close()
                 except Exception as exc:
                     self.error = self.error or f"{type(exc).__name__}: {exc}"
+                    self.sink_failed = self.sink_failed or isinstance(exc, OSError)
 
     def _starts_video(self, frame: EncodedFrame) -> bool:
         return self.video.is_keyframe(frame.data) and self.video.dimensions(frame.data) is not None
@@ -274,11 +285,18 @@ class RoomRecording:
         recorder = self.recorders.pop(identity, None)
         if recorder is None:
             return
-        if recorder.close():
-            self.sinks.close(identity, recorder.sink)
-        else:
+        if not recorder.close():
             # Closing the sink under a thread still writing would corrupt it; leave it open.
             logger.error("recording of %s: %s", identity, recorder.error)
+        elif recorder.sink_failed:
+            self.sinks.abandon(identity, recorder.sink)
+        else:
+            try:
+                self.sinks.close(identity, recorder.sink)
+            except OSError as exc:  # sealing its last part failed: keep what was sealed before
+                recorder.error = f"{type(exc).__name__}: {exc}"
+                logger.error("recording of %s: its last part was not saved: %s", identity, exc)
+                self.sinks.abandon(identity, recorder.sink)
         self.finished.append(recorder.manifest())
 
     def finish(self) -> dict[str, Any]:

@@ -8,7 +8,9 @@ in the keystore. Blobs are written by the SFU directly, each chunk fsynced.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import logging
 import secrets
 import socket
 import time
@@ -31,6 +33,8 @@ from appliance.storage.appliance_keys import load_intake_recipient
 from appliance.storage.blobstore import HashingFile, LocalBlobStore
 from appliance.storage.recipients import wrap_for_recipient
 from appliance.storage.sealed import SealWriter, new_object_id
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -71,9 +75,14 @@ class SealedRoom:
         object_id = new_object_id()
         file = self.recordings.store.create(object_id)
         hashing = HashingFile(file)
-        writer = SealWriter(
-            hashing, self._data_key, self.key_id, object_id, self.recordings.chunk_size
-        )
+        try:
+            writer = SealWriter(
+                hashing, self._data_key, self.key_id, object_id, self.recordings.chunk_size
+            )
+        except OSError:  # not even its header fits: nothing to file
+            file.close()
+            self.recordings.store.delete(object_id)
+            raise
         self._open[id(writer)] = _OpenBlob(object_id, file, hashing, writer)
         self._event(
             BlobOpened(
@@ -93,8 +102,9 @@ class SealedRoom:
         return self._create(participant_identity, "media", filename, media_type)
 
     def close(self, participant_identity: str, sink: Any) -> None:
-        blob = self._open.pop(id(sink))
-        blob.writer.close()
+        blob = self._open[id(sink)]
+        blob.writer.close()  # a full disk fails it here: the blob stays open, to abandon
+        del self._open[id(sink)]
         blob.file.close()
         self._event(
             BlobClosed(
@@ -105,13 +115,25 @@ class SealedRoom:
             )
         )
 
+    def abandon(self, participant_identity: str, sink: Any) -> None:
+        """Close the file of a blob whose writing failed, unsealed: no BlobClosed, so the
+        worker salvages its readable prefix when the recording finishes."""
+        blob = self._open.pop(id(sink))
+        with contextlib.suppress(OSError):
+            blob.file.close()
+
     def finish(self, manifest: dict[str, Any]) -> None:
         if self._announcement is not None:  # nobody was ever recorded
             self._data_key = b""
             return
-        writer = self._create("room", "manifest", "manifest.json", "application/json")
-        writer.write(json.dumps(manifest, indent=2).encode())
-        self.close("room", writer)
+        try:
+            writer = self._create("room", "manifest", "manifest.json", "application/json")
+            writer.write(json.dumps(manifest, indent=2).encode())
+            self.close("room", writer)
+        except OSError as exc:  # the recording is filed without it (its blobs say enough)
+            logger.error(
+                "room recording %s: its manifest was not saved: %s", self.key_id.hex(), exc
+            )
         self._event(RecordingFinished(key_id=self.key_id.hex(), ended_at=time.time()))
         self._data_key = b""
 

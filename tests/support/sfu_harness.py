@@ -269,6 +269,9 @@ class SealedFiles:
         sink.close()
         self._open.pop(id(sink)).close()
 
+    def abandon(self, participant_identity: str, sink: Any) -> None:
+        self._open.pop(id(sink)).close()
+
     def finish(self, manifest: dict[str, Any]) -> None:
         self.manifests.append(manifest)
 

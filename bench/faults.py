@@ -219,13 +219,13 @@ def _interview(box: Box) -> int:
 
 
 def _filed(box: Box, interview: int) -> dict[str, Any]:
-    def complete() -> bool:
-        with box.database():
+    with box.database() as runtime:
+
+        def complete() -> bool:
             found = Recording.get_or_none(Recording.interview == interview)
             return found is not None and found.status in ("complete", "interrupted", "failed")
 
-    wait(complete, 120, "the recording to be filed")
-    with box.database() as runtime:
+        wait(complete, 120, "the recording to be filed")
         recording = Recording.get(Recording.interview == interview)
         blobs = list(RecordingBlob.select().where(RecordingBlob.recording == recording))
         readable = sum(

@@ -35,7 +35,6 @@ from typing import Any
 
 import aiohttp
 import httpx
-from aiortc import RTCPeerConnection, RTCSessionDescription
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -44,14 +43,10 @@ sys.path.insert(0, str(HERE.parent))
 from data import seed  # noqa: E402
 from faults import Box, wait  # noqa: E402
 from sfu import (  # noqa: E402
-    CLIENT_RTC,
-    ClipTrack,
+    Crowd,
     clip_packets,
     make_clip,
     measure,
-    new_stats,
-    tap,
-    tear_down,
 )
 
 from appliance.contracts.join_token import issue  # noqa: E402
@@ -115,57 +110,24 @@ async def rooms(
 ) -> dict[str, Any]:
     """Recorded rooms of three for `seconds`; the frame rate of every received track."""
     session = aiohttp.ClientSession()
-    packets = clip_packets(clip)
-    sockets, pcs, stats, tasks, tracks = [], [], [], [], []
-
-    async def participant(interview: int, identity: str) -> None:
-        ws = await session.ws_connect(box.sfu.replace("http", "ws") + "/sfu/ws")
-        sockets.append(ws)
-        room = f"interview-{interview}"
-        token = issue(keys.signing_key, room, identity, "interviewer", 7200, interview_id=interview)
-        await ws.send_json({"type": "join", "token": token})
-        answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        s = new_stats()
-        stats.append(s)
-        sub = RTCPeerConnection(CLIENT_RTC)
-        pcs.append(sub)
-
-        async def pump() -> None:
-            async for message in ws:
-                data = message.json()
-                if data["type"] == "publish-answer":
-                    answer.set_result(data["sdp"])
-                elif data["type"] == "subscribe-offer":
-                    await sub.setRemoteDescription(RTCSessionDescription(data["sdp"], "offer"))
-                    tap(sub, s)
-                    await sub.setLocalDescription(await sub.createAnswer())
-                    await ws.send_json(
-                        {"type": "subscribe-answer", "sdp": sub.localDescription.sdp}
-                    )
-
-        tasks.append(asyncio.ensure_future(pump()))
-        audio, video = ClipTrack("audio", packets["audio"]), ClipTrack("video", packets["video"])
-        tracks.extend((audio, video))
-        pub = RTCPeerConnection(CLIENT_RTC)
-        pcs.append(pub)
-        pub.addTrack(audio)
-        pub.addTrack(video)
-        await pub.setLocalDescription(await pub.createOffer())
-        await ws.send_json({"type": "publish", "sdp": pub.localDescription.sdp})
-        await pub.setRemoteDescription(RTCSessionDescription(await answer, "answer"))
-
+    crowd = Crowd()
     try:
+        packets = clip_packets(clip)
         for interview in interviews:
             for person in ("ana", "ben", "cleo"):
-                await participant(interview, person)
+                room = f"interview-{interview}"
+                token = issue(
+                    keys.signing_key, room, person, "interviewer", 7200, interview_id=interview
+                )
+                await crowd.join(session, box.sfu, token, packets)
         await asyncio.sleep(4)
         pid = box.processes["sfu"].pid
-        result = await measure(session, box.sfu + "/healthz?reset_lag=1", stats, seconds, pid)
+        result = await measure(session, box.sfu + "/healthz?reset_lag=1", crowd.stats, seconds, pid)
         result["fps"] /= 2  # each participant receives two video tracks
         result["fps_min"] /= 2
         return result
     finally:
-        await tear_down(list(tracks), tasks, pcs, sockets)
+        await crowd.leave()
         await session.close()
 
 

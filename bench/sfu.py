@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -326,32 +327,32 @@ async def measure(
     }
 
 
-async def rooms_round(
-    base: str,
-    keys: Any,
-    clip: Path,
-    rooms: int,
-    seconds: float,
-    session: aiohttp.ClientSession,
-    pid: int,
-) -> dict[str, Any]:
-    """`rooms` recorded rooms of three: each participant publishes and receives the other two."""
-    stamp = time.monotonic_ns()
-    sockets, pcs, stats, tasks = [], [], [], []
-    sent: list[ClipTrack] = []
-    tracks: list[ClipTrack] = []
-    packets = clip_packets(clip)
+@dataclass
+class Crowd:
+    """Everything a round of participants opened, to measure and to tear down."""
 
-    async def participant(room: str, identity: str) -> None:
+    sockets: list[aiohttp.ClientWebSocketResponse] = field(default_factory=list)
+    pcs: list[RTCPeerConnection] = field(default_factory=list)
+    stats: list[dict[str, Any]] = field(default_factory=list)
+    tasks: list[asyncio.Future[Any]] = field(default_factory=list)
+    tracks: list[ClipTrack] = field(default_factory=list)
+
+    async def join(
+        self,
+        session: aiohttp.ClientSession,
+        base: str,
+        token: str,
+        packets: dict[str, Packets],
+    ) -> None:
+        """A participant who publishes the clip's audio and video and receives everyone else."""
         ws = await session.ws_connect(base.replace("http", "ws") + "/sfu/ws")
-        sockets.append(ws)
-        token = issue(keys.signing_key, room, identity, "interviewer", 600, interview_id=1)
+        self.sockets.append(ws)
         await ws.send_json({"type": "join", "token": token})
         answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         s = new_stats()
-        stats.append(s)
+        self.stats.append(s)
         sub = RTCPeerConnection(CLIENT_RTC)
-        pcs.append(sub)
+        self.pcs.append(sub)
 
         async def pump() -> None:
             async for message in ws:
@@ -366,30 +367,51 @@ async def rooms_round(
                         {"type": "subscribe-answer", "sdp": sub.localDescription.sdp}
                     )
 
-        tasks.append(asyncio.ensure_future(pump()))
+        self.tasks.append(asyncio.ensure_future(pump()))
         audio, video = ClipTrack("audio", packets["audio"]), ClipTrack("video", packets["video"])
-        sent.append(video)
-        tracks.extend((audio, video))
+        self.tracks.extend((audio, video))
         pub = RTCPeerConnection(CLIENT_RTC)
-        pcs.append(pub)
+        self.pcs.append(pub)
         pub.addTrack(audio)
         pub.addTrack(video)
         await pub.setLocalDescription(await pub.createOffer())
         await ws.send_json({"type": "publish", "sdp": pub.localDescription.sdp})
         await pub.setRemoteDescription(RTCSessionDescription(await answer, "answer"))
 
+    def video_sent(self) -> int:
+        return sum(t.frames for t in self.tracks if t.kind == "video")
+
+    async def leave(self) -> None:
+        await tear_down(list(self.tracks), self.tasks, self.pcs, self.sockets)
+
+
+async def rooms_round(
+    base: str,
+    keys: Any,
+    clip: Path,
+    rooms: int,
+    seconds: float,
+    session: aiohttp.ClientSession,
+    pid: int,
+) -> dict[str, Any]:
+    """`rooms` recorded rooms of three: each participant publishes and receives the other two."""
+    stamp = time.monotonic_ns()
+    crowd = Crowd()
+    packets = clip_packets(clip)
     for r in range(rooms):
         for p in range(3):
-            await participant(f"cap-{stamp}-{r}", f"p{p}")
+            token = issue(
+                keys.signing_key, f"cap-{stamp}-{r}", f"p{p}", "interviewer", 600, interview_id=1
+            )
+            await crowd.join(session, base, token, packets)
     await asyncio.sleep(4)
-    before, start = sum(t.frames for t in sent), time.monotonic()
-    result = await measure(session, base + "/healthz?reset_lag=1", stats, seconds, pid)
-    result["sent_fps"] = (
-        (sum(t.frames for t in sent) - before) / len(sent) / (time.monotonic() - start)
-    )
+    before, start = crowd.video_sent(), time.monotonic()
+    result = await measure(session, base + "/healthz?reset_lag=1", crowd.stats, seconds, pid)
+    publishers = sum(1 for t in crowd.tracks if t.kind == "video")
+    result["sent_fps"] = (crowd.video_sent() - before) / publishers / (time.monotonic() - start)
     result["fps"] /= 2  # each participant receives two video tracks
     result["fps_min"] /= 2
-    await tear_down(list(tracks), tasks, pcs, sockets)
+    await crowd.leave()
     return result
 
 

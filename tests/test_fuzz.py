@@ -134,6 +134,34 @@ def test_any_offer_is_parsed_or_refused_as_bad_sdp(sdp: str) -> None:
             assert exc.code == "bad-sdp"
 
 
+def edits_within(size: int) -> st.SearchStrategy[list[tuple[str, int, bytes]]]:
+    """One to three edits (for `_damaged`) at offsets up to about `size`."""
+    return st.lists(
+        st.tuples(
+            st.sampled_from(["flip", "cut", "insert"]),
+            st.integers(0, size),
+            st.binary(min_size=1, max_size=8),
+        ),
+        min_size=1,
+        max_size=3,
+    )
+
+
+def _damaged(data: bytes, edits: list[tuple[str, int, bytes]]) -> bytes:
+    """`data` with each edit applied in turn: a byte flipped, the rest cut off, or bytes
+    inserted, at an offset taken modulo the length so far."""
+    damaged = bytearray(data)
+    for kind, offset, value in edits:
+        at = offset % (len(damaged) + 1)
+        if kind == "flip" and at < len(damaged):
+            damaged[at] ^= value[0] or 1
+        elif kind == "cut":
+            del damaged[at:]
+        else:
+            damaged[at:at] = value
+    return bytes(damaged)
+
+
 def _sealed(data: bytes) -> bytes:
     with tempfile.TemporaryFile() as out:
         writer = SealWriter(out, KEY, KEY_ID, OBJECT_ID, CHUNK, durable=False)
@@ -146,38 +174,22 @@ def _sealed(data: bytes) -> bytes:
 @FUZZ
 @given(
     data=st.binary(max_size=5 * CHUNK),
-    edits=st.lists(
-        st.tuples(
-            st.sampled_from(["flip", "cut", "insert"]),
-            st.integers(0, 7000),
-            st.binary(min_size=1, max_size=8),
-        ),
-        min_size=1,
-        max_size=3,
-    ),
+    edits=edits_within(7000),
     window=st.tuples(st.integers(0, 6000), st.integers(0, 3000)),
 )
 def test_a_damaged_sealed_blob_reads_right_or_is_refused(
     data: bytes, edits: list[tuple[str, int, bytes]], window: tuple[int, int]
 ) -> None:
-    blob = bytearray(_sealed(data))
-    original = bytes(blob)
-    for kind, offset, value in edits:
-        at = offset % (len(blob) + 1)
-        if kind == "flip" and at < len(blob):
-            blob[at] ^= value[0] or 1
-        elif kind == "cut":
-            del blob[at:]
-        else:
-            blob[at:at] = value
+    original = _sealed(data)
+    blob = _damaged(original, edits)
     try:
-        reader = SealedReader(io.BytesIO(bytes(blob)), KEY, KEY_ID, OBJECT_ID)
+        reader = SealedReader(io.BytesIO(blob), KEY, KEY_ID, OBJECT_ID)
         whole = b"".join(reader.stream())
         part = reader.read_range(*window)
     except SealError:
         return
     # Read without complaint: it must be the sealed data, whatever was done to the bytes.
-    assert bytes(blob) == original or (whole == data and part == data[window[0] :][: window[1]])
+    assert blob == original or (whole == data and part == data[window[0] :][: window[1]])
     assert whole == data and part == data[window[0] :][: window[1]]
 
 
@@ -220,31 +232,12 @@ FUZZ_WITH_FIXTURES = settings(
 
 
 @FUZZ_WITH_FIXTURES
-@given(
-    edits=st.lists(
-        st.tuples(
-            st.sampled_from(["flip", "cut", "insert"]),
-            st.integers(0, 40_000),
-            st.binary(min_size=1, max_size=8),
-        ),
-        min_size=1,
-        max_size=3,
-    )
-)
+@given(edits=edits_within(40_000))
 def test_a_damaged_bundle_is_refused_or_decrypts_exactly(
     exported: tuple[bytes, Identity, bytes], edits: list[tuple[str, int, bytes]]
 ) -> None:
     whole, identity, content = exported
-    data = bytearray(whole)
-    for kind, offset, value in edits:
-        at = offset % (len(data) + 1)
-        if kind == "flip" and at < len(data):
-            data[at] ^= value[0] or 1
-        elif kind == "cut":
-            del data[at:]
-        else:
-            data[at:at] = value
-    _open_bundle(bytes(data), identity, content)
+    _open_bundle(_damaged(whole, edits), identity, content)
 
 
 def _paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

@@ -4,6 +4,7 @@ export of a blob damaged on disk is refused instead of signed."""
 
 from __future__ import annotations
 
+import io
 import os
 import tarfile
 from pathlib import Path
@@ -138,3 +139,37 @@ def test_an_export_of_a_blob_damaged_on_disk_is_refused(runtime: Runtime, tmp_pa
         path.write_bytes(bytes(data))
     bundle.export(runtime, "test", recording.id, generate_identity().recipient, tmp_path / "ok")
     assert bundle.verify(tmp_path / "ok").blobs == 1
+
+
+def test_a_bundle_carries_the_boxs_audit_checkpoint_for_the_officer_to_keep(
+    runtime: Runtime,
+    exported: tuple[Path, Path, bytes],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source, _, _ = exported
+    report = bundle.verify(source)
+    with tarfile.open(source) as archive:
+        member = archive.extractfile(bundle.NOTE_FILE)
+        assert member is not None
+        note = member.read()
+    assert report.note_seq is not None and report.note_seq == int(note.split(b"\n")[1])
+    code, out, _ = _run(capsys, "recordings", "verify", str(source))
+    assert code == 0 and f"audit checkpoint at entry {report.note_seq}" in out
+    kept = tmp_path / "kept.note"
+    kept.write_bytes(note)
+    data_dir = str(runtime.config.data_dir)
+    code, out, err = _run(capsys, "audit", "verify", "--data-dir", data_dir, "--against", str(kept))
+    assert code == 0, err
+
+    # The note is bound by the signed manifest: one altered, even validly re-signed, is refused.
+    with tarfile.open(source) as archive:
+        members = [(m, archive.extractfile(m).read()) for m in archive.getmembers()]  # type: ignore[union-attr]
+    altered = tmp_path / "altered.bundle"
+    with tarfile.open(altered, "w", format=tarfile.PAX_FORMAT) as archive:
+        for info, data in members:
+            if info.name == bundle.NOTE_FILE:
+                data = data.replace(b"\n", b"\n\n", 1)
+                info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    _assert_clean_refusal(*_run(capsys, "recordings", "verify", str(altered)))

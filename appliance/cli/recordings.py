@@ -150,6 +150,12 @@ def run_verify(args: argparse.Namespace) -> int:
         f"OK: recording {report.recording_id}, {report.blobs} blobs, "
         f"{report.audit_entries} audit entries; signer {report.signer_fingerprint}"
     )
+    if report.note_seq is not None:
+        print(
+            f"It carries the box's audit checkpoint at entry {report.note_seq} "
+            f"({bundle.NOTE_FILE}): keep it, and `appliance audit verify --against` it later "
+            "shows whether the box's log still holds what it held then."
+        )
     return 0
 
 

@@ -34,6 +34,7 @@ from appliance.recordings import composite, decision_record, rendition
 from appliance.recordings.store import READABLE_BLOBS, blob_store, get_recording
 from appliance.runtime import Runtime
 from appliance.storage import audit, keystore
+from appliance.storage.audit_anchor import MAX_NOTE_BYTES, AnchorInvalid, anchor_path, parse_note
 from appliance.storage.blobstore import HashingFile
 from appliance.storage.recipients import (
     Identity,
@@ -47,6 +48,7 @@ FORMAT = "parley-export-v1"
 SIGNATURE_DOMAIN = b"parley-export-v1\n"
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
+NOTE_FILE = "audit-checkpoint.note"  # the box's note (storage/audit_anchor.py), as it was
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 COPY_BLOCK = 1024 * 1024
 DERIVED = (rendition.KIND, composite.KIND, composite.FIRST_PASS_KIND, decision_record.KIND)
@@ -62,6 +64,10 @@ class BundleReport:
     blobs: int
     audit_entries: int
     signer_fingerprint: str
+    # The box's signed checkpoint note at export (its seq), which the bundle carries as
+    # `audit-checkpoint.note`: kept by an officer, `appliance audit verify --against` it later
+    # shows whether the box's log still holds what it held then.
+    note_seq: int | None = None
 
 
 def signer_fingerprint(public_key: Ed25519PublicKey) -> str:
@@ -131,6 +137,8 @@ def export(
     entries = list(
         AuditEntry.select().where(AuditEntry.subject == subject).order_by(AuditEntry.seq)
     )
+    note_file = anchor_path(runtime.config.data_dir)
+    note = note_file.read_bytes() if note_file.is_file() else None
     interview: Interview = recording.interview
     manifest = {
         "format": FORMAT,
@@ -191,6 +199,7 @@ def export(
                 "at": checkpoint.at,
                 "signature": checkpoint.signature,
             },
+            "note_sha256": hashlib.sha256(note).hexdigest() if note is not None else None,
         },
     }
     body = json.dumps(manifest, indent=2, sort_keys=True).encode()
@@ -205,6 +214,8 @@ def export(
         ):
             _add_bytes(archive, MANIFEST, body)
             _add_bytes(archive, SIGNATURE, signature)
+            if note is not None:
+                _add_bytes(archive, NOTE_FILE, note)
             for blob in blobs:
                 path = store.path(bytes.fromhex(blob.object_id))
                 info = archive.gettarinfo(str(path), arcname=_blob_member(blob.object_id))
@@ -326,10 +337,26 @@ class _Bundle:
             self.outputs = [(blob, _output_name(blob)) for blob in blobs]
             entries = manifest["audit"]["entries"]
             self._check_audit(entries, manifest["audit"]["checkpoint"], manifest["recording"]["id"])
+            note_seq = self._check_note(manifest["audit"].get("note_sha256"))
             recording_id = int(manifest["recording"]["id"])
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise BundleInvalid(f"the manifest is malformed ({exc!r})") from None
-        return BundleReport(recording_id, len(blobs), len(entries), signer_fingerprint(self.signer))
+        return BundleReport(
+            recording_id, len(blobs), len(entries), signer_fingerprint(self.signer), note_seq
+        )
+
+    def _check_note(self, digest: str | None) -> int | None:
+        """The checkpoint note the manifest names: its bytes and its signature (by the
+        bundle's signer); its seq, None for a bundle made before the box kept notes."""
+        if digest is None:
+            return None
+        note = self._member_bytes(NOTE_FILE, MAX_NOTE_BYTES)
+        if hashlib.sha256(note).hexdigest() != digest:
+            raise BundleInvalid(f"{NOTE_FILE} does not match its SHA-256: altered")
+        try:
+            return parse_note(note.decode("utf-8"), self.signer).seq
+        except (AnchorInvalid, UnicodeDecodeError) as exc:
+            raise BundleInvalid(f"{NOTE_FILE}: {exc}") from None
 
     def _check_blob(self, blob: dict[str, Any], key_id: bytes) -> None:
         member = blob["member"]

@@ -5,6 +5,7 @@ export of a blob damaged on disk is refused instead of signed."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import tarfile
 from pathlib import Path
@@ -173,3 +174,33 @@ def test_a_bundle_carries_the_boxs_audit_checkpoint_for_the_officer_to_keep(
                 info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
     _assert_clean_refusal(*_run(capsys, "recordings", "verify", str(altered)))
+
+
+def test_a_bundle_holds_exactly_what_its_manifest_names(
+    runtime: Runtime, exported: tuple[Path, Path, bytes], tmp_path: Path
+) -> None:
+    """Even under a valid signature (a stolen key), a manifest that leaves a recording file
+    out, or names none, is refused rather than decrypting to nothing."""
+    source, _, _ = exported
+    with tarfile.open(source) as archive:
+        members = {m.name: archive.extractfile(m).read() for m in archive.getmembers()}  # type: ignore[union-attr]
+    manifest = json.loads(members[bundle.MANIFEST])
+    manifest["blobs"] = []
+    body = json.dumps(manifest).encode()
+    signature = runtime.keys.signing_key.sign(bundle.SIGNATURE_DOMAIN + body).hex().encode()
+    forged = tmp_path / "forged.bundle"
+    with tarfile.open(forged, "w", format=tarfile.PAX_FORMAT) as archive:
+        for name, data in {**members, bundle.MANIFEST: body, bundle.SIGNATURE: signature}.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    with pytest.raises(bundle.BundleInvalid, match="names no recording files"):
+        bundle.verify(forged)
+    stray = tmp_path / "stray.bundle"
+    with tarfile.open(stray, "w", format=tarfile.PAX_FORMAT) as archive:
+        for name, data in {**members, "blobs/stray.sealed": b"x" * 100}.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    with pytest.raises(bundle.BundleInvalid, match="does not name"):
+        bundle.verify(stray)

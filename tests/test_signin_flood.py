@@ -49,6 +49,7 @@ def test_a_sign_in_flood_is_refused_per_address_and_staff_writes_carry_on(
     # Ana signs in through the box's proxy from her own address before the flood starts.
     ana = _browser(served, forwarded_for="192.0.2.10")
     assert _try_sign_in(ana, "ana@example.com", PASSWORD) == 303
+    ana.headers["x-csrftoken"] = ana.cookies["parley_csrf"]  # signing in issued her session's
     autosave = f"/api/interviews/{panel.interview.id}/scorecard"
     flooders = [_browser(served, forwarded_for="198.51.100.66") for _ in range(FLOODERS)]
 

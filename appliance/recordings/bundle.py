@@ -332,8 +332,14 @@ class _Bundle:
             self.key_id = bytes.fromhex(manifest["key"]["key_id"])
             self.wrapped_key = base64.b64decode(manifest["key"]["wrapped"], validate=True)
             blobs = manifest["blobs"]
+            if not blobs:
+                raise BundleInvalid("the manifest names no recording files")
             for blob in blobs:
                 self._check_blob(blob, self.key_id)
+            named = {blob["member"] for blob in blobs}
+            if manifest["audit"].get("note_sha256") is not None:
+                named.add(NOTE_FILE)
+            self._check_members(named)
             self.outputs = [(blob, _output_name(blob)) for blob in blobs]
             entries = manifest["audit"]["entries"]
             self._check_audit(entries, manifest["audit"]["checkpoint"], manifest["recording"]["id"])
@@ -344,6 +350,14 @@ class _Bundle:
         return BundleReport(
             recording_id, len(blobs), len(entries), signer_fingerprint(self.signer), note_seq
         )
+
+    def _check_members(self, members: set[str]) -> None:
+        """The bundle holds what its manifest names and nothing else: a recording file left
+        out of a re-signed manifest would otherwise pass unseen."""
+        named = {MANIFEST, SIGNATURE, *members}
+        extra = sorted(m.name for m in self.archive.getmembers() if m.name not in named)
+        if extra:
+            raise BundleInvalid(f"the bundle holds files its manifest does not name: {extra[:3]}")
 
     def _check_note(self, digest: str | None) -> int | None:
         """The checkpoint note the manifest names: its bytes and its signature (by the

@@ -163,7 +163,9 @@ def after(box: Box, interviews: list[int], bound: float) -> dict[str, str]:
         finished = jobs.where(TranscriptionJob.status.in_(("done", "failed")))
         transcribed_s = wait(lambda: finished.count() == len(interviews), bound, "every transcript")
         whole = 0
-        for recording in recordings:
+        # Listed first: a query still being read holds a snapshot that the audited opens
+        # below could not write from.
+        for recording in list(recordings):
             blobs = RecordingBlob.select().where(RecordingBlob.recording == recording)
             sizes = [
                 (sum(len(p) for p in open_blob(runtime, "load", b, "load check").stream()), b)
@@ -186,6 +188,7 @@ class LockProbe:
     def __init__(self, database: Path) -> None:
         self.database = database
         self.waits: list[float] = []
+        self.long: list[str] = []  # when a wait ended that took over a second, and how long
         self.timeouts = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -206,6 +209,8 @@ class LockProbe:
                 connection.execute("BEGIN IMMEDIATE")
                 connection.execute("ROLLBACK")
                 self.waits.append(time.monotonic() - began)
+                if self.waits[-1] > 1:
+                    self.long.append(f"{time.strftime('%H:%M:%S')} {self.waits[-1]:.1f} s")
             except sqlite3.OperationalError:
                 self.timeouts += 1
         connection.close()
@@ -217,7 +222,7 @@ class LockProbe:
         p95 = waits[min(len(waits) - 1, int(len(waits) * 0.95))]
         return (
             f"{len(waits)} probes, p95 {p95:.1f} ms, max {waits[-1]:.1f} ms, "
-            f"{self.timeouts} gave up after 30 s"
+            f"{self.timeouts} gave up after 30 s; over a second: {self.long or 'none'}"
         )
 
 
@@ -251,12 +256,16 @@ def main() -> int:
             ]
         for name in ("web", "sfu", "worker"):
             box.start(name)
+        probe = LockProbe(box.data_dir / "appliance.db")
         try:
-            with LockProbe(box.data_dir / "appliance.db") as probe:
+            with probe:
                 measured = asyncio.run(run(args, box, interviews))
-            outcome = after(box, interviews, max(600.0, args.minutes * 120))
+                outcome = after(box, interviews, max(600.0, args.minutes * 120))
         finally:
             box.stop()
+            print(f"write-lock waits: {probe.summary()}", file=sys.stderr)
+            for name in ("web", "sfu", "worker"):
+                (Path(tempfile.gettempdir()) / f"parley-load-{name}.log").write_text(box.log(name))
         locked = sum(box.log(name).count("database is locked") for name in ("web", "sfu", "worker"))
     media = measured["media"]
     print(f"{args.rooms} recorded rooms of three for {args.minutes:g} min, {args.staff} staff:")
@@ -267,7 +276,7 @@ def main() -> int:
     )
     print(f"  web, baseline (nothing else running): {summary(measured['baseline'])}")
     print(f"  web, under load: {summary(measured['loaded'])}")
-    print(f"  waiting for the database's write lock, during it all: {probe.summary()}")
+    print(f"  waiting for the database's write lock, throughout: {probe.summary()}")
     print(f"  'database is locked' in the logs: {locked}")
     for key, value in outcome.items():
         print(f"  {key}: {value}")

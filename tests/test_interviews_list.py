@@ -9,7 +9,14 @@ import re
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from appliance.db.models import Candidate, Interview, InterviewParticipant, Position
+from appliance.db.models import (
+    Candidate,
+    Interview,
+    InterviewParticipant,
+    OutboxMessage,
+    Position,
+    Recording,
+)
 from appliance.runtime import Runtime
 from tests.conftest import make_user, sign_in
 
@@ -74,3 +81,25 @@ def test_filters_and_pages(runtime: Runtime, client: TestClient[Litestar]) -> No
     # An interviewer chooses among the positions of their own interviews.
     assert 'role="combobox"' not in own and own.count("<option") > 2
     assert "Person 001" not in own
+
+
+def test_the_recordings_and_the_outbox_page_and_find(
+    runtime: Runtime, client: TestClient[Litestar]
+) -> None:
+    make_user(runtime, "recruiter")
+    now = dt.datetime.now()
+    for n in range(60):
+        candidate = Candidate.create(name=f"Person {n:03d}", email=f"p{n}@example.com")
+        interview = Interview.create(candidate=candidate, starts_at=now, ends_at=now)
+        Recording.create(interview=interview, status="complete")
+        OutboxMessage.create(recipient=f"p{n}@example.com", subject=f"Note {n:03d}", body="Hi",
+                             status="manual")  # fmt: skip
+    assert sign_in(client, "recruiter@example.com") == 303
+    first = client.get("/recordings").text
+    assert "60 recordings, page 1 of 2" in first and "Person 059" in first
+    assert "Person 009" not in first and "Person 009" in client.get("/recordings?page=2").text
+    found = client.get("/recordings?q=person 005").text
+    assert "1 recording." in found and "Person 005" in found and "Person 050" not in found
+    outbox = client.get("/outbox").text
+    assert "60 messages, page 1 of 2" in outbox and "Note 059" in outbox
+    assert "Note 000" in client.get("/outbox?page=2").text

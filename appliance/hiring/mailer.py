@@ -20,6 +20,7 @@ from appliance.core.config import SmtpConfig
 from appliance.core.errors import NotFound
 from appliance.db.database import utcnow
 from appliance.db.models import Interview, OutboxMessage
+from appliance.db.paging import Page, paginate
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
@@ -56,16 +57,13 @@ def prune_outbox(keep_days: int, now: dt.datetime | None = None) -> int:
     return int(OutboxMessage.delete().where(OutboxMessage.created_at < cutoff).execute())
 
 
-def waiting_for_staff(relay: bool, limit: int = 200) -> list[OutboxMessage]:
-    """Messages staff must act on, newest first: those the relay refused for good (and, with
-    no relay configured, every message still to send), for copying or downloading by hand."""
+def waiting_for_staff(relay: bool, page: int = 1) -> Page[OutboxMessage]:
+    """A page of the messages staff must act on, newest first: those the relay refused for
+    good (and, with no relay configured, every message still to send), for copying or
+    downloading by hand."""
     statuses = ["manual", "failed"] if relay else ["pending", "manual", "failed"]
-    return list(
-        OutboxMessage.select()
-        .where(OutboxMessage.status.in_(statuses))
-        .order_by(OutboxMessage.id.desc())
-        .limit(limit)
-    )
+    query = OutboxMessage.select().where(OutboxMessage.status.in_(statuses))
+    return paginate(query.order_by(OutboxMessage.id.desc()), page)
 
 
 def calendar_file(message_id: int) -> str:

@@ -7,6 +7,7 @@ import datetime
 from dataclasses import dataclass
 
 from appliance.db.models import Candidate, Interview, Recording, TranscriptionJob
+from appliance.db.paging import Page, paginate
 from appliance.hiring.candidates import display_name
 
 
@@ -21,14 +22,17 @@ class RecordingSummary:
     error: str
 
 
-def recent_recordings(limit: int = 200) -> list[RecordingSummary]:
-    listed = list(
-        Recording.select(Recording, Interview, Candidate)
-        .join(Interview)
-        .join(Candidate)
-        .order_by(Recording.id.desc())
-        .limit(limit)
-    )
+def recent_recordings(text: str = "", page: int = 1) -> Page[RecordingSummary]:
+    """A page of the recordings, newest first, of candidates whose name or e-mail holds
+    `text`; each with how far its transcription has come (one query for the page's jobs)."""
+    query = Recording.select(Recording, Interview, Candidate).join(Interview).join(Candidate)
+    if text.strip():
+        pattern = f"%{text.strip()}%"
+        query = query.where(
+            Candidate.erased_at.is_null() & ((Candidate.name**pattern) | (Candidate.email**pattern))
+        )
+    paged = paginate(query.order_by(Recording.id.desc()), page)
+    listed = paged.rows
     jobs = {
         j.recording_id: j
         for j in TranscriptionJob.select().where(
@@ -49,4 +53,4 @@ def recent_recordings(limit: int = 200) -> list[RecordingSummary]:
                 job.error if job else "",
             )
         )
-    return summaries
+    return Page(summaries, paged.page, paged.pages, paged.total)

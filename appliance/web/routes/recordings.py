@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from litestar import MediaType, Request, Response, get, post
 from litestar.exceptions import PermissionDeniedException
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Stream, Template
 
 from appliance.asr_onnx.transcript import FORMATS
@@ -20,7 +20,7 @@ from appliance.recordings.listing import recent_recordings
 from appliance.recordings.store import get_recording
 from appliance.web.access import HIRING, PANEL
 from appliance.web.api_document import MEDIA_TYPES_OPT, refusals
-from appliance.web.pages import AppRuntime, actor, current_user, page, see_other
+from appliance.web.pages import AppRuntime, actor, current_user, optional_int, page, see_other
 from appliance.web.threads import in_thread
 
 MEDIA_TYPES = {
@@ -232,10 +232,14 @@ def download_composite(
 
 @get("/recordings", opt=HIRING, include_in_schema=False)
 @in_thread
-def recordings_page(request: Request[Any, Any, Any]) -> Template:
-    rows = recent_recordings()
-    busy = any(r.job in ("queued", "running") for r in rows)
-    return page("recordings.html", request, rows=rows, busy=busy)
+def recordings_page(
+    request: Request[Any, Any, Any],
+    q: FromQuery[str] = "",
+    page_number: Annotated[str, QueryParameter(name="page")] = "1",
+) -> Template:
+    listed = recent_recordings(q, optional_int(page_number) or 1)
+    busy = any(r.job in ("queued", "running") for r in listed.rows)
+    return page("recordings.html", request, listed=listed, q=q, busy=busy)
 
 
 @post("/recordings/{recording_id:int}/transcription", opt=HIRING, include_in_schema=False)

@@ -202,9 +202,14 @@ def invite_candidate(
 
 @get("/outbox", opt=HIRING, include_in_schema=False)
 @in_thread
-def outbox_page(request: Request[Any, Any, Any], runtime: AppRuntime) -> Template:
+def outbox_page(
+    request: Request[Any, Any, Any],
+    runtime: AppRuntime,
+    page_number: Annotated[str, QueryParameter(name="page")] = "1",
+) -> Template:
     relay = bool(runtime.config.smtp.host)
-    return page("outbox.html", request, messages=mailer.waiting_for_staff(relay), relay=relay)
+    listed = mailer.waiting_for_staff(relay, optional_int(page_number) or 1)
+    return page("outbox.html", request, listed=listed, relay=relay)
 
 
 @get("/outbox/{message_id:int}/invite.ics", opt=HIRING, include_in_schema=False)

@@ -166,7 +166,7 @@ def after(box: Box, interviews: list[int], bound: float) -> dict[str, str]:
         # Listed first: a query still being read holds a snapshot that the audited opens
         # below could not write from.
         for recording in list(recordings):
-            blobs = RecordingBlob.select().where(RecordingBlob.recording == recording)
+            blobs = list(RecordingBlob.select().where(RecordingBlob.recording == recording))
             sizes = [
                 (sum(len(p) for p in open_blob(runtime, "load", b, "load check").stream()), b)
                 for b in blobs

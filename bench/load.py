@@ -261,11 +261,13 @@ def main() -> int:
             with probe:
                 measured = asyncio.run(run(args, box, interviews))
                 outcome = after(box, interviews, max(600.0, args.minutes * 120))
-        finally:
-            box.stop()
-            print(f"write-lock waits: {probe.summary()}", file=sys.stderr)
+        except BaseException:
+            print(f"failed; write-lock waits so far: {probe.summary()}", file=sys.stderr)
             for name in ("web", "sfu", "worker"):
                 (Path(tempfile.gettempdir()) / f"parley-load-{name}.log").write_text(box.log(name))
+            raise
+        finally:
+            box.stop()
         locked = sum(box.log(name).count("database is locked") for name in ("web", "sfu", "worker"))
     media = measured["media"]
     print(f"{args.rooms} recorded rooms of three for {args.minutes:g} min, {args.staff} staff:")

@@ -426,9 +426,13 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def _output_name(blob: dict[str, Any]) -> str:
+    """A safe file name for a blob's plaintext, short enough for any file system (ASCII, at
+    most 60 + 1 + 8 + 1 + 120 characters, and ".partial" around it while it is written)."""
     base = _UNSAFE.sub("_", Path(str(blob.get("filename") or blob["kind"])).name).strip("._")
     participant = _UNSAFE.sub("_", str(blob["participant"])).strip("._") or "participant"
-    return f"{participant}-{blob['object_id'][:8]}-{base or 'blob'}"
+    extension = Path(base).suffix[:12]
+    base = base if len(base) <= 120 else base[: 120 - len(extension)] + extension
+    return f"{participant[:60]}-{str(blob['object_id'])[:8]}-{base or 'blob'}"
 
 
 def decrypt(

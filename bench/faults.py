@@ -57,6 +57,7 @@ from appliance.recordings import transcription  # noqa: E402
 from appliance.runtime import open_runtime  # noqa: E402
 from appliance.staff.accounts import create_user  # noqa: E402
 from appliance.storage.recipients import generate_identity  # noqa: E402
+from tests.conftest import free_port  # noqa: E402
 from tests.support.recordings import two_person_recording  # noqa: E402
 from tests.support.sfu_harness import Client, make_clip, participant_id  # noqa: E402
 from tests.support.speech import link_models, models_dir  # noqa: E402
@@ -64,14 +65,6 @@ from tests.support.waiting import wait_for_http  # noqa: E402
 
 APPLIANCE = [sys.executable, "-m", "appliance"]
 PASSWORD = "correct horse battery"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Box:

@@ -163,6 +163,7 @@ def after(box: Box, interviews: list[int], bound: float) -> dict[str, str]:
         finished = jobs.where(TranscriptionJob.status.in_(("done", "failed")))
         transcribed_s = wait(lambda: finished.count() == len(interviews), bound, "every transcript")
         whole = 0
+        broken: list[str] = []
         # Listed first: a query still being read holds a snapshot that the audited opens
         # below could not write from.
         for recording in list(recordings):
@@ -172,11 +173,18 @@ def after(box: Box, interviews: list[int], bound: float) -> dict[str, str]:
                 for b in blobs
             ]
             whole += all(size == b.plaintext_bytes for size, b in sizes)
+            broken += [
+                f"recording {recording.id} {b.kind} {b.filename!r} ({b.status}): "
+                f"{size} bytes decrypted, {b.plaintext_bytes} filed"
+                for size, b in sizes
+                if size != b.plaintext_bytes
+            ]
         done = jobs.where(TranscriptionJob.status == "done").count()
         count = recordings.count()
     return {
         "recordings filed complete": f"{count} of {len(interviews)} ({filed_s:.0f} s)",
-        "recordings that decrypt whole": f"{whole} of {count}",
+        "recordings that decrypt whole": f"{whole} of {count}"
+        + "".join(f"\n    {line}" for line in broken),
         "transcripts done": f"{done} of {len(interviews)} ({transcribed_s:.0f} s after filing)",
     }
 

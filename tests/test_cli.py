@@ -13,6 +13,10 @@ from pathlib import Path
 import pytest
 from openapi_spec_validator import validate
 
+from appliance.box import firstrun
+from appliance.core.config import load_config
+from appliance.db.models import AuditEntry
+from appliance.runtime import open_runtime
 from tests.conftest import PASSWORD, free_port
 from tests.support.waiting import wait_for_http
 
@@ -43,6 +47,38 @@ def test_help_lists_the_commands() -> None:
     result = appliance("--help")
     for command in ("init", "serve", "user", "audit"):
         assert command in result.stdout
+
+
+def _setup_link(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stderr
+    return next(line.strip() for line in result.stdout.splitlines() if "/setup/" in line)
+
+
+def test_the_setup_link_stays_the_same_until_it_is_renewed_or_used(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    first = _setup_link(appliance("init", "--data-dir", str(data)))
+    assert _setup_link(appliance("init", "--data-dir", str(data))) == first
+    assert _setup_link(appliance("setup-link", "--data-dir", str(data))) == first
+    assert (data / "setup-token").stat().st_mode & 0o777 == 0o600
+    renewed = _setup_link(appliance("setup-link", "--renew", "--data-dir", str(data)))
+    assert renewed != first
+    assert _setup_link(appliance("init", "--data-dir", str(data))) == renewed
+
+    runtime = open_runtime(load_config(data, environ={}))
+    try:
+        assert not firstrun.token_is_valid(first.rsplit("/", 1)[1])
+        token = renewed.rsplit("/", 1)[1]
+        assert firstrun.token_is_valid(token)
+        firstrun.complete_setup(runtime.audit, data, token, "ada@example.com", "Ada", PASSWORD)
+        assert [e.action for e in AuditEntry.select().where(AuditEntry.action ** "setup.%")] == [
+            "setup.link_renewed",
+            "setup.complete",
+        ]
+    finally:
+        runtime.close()
+    assert not (data / "setup-token").exists()
+    assert_clean_error(appliance("setup-link", "--data-dir", str(data)), "setup is complete")
+    assert "/setup/" not in appliance("init", "--data-dir", str(data)).stdout
 
 
 def test_init_creates_private_files_and_prints_a_setup_link(tmp_path: Path) -> None:

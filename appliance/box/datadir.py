@@ -7,7 +7,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from appliance.box.firstrun import issue_setup_token
+from appliance.box.firstrun import setup_token
 from appliance.core.config import Config
 from appliance.core.errors import ApplianceError
 from appliance.db.migrations import migrate
@@ -47,7 +47,7 @@ def initialize(config: Config) -> InitResult:
     try:
         start, end = migrate(runtime.db)
         settle_rotation(runtime.db, config.data_dir)
-        token = issue_setup_token()
+        token = setup_token(config.data_dir)
         url = f"{config.public_url}/setup/{token}" if token else None
         if created:
             runtime.audit.record("system", "appliance.init", str(config.data_dir))

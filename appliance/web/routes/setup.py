@@ -18,7 +18,7 @@ from appliance.web.threads import in_thread
 
 GONE = (
     "This setup link is no longer valid: setup is complete, or a newer link was made. "
-    "Sign in, or run 'appliance init' on the server for a new link."
+    "Sign in, or run 'appliance setup-link' on the server to print the current link."
 )
 
 
@@ -48,7 +48,9 @@ def finish_setup(
             error="the two passwords differ",
         )
     try:
-        user = firstrun.complete_setup(runtime.audit, token, email, name, password)
+        user = firstrun.complete_setup(
+            runtime.audit, runtime.config.data_dir, token, email, name, password
+        )
     except firstrun.SetupUnavailable:
         return page("message.html", request, 404, title="Setup link not valid", message=GONE)
     except ApplianceError as exc:

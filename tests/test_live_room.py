@@ -115,9 +115,7 @@ def test_at_start_admission_lets_the_candidate_in_from_the_start_time(
     assert live_room.candidate_state(config, interview, _at(0)) == "admitted"
 
 
-def test_the_panel_records_only_once_the_candidate_consented(
-    runtime: Runtime, setup: Setup
-) -> None:
+def test_a_panel_token_never_starts_the_recording(runtime: Runtime, setup: Setup) -> None:
     config, key, interview = runtime.config, runtime.keys.signing_key, setup.interview
     early = verify(
         runtime.keys.public_key,
@@ -135,7 +133,7 @@ def test_the_panel_records_only_once_the_candidate_consented(
         now=_at(1).timestamp(),
     ).record
     _consent(runtime, interview, True)
-    assert verify(
+    assert not verify(
         runtime.keys.public_key,
         join.panel_token(config, key, interview, setup.ivy, _at(2)),
         now=_at(2).timestamp(),

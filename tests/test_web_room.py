@@ -4,17 +4,22 @@ and that nothing of the kit, the scores or the notes reaches the candidate's sid
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
+from aiortc.contrib.media import MediaPlayer
 from litestar import Litestar
 from litestar.testing import TestClient
 
 from appliance.contracts.ended_rooms import ended, ended_rooms_dir
 from appliance.contracts.join_token import verify
-from appliance.db.models import Competency, Interview, Kit, Question
-from appliance.interview import join
+from appliance.contracts.recording_events import pending, spool_dir
+from appliance.db.models import AuditEntry, Competency, Interview, Kit, Question, Recording
+from appliance.interview import join as joining
+from appliance.recordings.filing import ingest
 from appliance.runtime import Runtime
+from appliance.sfu.sealed_sinks import SealedRecordings
 from tests.conftest import csrf_headers, post_form, sign_in
-from tests.support.sfu_harness import Client, Sfu, running_sfu
+from tests.support.sfu_harness import Client, Sfu, make_clip, running_sfu
 from tests.test_web_scheduling import _booked_soon
 
 SECRET_NOTE = "hesitant on indexes"
@@ -26,6 +31,15 @@ def _kit(interview: Interview) -> tuple[Competency, Question]:
     question = Question.create(kit=kit, competency=competency, text="Design a schema for invoices")
     Interview.update(kit=kit).where(Interview.id == interview.id).execute()
     return competency, question
+
+
+async def join(sfu: Sfu, token: str) -> Client:
+    """A participant who sends `join` with a token the web app issued."""
+    ws = await sfu.session.ws_connect(sfu.url + "/sfu/ws")
+    person = Client(ws)
+    person.task = asyncio.ensure_future(person.pump())
+    await person.send({"type": "join", "token": token})
+    return person
 
 
 def test_candidate_and_panel_meet_through_the_lobby_and_the_candidate_sees_no_kit(
@@ -63,7 +77,7 @@ def test_candidate_and_panel_meet_through_the_lobby_and_the_candidate_sees_no_ki
         assert saved.status_code == 200 and saved.json()["scores"] == {str(competency.id): 4}
         panel_token = client.get(f"/api/interviews/{interview.id}/room/token").json()
         claims = verify(runtime.keys.public_key, panel_token["token"])
-        assert claims.record and claims.permissions.end_room and claims.role == "interviewer"
+        assert not claims.record and claims.permissions.end_room and claims.role == "interviewer"
         admitted = client.post(
             f"/api/interviews/{interview.id}/lobby/admit", headers=csrf_headers(client)
         )
@@ -158,13 +172,6 @@ def test_ending_the_interview_keeps_earlier_tokens_out_of_the_room_after_an_sfu_
         candidate_token = candidate.get(f"{link}/join").json()["token"]
     panel_token = client.get(f"/api/interviews/{interview.id}/room/token").json()["token"]
 
-    async def join(sfu: Sfu, token: str) -> Client:
-        ws = await sfu.session.ws_connect(sfu.url + "/sfu/ws")
-        person = Client(ws)
-        person.task = asyncio.ensure_future(person.pump())
-        await person.send({"type": "join", "token": token})
-        return person
-
     def end() -> int:
         return client.post(
             f"/api/interviews/{interview.id}/end", headers=csrf_headers(client)
@@ -191,12 +198,60 @@ def test_ending_the_interview_keeps_earlier_tokens_out_of_the_room_after_an_sfu_
     asyncio.run(main())
 
 
+def test_the_recording_starts_when_the_admitted_candidate_comes_in_not_before(
+    runtime: Runtime, client: TestClient[Litestar], tmp_path: Path
+) -> None:
+    """The panel waits in the room, talking and publishing, while the candidate who consented
+    waits in the lobby: nothing is recorded until the admitted candidate joins."""
+    link = _booked_soon(runtime, client)
+    interview = Interview.get()
+    clip = tmp_path / "clip.webm"
+    make_clip(clip, 3.0)
+    candidate = TestClient(app=client.app, base_url="http://127.0.0.1")
+
+    def admit_and_join() -> str:
+        client.post(f"/api/interviews/{interview.id}/lobby/admit", headers=csrf_headers(client))
+        return str(candidate.get(f"{link}/join").json()["token"])
+
+    async def main() -> None:
+        sinks = SealedRecordings(runtime.config)
+        async with running_sfu(runtime.config.data_dir, sinks, key=runtime.keys.signing_key) as sfu:
+            ivy = await join(sfu, panel_token)
+            assert (await ivy.expect("joined"))["recording"] is False
+            await ivy.publish(MediaPlayer(str(clip), decode=False))
+            await asyncio.sleep(1.0)
+            assert pending(spool_dir(runtime.config.data_dir)) == []
+            cara = await join(sfu, await asyncio.to_thread(admit_and_join))
+            assert (await cara.expect("joined"))["recording"] is True
+            assert (await ivy.expect("recording"))["recording"] is True
+            await asyncio.sleep(1.0)
+            for person in (cara, ivy):
+                await person.close()
+            await asyncio.sleep(1.5)  # the room's grace period: its recording is finished
+
+    with candidate:
+        post_form(candidate, f"{link}/consent", {"recording": "yes"})
+        candidate.post(f"{link}/lobby", headers=csrf_headers(candidate))
+        sign_in(client, "ivy@example.com")
+        panel_token = client.get(f"/api/interviews/{interview.id}/room/token").json()["token"]
+        asyncio.run(main())
+    ingest(runtime)
+    recording = Recording.get(Recording.interview == interview)
+    order = [
+        e.action
+        for e in AuditEntry.select().order_by(AuditEntry.seq)
+        if e.action in ("lobby.admit", "recording.start")
+    ]
+    assert order == ["lobby.admit", "recording.start"]
+    assert recording.started_at >= Interview.get_by_id(interview.id).admitted_at
+
+
 def test_cancelling_an_interview_closes_its_room_on_the_sfu(
     runtime: Runtime, client: TestClient[Litestar]
 ) -> None:
     _booked_soon(runtime, client)
     interview = Interview.get()
-    room = join.room_name(interview)
+    room = joining.room_name(interview)
     records = ended_rooms_dir(runtime.config.data_dir)
     assert ended(records, runtime.keys.public_key, room) is None
     sign_in(client, "recruiter@example.com")

@@ -95,8 +95,9 @@ def panel_token(
     user: User,
     now: dt.datetime | None = None,
 ) -> str:
-    """A panel member's SFU token. It asks for recording only once the candidate consented;
-    before that the panel can wait in the room, and the candidate's own token starts it."""
+    """A panel member's SFU token. It never starts the recording: the panel's talk before the
+    candidate comes in is not the candidate's interview. The consenting candidate's own token,
+    issued only once they are admitted, starts it and records everyone publishing by then."""
     live_room.require_panel(user, interview)
     current = as_utc(now or utcnow())
     if window.is_ended(interview):
@@ -110,7 +111,7 @@ def panel_token(
         "interviewer",
         token_ttl(config, interview, current),
         name=user.name or user.email,
-        record=consent.is_recorded(interview),
+        record=False,
         interview_id=interview.id,
         now=current.timestamp(),
     )

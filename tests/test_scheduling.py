@@ -288,3 +288,74 @@ def test_the_outbox_keeps_messages_for_its_retention_and_no_longer(runtime: Runt
     assert mailer.prune_outbox(SmtpConfig().keep_days, now) == 2
     assert sorted(m.subject for m in OutboxMessage.select()) == ["recent", "today"]
     assert mailer.prune_outbox(SmtpConfig().keep_days, now) == 0
+
+
+def test_a_recruiter_moves_an_interview_to_any_minute_the_panel_is_free(
+    runtime: Runtime, panel: Panel
+) -> None:
+    """The candidate's minimum notice and slot grid shape what a link offers; a recruiter may
+    move an interview to 09:07 today. A refusal names who is not free, and why."""
+    first = scheduling.book(
+        runtime.audit,
+        _invite(runtime, panel, "cara@example.com"),
+        dt.datetime(2026, 1, 7, 9, 0, tzinfo=UTC),
+        "UTC",
+        SETTINGS,
+        now=SUNDAY_NOON,
+    )
+    other = scheduling.book(
+        runtime.audit,
+        _invite(runtime, panel, "dan@example.com"),
+        dt.datetime(2026, 1, 8, 9, 0, tzinfo=UTC),
+        "UTC",
+        SETTINGS,
+        now=SUNDAY_NOON,
+    )
+    scheduling.add_time_off(
+        runtime.audit, "t", panel.berlin, dt.date(2026, 1, 6), dt.date(2026, 1, 6)
+    )
+    monday_six = dt.datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
+
+    def move(hour: int, minute: int, day: int = 5) -> str:
+        start = dt.datetime(2026, 1, day, hour, minute, tzinfo=UTC)
+        try:
+            scheduling.reschedule(runtime.audit, "t", first, start, SETTINGS, now=monday_six)
+        except Conflict as refused:
+            return str(refused)
+        return "moved"
+
+    assert move(5, 0) == "The new start has passed; choose a time from now on."
+    # Berlin is free 08:00-11:00 UTC, London 09:00-17:00 UTC.
+    assert move(8, 0) == "leo@example.com is not available then (outside their weekly hours)."
+    assert move(9, 0, day=6) == "bea@example.com has time off then."
+    assert move(10, 0, day=8) == (
+        "bea@example.com has another interview then, or within 10 minutes. "
+        "leo@example.com has another interview then, or within 10 minutes."
+    )
+    assert Interview.get_by_id(first.id).sequence == 0  # every refusal left it where it was
+    assert move(9, 7) == "moved"  # three hours' notice, off the 15-minute grid
+    moved = Interview.get_by_id(first.id)
+    assert (moved.starts_at, moved.sequence) == (dt.datetime(2026, 1, 5, 9, 7), 1)
+    assert Interview.get_by_id(other.id).starts_at == dt.datetime(2026, 1, 8, 9, 0)
+
+
+def test_availability_runs_to_midnight_and_joins_the_next_day(runtime: Runtime) -> None:
+    owl = make_user(runtime, "interviewer", "owl@example.com")
+    scheduling.set_availability(
+        runtime.audit,
+        "t",
+        owl,
+        "UTC",
+        [WeeklyWindow(0, "20:00", "00:00"), WeeklyWindow(1, "00:00", "01:00")],
+    )
+    assert scheduling.availability_of(owl) == {0: ("20:00", "00:00"), 1: ("00:00", "01:00")}
+    kind = scheduling.create_interview_type(runtime.audit, "t", "Late", 60, [owl.id])
+    slots = scheduling.free_slots(
+        kind,
+        dataclasses.replace(SETTINGS, minimum_notice_hours=0),
+        now=SUNDAY_NOON,
+        end=SUNDAY_NOON + dt.timedelta(days=3),
+    )
+    assert [f"{s:%a %H:%M}" for s in slots][-1] == "Tue 00:00"
+    assert dt.datetime(2026, 1, 5, 23, 30, tzinfo=UTC) in slots  # across midnight
+    assert dt.datetime(2026, 1, 5, 23, 45, tzinfo=UTC) in slots

@@ -45,6 +45,7 @@ from appliance.storage.audit import AuditLog
 
 UTC = dt.UTC
 DAY = dt.timedelta(days=1)
+MIDNIGHT = 24 * 60  # minutes: the end of a day's availability
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -78,7 +79,7 @@ def _minutes(label: str, value: str) -> int:
         total = int(hours) * 60 + int(minutes)
     except ValueError:
         raise ApplianceError(f"{label} must be a time like 09:30, not {value!r}") from None
-    if not 0 <= total <= 24 * 60 or not 0 <= int(minutes) < 60:
+    if not 0 <= total <= MIDNIGHT or not 0 <= int(minutes) < 60:
         raise ApplianceError(f"{label} {value!r} is not a time of day")
     return total
 
@@ -101,6 +102,8 @@ def set_availability(
             raise ApplianceError(f"weekday must be 0 (Monday) to 6 (Sunday), not {window.weekday}")
         start = _minutes("Start", window.start)
         end = _minutes("End", window.end)
+        if end == 0:
+            end = MIDNIGHT  # a time field cannot say 24:00: "until 00:00" is until midnight
         if end <= start:
             raise ApplianceError(f"{WEEKDAYS[window.weekday]}: the window must end after it starts")
         rules.append((window.weekday, start, end))
@@ -259,14 +262,23 @@ def _weekly(user: User, start: dt.datetime, end: dt.datetime) -> list[Interval]:
                 local_end = midnight + dt.timedelta(minutes=rule.end_minute)
                 windows.append(Interval(local_start.astimezone(UTC), local_end.astimezone(UTC)))
         day += DAY
-    return windows
+    return _joined(windows)
 
 
-def _blocked(
-    user: User, start: dt.datetime, end: dt.datetime, buffer: dt.timedelta, ignoring: int | None
-) -> list[Interval]:
-    """Time off, and booked interviews widened by the buffer."""
-    blocked = [
+def _joined(windows: list[Interval]) -> list[Interval]:
+    """Windows that touch or overlap made one: Monday to 24:00 and Tuesday from 00:00 hold a
+    slot across midnight."""
+    joined: list[Interval] = []
+    for window in sorted(windows, key=lambda w: w.start):
+        if joined and window.start <= joined[-1].end:
+            joined[-1] = Interval(joined[-1].start, max(joined[-1].end, window.end))
+        else:
+            joined.append(window)
+    return joined
+
+
+def _time_off(user: User, start: dt.datetime, end: dt.datetime) -> list[Interval]:
+    return [
         Interval(as_utc(t.starts_at), as_utc(t.ends_at))
         for t in TimeOff.select().where(
             (TimeOff.user == user)
@@ -274,6 +286,12 @@ def _blocked(
             & (TimeOff.starts_at < stored(end))
         )
     ]
+
+
+def _booked(
+    user: User, start: dt.datetime, end: dt.datetime, buffer: dt.timedelta, ignoring: int | None
+) -> list[Interval]:
+    """The user's other interviews that meet [start, end), each widened by the buffer."""
     booked = (
         Interview.select()
         .join(InterviewParticipant)
@@ -285,8 +303,14 @@ def _blocked(
             & (Interview.starts_at < stored(end + buffer))
         )
     )
-    blocked += [Interval(as_utc(i.starts_at) - buffer, as_utc(i.ends_at) + buffer) for i in booked]
-    return blocked
+    return [Interval(as_utc(i.starts_at) - buffer, as_utc(i.ends_at) + buffer) for i in booked]
+
+
+def _blocked(
+    user: User, start: dt.datetime, end: dt.datetime, buffer: dt.timedelta, ignoring: int | None
+) -> list[Interval]:
+    """Time off, and booked interviews widened by the buffer."""
+    return _time_off(user, start, end) + _booked(user, start, end, buffer, ignoring)
 
 
 def _free_for(slot: Interval, windows: list[Interval], blocked: list[Interval]) -> bool:
@@ -377,6 +401,31 @@ def book(
     return interview
 
 
+def unavailable(
+    members: list[User],
+    start: dt.datetime,
+    end: dt.datetime,
+    settings: SchedulingConfig,
+    ignoring: int | None = None,
+) -> list[str]:
+    """Why each of `members` cannot take [start, end), one sentence each; empty when all can.
+    Outside their weekly hours, on time off, or in another interview (with the buffer)."""
+    slot = Interval(as_utc(start), as_utc(end))
+    buffer = dt.timedelta(minutes=settings.buffer_minutes)
+    reasons = []
+    for member in members:
+        who = member.name or member.email
+        if not any(w.covers(slot) for w in _weekly(member, slot.start, slot.end)):
+            reasons.append(f"{who} is not available then (outside their weekly hours).")
+        elif any(b.overlaps(slot) for b in _time_off(member, slot.start, slot.end)):
+            reasons.append(f"{who} has time off then.")
+        elif any(b.overlaps(slot) for b in _booked(member, slot.start, slot.end, buffer, ignoring)):
+            reasons.append(
+                f"{who} has another interview then, or within {settings.buffer_minutes} minutes."
+            )
+    return reasons
+
+
 def reschedule(
     audit: AuditLog,
     actor: str,
@@ -385,21 +434,22 @@ def reschedule(
     settings: SchedulingConfig,
     now: dt.datetime | None = None,
 ) -> Interview:
-    """Moves a scheduled interview; its panel must be free at the new time (its own booking
-    does not count against it)."""
+    """Moves a scheduled interview to any future minute at which its panel is free (its own
+    booking does not count against it). A recruiter moving an interview is not held to the
+    candidate's minimum notice or the slot grid: those shape what a self-scheduling link offers."""
     start = as_utc(starts_at)
     length = as_utc(interview.ends_at) - as_utc(interview.starts_at)
     with serialized(Interview._meta.database):
         if interview.status != "scheduled":
-            raise Conflict(f"interview {interview.id} is {interview.status}; it cannot be moved")
-        original = (interview.starts_at, interview.ends_at)
-        kind = _type_of(interview)
-        step_end = start + dt.timedelta(minutes=settings.slot_step_minutes)
-        free = kind is not None and start in free_slots(
-            kind, settings, now, start, step_end, ignoring=interview.id
+            raise Conflict(f"Interview {interview.id} is {interview.status}; it cannot be moved.")
+        if start <= as_utc(now or utcnow()):
+            raise Conflict("The new start has passed; choose a time from now on.")
+        reasons = unavailable(
+            interviewers(interview), start, start + length, settings, ignoring=interview.id
         )
-        if not free:
-            raise Conflict("the panel is not free at that time")
+        if reasons:
+            raise Conflict(" ".join(reasons))
+        original = (interview.starts_at, interview.ends_at)
         interview.starts_at, interview.ends_at = stored(start), stored(start + length)
         interview.status = "scheduled"
         interview.sequence += 1
@@ -411,11 +461,6 @@ def reschedule(
         {"from": as_utc(original[0]).isoformat(), "to": start.isoformat()},
     )
     return interview
-
-
-def _type_of(interview: Interview) -> InterviewType | None:
-    invitation = Invitation.get_or_none(Invitation.interview == interview)
-    return invitation.interview_type if invitation is not None else None
 
 
 def cancel(audit: AuditLog, actor: str, interview: Interview, reason: str = "") -> Interview:
@@ -476,7 +521,8 @@ def has_feed(user: User) -> bool:
 
 
 def availability_of(user: User) -> dict[int, tuple[str, str]]:
-    """Weekday → (start, end) as HH:MM, for the form (the first window of each day)."""
+    """Weekday → (start, end) as HH:MM, for the form (the first window of each day); a window
+    to midnight ends at 00:00, as the form's time fields write it."""
     windows: dict[int, tuple[str, str]] = {}
     for rule in (
         AvailabilityRule.select()
@@ -487,7 +533,7 @@ def availability_of(user: User) -> dict[int, tuple[str, str]]:
             rule.weekday,
             (
                 f"{rule.start_minute // 60:02d}:{rule.start_minute % 60:02d}",
-                f"{rule.end_minute // 60:02d}:{rule.end_minute % 60:02d}",
+                f"{rule.end_minute % MIDNIGHT // 60:02d}:{rule.end_minute % 60:02d}",
             ),
         )
     return windows

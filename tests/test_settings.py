@@ -3,6 +3,8 @@ file, the relay's password never shown again, and a restart requested."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,16 @@ from litestar.testing import TestClient
 from appliance.box import settings
 from appliance.core.config import load_config
 from appliance.core.errors import ApplianceError
-from appliance.db.models import AuditEntry, ComplianceRecipient
+from appliance.db.database import utcnow
+from appliance.db.models import (
+    AuditEntry,
+    Candidate,
+    ComplianceRecipient,
+    Interview,
+)
+from appliance.hiring import scheduling
+from appliance.hiring.scheduling_rules import rules
+from appliance.interview import window
 from appliance.runtime import Runtime
 from appliance.storage.recipients import generate_identity
 from tests.conftest import make_user, post_form, sign_in
@@ -112,3 +123,50 @@ def test_a_damaged_settings_file_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "settings.toml").write_text("[smtp\nhost=")
     with pytest.raises(ApplianceError, match="not valid TOML"):
         load_config(tmp_path, environ={})
+
+
+def test_scheduling_rules_set_on_the_page_apply_at_once(
+    runtime: Runtime, client: TestClient[Litestar]
+) -> None:
+    """The running web process, started with 12 hours' notice, offers a slot within the hour and
+    opens a room an hour early as soon as an administrator says so; no restart."""
+    ada = make_user(runtime, "admin", "ada@example.com")
+    ivy = make_user(runtime, "interviewer", "ivy@example.com")
+    every_day = [scheduling.WeeklyWindow(d, "00:00", "00:00") for d in range(7)]
+    scheduling.set_availability(runtime.audit, "t", ivy, "UTC", every_day)
+    kind = scheduling.create_interview_type(runtime.audit, "t", "Chat", 30, [ivy.id])
+    soon = utcnow().replace(tzinfo=dt.UTC) + dt.timedelta(hours=1)
+    assert min(scheduling.free_slots(kind, rules(runtime.config))) > soon + dt.timedelta(hours=10)
+    starts = utcnow() + dt.timedelta(minutes=40)
+    interview = Interview.create(
+        candidate=Candidate.create(name="Cara", email="cara@example.com"),
+        starts_at=starts,
+        ends_at=starts + dt.timedelta(minutes=30),
+    )
+    assert not window.is_open(runtime.config, interview)
+
+    sign_in(client, ada.email)
+    page = client.get("/admin/settings").text
+    assert 'name="minimum_notice_hours" min="0" max="720" value="12"' in page
+    form = {"minimum_notice_hours": "0", "join_early_minutes": "60", "slot_step_minutes": "15"}
+    saved = post_form(client, "/admin/settings/scheduling", form)
+    assert saved.status_code == 200 and "apply now" in saved.text
+    assert min(scheduling.free_slots(kind, rules(runtime.config))) < soon
+    assert window.is_open(runtime.config, interview)
+    entry = AuditEntry.get(AuditEntry.action == "settings.scheduling")
+    assert json.loads(entry.details) == {
+        "minimum_notice_hours": {"from": 12, "to": 0},
+        "join_early_minutes": {"from": 15, "to": 60},
+    }
+    assert not settings.restart_marker(runtime.config.data_dir).exists()
+
+    for bad, message in (
+        ({**form, "buffer_minutes": "241"}, "give 0 to 240 minutes"),
+        ({**form, "slot_step_minutes": "1"}, "give 5 to 120 minutes"),
+        ({**form, "horizon_days": ""}, "give a number of days"),
+        ({**form, "minimum_notice_hours": "soon"}, "not a valid"),
+    ):
+        refused = post_form(client, "/admin/settings/scheduling", bad)
+        assert refused.status_code == 400 and refused.text.count(message) == 1, bad
+    assert rules(runtime.config).buffer_minutes == 10  # nothing of a refused form is kept
+    assert AuditEntry.select().where(AuditEntry.action == "settings.scheduling").count() == 1

@@ -394,6 +394,12 @@ def _metadata(section: str, key: str) -> Mapping[str, Any]:
     return next(f.metadata for f in dataclasses.fields(SECTIONS[section]) if f.name == key)
 
 
+def bounds(section: str, key: str) -> tuple[int, int]:
+    """The least and greatest value a number setting accepts, for forms that offer it."""
+    low, high = _metadata(section, key)["range"]
+    return int(low), int(high)
+
+
 def choices(section: str, key: str) -> tuple[str, ...]:
     """The words a choice setting accepts, for forms that offer them."""
     return tuple(_metadata(section, key)["choices"])

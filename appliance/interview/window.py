@@ -9,11 +9,12 @@ from appliance.core.config import Config
 from appliance.db.database import utcnow
 from appliance.db.models import Interview
 from appliance.hiring.scheduling import as_utc
+from appliance.hiring.scheduling_rules import rules
 
 
 def join_window(config: Config, interview: Interview) -> tuple[dt.datetime, dt.datetime]:
     """From `join_early_minutes` before the start to the booked end, in UTC."""
-    opens = as_utc(interview.starts_at) - dt.timedelta(minutes=config.scheduling.join_early_minutes)
+    opens = as_utc(interview.starts_at) - dt.timedelta(minutes=rules(config).join_early_minutes)
     return opens, as_utc(interview.ends_at)
 
 

@@ -20,6 +20,7 @@ from appliance.db.models import Interview, Invitation
 from appliance.hiring import notifications, scheduling
 from appliance.hiring.calendar_invites import RECORDING_NOTICE
 from appliance.hiring.scheduling import TIME_ZONES, LinkRefused, as_utc, zone
+from appliance.hiring.scheduling_rules import rules
 from appliance.interview import consent, join, live_room, window
 from appliance.interview.join import CandidateStage
 from appliance.web.access import public
@@ -56,7 +57,7 @@ def _schedule_page(
     invitation = scheduling.invitation_for(token)
     tz = zone(timezone)
     days: dict[str, list[tuple[str, str]]] = {}
-    for slot in scheduling.free_slots(invitation.interview_type, runtime.config.scheduling):
+    for slot in scheduling.free_slots(invitation.interview_type, rules(runtime.config)):
         local = slot.astimezone(tz)
         days.setdefault(f"{local:%A %d %B %Y}", []).append((slot.isoformat(), f"{local:%H:%M}"))
     return page(
@@ -165,9 +166,7 @@ def book_slot(
     timezone = _zone_or_utc(data.get("tz"))
     try:
         start = dt.datetime.fromisoformat(data.get("slot", ""))
-        interview = scheduling.book(
-            runtime.audit, token, start, timezone, runtime.config.scheduling
-        )
+        interview = scheduling.book(runtime.audit, token, start, timezone, rules(runtime.config))
     except ValueError:
         return _schedule_page(
             request, runtime, token, timezone, 400, "Pick one of the times shown."

@@ -19,6 +19,7 @@ from appliance.db.paging import Page
 from appliance.hiring import agenda, notifications, scheduling
 from appliance.hiring.candidates import display_name
 from appliance.hiring.scheduling import as_utc, zone
+from appliance.hiring.scheduling_rules import rules
 from appliance.interview import consent, join
 from appliance.recordings.review import latest_recording
 from appliance.staff.roles import is_hiring
@@ -180,7 +181,7 @@ def reschedule_interview(
     start = local.replace(tzinfo=zone(user.timezone))
     try:
         moved = scheduling.reschedule(
-            runtime.audit, actor(request), interview, start, runtime.config.scheduling
+            runtime.audit, actor(request), interview, start, rules(runtime.config)
         )
     except ApplianceError as exc:
         return _interview_page(request, runtime, interview, 409, str(exc))

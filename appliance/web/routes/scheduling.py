@@ -19,6 +19,7 @@ from appliance.hiring import mailer, notifications, scheduling
 from appliance.hiring.calendar_invites import feed_ics, organizer
 from appliance.hiring.candidates import get_candidate
 from appliance.hiring.scheduling import TIME_ZONES, WeeklyWindow
+from appliance.hiring.scheduling_rules import rules
 from appliance.web.access import HIRING, PANEL, public
 from appliance.web.pages import (
     AppRuntime,
@@ -184,7 +185,7 @@ def invite_candidate(
         actor(request),
         candidate_id,
         type_id,
-        runtime.config.scheduling,
+        rules(runtime.config),
         scheduling.link_key(runtime.keys),
         request.scope["user"],
     )

@@ -1,5 +1,5 @@
 """Administrators set the box's address and host name, the e-mail relay, the notifications
-staff get and the compliance recipients."""
+staff get, the scheduling rules and the compliance recipients."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from litestar import Request, get, post
 from litestar.response import Template
 
 from appliance.box import settings
-from appliance.core.config import choices
-from appliance.core.errors import ApplianceError
+from appliance.core.config import bounds, choices
+from appliance.core.errors import ApplianceError, Invalid
+from appliance.hiring import scheduling_rules
 from appliance.storage import keystore
 from appliance.web.access import ADMIN
 from appliance.web.pages import AppRuntime, FormData, actor, optional_int, page
@@ -27,6 +28,11 @@ def _settings_page(
 ) -> Template:
     config = runtime.config
     current = settings.effective(config)
+    in_force = scheduling_rules.rules(config)
+    rules = [
+        (rule, getattr(in_force, rule.key), *bounds("scheduling", rule.key))
+        for rule in scheduling_rules.RULES
+    ]
     return page(
         "settings.html",
         request,
@@ -38,6 +44,7 @@ def _settings_page(
         password_set=bool(current["smtp"]["password"]),
         securities=choices("smtp", "security"),
         recipients=keystore.list_recipients(),
+        rules=rules,
         error=error,
         notice=notice,
         welcome=welcome,
@@ -116,4 +123,28 @@ def add_recipient(request: Request[Any, Any, Any], runtime: AppRuntime, data: Fo
     except ApplianceError as exc:
         return _settings_page(request, runtime, 400, error=str(exc))
     notice = f"Added the recipient; {count} existing recordings' keys are wrapped for it too."
+    return _settings_page(request, runtime, notice=notice)
+
+
+@post("/admin/settings/scheduling", opt=ADMIN, include_in_schema=False)
+@in_thread
+def save_scheduling_rules(
+    request: Request[Any, Any, Any], runtime: AppRuntime, data: FormData
+) -> Template:
+    updates = {}
+    try:
+        for rule in scheduling_rules.RULES:
+            if rule.key in data:
+                value = optional_int(data[rule.key])
+                if value is None:
+                    raise Invalid(f"{rule.label}: give a number of {rule.unit}.")
+                updates[rule.key] = value
+        changed = scheduling_rules.set_rules(runtime.audit, actor(request), runtime.config, updates)
+    except ApplianceError as exc:
+        return _settings_page(request, runtime, 400, error=str(exc))
+    notice = (
+        "Saved. The scheduling rules apply now to new links, bookings and rooms."
+        if changed
+        else "Nothing changed."
+    )
     return _settings_page(request, runtime, notice=notice)

@@ -84,7 +84,7 @@ def test_lenient_and_harsh_raters_with_enough_comparisons(
     assert page.text.count("<svg") == 4  # the lean chart and one distribution per rater
     assert "lenient" in page.text and "harsh" in page.text and "rare@" not in page.text
     sheet = client.get(f"/calibration.csv?position={backend.id}")
-    assert sheet.headers["content-type"].startswith("text/csv")
+    assert sheet.headers["content-type"] == "text/csv; charset=utf-8"
     rows = list(csv.DictReader(io.StringIO(sheet.text)))
     by_email = {row["email"]: row for row in rows}
     assert by_email["lenny@example.com"]["leaning"] == "lenient"

@@ -143,7 +143,7 @@ def test_the_api_serves_progress_and_exports_to_the_panel_only(
     assert (status["status"], status["progress"]) == ("done", 1.0)
     assert f"/api/recordings/{recording.id}/transcript?format=vtt" in client.get("/recordings").text
     vtt = client.get(f"{base}/transcript", params={"format": "vtt"})
-    assert vtt.headers["content-type"].startswith("text/vtt")
+    assert vtt.headers["content-type"] == "text/vtt; charset=utf-8"
     assert "<v Alex>" in vtt.text and "<v Una Park>" in vtt.text
     assert client.get(f"{base}/transcript", params={"format": "doc"}).status_code == 400
     assert client.get("/api/recordings/9999/transcription").status_code == 404

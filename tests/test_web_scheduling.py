@@ -80,6 +80,9 @@ def test_invite_book_and_subscribe(runtime: Runtime, client: TestClient[Litestar
     confirmation = client.get(link.group(1))
     local = first.astimezone(dt.timezone(dt.timedelta(hours=-3)))
     assert f"{local:%H:%M} (America/Sao_Paulo)" in confirmation.text
+    # No relay: the invitation waits in the outbox, and the page says so rather than "on its way".
+    assert "Your recruiter will send a calendar invitation" in confirmation.text
+    assert "on its way" not in confirmation.text
     interview = Interview.get(Interview.timezone == "America/Sao_Paulo")
     assert interview.starts_at == first.replace(tzinfo=None)
     again = post_form(client, link.group(1), {"slot": slots[1], "tz": "UTC"})
@@ -92,11 +95,19 @@ def test_invite_book_and_subscribe(runtime: Runtime, client: TestClient[Litestar
     sign_in(client, "recruiter@example.com")
     download = client.get(f"/outbox/{ics_message.id}/invite.ics")
     assert download.headers["content-disposition"] == 'attachment; filename="invite.ics"'
+    assert download.headers["content-type"] == "text/calendar; charset=utf-8"
     assert Calendar.from_ical(download.text)["METHOD"] == "REQUEST"
+    assert post_form(client, f"/outbox/{ics_message.id}/sent", {}).status_code == 303
+    assert OutboxMessage.get_by_id(ics_message.id).status == "sent_by_hand"
+    entry = AuditEntry.get(AuditEntry.action == "outbox.sent_by_hand")
+    assert (entry.actor, entry.subject) == ("recruiter@example.com", f"outbox:{ics_message.id}")
+    assert f"/outbox/{ics_message.id}/sent" not in client.get("/outbox").text
+    assert post_form(client, f"/outbox/{ics_message.id}/sent", {}).status_code == 409
+    assert post_form(client, "/outbox/99999/sent", {}).status_code == 404
     _sign_out(client)
 
     feed = client.get(feed_path)
-    assert feed.headers["content-type"].startswith("text/calendar")
+    assert feed.headers["content-type"] == "text/calendar; charset=utf-8"
     events = Calendar.from_ical(feed.text).walk("VEVENT")
     assert [e.decoded("DTSTART") for e in events] == [first]
     assert client.get("/calendar/forged.ics").status_code == 404

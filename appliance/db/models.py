@@ -512,7 +512,7 @@ class OutboxMessage(BaseModel):
     dedupe_key = peewee.CharField(max_length=120, null=True, unique=True)
     status = peewee.CharField(
         max_length=16, default="pending", index=True
-    )  # pending, sent, manual, failed
+    )  # pending, sent, manual, failed, sent_by_hand
     attempts = peewee.IntegerField(default=0)
     error = peewee.TextField(default="")
     created_at = peewee.DateTimeField(default=utcnow)

@@ -17,10 +17,11 @@ import aiosmtplib
 import peewee
 
 from appliance.core.config import SmtpConfig
-from appliance.core.errors import NotFound
+from appliance.core.errors import Conflict, NotFound
 from appliance.db.database import utcnow
 from appliance.db.models import Interview, OutboxMessage
 from appliance.db.paging import Page, paginate
+from appliance.storage.audit import AuditLog
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
@@ -64,6 +65,26 @@ def waiting_for_staff(relay: bool, page: int = 1) -> Page[OutboxMessage]:
     statuses = ["manual", "failed"] if relay else ["pending", "manual", "failed"]
     query = OutboxMessage.select().where(OutboxMessage.status.in_(statuses))
     return paginate(query.order_by(OutboxMessage.id.desc()), page)
+
+
+def mark_sent_by_hand(audit: AuditLog, actor: str, message_id: int) -> OutboxMessage:
+    """A recruiter sent this message themselves: it leaves the list of messages to send, and
+    the relay (when one is configured later) never sends it again."""
+    with OutboxMessage._meta.database.atomic():
+        message = OutboxMessage.get_or_none(OutboxMessage.id == message_id)
+        if message is None:
+            raise NotFound(f"no message {message_id} in the outbox")
+        if message.status in ("sent", "sent_by_hand"):
+            raise Conflict("This message was already sent.")
+        message.status, message.sent_at, message.error = "sent_by_hand", utcnow(), ""
+        message.save()
+        audit.record(
+            actor,
+            "outbox.sent_by_hand",
+            f"outbox:{message.id}",
+            {"interview": message.interview_id, "subject": message.subject},
+        )
+    return message
 
 
 def calendar_file(message_id: int) -> str:

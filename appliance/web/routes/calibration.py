@@ -57,6 +57,6 @@ def calibration_csv(
 ) -> Response[str]:
     return Response(
         calibration.as_csv(_report(request, position, since, until)),
-        media_type="text/csv; charset=utf-8",
+        media_type="text/csv",
         headers={"content-disposition": 'attachment; filename="calibration.csv"'},
     )

@@ -75,7 +75,9 @@ def _schedule_page(
     )
 
 
-def _booked_page(request: Request[Any, Any, Any], interview: Interview) -> Template:
+def _booked_page(
+    request: Request[Any, Any, Any], runtime: AppRuntime, interview: Interview
+) -> Template:
     local = as_utc(interview.starts_at).astimezone(zone(interview.timezone))
     when = f"{local:%A %d %B %Y at %H:%M} ({interview.timezone})"
     if interview.status == "cancelled":
@@ -86,6 +88,7 @@ def _booked_page(request: Request[Any, Any, Any], interview: Interview) -> Templ
         when=when,
         email=interview.candidate.email,
         notice=RECORDING_NOTICE,
+        relay=bool(runtime.config.smtp.host),
     )
 
 
@@ -128,7 +131,7 @@ def _stage_page(
     if stage is CandidateStage.OVER:
         return page("message.html", request, 410, title="This interview is over", message=OVER)
     if stage is CandidateStage.BOOKED:
-        return _booked_page(request, interview)
+        return _booked_page(request, runtime, interview)
     if stage is CandidateStage.CONSENT:
         return _consent_page(request, runtime, token, interview)
     if stage is CandidateStage.DECLINED:

@@ -25,7 +25,7 @@ from appliance.web.threads import in_thread
 
 MEDIA_TYPES = {
     "json": MediaType.JSON,
-    "vtt": "text/vtt; charset=utf-8",
+    "vtt": "text/vtt",
     "srt": "application/x-subrip; charset=utf-8",
     "txt": MediaType.TEXT,
 }

@@ -107,7 +107,7 @@ def calendar_feed(runtime: AppRuntime, token: FromPath[str]) -> Response[str]:
     user = scheduling.feed_user(token.removesuffix(".ics"))
     interviews = list(scheduling.upcoming_for(user))
     body = feed_ics(user, interviews, runtime.config.public_url, organizer(runtime.config))
-    return Response(body, media_type="text/calendar; charset=utf-8")
+    return Response(body, media_type="text/calendar")
 
 
 def _types_page(
@@ -210,7 +210,17 @@ def outbox_page(
 ) -> Template:
     relay = bool(runtime.config.smtp.host)
     listed = mailer.waiting_for_staff(relay, optional_int(page_number) or 1)
-    return page("outbox.html", request, listed=listed, relay=relay)
+    sent = request.query_params.get("sent") == "1"
+    return page("outbox.html", request, listed=listed, relay=relay, sent=sent)
+
+
+@post("/outbox/{message_id:int}/sent", opt=HIRING, include_in_schema=False)
+@in_thread
+def outbox_sent_by_hand(
+    request: Request[Any, Any, Any], runtime: AppRuntime, message_id: FromPath[int]
+) -> Redirect:
+    mailer.mark_sent_by_hand(runtime.audit, actor(request), message_id)
+    return see_other("/outbox?sent=1")
 
 
 @get("/outbox/{message_id:int}/invite.ics", opt=HIRING, include_in_schema=False)
@@ -218,6 +228,6 @@ def outbox_page(
 def outbox_ics(message_id: FromPath[int]) -> Response[str]:
     return Response(
         mailer.calendar_file(message_id),
-        media_type="text/calendar; charset=utf-8",
+        media_type="text/calendar",
         headers={"content-disposition": 'attachment; filename="invite.ics"'},
     )

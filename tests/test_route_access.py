@@ -26,6 +26,7 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("POST", "/login"): PUBLIC,
     ("POST", "/logout"): STAFF,
     ("GET", "/account"): STAFF,
+    ("POST", "/account/password"): STAFF,
     ("POST", "/account/totp"): STAFF,
     ("POST", "/account/totp/disable"): STAFF,
     ("GET", "/setup/{token:str}"): PUBLIC,

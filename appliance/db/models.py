@@ -46,6 +46,8 @@ class User(BaseModel):
     timezone = peewee.CharField(max_length=64, default="UTC")
     # The TOTP time step of the last code accepted from this user: a code is good once.
     totp_last_step = peewee.BigIntegerField(default=0)
+    # Set when an administrator chose the password: its owner must replace it to go on.
+    must_change_password = peewee.BooleanField(default=False)
 
 
 class Session(BaseModel):

@@ -45,9 +45,16 @@ def parse_role(role: str) -> Role:
 
 
 def create_user(
-    audit: AuditLog, actor: str, email: str, role: str, password: str, name: str = ""
+    audit: AuditLog,
+    actor: str,
+    email: str,
+    role: str,
+    password: str,
+    name: str = "",
+    must_change_password: bool = False,
 ) -> User:
-    """Add a staff member; the e-mail must be new."""
+    """Add a staff member; the e-mail must be new. `must_change_password` when someone else
+    chose the password: its owner then replaces it before anything else."""
     email = normalize_email(email)
     checked_role = parse_role(role)
     password_hash = hash_password(password)
@@ -56,12 +63,36 @@ def create_user(
             raise Conflict(f"a user with e-mail {email} already exists")
         try:
             user = User.create(
-                email=email, name=name.strip(), role=checked_role.value, password_hash=password_hash
+                email=email,
+                name=name.strip(),
+                role=checked_role.value,
+                password_hash=password_hash,
+                must_change_password=must_change_password,
             )
         except peewee.IntegrityError:
             raise Conflict(f"a user with e-mail {email} already exists") from None
         audit.record(actor, "user.create", email, {"role": checked_role.value, "user_id": user.id})
     return user
+
+
+def change_password(audit: AuditLog, user: User, current: str, new: str, again: str) -> None:
+    """The user replaces their own password, proving they know the current one. Every session
+    of theirs ends (whoever may have learnt the old password is signed out): the caller starts
+    a fresh one for the person who just proved it."""
+    if not verify_password(user.password_hash, current):
+        raise ApplianceError("The current password is not right.")
+    if new != again:
+        raise ApplianceError("The two new passwords differ.")
+    if new == current:
+        raise ApplianceError("Choose a password different from the current one.")
+    password_hash = hash_password(new)
+    with audit.db.atomic():
+        User.update(password_hash=password_hash, must_change_password=False).where(
+            User.id == user.id
+        ).execute()
+        revoke_all(user)
+        audit.record(user.email, "user.password_change", user.email)
+    user.password_hash, user.must_change_password = password_hash, False
 
 
 def get_user(user_id: int) -> User:

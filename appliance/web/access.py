@@ -57,6 +57,15 @@ HIRING = allow(*roles.HIRING)
 PANEL = allow(*roles.PANEL)
 
 
+# Route option: reachable by a signed-in user who must still replace the password an
+# administrator gave them (their account page, the change itself, signing out).
+BEFORE_PASSWORD_CHANGE = "before_password_change"
+
+
+class PasswordChangeFirst(PermissionDeniedException):
+    """A signed-in user must replace the password an administrator chose before going on."""
+
+
 def route_rule(handler: BaseRouteHandler) -> frozenset[Role] | str | None:
     rule = handler.opt.get(ACCESS_KEY)
     if rule == PUBLIC or isinstance(rule, frozenset):
@@ -82,3 +91,5 @@ async def access_guard(
         raise NotAuthorizedException("sign in to continue")
     if Role(user.role) not in rule:
         raise PermissionDeniedException("your role does not allow this page")
+    if user.must_change_password and not handler.opt.get(BEFORE_PASSWORD_CHANGE):
+        raise PasswordChangeFirst("choose your own password on the Account page first")

@@ -51,7 +51,14 @@ from appliance.core.sdnotify import keep_alive, notify
 from appliance.recordings.playback import Viewings
 from appliance.runtime import Runtime
 from appliance.web import csrf_binding
-from appliance.web.access import CSRF_COOKIE, SESSION_COOKIE, access_guard, cookie_name, public
+from appliance.web.access import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    PasswordChangeFirst,
+    access_guard,
+    cookie_name,
+    public,
+)
 from appliance.web.api_document import ApiDocument
 from appliance.web.csrf_binding import CsrfBinding
 from appliance.web.routes import (
@@ -310,6 +317,12 @@ def _forbidden(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
     return _error(request, 403, "Not allowed", detail)
 
 
+def _password_change_first(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if _wants_html(request):
+        return Redirect("/account", status_code=303)
+    return _forbidden(request, exc)
+
+
 def _not_found(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     return _error(request, 404, "Not found", "there is nothing at this address")
 
@@ -391,6 +404,7 @@ def create_app(runtime: Runtime) -> Litestar:
             ValidationException: _malformed,
             ApplianceError: _domain_error,
             NotAuthorizedException: _not_signed_in,
+            PasswordChangeFirst: _password_change_first,
             PermissionDeniedException: _forbidden,
             NotFoundException: _not_found,
         },

@@ -28,6 +28,7 @@ from appliance.db.migrations import (
     m0012_composite_jobs,
     m0013_totp_steps,
     m0014_list_indexes,
+    m0015_password_change,
 )
 
 Migration = Callable[[peewee.Database, SchemaMigrator], None]
@@ -47,6 +48,7 @@ MIGRATIONS: list[Migration] = [
     m0012_composite_jobs.apply,
     m0013_totp_steps.apply,
     m0014_list_indexes.apply,
+    m0015_password_change.apply,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -16,7 +16,13 @@ from appliance.interview import live_room
 from appliance.staff import accounts
 from appliance.staff.accounts import SignInAttempt, SignInFailed
 from appliance.staff.sessions import end_session, start_session
-from appliance.web.access import SESSION_COOKIE, cookie_name, public, staff
+from appliance.web.access import (
+    BEFORE_PASSWORD_CHANGE,
+    SESSION_COOKIE,
+    cookie_name,
+    public,
+    staff,
+)
 from appliance.web.pages import (
     AppRuntime,
     FormData,
@@ -34,6 +40,8 @@ def home(request: Request[Any, Any, Any], runtime: AppRuntime) -> Template | Red
     user = request.scope.get("user")
     if user is None:
         return Redirect("/login", status_code=303)
+    if user.must_change_password:
+        return Redirect("/account", status_code=303)
     rooms = live_room.rooms_today(runtime.config, accounts.get_user(user.id))
     timezone = zone(user.timezone)
     return page(
@@ -82,7 +90,11 @@ def login(
     return response
 
 
-@post("/logout", opt=staff(), include_in_schema=False)
+# What a user who must still replace an administrator's password may reach.
+UNTIL_CHANGED = {**staff(), BEFORE_PASSWORD_CHANGE: True}
+
+
+@post("/logout", opt=UNTIL_CHANGED, include_in_schema=False)
 @in_thread
 def logout(request: Request[Any, Any, Any], runtime: AppRuntime) -> Redirect:
     name = cookie_name(runtime.config, SESSION_COOKIE)
@@ -115,13 +127,47 @@ def session_cookies(
     ]
 
 
-@get("/account", opt=staff(), sync_to_thread=False, include_in_schema=False)
-def account(request: Request[Any, Any, Any]) -> Template:
+def _account_page(request: Request[Any, Any, Any], status: int = 200, **context: Any) -> Template:
     user: User = request.scope["user"]
-    secret = accounts.new_totp_secret()
+    secret = context.pop("secret", None) or accounts.new_totp_secret()
     return page(
-        "account.html", request, secret=secret, uri=accounts.totp_uri(user, secret), error=None
+        "account.html",
+        request,
+        status,
+        secret=secret,
+        uri=accounts.totp_uri(user, secret),
+        **{"error": None, "password_error": None, "notice": None, **context},
     )
+
+
+@get("/account", opt=UNTIL_CHANGED, sync_to_thread=False, include_in_schema=False)
+def account(request: Request[Any, Any, Any]) -> Template:
+    changed = request.query_params.get("password") == "changed"
+    return _account_page(request, notice="Your password is changed." if changed else None)
+
+
+@post("/account/password", opt=UNTIL_CHANGED, include_in_schema=False)
+@in_thread
+def change_password(
+    request: Request[Any, Any, Any], runtime: AppRuntime, data: FormData
+) -> Template | Redirect:
+    user: User = request.scope["user"]
+    try:
+        accounts.change_password(
+            runtime.audit,
+            user,
+            data.get("current_password", ""),
+            data.get("new_password", ""),
+            data.get("new_password_again", ""),
+        )
+    except ApplianceError as exc:
+        return _account_page(request, 400, password_error=str(exc))
+    # Every session of this user ended with the old password; this one goes on in a new one.
+    response = see_other("/account?password=changed")
+    response.cookies.extend(
+        session_cookies(request, runtime, start_session(user, runtime.config.auth))
+    )
+    return response
 
 
 @post("/account/totp", opt=staff(), include_in_schema=False)
@@ -134,8 +180,7 @@ def enable_totp(
     try:
         accounts.enable_totp(runtime.audit, user, secret, data.get("code", ""))
     except ApplianceError as exc:
-        uri = accounts.totp_uri(user, secret)
-        return page("account.html", request, 400, secret=secret, uri=uri, error=str(exc))
+        return _account_page(request, 400, secret=secret, error=str(exc))
     return see_other("/account")
 
 

@@ -162,6 +162,12 @@ def after(box: Box, interviews: list[int], bound: float) -> dict[str, str]:
         )
         finished = jobs.where(TranscriptionJob.status.in_(("done", "failed")))
         transcribed_s = wait(lambda: finished.count() == len(interviews), bound, "every transcript")
+        # The worker goes on to write each recording's seekable rendition after filing: a blob
+        # still being written has no size yet, so the check waits for the last to be sealed.
+        writing = RecordingBlob.select().join(Recording).where(
+            Recording.interview.in_(interviews), RecordingBlob.status == "writing"
+        )
+        wait(lambda: writing.count() == 0, bound, "every blob to be sealed")
         whole = 0
         broken: list[str] = []
         # Listed first: a query still being read holds a snapshot that the audited opens

@@ -288,7 +288,7 @@ async def run_interview(
                 {{"x-csrftoken": document.querySelector("#csrf input").value}}}}).then(r => r.ok)"""
             )
             report["server_end"] = ended
-            await panel.get_by_text("This interview has ended").wait_for(timeout=15000)
+            await panel.get_by_role("heading", name="Interview ended").wait_for(timeout=15000)
         else:
             report["keyboard_end"] = await press_by_keyboard(panel, "end")
         await candidate.get_by_text("The interview has ended").wait_for(timeout=15000)

@@ -15,6 +15,7 @@ from litestar.response import Template
 
 from appliance.core import validation
 from appliance.core.errors import ApplianceError
+from appliance.db.database import utcnow
 from appliance.db.models import Interview, User
 from appliance.evaluation.scorecards import Score
 from appliance.hiring import agenda
@@ -98,6 +99,7 @@ def room_page(
     user, interview = _panel_interview(request, interview_id)
     draft = live_room.draft_of(live_room.scorecard_of(interview, user))
     link = sfu_link(runtime.config)
+    opens, _ = window.join_window(runtime.config, interview)
     return page(
         "room.html",
         request,
@@ -107,6 +109,8 @@ def room_page(
         draft=draft,
         starts_at=_iso(interview.starts_at),
         ends_at=_iso(interview.ends_at),
+        opens_at=_iso(opens),
+        server_now=_iso(utcnow()),
         sfu=link,
         ended=window.is_ended(interview),
     )

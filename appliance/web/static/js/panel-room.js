@@ -17,15 +17,24 @@ function minutes(ms) {
   return h ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
 }
 
-// --- elapsed time --------------------------------------------------------------------------
+// --- time: the countdown to the window, then elapsed time against the slot -------------------
+// Times are measured on the server's clock: the page learns how far this computer's clock is
+// off when it loads, so a countdown does not open the room early or late.
+const skew = Date.parse(root.dataset.serverNow) - Date.now();
+const now = () => Date.now() + skew;
 const startsAt = Date.parse(root.dataset.startsAt);
 const endsAt = Date.parse(root.dataset.endsAt);
+const opensAt = Date.parse(root.dataset.opensAt);
 $("slot").textContent = minutes(endsAt - startsAt);
-setInterval(() => {
-  const elapsed = Date.now() - startsAt;
+
+function tick() {
+  const elapsed = now() - startsAt;
   $("elapsed").textContent = elapsed < 0 ? `starts in ${minutes(-elapsed)}` : minutes(elapsed);
-  $("elapsed").classList.toggle("over", Date.now() > endsAt);
-}, 1000);
+  $("elapsed").classList.toggle("over", now() > endsAt);
+  $("opens-in").textContent = minutes(opensAt - now());
+}
+const clock = setInterval(tick, 1000);
+tick();
 
 // --- the scorecard: autosave, with a copy in this browser until the server has it -------------
 const form = $("scorecard");
@@ -106,7 +115,7 @@ function showLobby(lobby) {
     ready: `${lobby.candidate} has not arrived yet.`,
     waiting: `${lobby.candidate} is waiting to be let in.`,
     admitted: `${lobby.candidate} has been let in.`,
-    closed: "The room is not open now.",
+    closed: now() < opensAt ? "The lobby opens with the room." : "The room is not open now.",
     ended: "This interview has ended.",
   };
   lobbyText.textContent = texts[lobby.state] || lobby.state;
@@ -120,7 +129,7 @@ async function pollLobby() {
     if (response.ok) {
       const lobby = await response.json();
       showLobby(lobby);
-      if (lobby.state === "ended" && !$("end").disabled) {
+      if (lobby.state === "ended" && $("over").hidden) {
         leaveRoom(false);
         ended();
       }
@@ -140,11 +149,22 @@ setInterval(pollLobby, 2000);
 pollLobby();
 
 // --- ending -----------------------------------------------------------------------------------
+let localStream = null;
+
+// The interview is over for this page: camera and microphone released, no badge, no clock, no
+// controls, and a way on to the review.
 function ended() {
+  clearInterval(clock);
+  if (localStream) for (const track of localStream.getTracks()) track.stop();
+  localStream = null;
+  for (const id of [...view.tiles.keys()]) view.leave(id);
   $("state").textContent = "ended";
-  $("end").disabled = true;
-  lobbyText.textContent = "This interview has ended. Your scores and notes are saved.";
-  admit.hidden = true;
+  $("recording").hidden = true;
+  $("clock").hidden = true;
+  $("not-yet").hidden = true;
+  $("lobby").hidden = true;
+  $("over").hidden = false;
+  for (const button of ["end", "mute", "camera"]) $(button).disabled = true;
 }
 
 $("end").addEventListener("click", async () => {
@@ -179,16 +199,34 @@ function leaveRoom(endForEveryone) {
 }
 
 // --- media and the room -------------------------------------------------------------------
+// Before the join window the page waits, counting down, with the camera off and nothing to end.
+function windowOpens() {
+  if (now() >= opensAt) return Promise.resolve();
+  $("opens-at").textContent = new Date(opensAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  $("opens-at").setAttribute("datetime", root.dataset.opensAt);
+  $("not-yet").hidden = false;
+  return new Promise((resolve) => {
+    const wait = setInterval(() => {
+      if (now() < opensAt) return;
+      clearInterval(wait);
+      $("not-yet").hidden = true;
+      resolve();
+    }, 500);
+  });
+}
+
 async function start() {
   if (root.dataset.ended === "yes") {
     ended();
     return;
   }
-  let stream = null;
+  await windowOpens();
+  if (!$("over").hidden) return;
+  $("end").disabled = false;  // ending needs only the server, even when the SFU cannot be reached
   try {
-    stream = await openMedia();
-    view.showSelf(stream, "You");
-    bindControls(stream, { mute: $("mute"), camera: $("camera") });
+    localStream = await openMedia();
+    view.showSelf(localStream, "You");
+    bindControls(localStream, { mute: $("mute"), camera: $("camera") });
   } catch (error) {
     $("media-error").hidden = false;
     $("media-error").textContent = `${mediaErrorText(error)} You can still see and hear the others.`;
@@ -202,10 +240,10 @@ async function start() {
   client = await joinRoom({
     root,
     token: body.token,
-    stream,
+    stream: localStream,
     view,
     onState: (state) => { $("state").textContent = state; },
-    onRecording: (on) => { $("recording").hidden = !on; },
+    onRecording: (on) => { $("recording").hidden = !on || !$("over").hidden; },
     onEnded: () => ended(),
   });
   window.parley = { client, stats: () => client.stats(), save: () => save() };

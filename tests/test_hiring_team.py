@@ -57,7 +57,7 @@ def test_a_hiring_team_member_reviews_that_positions_interviews_only(
     assert sign_in(client, "hana@example.com") == 303
     assert client.get(backend_media, headers={"range": "bytes=0-9"}).status_code == 206
     assert client.get(design_media, headers={"range": "bytes=0-9"}).status_code == 403
-    listed = client.get("/interviews").text
+    listed = client.get("/interviews?view=all").text
     assert "Alex" in listed and "dee@example.com" not in listed and "Dee" not in listed
 
     client.cookies.clear()

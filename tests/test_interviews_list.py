@@ -1,5 +1,6 @@
-"""The interviews list: filters by position, status, interviewer and dates, a page at a time,
-older interviews reachable rather than dropped; each viewer sees only what they may."""
+"""The interviews list: today and upcoming first, then the recent past or every date; filters by
+position, status, interviewer and dates, a page at a time, older interviews reachable rather
+than dropped; each viewer sees only what they may."""
 
 from __future__ import annotations
 
@@ -47,18 +48,30 @@ def test_filters_and_pages(runtime: Runtime, client: TestClient[Litestar]) -> No
         InterviewParticipant.create(interview=interview, user=ana if n % 3 else ben)
 
     assert sign_in(client, "recruiter@example.com") == 303
-    recent = client.get("/interviews").text
-    assert _count(recent) == 50  # from 30 days ago: days 70 to 119
-    assert "Person 069" not in recent and "Person 070" in recent
-    everything = client.get("/interviews?since=").text
+    # By default: today and upcoming, soonest first (days 100 to 119).
+    upcoming = client.get("/interviews").text
+    assert _count(upcoming) == 20
+    assert upcoming.index("Person 100") < upcoming.index("Person 101")
+    assert "Person 099" not in upcoming
+    # The recent past: most recent first, a page at a time.
+    past = client.get("/interviews?view=past").text
+    assert _count(past) == 100 and "page 1 of 2" in past
+    assert past.index("Person 099") < past.index("Person 098") and "Person 049" not in past
+    assert "Person 000" in client.get("/interviews?view=past&page=2").text
+    everything = client.get("/interviews?view=all").text
     assert _count(everything) == 120 and "page 1 of 3" in everything
     assert "Person 000" in everything and "Person 050" not in everything
-    last = client.get("/interviews?since=&page=3").text
+    last = client.get("/interviews?view=all&page=3").text
     assert "Person 119" in last and "Person 099" not in last and "Next page" not in last
-    assert "page 3 of 3" in client.get("/interviews?since=&page=99").text
+    assert "page 3 of 3" in client.get("/interviews?view=all&page=99").text
+    # The tabs keep the filters.
+    assert (
+        f'href="/interviews?position={backend.id}&amp;status=&amp;interviewer='
+        in client.get(f"/interviews?position={backend.id}").text
+    )
 
     narrowed = client.get(
-        f"/interviews?since=&position={backend.id}&status=completed&interviewer={ben.id}"
+        f"/interviews?view=all&position={backend.id}&status=completed&interviewer={ben.id}"
     ).text
     expected = [n for n in range(100) if n % 2 and n % 10 and n % 3 == 0]
     assert _count(narrowed) == len(expected)
@@ -66,17 +79,24 @@ def test_filters_and_pages(runtime: Runtime, client: TestClient[Litestar]) -> No
     assert 'role="combobox"' in narrowed and 'value="Backend engineer"' in narrowed
     assert all(f"Person {n:03d}" in narrowed for n in expected)
     day = (today - dt.timedelta(days=50)).date().isoformat()
-    one_day = client.get(f"/interviews?since={day}&until={day}").text
+    one_day = client.get(f"/interviews?view=all&since={day}&until={day}").text
     assert _count(one_day) == 1 and "Person 050" in one_day
 
-    for bad in ("since=yesterday", "until=2026-13-01", "status=lost", "position=x", "page=-2"):
+    for bad in (
+        "since=yesterday",
+        "until=2026-13-01",
+        "status=lost",
+        "position=x",
+        "page=-2",
+        "view=soon",
+    ):
         response = client.get(f"/interviews?{bad}")
         assert response.status_code == 400, bad
         assert "Traceback" not in response.text
 
     client.cookies.clear()
     assert sign_in(client, "ben@example.com") == 303
-    own = client.get("/interviews?since=").text
+    own = client.get("/interviews?view=all").text
     assert _count(own) == len([n for n in range(120) if n % 3 == 0])
     # An interviewer chooses among the positions of their own interviews.
     assert 'role="combobox"' not in own and own.count("<option") > 2

@@ -128,7 +128,7 @@ def test_the_panel_and_the_hiring_team_are_told_when_the_transcript_is_ready(
 
     assert sign_in(client, "recruiter@example.com") == 303
     review = f'href="/interviews/{interview.id}/review"'
-    assert review in client.get("/interviews").text
+    assert review in client.get("/interviews?view=all").text
     candidate = client.get(f"/candidates/{interview.candidate_id}").text
     assert f'href="/interviews/{interview.id}"' in candidate and review in candidate
 

@@ -92,12 +92,14 @@ class Filters:
     interviewer_id: int | None = None
     since: dt.date | None = None  # by start, in the viewer's zone's calendar
     until: dt.date | None = None  # inclusive
+    newest_first: bool = False
 
 
 def listing(
     user: User, filters: Filters, page: int = 1, timezone: str = "UTC"
 ) -> Page[AgendaEntry]:
-    """One page of the interviews `user` may see that match `filters`, oldest first."""
+    """One page of the interviews `user` may see that match `filters`, oldest first (or newest
+    first, as `filters` says)."""
     if filters.status:
         validation.choice("Status", filters.status, STATUSES)
     query = visible_to(user, Interview.select())
@@ -121,7 +123,13 @@ def listing(
         query.select_extend(Candidate)
         .switch(Interview)
         .join(Candidate)
-        .order_by(Interview.starts_at, Interview.id)
+        .order_by(
+            *(
+                (Interview.starts_at.desc(), Interview.id.desc())
+                if filters.newest_first
+                else (Interview.starts_at, Interview.id)
+            )
+        )
     )
     listed = paginate(ordered, page)
     return Page(_entries(listed.rows), listed.page, listed.pages, listed.total)

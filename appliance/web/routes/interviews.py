@@ -13,6 +13,7 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
+from appliance.core import validation
 from appliance.core.errors import ApplianceError
 from appliance.db.models import Interview, User
 from appliance.db.paging import Page
@@ -60,24 +61,49 @@ def _visible(user: User, interview_id: int) -> Interview:
     return interview
 
 
+# What the interviews list shows: from today on (soonest first, the default), before today
+# (most recent first), or every date (oldest first); the date fields narrow any of them.
+VIEWS = {"upcoming": "Today and upcoming", "past": "Recent past", "all": "All dates"}
+
+
+def _listing_filters(
+    user: User, view: str, position: str, status: str, interviewer: str, since: str, until: str
+) -> agenda.Filters:
+    validation.choice("View", view, tuple(VIEWS))
+    first, last = optional_date(since, "from"), optional_date(until, "to")
+    today = dt.datetime.now(zone(user.timezone)).date()
+    if view == "upcoming":
+        first = max(first or today, today)
+    elif view == "past":
+        yesterday = today - dt.timedelta(days=1)
+        last = min(last or yesterday, yesterday)
+    return agenda.Filters(
+        optional_int(position),
+        status,
+        optional_int(interviewer),
+        first,
+        last,
+        newest_first=view == "past",
+    )
+
+
 @get("/interviews", opt=PANEL, include_in_schema=False)
 @in_thread
 def interviews_page(
     request: Request[Any, Any, Any],
+    view: FromQuery[str] = "upcoming",
     position: FromQuery[str] = "",
     status: FromQuery[str] = "",
     interviewer: FromQuery[str] = "",
-    since: FromQuery[str | None] = None,
+    since: FromQuery[str] = "",
     until: FromQuery[str] = "",
     page_number: Annotated[str, QueryParameter(name="page")] = "1",
 ) -> Template:
-    """The interviews the user may see, a page at a time. Until the user sets a start date,
-    the list begins 30 days ago."""
+    """The interviews the user may see, a page at a time: today's and the upcoming ones
+    first, so a busy box's list opens on what matters now."""
     user = current_user(request)
-    if since is None:
-        recent = dt.datetime.now(zone(user.timezone)).date() - dt.timedelta(days=30)
-        since = recent.isoformat()
     form = {
+        "view": view,
         "position": position,
         "status": status,
         "interviewer": interviewer,
@@ -85,13 +111,7 @@ def interviews_page(
         "until": until,
     }
     try:
-        filters = agenda.Filters(
-            optional_int(position),
-            status,
-            optional_int(interviewer),
-            optional_date(since, "from"),
-            optional_date(until, "to"),
-        )
+        filters = _listing_filters(user, view, position, status, interviewer, since, until)
         listed = agenda.listing(user, filters, optional_int(page_number) or 1, user.timezone)
     except ApplianceError as exc:
         listed, problem = Page([], 1, 1, 0), str(exc)
@@ -118,6 +138,8 @@ def interviews_page(
         timezone=user.timezone,
         form=form,
         query=urlencode(form),
+        views=VIEWS,
+        filters_only=urlencode({k: v for k, v in form.items() if k != "view"}),
         **position_filter(user, position),
         interviewers=agenda.interviewers_for(user),
         statuses=agenda.STATUSES,

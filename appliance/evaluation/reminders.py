@@ -12,12 +12,14 @@ import peewee
 
 from appliance.core.config import Config
 from appliance.db.database import utcnow
-from appliance.db.models import Interview, Recording, Scorecard
+from appliance.db.models import Interview, InterviewParticipant, Recording, Scorecard, User
 from appliance.hiring import mailer
 from appliance.hiring.candidates import display_name
 from appliance.hiring.scheduling import as_utc, interviewers, stored
 
 LOOK_BACK = dt.timedelta(days=14)
+# How far back an interviewer's home page lists scorecards still to submit.
+DUE_LISTED = dt.timedelta(days=60)
 
 
 def _ended(interview: Interview) -> dt.datetime:
@@ -83,3 +85,28 @@ def _remind(config: Config, interview: Interview, round_: int) -> int:
         )
         queued += message is not None
     return queued
+
+
+def due_for(user: User, now: dt.datetime | None = None) -> list[Interview]:
+    """Interviews `user` sat on that took place in the last two months and that they have not
+    submitted a scorecard for, most recent first: the "Scorecards due" on their home page."""
+    current = as_utc(now or utcnow())
+    submitted = Scorecard.select(Scorecard.interview).where(
+        (Scorecard.author == user) & Scorecard.submitted_at.is_null(False)
+    )
+    sat_on = InterviewParticipant.select(InterviewParticipant.interview).where(
+        InterviewParticipant.user == user
+    )
+    return list(
+        Interview.select()
+        .where(
+            Interview.id.in_(sat_on)
+            & Interview.id.not_in(submitted)
+            & (Interview.status != "cancelled")
+            & (Interview.ends_at > stored(current - DUE_LISTED))
+            & (Interview.starts_at < stored(current))
+            & _held()
+        )
+        .order_by(Interview.starts_at.desc())
+        .limit(20)
+    )

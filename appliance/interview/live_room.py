@@ -107,13 +107,15 @@ class RoomSummary:
     starts_at: dt.datetime
     candidate: str
     state: str  # as candidate_state: ready, waiting, admitted, closed, ended
+    opens_at: dt.datetime  # UTC: when the room's join window opens
 
 
 def rooms_today(
     config: Config, user: User, now: dt.datetime | None = None, hours: int = 24
 ) -> list[RoomSummary]:
-    """The user's interviews from now to `hours` ahead (and any still running), with where
-    each candidate stands: what an interviewer's home page shows."""
+    """The user's interviews from now to `hours` ahead (and any still running), soonest first,
+    with where each candidate stands and when each room opens: what a panel member's home page
+    shows."""
     current = _now(now)
     interviews = (
         scheduling.upcoming_for(user, current)
@@ -130,6 +132,7 @@ def rooms_today(
             as_utc(i.starts_at),
             display_name(i.candidate),
             candidate_state(config, i, current),
+            window.join_window(config, i)[0],
         )
         for i in interviews
     ]

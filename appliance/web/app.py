@@ -69,6 +69,7 @@ from appliance.web.routes import (
     choices,
     debrief,
     health,
+    home,
     interviews,
     kits,
     positions,
@@ -90,6 +91,7 @@ from appliance.web.unknown_fields import first_unknown
 logger = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 ROUTE_MODULES = (
+    home,
     signin,
     setup,
     health,

@@ -1,4 +1,4 @@
-"""Signing in and out, the staff home page, and the user's own account (TOTP)."""
+"""Signing in and out, and the user's own account (password, TOTP)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from litestar.response import Redirect, Template
 
 from appliance.core.errors import ApplianceError
 from appliance.db.models import User
-from appliance.hiring.scheduling import zone
-from appliance.interview import live_room
 from appliance.staff import accounts
 from appliance.staff.accounts import SignInAttempt, SignInFailed
 from appliance.staff.sessions import end_session, start_session
@@ -32,23 +30,6 @@ from appliance.web.pages import (
     see_other,
 )
 from appliance.web.threads import in_thread
-
-
-@get("/", opt=public(), include_in_schema=False)
-@in_thread
-def home(request: Request[Any, Any, Any], runtime: AppRuntime) -> Template | Redirect:
-    user = request.scope.get("user")
-    if user is None:
-        return Redirect("/login", status_code=303)
-    if user.must_change_password:
-        return Redirect("/account", status_code=303)
-    rooms = live_room.rooms_today(runtime.config, accounts.get_user(user.id))
-    timezone = zone(user.timezone)
-    return page(
-        "home.html",
-        request,
-        rooms=[(r, f"{r.starts_at.astimezone(timezone):%a %H:%M}") for r in rooms],
-    )
 
 
 @get("/login", opt=public(), sync_to_thread=False, include_in_schema=False)

@@ -97,6 +97,7 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/interview-types"): HIRING,
     ("POST", "/interview-types"): HIRING,
     ("POST", "/candidates/{candidate_id:int}/invite"): HIRING,
+    ("GET", "/api/interview-types/{interview_type_id:int}/outlook"): HIRING,
     ("GET", "/outbox"): HIRING,
     ("GET", "/outbox/{message_id:int}/invite.ics"): HIRING,
     ("POST", "/outbox/{message_id:int}/sent"): HIRING,

@@ -492,6 +492,8 @@ class Invitation(BaseModel):
     created_by = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL")
     created_at = peewee.DateTimeField(default=utcnow)
     expires_at = peewee.DateTimeField()
+    # When the candidate last opened the link and was offered no time; None once times show.
+    no_times_at = peewee.DateTimeField(null=True)
     # Foreign-key id accessors peewee adds, declared for the type checker.
     candidate_id: int
     interview_type_id: int

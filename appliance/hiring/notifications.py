@@ -140,6 +140,23 @@ def invite_candidate(config: Config, invitation: Invitation, link_key: bytes) ->
     return link
 
 
+def no_free_times(config: Config, invitation: Invitation) -> None:
+    """The recruiter who sent the invitation is told its candidate found no time to book."""
+    recruiter = invitation.created_by
+    if recruiter is None or invitation.no_times_at is None:
+        return
+    candidate, kind = invitation.candidate, invitation.interview_type
+    queue_message(
+        recruiter.email,
+        f"No free times for {candidate.name}",
+        f"{candidate.name} opened their link to book the {kind.name} interview and found no "
+        "free time: its panel has no time free together within the scheduling horizon. Add "
+        "availability or change the panel, or arrange a time with them.\n\n"
+        f"{config.public_url}/candidates/{candidate.id}\n",
+        dedupe_key=f"no-times:{invitation.id}:{int(invitation.no_times_at.timestamp())}",
+    )
+
+
 def recording_declined(config: Config, interview: Interview, invitation: Invitation) -> None:
     """Under the reschedule policy, the recruiter who sent the invitation is told."""
     recruiter = invitation.created_by

@@ -174,6 +174,13 @@ def create_interview_type(
     return kind
 
 
+def get_interview_type(interview_type_id: int) -> InterviewType:
+    kind: InterviewType | None = InterviewType.get_or_none(InterviewType.id == interview_type_id)
+    if kind is None:
+        raise NotFound(f"no interview type with id {interview_type_id}")
+    return kind
+
+
 def panel_of(kind: InterviewType) -> list[User]:
     return list(
         User.select().join(PanelMember).where(PanelMember.interview_type == kind).order_by(User.id)
@@ -199,9 +206,7 @@ def invite(
     candidate = Candidate.get_or_none(Candidate.id == candidate_id)
     if candidate is None or candidate.erased_at is not None:
         raise NotFound(f"no candidate with id {candidate_id}")
-    kind = InterviewType.get_or_none(InterviewType.id == interview_type_id)
-    if kind is None:
-        raise NotFound(f"no interview type with id {interview_type_id}")
+    kind = get_interview_type(interview_type_id)
     invitation = Invitation(
         candidate=candidate,
         interview_type=kind,
@@ -326,14 +331,25 @@ def free_slots(
     ignoring: int | None = None,
 ) -> list[dt.datetime]:
     """Start times (aware UTC) at which every panel member is free for the whole interview."""
+    length = dt.timedelta(minutes=kind.duration_minutes)
+    return _free_times(panel_of(kind), length, settings, now, start, end, ignoring)
+
+
+def _free_times(
+    panel: list[User],
+    length: dt.timedelta,
+    settings: SchedulingConfig,
+    now: dt.datetime | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    ignoring: int | None = None,
+) -> list[dt.datetime]:
     current = as_utc(now or utcnow())
     earliest = current + dt.timedelta(hours=settings.minimum_notice_hours)
     start = max(as_utc(start) if start else earliest, earliest)
     end = as_utc(end) if end else current + dt.timedelta(days=settings.horizon_days)
     step = dt.timedelta(minutes=settings.slot_step_minutes)
-    length = dt.timedelta(minutes=kind.duration_minutes)
     buffer = dt.timedelta(minutes=settings.buffer_minutes)
-    panel = panel_of(kind)
     if not panel or end <= start:
         return []
     calendars = [
@@ -353,6 +369,74 @@ def free_slots(
             slots.append(grid)
         grid += step
     return slots
+
+
+@dataclass(frozen=True)
+class MemberOutlook:
+    name: str
+    has_hours: bool  # they have set weekly availability at all
+    next_free: list[dt.datetime]  # their first free starts on their own (aware UTC)
+
+
+@dataclass(frozen=True)
+class PanelOutlook:
+    """What a candidate invited to this interview type would be offered, and why not."""
+
+    free: int  # start times the whole panel shares within the horizon
+    first: dt.datetime | None
+    members: list[MemberOutlook]
+
+
+def panel_outlook(
+    kind: InterviewType, settings: SchedulingConfig, now: dt.datetime | None = None
+) -> PanelOutlook:
+    """For the recruiter before they invite: the times the panel shares, and for each member
+    their own next free times, so a panel that cannot meet shows who is the obstacle."""
+    length = dt.timedelta(minutes=kind.duration_minutes)
+    shared = _free_times(panel_of(kind), length, settings, now)
+    members = []
+    for member in panel_of(kind):
+        hours = AvailabilityRule.select().where(AvailabilityRule.user == member).exists()
+        alone = _free_times([member], length, settings, now)[:3] if hours else []
+        members.append(MemberOutlook(member.name or member.email, hours, alone))
+    return PanelOutlook(len(shared), shared[0] if shared else None, members)
+
+
+def note_no_times(audit: AuditLog, invitation: Invitation, offered: int) -> bool:
+    """The candidate opened their link and was offered `offered` times. Returns True the first
+    time they found none (since times were last offered): the recruiter is then told once."""
+    if offered:
+        if invitation.no_times_at is not None:
+            Invitation.update(no_times_at=None).where(Invitation.id == invitation.id).execute()
+            invitation.no_times_at = None
+        return False
+    if invitation.no_times_at is not None or invitation.status != "open":
+        return False
+    marked = (
+        Invitation.update(no_times_at=utcnow())
+        .where((Invitation.id == invitation.id) & Invitation.no_times_at.is_null())
+        .execute()
+    )
+    if not marked:
+        return False
+    invitation.no_times_at = utcnow()
+    audit.record(
+        f"candidate:{invitation.candidate_id}",
+        "invitation.no_times",
+        f"candidate:{invitation.candidate_id}",
+        {"interview_type": invitation.interview_type_id},
+    )
+    return True
+
+
+def stalled_invitations(limit: int = 20) -> list[Invitation]:
+    """Open invitations whose candidate found no free time, most recent first."""
+    return list(
+        Invitation.select()
+        .where((Invitation.status == "open") & Invitation.no_times_at.is_null(False))
+        .order_by(Invitation.no_times_at.desc())
+        .limit(limit)
+    )
 
 
 def book(

@@ -29,6 +29,7 @@ from appliance.db.migrations import (
     m0013_totp_steps,
     m0014_list_indexes,
     m0015_password_change,
+    m0016_invitation_no_times,
 )
 
 Migration = Callable[[peewee.Database, SchemaMigrator], None]
@@ -49,6 +50,7 @@ MIGRATIONS: list[Migration] = [
     m0013_totp_steps.apply,
     m0014_list_indexes.apply,
     m0015_password_change.apply,
+    m0016_invitation_no_times.apply,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -57,9 +57,12 @@ def _schedule_page(
     invitation = scheduling.invitation_for(token)
     tz = zone(timezone)
     days: dict[str, list[tuple[str, str]]] = {}
-    for slot in scheduling.free_slots(invitation.interview_type, rules(runtime.config)):
+    slots = scheduling.free_slots(invitation.interview_type, rules(runtime.config))
+    for slot in slots:
         local = slot.astimezone(tz)
         days.setdefault(f"{local:%A %d %B %Y}", []).append((slot.isoformat(), f"{local:%H:%M}"))
+    if scheduling.note_no_times(runtime.audit, invitation, len(slots)):
+        notifications.no_free_times(runtime.config, invitation)
     return page(
         "schedule.html",
         request,

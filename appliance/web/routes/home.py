@@ -18,7 +18,7 @@ from appliance.hiring.candidates import display_name
 from appliance.hiring.scheduling import WEEKDAYS, as_utc, zone
 from appliance.interview import live_room
 from appliance.staff import accounts
-from appliance.staff.roles import PANEL
+from appliance.staff.roles import PANEL, is_hiring
 from appliance.web.access import public
 from appliance.web.pages import AppRuntime, page
 from appliance.web.threads import in_thread
@@ -34,8 +34,12 @@ def home(request: Request[Any, Any, Any], runtime: AppRuntime) -> Template | Red
         return Redirect("/login", status_code=303)
     if user.must_change_password:
         return Redirect("/account", status_code=303)
+    stalled = [
+        (i.candidate_id, display_name(i.candidate), i.interview_type.name)
+        for i in (scheduling.stalled_invitations() if is_hiring(user) else [])
+    ]
     if Role(user.role) not in PANEL:
-        return page("home.html", request, panel=False)
+        return page("home.html", request, panel=False, stalled=stalled)
     user = accounts.get_user(user.id)
     local = zone(user.timezone)
     upcoming = [
@@ -57,6 +61,7 @@ def home(request: Request[Any, Any, Any], runtime: AppRuntime) -> Template | Red
         "home.html",
         request,
         panel=True,
+        stalled=stalled,
         upcoming=upcoming,
         due=due,
         weekly=[(WEEKDAYS[day], *weekly[day]) for day in sorted(weekly)],

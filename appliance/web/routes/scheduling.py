@@ -5,6 +5,7 @@ types, invitations and outbox. The candidate's self-scheduling page is under the
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
@@ -18,7 +19,7 @@ from appliance.db.models import (
 from appliance.hiring import mailer, notifications, scheduling
 from appliance.hiring.calendar_invites import feed_ics, organizer
 from appliance.hiring.candidates import get_candidate
-from appliance.hiring.scheduling import TIME_ZONES, WeeklyWindow
+from appliance.hiring.scheduling import TIME_ZONES, WeeklyWindow, zone
 from appliance.hiring.scheduling_rules import rules
 from appliance.web.access import HIRING, PANEL, public
 from appliance.web.pages import (
@@ -169,6 +170,52 @@ def create_interview_type(
     return see_other("/interview-types")
 
 
+@dataclass
+class MemberOutlookView:
+    name: str
+    has_hours: bool
+    next_free: list[str]  # in the viewer's zone, "Tue 03 Dec 10:00"
+
+
+@dataclass
+class PanelOutlookView:
+    """What a candidate invited now would be offered: the times the whole panel shares (how
+    many, and the first), and each member's own next free times."""
+
+    free: int
+    first: str | None
+    timezone: str
+    members: list[MemberOutlookView]
+
+
+def _outlook_rows(outlook: scheduling.PanelOutlook, timezone: str) -> list[MemberOutlookView]:
+    local = zone(timezone)
+    return [
+        MemberOutlookView(
+            m.name, m.has_hours, [f"{t.astimezone(local):%a %d %b %H:%M}" for t in m.next_free]
+        )
+        for m in outlook.members
+    ]
+
+
+@get(
+    "/api/interview-types/{interview_type_id:int}/outlook",
+    opt=HIRING,
+    tags=["scheduling"],
+)
+@in_thread
+def api_panel_outlook(
+    request: Request[Any, Any, Any], runtime: AppRuntime, interview_type_id: FromPath[int]
+) -> PanelOutlookView:
+    """Before inviting a candidate: whether the interview type's panel has free time together."""
+    timezone = current_user(request).timezone
+    outlook = scheduling.panel_outlook(
+        scheduling.get_interview_type(interview_type_id), rules(runtime.config)
+    )
+    first = f"{outlook.first.astimezone(zone(timezone)):%a %d %b %H:%M}" if outlook.first else None
+    return PanelOutlookView(outlook.free, first, timezone, _outlook_rows(outlook, timezone))
+
+
 @post("/candidates/{candidate_id:int}/invite", opt=HIRING, include_in_schema=False)
 @in_thread
 def invite_candidate(
@@ -180,6 +227,17 @@ def invite_candidate(
     type_id = optional_int(data.get("interview_type_id", ""))
     if type_id is None:
         raise Invalid("choose an interview type")
+    kind = scheduling.get_interview_type(type_id)
+    outlook = scheduling.panel_outlook(kind, rules(runtime.config))
+    if not outlook.free and data.get("anyway") != "yes":
+        return page(
+            "invite_check.html",
+            request,
+            409,
+            candidate=get_candidate(candidate_id),
+            kind=kind,
+            members=_outlook_rows(outlook, current_user(request).timezone),
+        )
     invitation, _ = scheduling.invite(
         runtime.audit,
         actor(request),

@@ -27,7 +27,9 @@ def _interview(ivy: User, name: str, starts_in: dt.timedelta, **fields: object) 
     return interview
 
 
-def test_a_panel_member_sees_what_comes_next(runtime: Runtime, client: TestClient[Litestar]) -> None:
+def test_a_panel_member_sees_what_comes_next(
+    runtime: Runtime, client: TestClient[Litestar]
+) -> None:
     ivy = make_user(runtime, "interviewer", "ivy@example.com")
     make_user(runtime, "compliance", "cora@example.com")
     sign_in(client, ivy.email)
@@ -53,7 +55,7 @@ def test_a_panel_member_sees_what_comes_next(runtime: Runtime, client: TestClien
     assert f'href="/interviews/{held.id}/review#scorecard"' in home
     for not_due in ("Sara", "Nina", "Carl"):
         assert not_due not in home
-    assert "Monday 09:00–17:30" in home and "Saturday" not in home
+    assert "Monday 09:00\u201317:30" in home and "Saturday" not in home
     assert "In Europe/Berlin." in home and "no weekly hours" not in home
 
     client.cookies.clear()

@@ -55,7 +55,7 @@ def test_schedule_consent_lobby_admit_call_score_and_end() -> None:
     assert report["scores"] == [3, 4] and report["interview_status"] == "completed"
     # Every page either side saw passes axe-core's WCAG A/AA rules (contrast, labels, names).
     accessibility: dict[str, list[str]] = report["accessibility"]  # type: ignore[assignment]
-    assert len(accessibility) == 7 and not any(accessibility.values()), accessibility
+    assert len(accessibility) == 8 and not any(accessibility.values()), accessibility
 
 
 @pytest.mark.skipif(not namespace_available(), reason="needs root to make a network namespace")

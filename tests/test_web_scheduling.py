@@ -75,17 +75,22 @@ def test_invite_book_and_subscribe(runtime: Runtime, client: TestClient[Litestar
     assert slots
     first = dt.datetime.fromisoformat(slots[0])
     assert first >= dt.datetime.now(dt.UTC) + dt.timedelta(hours=12)
-    booked = post_form(client, link.group(1), {"slot": slots[0], "tz": "America/Sao_Paulo"})
+    chosen = {"slot": slots[0], "tz": "America/Sao_Paulo"}
+    confirm = post_form(client, link.group(1), chosen)  # one click picks; nothing is booked yet
+    assert confirm.status_code == 200 and "Book this time" in confirm.text
+    local = first.astimezone(dt.timezone(dt.timedelta(hours=-3)))
+    assert f"{local:%H:%M} to " in confirm.text and "(America/Sao_Paulo)" in confirm.text
+    assert Interview.select().count() == 0
+    booked = post_form(client, link.group(1), {**chosen, "confirm": "yes"})
     assert booked.status_code == 303
     confirmation = client.get(link.group(1))
-    local = first.astimezone(dt.timezone(dt.timedelta(hours=-3)))
     assert f"{local:%H:%M} (America/Sao_Paulo)" in confirmation.text
     # No relay: the invitation waits in the outbox, and the page says so rather than "on its way".
     assert "Your recruiter will send a calendar invitation" in confirmation.text
     assert "on its way" not in confirmation.text
     interview = Interview.get(Interview.timezone == "America/Sao_Paulo")
     assert interview.starts_at == first.replace(tzinfo=None)
-    again = post_form(client, link.group(1), {"slot": slots[1], "tz": "UTC"})
+    again = post_form(client, link.group(1), {"slot": slots[1], "tz": "UTC", "confirm": "yes"})
     assert again.status_code == 410 and "already used" in again.text
     forged = client.get("/i/not-a-real-token")
     assert forged.status_code == 410 and "not valid" in forged.text

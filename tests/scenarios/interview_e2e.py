@@ -210,6 +210,8 @@ async def run_interview(
         await candidate.goto(f"{base}/i/{token}")
         a11y["candidate: choose a time"] = await violations_async(candidate)
         await candidate.locator("button[name=slot]").first.click()
+        a11y["candidate: confirm the time"] = await violations_async(candidate)
+        await candidate.get_by_role("button", name="Book this time").click()
         await candidate.wait_for_url(f"{base}/i/{token}")
         await asyncio.to_thread(mailer.deliver_pending, config.smtp)
         invitation = next(m for m in inbox.messages if m["To"] == "alex@example.com")

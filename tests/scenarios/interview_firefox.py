@@ -65,6 +65,8 @@ def candidate_in_firefox(appliance: Appliance, report: dict[str, Any]) -> None:
             "document.querySelector('[name=tz]') && document.querySelector('[name=tz]').value",
         )
         click(firefox, "button[name=slot]")
+        wait_until(firefox, "!!document.querySelector('input[name=confirm]')")
+        click(firefox, "button[type=submit]")  # "Book this time"
         # Booked within the join window: the link goes straight on to the recording notice.
         wait_until(firefox, "!!document.querySelector('input[name=recording]')")
         click(firefox, "input[name=recording][value=yes]")
@@ -125,6 +127,7 @@ def panel_in_firefox(appliance: Appliance, report: dict[str, Any]) -> None:
         candidate = browser.new_page()
         candidate.goto(f"{base}/i/{token}")
         candidate.locator("button[name=slot]").first.click()
+        candidate.get_by_role("button", name="Book this time").click()
         candidate.get_by_label("I agree to the recording and transcript").check()
         candidate.get_by_role("button", name="Continue").click()
         candidate.get_by_role("button", name="Join the interview").click()

@@ -164,6 +164,25 @@ def candidate_link(
         return _refused(request, exc)
 
 
+def _confirm_page(
+    request: Request[Any, Any, Any], token: str, start: dt.datetime, timezone: str
+) -> Template:
+    """The chosen time, to confirm before it is booked: one click picks, a second books."""
+    invitation = scheduling.invitation_for(token)
+    kind = invitation.interview_type
+    local = as_utc(start).astimezone(zone(timezone))
+    ends = local + dt.timedelta(minutes=kind.duration_minutes)
+    return page(
+        "confirm_slot.html",
+        request,
+        token=token,
+        kind=kind,
+        slot=as_utc(start).isoformat(),
+        timezone=timezone,
+        when=f"{local:%A %d %B %Y}, {local:%H:%M} to {ends:%H:%M} ({timezone})",
+    )
+
+
 @post("/i/{token:str}", opt=public(), include_in_schema=False)
 @in_thread
 def book_slot(
@@ -172,6 +191,8 @@ def book_slot(
     timezone = _zone_or_utc(data.get("tz"))
     try:
         start = dt.datetime.fromisoformat(data.get("slot", ""))
+        if data.get("confirm") != "yes":
+            return _confirm_page(request, token, start, timezone)
         interview = scheduling.book(runtime.audit, token, start, timezone, rules(runtime.config))
     except ValueError:
         return _schedule_page(

@@ -76,7 +76,7 @@ def test_setup_sign_in_and_build_a_kit(
     expect(page.get_by_role("heading", name="Welcome to Parley")).to_be_visible()
     _create_admin(page)
     page.get_by_label("Host name", exact=False).fill("interviews")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("Saved.")
     page.goto(f"{base}/")
     expect(page.get_by_role("heading", name="Hello, Ada Admin")).to_be_visible()
@@ -118,7 +118,7 @@ def test_wrong_password_keeps_the_user_out(browser: Browser, server: tuple[str, 
     page.get_by_label("E-mail").fill("nobody@example.com")
     page.get_by_label("Password").fill("wrong password")
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("alert")).to_contain_text("wrong e-mail or password")
+    expect(page.get_by_role("alert")).to_contain_text("Wrong e-mail or password")
 
 
 def test_a_position_is_chosen_by_typing_part_of_its_title(

@@ -107,7 +107,7 @@ def test_kit_editor_pages(recruiter_client: TestClient[Litestar]) -> None:
         client, "/kits", {"name": "Support lead", "description": "", "position_id": ""}
     )
     assert created.status_code == 303
-    path = created.headers["location"]
+    path = created.headers["location"].partition("?")[0]
     competency = {"name": "Empathy", "description": "Reads the customer"}
     competency |= {f"guide_{n}": GUIDE[n - 1] for n in range(1, 6)}
     assert post_form(client, f"{path}/competencies", competency).status_code == 303
@@ -134,6 +134,12 @@ def test_position_and_candidate_pages_show_form_errors(
     good = post_form(client, "/positions", {"title": "Data engineer", "status": "open"})
     assert good.status_code == 303
     position_id = Position.get().id
+    assert good.headers["location"] == f"/positions/{position_id}?done=position-created"
+    created = client.get(good.headers["location"]).text
+    assert '<p class="card ok" role="status">Position created.' in created
+    assert 'role="status">' not in client.get(f"/positions/{position_id}?done=other").text
+    kit = post_form(client, "/kits", {"name": "Data kit", "position_id": str(position_id)})
+    assert "Kit created." in client.get(kit.headers["location"]).text
     bad = post_form(
         client, "/candidates", {"name": "Bo", "email": "bo@", "position_id": str(position_id)}
     )
@@ -146,6 +152,7 @@ def test_position_and_candidate_pages_show_form_errors(
     )
     assert good.status_code == 303
     assert Candidate.get().position_id == position_id
+    assert "Candidate added." in client.get(good.headers["location"]).text
 
 
 def test_api_creates_and_reads_a_whole_kit(recruiter_client: TestClient[Litestar]) -> None:

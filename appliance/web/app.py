@@ -61,6 +61,7 @@ from appliance.web.access import (
 )
 from appliance.web.api_document import ApiDocument
 from appliance.web.csrf_binding import CsrfBinding
+from appliance.web.pages import sentence
 from appliance.web.routes import (
     audit,
     calibration,
@@ -363,6 +364,10 @@ def _secure_and_count(
     return middleware
 
 
+def _template_filters(engine: JinjaTemplateEngine) -> None:
+    engine.engine.filters["sentence"] = sentence
+
+
 def create_app(runtime: Runtime) -> Litestar:
     """The web application for `runtime`; every route passes the access guard."""
     handlers = [
@@ -390,7 +395,11 @@ def create_app(runtime: Runtime) -> Litestar:
             cookie_samesite="strict",
             cookie_secure=runtime.config.public_url.startswith("https://"),
         ),
-        template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(
+            directory=HERE / "templates",
+            engine=JinjaTemplateEngine,
+            engine_callback=_template_filters,
+        ),
         openapi_config=OpenAPIConfig(
             title="Parley",
             version=__version__,

@@ -31,15 +31,36 @@ FormData = URLEncodedBody[dict[str, str]]
 AppRuntime = NamedDependency[Runtime]
 
 
+# What a page says after the form that led to it succeeded (`see_other(path, done="...")`).
+DONE = {
+    "position-created": "Position created. Add its hiring team and its kit below.",
+    "kit-created": "Kit created. Add its competencies and questions below.",
+    "candidate-added": "Candidate added. Invite them to an interview below.",
+    "saved": "Saved.",
+}
+
+
 def page(
     template: str, request: Request[Any, Any, Any], status_code: int = 200, /, **context: Any
 ) -> Template:
-    """Render `template` with the signed-in user (or None) and the given context."""
+    """Render `template` with the signed-in user (or None), the confirmation of the form that
+    led here (if any), and the given context."""
+    done = DONE.get(request.query_params.get("done", "")) if status_code < 400 else None
     return Template(
         template_name=template,
-        context={"user": request.scope.get("user"), **context},
+        context={"user": request.scope.get("user"), "done": done, **context},
         status_code=status_code,
     )
+
+
+def sentence(text: str) -> str:
+    """An error message as a page shows it: a capital first letter and a full stop. The
+    domain's messages are written to read inside a longer line (the CLI's, the API's detail)."""
+    text = str(text).strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?:" else f"{text}."
 
 
 def request_address(request: Request[Any, Any, Any]) -> str:
@@ -48,8 +69,15 @@ def request_address(request: Request[Any, Any, Any]) -> str:
     return client_address(peer, request.headers.get("x-forwarded-for", ""))
 
 
-def see_other(path: str) -> Redirect:
-    """Post/redirect/get: after a successful form, go to `path` with 303."""
+def see_other(path: str, done: str = "") -> Redirect:
+    """Post/redirect/get: after a successful form, go to `path` with 303; `done` names the
+    confirmation (a key of DONE) that page then shows."""
+    if done:
+        if done not in DONE:
+            raise ValueError(f"no confirmation named {done!r}")
+        path, _, fragment = path.partition("#")
+        path += ("&" if "?" in path else "?") + f"done={done}"
+        path += f"#{fragment}" if fragment else ""
     return Redirect(path=path, status_code=303)
 
 

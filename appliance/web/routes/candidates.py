@@ -91,7 +91,7 @@ def add_candidate(
             400,
             **_context(listed=candidates.list_candidates(), q="", form=data, error=str(exc)),
         )
-    return see_other(f"/candidates/{candidate.id}")
+    return see_other(f"/candidates/{candidate.id}", done="candidate-added")
 
 
 @get("/candidates/{candidate_id:int}", opt=HIRING, include_in_schema=False)
@@ -147,7 +147,7 @@ def edit_candidate(
                 outcomes=decisions.outcomes(candidate),
             ),
         )
-    return see_other(f"/candidates/{candidate_id}")
+    return see_other(f"/candidates/{candidate_id}", done="saved")
 
 
 @get("/api/candidates", opt=HIRING, tags=["candidates"])

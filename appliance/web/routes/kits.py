@@ -94,7 +94,7 @@ def add_kit(
             form=data,
             error=str(exc),
         )
-    return see_other(f"/kits/{kit.id}")
+    return see_other(f"/kits/{kit.id}", done="kit-created")
 
 
 @get("/kits/{kit_id:int}", opt=HIRING, include_in_schema=False)

@@ -81,7 +81,7 @@ def add_position(
             form=data,
             error=str(exc),
         )
-    return see_other(f"/positions/{position.id}")
+    return see_other(f"/positions/{position.id}", done="position-created")
 
 
 def _position_page(

@@ -17,6 +17,20 @@ document.addEventListener("submit", (event) => {
   }
 });
 
+// The navigation's menus: one open at a time, closed by a click elsewhere or Escape.
+document.addEventListener("click", (event) => {
+  for (const menu of document.querySelectorAll("details.menu[open]")) {
+    if (!menu.contains(event.target)) menu.open = false;
+  }
+});
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  for (const menu of document.querySelectorAll("details.menu[open]")) {
+    menu.open = false;
+    menu.querySelector("summary").focus();
+  }
+});
+
 // Headers for a script's POST, PUT or DELETE: the CSRF token of the page's #csrf form.
 export function csrfHeaders(extra = {}) {
   const field = document.querySelector("#csrf input[name=_csrf_token]");

@@ -104,6 +104,8 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/i/{token:str}"): PUBLIC,
     ("POST", "/i/{token:str}"): PUBLIC,
     ("POST", "/i/{token:str}/consent"): PUBLIC,
+    ("POST", "/i/{token:str}/move"): PUBLIC,
+    ("POST", "/i/{token:str}/cancel"): PUBLIC,
     ("GET", "/i/{token:str}/join"): PUBLIC,
     ("GET", "/i/{token:str}/lobby"): PUBLIC,
     ("POST", "/i/{token:str}/lobby"): PUBLIC,

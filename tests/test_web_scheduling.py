@@ -5,6 +5,7 @@ availability and subscribe to their calendar feed."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
 import pytest
@@ -12,11 +13,13 @@ from icalendar import Calendar
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from appliance.contracts.ended_rooms import ended, ended_rooms_dir
 from appliance.contracts.join_token import verify as verify_token
 from appliance.db.models import AuditEntry, Consent, Interview, OutboxMessage, User
 from appliance.hiring import scheduling
 from appliance.hiring.candidates import CandidateFields, create_candidate
 from appliance.interview import live_room
+from appliance.interview.join import room_name as live_room_name
 from appliance.runtime import Runtime
 from tests.conftest import csrf_headers, make_user, post_form, sign_in
 
@@ -288,3 +291,92 @@ def test_the_interview_types_page_reads_panels_and_kits_in_a_fixed_number_of_que
     assert "Round 054" in client.get("/interview-types?page=2").text
     found = client.get("/interview-types?q=round 05").text
     assert "5 interview types." in found and "Round 049" not in found
+
+
+def _booked_ahead(runtime: Runtime) -> tuple[str, Interview]:
+    """Cara's interview, booked through her link at the first time offered (12 hours or more
+    ahead); returns her link's path and the interview."""
+    recruiter = make_user(runtime, "recruiter")
+    ivy = make_user(runtime, "interviewer", "ivy@example.com")
+    every_day = [scheduling.WeeklyWindow(d, "00:00", "00:00") for d in range(7)]
+    scheduling.set_availability(runtime.audit, "t", ivy, "UTC", every_day)
+    kind = scheduling.create_interview_type(runtime.audit, "t", "Technical", 30, [ivy.id])
+    cara = create_candidate(runtime.audit, "t", CandidateFields("Cara", "cara@example.com"))
+    _, token = scheduling.invite(
+        runtime.audit, "t", cara.id, kind.id, runtime.config.scheduling,
+        scheduling.link_key(runtime.keys), recruiter,
+    )  # fmt: skip
+    slot = scheduling.free_slots(kind, runtime.config.scheduling)[0]
+    interview = scheduling.book(runtime.audit, token, slot, "UTC", runtime.config.scheduling)
+    return f"/i/{token}", interview
+
+
+def _calendar_of(message: OutboxMessage) -> tuple[str, int]:
+    calendar = Calendar.from_ical(message.ics)
+    return str(calendar["METHOD"]), int(calendar.walk("VEVENT")[0]["SEQUENCE"])
+
+
+def test_the_candidate_moves_then_cancels_from_their_link(
+    runtime: Runtime, client: TestClient[Litestar]
+) -> None:
+    link, interview = _booked_ahead(runtime)
+    booked = client.get(link).text
+    assert "Need another time?" in booked and f'href="{link}?change=1' in booked
+
+    choose = client.get(f"{link}?change=1").text
+    assert "choose a new time" in choose and f'action="{link}/move"' in choose
+    slots = re.findall(r'name="slot" value="([^"]+)"', choose)
+    target = dt.datetime.fromisoformat(slots[5])
+    confirm = post_form(client, f"{link}/move", {"slot": slots[5], "tz": "UTC"})
+    assert confirm.status_code == 200 and "Move your interview to this time?" in confirm.text
+    assert Interview.get_by_id(interview.id).sequence == 0
+    moved = post_form(client, f"{link}/move", {"slot": slots[5], "tz": "UTC", "confirm": "yes"})
+    assert moved.status_code == 303
+    interview = Interview.get_by_id(interview.id)
+    assert (interview.starts_at, interview.sequence) == (target.replace(tzinfo=None), 1)
+    entry = AuditEntry.get(AuditEntry.action == "interview.reschedule")
+    assert entry.actor == f"candidate:{interview.candidate_id}"
+    assert json.loads(entry.details)["by"] == "candidate"
+    updates = OutboxMessage.select().where(OutboxMessage.subject.startswith("Interview moved"))
+    assert {m.recipient: _calendar_of(m) for m in updates} == {
+        "cara@example.com": ("REQUEST", 1),
+        "ivy@example.com": ("REQUEST", 1),
+    }
+    told = OutboxMessage.get(OutboxMessage.subject == "Cara moved their interview")
+    assert told.recipient == "recruiter@example.com"
+
+    cancelled = post_form(client, f"{link}/cancel", {"reason": "took another offer"})
+    assert cancelled.status_code == 303
+    assert Interview.get_by_id(interview.id).status == "cancelled"
+    gone = OutboxMessage.select().where(OutboxMessage.subject.startswith("Interview cancelled"))
+    assert {m.recipient: _calendar_of(m) for m in gone} == {
+        "cara@example.com": ("CANCEL", 2),
+        "ivy@example.com": ("CANCEL", 2),
+    }
+    assert OutboxMessage.get(OutboxMessage.subject == "Cara cancelled their interview")
+    room = live_room_name(interview)
+    assert ended(ended_rooms_dir(runtime.config.data_dir), runtime.keys.public_key, room)
+    page = client.get(link).text
+    assert "Your interview is cancelled" in page and "Need another time?" not in page
+    again = post_form(client, f"{link}/move", {"slot": slots[6], "tz": "UTC", "confirm": "yes"})
+    assert again.status_code == 409
+
+
+def test_past_the_cut_off_the_candidate_is_sent_to_the_recruiter(
+    runtime: Runtime, client: TestClient[Litestar]
+) -> None:
+    link, interview = _booked_ahead(runtime)
+    soon = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(hours=3)
+    Interview.update(starts_at=soon, ends_at=soon + dt.timedelta(minutes=30)).where(
+        Interview.id == interview.id
+    ).execute()
+    page = client.get(link).text
+    assert "contact the recruiter" in page and "Need another time?" not in page
+    assert 'name="slot"' not in client.get(f"{link}?change=1").text
+    slot = (soon + dt.timedelta(days=2)).replace(minute=0).isoformat() + "+00:00"
+    late = post_form(client, f"{link}/move", {"slot": slot, "tz": "UTC", "confirm": "yes"})
+    assert late.status_code == 409 and "too late" in late.text
+    refused = post_form(client, f"{link}/cancel", {})
+    assert refused.status_code == 409 and "Too late to cancel" in refused.text
+    assert Interview.get_by_id(interview.id).status == "scheduled"
+    assert Interview.get_by_id(interview.id).starts_at == soon

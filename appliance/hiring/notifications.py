@@ -140,6 +140,29 @@ def invite_candidate(config: Config, invitation: Invitation, link_key: bytes) ->
     return link
 
 
+def candidate_changed(config: Config, interview: Interview, kind: str) -> None:
+    """The recruiter who invited the candidate is told that the candidate moved ("rescheduled")
+    or cancelled ("cancelled") the interview from their link; the panel and the candidate get
+    the updated calendar invitation from `notify`."""
+    invitation = Invitation.get_or_none(Invitation.interview == interview)
+    recruiter = invitation.created_by if invitation is not None else None
+    if recruiter is None:
+        return
+    candidate = interview.candidate
+    what = (
+        f"moved their interview to {_when(interview, recruiter.timezone)}"
+        if kind == "rescheduled"
+        else f"cancelled their interview of {_when(interview, recruiter.timezone)}"
+    )
+    queue_message(
+        recruiter.email,
+        f"{candidate.name} {'moved' if kind == 'rescheduled' else 'cancelled'} their interview",
+        f"{candidate.name} {what}.\n\n{config.public_url}/interviews/{interview.id}\n",
+        interview=interview,
+        dedupe_key=f"by-candidate:{kind}:{interview.id}:{interview.sequence}",
+    )
+
+
 def no_free_times(config: Config, invitation: Invitation) -> None:
     """The recruiter who sent the invitation is told its candidate found no time to book."""
     recruiter = invitation.created_by

@@ -485,6 +485,81 @@ def book(
     return interview
 
 
+def change_cutoff(interview: Interview, settings: SchedulingConfig) -> dt.datetime:
+    """Until when the candidate may move or cancel their interview from their link: the same
+    minimum notice they had to give when booking (aware UTC)."""
+    return as_utc(interview.starts_at) - dt.timedelta(hours=settings.minimum_notice_hours)
+
+
+def candidate_may_change(
+    interview: Interview, settings: SchedulingConfig, now: dt.datetime | None = None
+) -> bool:
+    return interview.status == "scheduled" and as_utc(now or utcnow()) < change_cutoff(
+        interview, settings
+    )
+
+
+def _booked_by_link(
+    token: str, settings: SchedulingConfig, now: dt.datetime | None
+) -> tuple[Invitation, Interview]:
+    invitation = invitation_for(token, now)
+    interview: Interview | None = invitation.interview
+    if interview is None or invitation.status != "booked":
+        raise LinkRefused("this link has no booked interview to change")
+    if not candidate_may_change(interview, settings, now):
+        raise Conflict(
+            "It is too late to change this interview here: it starts within "
+            f"{settings.minimum_notice_hours} hours, or is no longer scheduled. Please "
+            "contact the recruiter."
+        )
+    return invitation, interview
+
+
+def move_by_candidate(
+    audit: AuditLog,
+    token: str,
+    starts_at: dt.datetime,
+    settings: SchedulingConfig,
+    now: dt.datetime | None = None,
+) -> Interview:
+    """The candidate moves their booked interview to another free time, from their link, as
+    long as the cut-off (`change_cutoff`) has not passed."""
+    start = as_utc(starts_at)
+    with serialized(Interview._meta.database):
+        invitation, interview = _booked_by_link(token, settings, now)
+        step_end = start + dt.timedelta(minutes=settings.slot_step_minutes)
+        free = free_slots(
+            invitation.interview_type, settings, now, start, step_end, ignoring=interview.id
+        )
+        if start not in free:
+            raise Conflict("that time is no longer free; please pick another")
+        original = as_utc(interview.starts_at)
+        length = as_utc(interview.ends_at) - original
+        interview.starts_at, interview.ends_at = stored(start), stored(start + length)
+        interview.sequence += 1
+        interview.save()
+        audit.record(
+            f"candidate:{invitation.candidate_id}",
+            "interview.reschedule",
+            f"interview:{interview.id}",
+            {"from": original.isoformat(), "to": start.isoformat(), "by": "candidate"},
+        )
+    return interview
+
+
+def cancel_by_candidate(
+    audit: AuditLog,
+    token: str,
+    reason: str,
+    settings: SchedulingConfig,
+    now: dt.datetime | None = None,
+) -> Interview:
+    """The candidate cancels their booked interview from their link, before the cut-off."""
+    with serialized(Interview._meta.database):
+        invitation, interview = _booked_by_link(token, settings, now)
+        return cancel(audit, f"candidate:{invitation.candidate_id}", interview, reason)
+
+
 def unavailable(
     members: list[User],
     start: dt.datetime,

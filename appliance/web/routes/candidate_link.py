@@ -53,15 +53,21 @@ def _schedule_page(
     timezone: str,
     status: int = 200,
     error: str | None = None,
+    moving: Interview | None = None,
 ) -> Template:
+    """The times to choose from: to book, or (`moving`) to move the booked interview to."""
     invitation = scheduling.invitation_for(token)
     tz = zone(timezone)
     days: dict[str, list[tuple[str, str]]] = {}
-    slots = scheduling.free_slots(invitation.interview_type, rules(runtime.config))
+    slots = scheduling.free_slots(
+        invitation.interview_type,
+        rules(runtime.config),
+        ignoring=moving.id if moving is not None else None,
+    )
     for slot in slots:
         local = slot.astimezone(tz)
         days.setdefault(f"{local:%A %d %B %Y}", []).append((slot.isoformat(), f"{local:%H:%M}"))
-    if scheduling.note_no_times(runtime.audit, invitation, len(slots)):
+    if moving is None and scheduling.note_no_times(runtime.audit, invitation, len(slots)):
         notifications.no_free_times(runtime.config, invitation)
     return page(
         "schedule.html",
@@ -75,23 +81,32 @@ def _schedule_page(
         days=list(days.items()),
         notice=RECORDING_NOTICE,
         error=error,
+        action=f"/i/{token}/move" if moving is not None else f"/i/{token}",
+        moving=moving is not None,
     )
 
 
 def _booked_page(
-    request: Request[Any, Any, Any], runtime: AppRuntime, interview: Interview
+    request: Request[Any, Any, Any], runtime: AppRuntime, token: str, interview: Interview
 ) -> Template:
     local = as_utc(interview.starts_at).astimezone(zone(interview.timezone))
     when = f"{local:%A %d %B %Y at %H:%M} ({interview.timezone})"
     if interview.status == "cancelled":
         when = f"Cancelled: the interview that was set for {when}."
+    settings = rules(runtime.config)
+    cutoff = scheduling.change_cutoff(interview, settings).astimezone(zone(interview.timezone))
     return page(
         "booked.html",
         request,
+        token=token,
         when=when,
+        cancelled=interview.status == "cancelled",
         email=interview.candidate.email,
         notice=RECORDING_NOTICE,
         relay=bool(runtime.config.smtp.host),
+        may_change=scheduling.candidate_may_change(interview, settings),
+        cutoff=f"{cutoff:%A %d %B at %H:%M}",
+        timezone=interview.timezone,
     )
 
 
@@ -126,6 +141,7 @@ def _stage_page(
     token: str,
     invitation: Invitation,
     timezone: str,
+    change: bool = False,
 ) -> Template:
     stage = join.candidate_stage(runtime.config, invitation)
     interview: Interview | None = invitation.interview
@@ -134,7 +150,9 @@ def _stage_page(
     if stage is CandidateStage.OVER:
         return page("message.html", request, 410, title="This interview is over", message=OVER)
     if stage is CandidateStage.BOOKED:
-        return _booked_page(request, runtime, interview)
+        if change and scheduling.candidate_may_change(interview, rules(runtime.config)):
+            return _schedule_page(request, runtime, token, timezone, moving=interview)
+        return _booked_page(request, runtime, token, interview)
     if stage is CandidateStage.CONSENT:
         return _consent_page(request, runtime, token, interview)
     if stage is CandidateStage.DECLINED:
@@ -156,16 +174,22 @@ def candidate_link(
     runtime: AppRuntime,
     token: FromPath[str],
     tz: FromQuery[str] = "UTC",
+    change: FromQuery[str] = "",
 ) -> Template:
     try:
         invitation = scheduling.invitation_for(token)
-        return _stage_page(request, runtime, token, invitation, _zone_or_utc(tz))
+        timezone = _zone_or_utc(tz)
+        return _stage_page(request, runtime, token, invitation, timezone, change == "1")
     except LinkRefused as exc:
         return _refused(request, exc)
 
 
 def _confirm_page(
-    request: Request[Any, Any, Any], token: str, start: dt.datetime, timezone: str
+    request: Request[Any, Any, Any],
+    token: str,
+    start: dt.datetime,
+    timezone: str,
+    action: str = "",
 ) -> Template:
     """The chosen time, to confirm before it is booked: one click picks, a second books."""
     invitation = scheduling.invitation_for(token)
@@ -180,6 +204,8 @@ def _confirm_page(
         slot=as_utc(start).isoformat(),
         timezone=timezone,
         when=f"{local:%A %d %B %Y}, {local:%H:%M} to {ends:%H:%M} ({timezone})",
+        action=action or f"/i/{token}",
+        moving=bool(action),
     )
 
 
@@ -203,6 +229,57 @@ def book_slot(
     except ApplianceError as exc:
         return _schedule_page(request, runtime, token, timezone, 409, str(exc))
     notifications.notify(runtime.config, interview, "booked", scheduling.link_key(runtime.keys))
+    return see_other(f"/i/{token}")
+
+
+@post("/i/{token:str}/move", opt=public(), include_in_schema=False)
+@in_thread
+def move_booking(
+    request: Request[Any, Any, Any], runtime: AppRuntime, token: FromPath[str], data: FormData
+) -> Template | Redirect:
+    """The candidate moves their booked interview (before the cut-off): pick, confirm, moved."""
+    timezone = _zone_or_utc(data.get("tz"))
+    try:
+        invitation = scheduling.invitation_for(token)
+        start = dt.datetime.fromisoformat(data.get("slot", ""))
+        if data.get("confirm") != "yes":
+            return _confirm_page(request, token, start, timezone, f"/i/{token}/move")
+        interview = scheduling.move_by_candidate(runtime.audit, token, start, rules(runtime.config))
+    except ValueError:
+        return see_other(f"/i/{token}?change=1&tz={timezone}")
+    except LinkRefused as exc:
+        return _refused(request, exc)
+    except ApplianceError as exc:
+        booked = invitation.interview
+        if booked is None:
+            return _refused(request, LinkRefused(str(exc)))
+        if not scheduling.candidate_may_change(booked, rules(runtime.config)):
+            return page("message.html", request, 409, title="Too late to change", message=str(exc))
+        return _schedule_page(request, runtime, token, timezone, 409, str(exc), moving=booked)
+    key = scheduling.link_key(runtime.keys)
+    notifications.notify(runtime.config, interview, "rescheduled", key)
+    notifications.candidate_changed(runtime.config, interview, "rescheduled")
+    return see_other(f"/i/{token}")
+
+
+@post("/i/{token:str}/cancel", opt=public(), include_in_schema=False)
+@in_thread
+def cancel_booking(
+    request: Request[Any, Any, Any], runtime: AppRuntime, token: FromPath[str], data: FormData
+) -> Template | Redirect:
+    """The candidate cancels their booked interview (before the cut-off)."""
+    try:
+        interview = scheduling.cancel_by_candidate(
+            runtime.audit, token, data.get("reason", ""), rules(runtime.config)
+        )
+    except LinkRefused as exc:
+        return _refused(request, exc)
+    except ApplianceError as exc:
+        return page("message.html", request, 409, title="Too late to cancel", message=str(exc))
+    join.keep_out(runtime.config, runtime.keys.signing_key, interview, "the candidate")
+    key = scheduling.link_key(runtime.keys)
+    notifications.notify(runtime.config, interview, "cancelled", key)
+    notifications.candidate_changed(runtime.config, interview, "cancelled")
     return see_other(f"/i/{token}")
 
 

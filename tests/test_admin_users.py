@@ -39,7 +39,7 @@ def test_a_bad_new_user_form_keeps_the_input_but_not_the_password(
         {"email": "eve@example.com", "name": "Eve", "role": "wizard", "password": PASSWORD},
     )
     assert response.status_code == 400
-    assert "unknown role" in response.text and 'value="eve@example.com"' in response.text
+    assert "Unknown role" in response.text and 'value="eve@example.com"' in response.text
     assert PASSWORD not in response.text
     assert not User.select().where(User.email == "eve@example.com").exists()
 

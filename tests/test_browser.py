@@ -87,7 +87,12 @@ def test_setup_sign_in_and_build_a_kit(
     expect(page.get_by_text("no longer valid")).to_be_visible()
 
     _sign_in(page, base, "ada@example.com")
-    page.get_by_role("navigation").get_by_role("link", name="Interview kits").click()
+    navigation = page.get_by_role("navigation", name="Main")
+    navigation.get_by_text("Hiring").click()  # the menu opens, and Escape closes it again
+    page.keyboard.press("Escape")
+    expect(navigation.get_by_role("link", name="Interview kits")).to_be_hidden()
+    navigation.get_by_text("Hiring").click()
+    navigation.get_by_role("link", name="Interview kits").click()
     page.get_by_label("Name").fill("Backend engineer")
     page.get_by_role("button", name="Create kit").click()
     expect(page.get_by_role("heading", name="Backend engineer")).to_be_visible()
@@ -162,6 +167,8 @@ STAFF_PAGES = [
     "/candidates",
     "/interview-types",
     "/interviews",
+    "/interviews?view=past",
+    "/search",
     "/recordings",
     "/admin/users",
     "/availability",
@@ -188,6 +195,25 @@ def test_every_staff_page_passes_an_accessibility_audit(
     page.get_by_role("button", name="Create kit").click()
     expect(page.get_by_role("heading", name="Backend engineer")).to_be_visible()
     found["kit"] = violations(page)
+    page.goto(f"{base}/candidates")
+    page.get_by_label("Name", exact=True).fill("Sam Lee")
+    page.get_by_label("E-mail", exact=True).fill("sam@example.com")
+    page.get_by_role("button", name="Add candidate").click()
+    expect(page.get_by_role("status").filter(has_text="Candidate added.")).to_be_visible()
+    found["candidate"] = violations(page)
+    # A refused form: the error sits beside the field it names, which is marked and focused.
+    page.goto(f"{base}/positions")
+    page.get_by_label("Title").fill("   ")
+    page.get_by_role("button", name="Create position").click()
+    title = page.get_by_label("Title")
+    expect(title).to_have_attribute("aria-invalid", "true")
+    expect(title).to_be_focused()
+    assert page.locator("#form-error").inner_text() == "Title is required."
+    beside = "document.getElementById('form-error').previousElementSibling.textContent.trim()"
+    assert page.evaluate(beside) == "Title"
+    found["refused form"] = violations(page)
+    page.locator("summary", has_text="Hiring").click()  # the navigation's menu, open
+    found["menu"] = violations(page)
     for path in STAFF_PAGES:
         assert page.goto(f"{base}{path}").ok, path  # type: ignore[union-attr]
         found[path] = violations(page)

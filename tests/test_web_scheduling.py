@@ -40,7 +40,7 @@ def test_invite_book_and_subscribe(runtime: Runtime, client: TestClient[Litestar
     bad = post_form(
         client, "/availability", {"timezone": "Mars/Base", "start_0": "09:00", "end_0": "10:00"}
     )
-    assert bad.status_code == 400 and "unknown time zone" in bad.text
+    assert bad.status_code == 400 and "Unknown time zone" in bad.text
     backwards = post_form(
         client, "/availability", {"timezone": "UTC", "start_0": "12:00", "end_0": "09:00"}
     )

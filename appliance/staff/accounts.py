@@ -95,6 +95,11 @@ def change_password(audit: AuditLog, user: User, current: str, new: str, again: 
     user.password_hash, user.must_change_password = password_hash, False
 
 
+def find_user(user_id: int) -> User | None:
+    found: User | None = User.get_or_none(User.id == user_id)
+    return found
+
+
 def get_user(user_id: int) -> User:
     user = User.get_or_none(User.id == user_id)
     if user is None:

@@ -9,7 +9,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from appliance.core.errors import ApplianceError
-from appliance.db.models import Role, User
+from appliance.db.models import Role
 from appliance.staff import accounts
 from appliance.web.access import ADMIN
 from appliance.web.pages import AppRuntime, FormData, actor, optional_int, page, see_other
@@ -29,7 +29,7 @@ def _users_page(request: Request[Any, Any, Any], status: int = 200, **context: A
 @in_thread
 def users_page(request: Request[Any, Any, Any]) -> Template:
     added = optional_int(request.query_params.get("added", ""))
-    user = User.get_or_none(User.id == added) if added else None
+    user = accounts.find_user(added) if added else None
     return _users_page(request, added=user.email if user else None)
 
 

@@ -123,24 +123,12 @@ def test_invite_book_and_subscribe(runtime: Runtime, client: TestClient[Litestar
 
 def _booked_soon(runtime: Runtime, client: TestClient[Litestar]) -> str:
     """A booked interview starting in five minutes; returns the candidate's link path."""
-    make_user(runtime, "recruiter")
-    ivy = make_user(runtime, "interviewer", "ivy@example.com")
-    every_day = [scheduling.WeeklyWindow(d, "00:00", "23:45") for d in range(7)]
-    scheduling.set_availability(runtime.audit, "t", ivy, "UTC", every_day)
-    kind = scheduling.create_interview_type(runtime.audit, "t", "Technical", 30, [ivy.id])
-    cara = create_candidate(runtime.audit, "t", CandidateFields("Cara", "cara@example.com"))
-    recruiter = User.get(User.email == "recruiter@example.com")
-    _, token = scheduling.invite(
-        runtime.audit, "t", cara.id, kind.id, runtime.config.scheduling,
-        scheduling.link_key(runtime.keys), recruiter,
-    )  # fmt: skip
-    slot = scheduling.free_slots(kind, runtime.config.scheduling)[0]
-    interview = scheduling.book(runtime.audit, token, slot, "UTC", runtime.config.scheduling)
+    link, interview = _booked_ahead(runtime)
     soon = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(minutes=5)
     Interview.update(starts_at=soon, ends_at=soon + dt.timedelta(minutes=30)).where(
         Interview.id == interview.id
     ).execute()
-    return f"/i/{token}"
+    return link
 
 
 def test_the_candidate_consents_before_anything_else(

@@ -232,6 +232,15 @@ def book_slot(
     return see_other(f"/i/{token}")
 
 
+def _changed_by_candidate(
+    runtime: AppRuntime, token: str, interview: Interview, kind: str
+) -> Redirect:
+    """Everyone on the interview gets the updated invitation; the recruiter is told who did it."""
+    notifications.notify(runtime.config, interview, kind, scheduling.link_key(runtime.keys))
+    notifications.candidate_changed(runtime.config, interview, kind)
+    return see_other(f"/i/{token}")
+
+
 @post("/i/{token:str}/move", opt=public(), include_in_schema=False)
 @in_thread
 def move_booking(
@@ -256,10 +265,7 @@ def move_booking(
         if not scheduling.candidate_may_change(booked, rules(runtime.config)):
             return page("message.html", request, 409, title="Too late to change", message=str(exc))
         return _schedule_page(request, runtime, token, timezone, 409, str(exc), moving=booked)
-    key = scheduling.link_key(runtime.keys)
-    notifications.notify(runtime.config, interview, "rescheduled", key)
-    notifications.candidate_changed(runtime.config, interview, "rescheduled")
-    return see_other(f"/i/{token}")
+    return _changed_by_candidate(runtime, token, interview, "rescheduled")
 
 
 @post("/i/{token:str}/cancel", opt=public(), include_in_schema=False)
@@ -277,10 +283,7 @@ def cancel_booking(
     except ApplianceError as exc:
         return page("message.html", request, 409, title="Too late to cancel", message=str(exc))
     join.keep_out(runtime.config, runtime.keys.signing_key, interview, "the candidate")
-    key = scheduling.link_key(runtime.keys)
-    notifications.notify(runtime.config, interview, "cancelled", key)
-    notifications.candidate_changed(runtime.config, interview, "cancelled")
-    return see_other(f"/i/{token}")
+    return _changed_by_candidate(runtime, token, interview, "cancelled")
 
 
 @post("/i/{token:str}/consent", opt=public(), include_in_schema=False)

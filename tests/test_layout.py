@@ -27,6 +27,7 @@ LAYERS = {
     "recordings": 4,
     "evaluation": 4,
     "box": 4,
+    "evidence": 4,
     "web": 5,
     "sfu": 5,
     "worker": 5,
@@ -45,6 +46,7 @@ SFU_NEVER = {
     "interview",
     "recordings",
     "evaluation",
+    "evidence",
     "box",
     "web",
 }

@@ -5,6 +5,7 @@ seeks every tile to it."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from appliance.asr_onnx.transcriber import Transcriber
 from appliance.core.config import AsrConfig
+from appliance.db.database import utcnow
 from appliance.db.models import (
     AuditEntry,
     Competency,
@@ -147,6 +149,38 @@ def test_only_those_who_may_review_open_it(
     assert sign_in(client, "una@example.com") == 303  # on the panel
     assert client.get(url).status_code == 200
     assert _reviews(transcribed.interview_id) == ["una@example.com"]
+
+
+def test_the_interview_data_waits_for_a_scorers_own_scorecard(
+    runtime: Runtime, client: TestClient[Litestar], transcribed: Recording
+) -> None:
+    ask(transcribed, "Walk me through the numbers.", 3.0)
+    url = f"/interviews/{transcribed.interview_id}/review"
+    assert sign_in(client, "una@example.com") == 303  # on the panel, scorecard not submitted
+    page = client.get(url).text
+    assert "Interview data" in page and "Shown once you have submitted your scorecard" in page
+    assert "Who spoke, and how much" not in page
+
+    client.cookies.clear()
+    make_user(runtime, "recruiter")
+    assert sign_in(client, "recruiter@example.com") == 303  # no scorer: sees it at once
+    page = client.get(url).text
+    assert "Who spoke, and how much" in page and "Alex (candidate)" in page
+    assert '<th scope="row">Una Park</th>' in page
+    assert 'First question: <a href="#" class="at" data-start="3.0">0:03</a>' in page
+    # Alex answers from 4.0 s, after the question ticked at 3.0 s: all his speech counts.
+    turns = review.review(runtime, "t", transcribed.interview).turns
+    spoken = sum(t.end - t.start for t in turns if t.speaker == "Alex")
+    answered = re.search(r"Walk me through the numbers.</td><td>0:(\d\d)</td>", page)
+    assert spoken >= 1 and answered is not None
+    assert int(answered.group(1)) == int(round(spoken, 1))  # the page rounds to 0.1 s, shows s
+
+    client.cookies.clear()
+    Scorecard.update(submitted_at=utcnow()).where(
+        Scorecard.interview == transcribed.interview_id
+    ).execute()
+    assert sign_in(client, "una@example.com") == 303
+    assert "Who spoke, and how much" in client.get(url).text
 
 
 def test_the_page_says_what_is_missing(

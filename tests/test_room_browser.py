@@ -1,6 +1,7 @@
-"""The panel's room page in Chromium around the call itself: before the join window it counts
-down with the camera off and nothing to end; after "End interview" it releases the camera and
-microphone, drops the recording badge and the clock, and points on to the review."""
+"""The pages around the call in Chromium: before the join window the panel's room counts down
+with the camera off and nothing to end; after "End interview" it releases the camera and
+microphone, drops the recording badge and the clock, and points on to the review; a candidate
+moves their booked interview from their link."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from appliance.runtime import Runtime
 from tests.conftest import PASSWORD, make_user
 from tests.support.accessibility import violations
 from tests.support.chromium import CHROMIUM, MEDIA_FLAGS
+from tests.test_web_scheduling import _booked_ahead
 
 pytestmark = pytest.mark.browser
 
@@ -115,3 +117,24 @@ def test_after_end_the_camera_is_released_and_the_review_is_offered(
     assert link.get_attribute("href") == f"/interviews/{interview.id}/review"
     assert Interview.get_by_id(interview.id).ended_at is not None
     assert violations(page) == []
+
+
+def test_a_candidate_moves_their_interview_in_the_browser(
+    runtime: Runtime, served: str, browser: Browser
+) -> None:
+    link, interview = _booked_ahead(runtime)
+    page = browser.new_context().new_page()
+    page.goto(f"{served}{link}")
+    expect(page.get_by_role("heading", name="Your interview is booked")).to_be_visible()
+    found = {"booked": violations(page)}
+    page.get_by_role("link", name="Choose another time").click()
+    expect(page.get_by_role("heading", name="Cara, choose a new time")).to_be_visible()
+    found["choose"] = violations(page)
+    page.locator("button[name=slot]").nth(3).click()
+    expect(page.get_by_role("heading", name="Move your interview to this time?")).to_be_visible()
+    found["confirm"] = violations(page)
+    page.get_by_role("button", name="Move to this time").click()
+    expect(page.get_by_role("heading", name="Your interview is booked")).to_be_visible()
+    moved = Interview.get_by_id(interview.id)
+    assert moved.sequence == 1 and moved.starts_at != interview.starts_at
+    assert not any(found.values()), found

@@ -16,6 +16,7 @@ from appliance.core.errors import ApplianceError, NotAllowed
 from appliance.db.models import Comment, User
 from appliance.evaluation import scorecards
 from appliance.evaluation.scorecards import ScorecardIn, ScoreIn
+from appliance.evidence.interview_data import interview_data
 from appliance.hiring import agenda
 from appliance.hiring.candidates import display_name
 from appliance.hiring.scheduling import may_see
@@ -74,6 +75,8 @@ def _review_page(
         scorecard_error=error,
         form=form,
         composite=made,
+        figures=interview_data(shown),
+        figures_shown=scorecards.may_read_others(user, interview),
     )
 
 

@@ -14,6 +14,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from appliance.box import firstrun
+from appliance.box.datadir import initialize
 from appliance.core.config import load_config
 from appliance.db.models import AuditEntry
 from appliance.runtime import open_runtime
@@ -56,15 +57,15 @@ def _setup_link(result: subprocess.CompletedProcess[str]) -> str:
 
 def test_the_setup_link_stays_the_same_until_it_is_renewed_or_used(tmp_path: Path) -> None:
     data = tmp_path / "data"
+    config = load_config(data, environ={})
     first = _setup_link(appliance("init", "--data-dir", str(data)))
-    assert _setup_link(appliance("init", "--data-dir", str(data))) == first
+    assert initialize(config).setup_url == first  # as `init` and `serve` print it
     assert _setup_link(appliance("setup-link", "--data-dir", str(data))) == first
     assert (data / "setup-token").stat().st_mode & 0o777 == 0o600
     renewed = _setup_link(appliance("setup-link", "--renew", "--data-dir", str(data)))
-    assert renewed != first
-    assert _setup_link(appliance("init", "--data-dir", str(data))) == renewed
+    assert renewed != first and initialize(config).setup_url == renewed
 
-    runtime = open_runtime(load_config(data, environ={}))
+    runtime = open_runtime(config)
     try:
         assert not firstrun.token_is_valid(first.rsplit("/", 1)[1])
         token = renewed.rsplit("/", 1)[1]
@@ -78,7 +79,7 @@ def test_the_setup_link_stays_the_same_until_it_is_renewed_or_used(tmp_path: Pat
         runtime.close()
     assert not (data / "setup-token").exists()
     assert_clean_error(appliance("setup-link", "--data-dir", str(data)), "setup is complete")
-    assert "/setup/" not in appliance("init", "--data-dir", str(data)).stdout
+    assert initialize(config).setup_url is None
 
 
 def test_init_creates_private_files_and_prints_a_setup_link(tmp_path: Path) -> None:

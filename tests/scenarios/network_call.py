@@ -55,6 +55,9 @@ async def call(sfu: str, tokens: list[str], clip: str) -> int:
         return frames
 
 
+IDLE_AFTER_SECONDS = 20
+
+
 def main() -> int:
     data_dir, clip, wav = sys.argv[1:4]
     web = f"http://127.0.0.1:{os.environ['APPLIANCE_WEB_PORT']}"
@@ -78,8 +81,12 @@ def main() -> int:
         text=True,
     ).stdout.strip()
     print(f"call done: {frames} video frames; transcript: {text!r}", file=sys.stderr, flush=True)
-    while True:
-        signal.pause()
+    # The box stays up, idle, long enough for anything that phones home some time after an
+    # import (onnxruntime's telemetry looked its host up about 10 s after it) to show.
+    time.sleep(IDLE_AFTER_SECONDS)
+    serve.terminate()
+    serve.wait(timeout=30)
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Runs a command in a fresh network namespace whose default route leads to a capture interface,
 and reports every packet sent on any interface meanwhile, as JSON on stdout.
 
-Run as root under `unshare -n`. The capture interface is one end of a veth pair whose other end
+The watch ends after `seconds`, or a second after the command exits if that is sooner. Run as
+root under `unshare -n`. The capture interface is one end of a veth pair whose other end
 has no address: whatever is sent there goes nowhere. A control datagram sent first proves the
 capture sees what leaves the box.
 """
@@ -76,6 +77,8 @@ def main() -> int:
     packets = []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        if child.poll() is not None:  # it finished: what it sent is on the wire within a second
+            deadline = min(deadline, time.monotonic() + 1.0)
         try:
             frame, address = capture.recvfrom(65535)
         except TimeoutError:

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 from appliance.db.models import Question
 from appliance.recordings.review import AskedQuestion, Review, Turn
-from appliance.recordings.transcription import speaker_names, track_blobs
 
 OVERLAP_S = 0.5
 
@@ -68,15 +67,18 @@ def figures(
     seconds: dict[str, float] = {}
     count: dict[str, int] = {}
     interruptions: dict[str, int] = {}
-    for n, turn in enumerate(ordered):
+    latest_end: dict[str, float] = {}  # per speaker, the latest end of their turns so far
+    for turn in ordered:
         seconds[turn.speaker] = seconds.get(turn.speaker, 0.0) + max(0.0, turn.end - turn.start)
         count[turn.speaker] = count.get(turn.speaker, 0) + 1
         interruptions.setdefault(turn.speaker, 0)
         if any(
-            other.speaker != turn.speaker and other.end - turn.start > OVERLAP_S
-            for other in ordered[:n]
+            end - turn.start > OVERLAP_S
+            for speaker, end in latest_end.items()
+            if speaker != turn.speaker
         ):
             interruptions[turn.speaker] += 1
+        latest_end[turn.speaker] = max(latest_end.get(turn.speaker, turn.end), turn.end)
     total = sum(seconds.values())
     speakers = [
         SpeakerFigures(
@@ -115,8 +117,9 @@ def interview_data(shown: Review) -> InterviewData | None:
     recording = shown.recording
     if recording is None or not shown.turns:
         return None
-    identities = [b.participant_identity for b in track_blobs(recording)]
-    candidate = speaker_names(recording, [*identities, "candidate"])["candidate"]
+    # The tiles carry each track's speaker name as the transcript has it; a candidate with no
+    # track has no turns, so their name does not matter then.
+    candidate = next((t.name for t in shown.tiles if t.identity == "candidate"), "candidate")
     kit = shown.interview.kit_id
     kit_questions = (
         [

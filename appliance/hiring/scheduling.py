@@ -393,9 +393,10 @@ def panel_outlook(
     """For the recruiter before they invite: the times the panel shares, and for each member
     their own next free times, so a panel that cannot meet shows who is the obstacle."""
     length = dt.timedelta(minutes=kind.duration_minutes)
-    shared = _free_times(panel_of(kind), length, settings, now)
+    panel = panel_of(kind)
+    shared = _free_times(panel, length, settings, now)
     members = []
-    for member in panel_of(kind):
+    for member in panel:
         hours = AvailabilityRule.select().where(AvailabilityRule.user == member).exists()
         alone = _free_times([member], length, settings, now)[:3] if hours else []
         members.append(MemberOutlook(member.name or member.email, hours, alone))
@@ -533,18 +534,26 @@ def move_by_candidate(
         )
         if start not in free:
             raise Conflict("that time is no longer free; please pick another")
-        original = as_utc(interview.starts_at)
-        length = as_utc(interview.ends_at) - original
-        interview.starts_at, interview.ends_at = stored(start), stored(start + length)
-        interview.sequence += 1
-        interview.save()
-        audit.record(
-            f"candidate:{invitation.candidate_id}",
-            "interview.reschedule",
-            f"interview:{interview.id}",
-            {"from": original.isoformat(), "to": start.isoformat(), "by": "candidate"},
-        )
+        _move(audit, f"candidate:{invitation.candidate_id}", interview, start, by="candidate")
     return interview
+
+
+def _move(
+    audit: AuditLog, actor: str, interview: Interview, start: dt.datetime, **details: str
+) -> None:
+    """Put the interview at `start` with its length kept, bump its calendar sequence and audit
+    the move; the caller checked the new time and holds the write lock."""
+    original = as_utc(interview.starts_at)
+    length = as_utc(interview.ends_at) - original
+    interview.starts_at, interview.ends_at = stored(start), stored(start + length)
+    interview.sequence += 1
+    interview.save()
+    audit.record(
+        actor,
+        "interview.reschedule",
+        f"interview:{interview.id}",
+        {"from": original.isoformat(), "to": start.isoformat(), **details},
+    )
 
 
 def cancel_by_candidate(
@@ -608,17 +617,7 @@ def reschedule(
         )
         if reasons:
             raise Conflict(" ".join(reasons))
-        original = (interview.starts_at, interview.ends_at)
-        interview.starts_at, interview.ends_at = stored(start), stored(start + length)
-        interview.status = "scheduled"
-        interview.sequence += 1
-        interview.save()
-    audit.record(
-        actor,
-        "interview.reschedule",
-        f"interview:{interview.id}",
-        {"from": as_utc(original[0]).isoformat(), "to": start.isoformat()},
-    )
+        _move(audit, actor, interview, start)
     return interview
 
 

@@ -257,3 +257,21 @@ def test_serve_runs_web_sfu_and_worker_and_stops_cleanly(tmp_path: Path) -> None
     assert "Traceback" not in err
     verified = appliance("audit", "verify", "--data-dir", str(data))
     assert verified.returncode == 0, verified.stderr
+
+
+@pytest.mark.parametrize("kept", [b"", b"\xff\xfe not a token", b"x" * 10_000, b"A" * 43])
+def test_a_damaged_or_foreign_setup_token_file_is_replaced_by_a_working_link(
+    tmp_path: Path, kept: bytes
+) -> None:
+    """Whatever the kept file holds (empty, not text, oversized, a token that was never
+    issued), the link printed next works and nothing fails."""
+    config = load_config(tmp_path / "data", environ={})
+    initialize(config)
+    (config.data_dir / firstrun.TOKEN_FILE).write_bytes(kept)
+    url = initialize(config).setup_url
+    assert url is not None
+    runtime = open_runtime(config)
+    try:
+        assert firstrun.token_is_valid(url.rsplit("/", 1)[1])
+    finally:
+        runtime.close()

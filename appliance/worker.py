@@ -17,6 +17,7 @@ from appliance.core import sdnotify
 from appliance.core.errors import ApplianceError
 from appliance.core.liveness import HEARTBEAT_SECONDS, heartbeat_path
 from appliance.evaluation import reminders
+from appliance.evidence.assistant import Assistant
 from appliance.hiring import mailer, notifications, scheduling
 from appliance.recordings import composite_jobs, filing, rendition, retention, transcription
 from appliance.recordings.live_transcription import WINDOW_SECONDS, LiveTranscription
@@ -126,6 +127,7 @@ class TranscriptionRunner(threading.Thread):
         self._transcriber: Transcriber | None = None
         self._loading = threading.Lock()
         self.live = LiveTranscription(runtime, self.transcriber, window)
+        self.assistant = Assistant(runtime)
 
     def transcriber(self) -> Transcriber:
         with self._loading:  # the followers ask for it too
@@ -140,18 +142,20 @@ class TranscriptionRunner(threading.Thread):
         if job is None:
             return False
         try:
-            self.transcribe(job.recording_id)
+            if self.transcribe(job.recording_id):
+                self.make_evidence(job.recording_id)
         finally:
             self.make_renditions(job.recording_id)
         return True
 
-    def transcribe(self, recording_id: int) -> None:
+    def transcribe(self, recording_id: int) -> bool:
+        """Whether the recording now has its transcript."""
         try:
             transcriber = self.transcriber()
         except ApplianceError as exc:  # no model installed, say: the job cannot even start
             logger.error("transcribing recording %s failed: %s", recording_id, exc)
             transcription.fail(recording_id, str(exc))
-            return
+            return False
         followed = self.live.take(get_recording(recording_id))
         try:  # a failure marks the job failed, with its reason
             transcription.transcribe_recording(
@@ -163,6 +167,15 @@ class TranscriptionRunner(threading.Thread):
             )
         except ApplianceError as exc:
             logger.error("transcribing recording %s failed: %s", recording_id, exc)
+            return False
+        return True
+
+    def make_evidence(self, recording_id: int) -> None:
+        """Evidence per competency, where the candidate agreed to AI assistance."""
+        try:
+            self.assistant.after_transcript(get_recording(recording_id))
+        except Exception:  # the transcript stands without it
+            logger.exception("evidence for recording %s failed", recording_id)
 
     def make_renditions(self, recording_id: int) -> None:
         """Seekable renditions of the recording's tracks, made once its transcript is (the

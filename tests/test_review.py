@@ -83,7 +83,7 @@ def test_questions_marked_as_asked_are_placed_on_the_recording(
     ask(transcribed, "Walk me through <the> numbers.", 4.5)
     ask(transcribed, "Asked before the recording began?", -30.0)
     shown = review.review(runtime, "t", transcribed.interview)
-    assert shown.questions == [review.AskedQuestion(4.5, "Walk me through <the> numbers.")]
+    assert [(q.at, q.text) for q in shown.questions] == [(4.5, "Walk me through <the> numbers.")]
     make_user(runtime, "recruiter")
     assert sign_in(client, "recruiter@example.com") == 303
     page = client.get(f"/interviews/{transcribed.interview_id}/review").text

@@ -90,6 +90,7 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("DELETE", "/api/comments/{comment_id:int}"): {A, R, Role.INTERVIEWER},
     ("POST", "/interviews/{interview_id:int}/reschedule"): HIRING,
     ("POST", "/interviews/{interview_id:int}/cancel"): HIRING,
+    ("POST", "/interviews/{interview_id:int}/ai-consent/withdraw"): HIRING,
     ("POST", "/availability"): {A, R, Role.INTERVIEWER},
     ("POST", "/availability/time-off"): {A, R, Role.INTERVIEWER},
     ("POST", "/availability/feed"): {A, R, Role.INTERVIEWER},

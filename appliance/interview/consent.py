@@ -90,6 +90,22 @@ def record(
     )
 
 
+def withdraw_ai_assistance(audit: AuditLog, actor: str, interview: Interview) -> None:
+    """The candidate withdrew their consent to AI assistance after giving it (told to the
+    recruiter, who records it): the latest choice becomes "no"."""
+    if choices(interview).get(AI_ASSISTANCE) is not True:
+        raise ApplianceError(
+            f"the candidate of interview {interview.id} has not consented to AI assistance"
+        )
+    Consent.create(
+        interview=interview,
+        kind=AI_ASSISTANCE,
+        granted=False,
+        text_shown=f"Consent to AI assistance withdrawn, as recorded by {actor}.",
+    )
+    audit.record(actor, "consent.withdraw", f"interview:{interview.id}", {AI_ASSISTANCE: False})
+
+
 def search_declined() -> peewee.ModelSelect[Consent]:
     """The interviews whose candidate declined AI assistance when the question they were
     shown counted search as AI assistance (as it did before search was part of reviewing):

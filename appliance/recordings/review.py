@@ -58,6 +58,7 @@ class AskedQuestion:
 
     at: float  # seconds on the recording's clock
     text: str
+    question_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,10 @@ def asked_questions(recording: Recording) -> list[AskedQuestion]:
         if mark.asked_at < started or (ended is not None and mark.asked_at > ended):
             continue
         at = (mark.asked_at - started).total_seconds()
-        first.setdefault(mark.question.id, AskedQuestion(round(at, 3), str(mark.question.text)))
+        first.setdefault(
+            mark.question.id,
+            AskedQuestion(round(at, 3), str(mark.question.text), mark.question.id),
+        )
     return sorted(first.values(), key=lambda q: q.at)
 
 

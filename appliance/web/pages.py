@@ -37,6 +37,7 @@ DONE = {
     "kit-created": "Kit created. Add its competencies and questions below.",
     "candidate-added": "Candidate added. Invite them to an interview below.",
     "saved": "Saved.",
+    "ai-consent-withdrawn": "Recorded. The evidence drawn from this interview was deleted.",
 }
 
 

@@ -17,6 +17,7 @@ from appliance.core import validation
 from appliance.core.errors import ApplianceError
 from appliance.db.models import Interview, User
 from appliance.db.paging import Page
+from appliance.evidence import assistant
 from appliance.hiring import agenda, notifications, scheduling
 from appliance.hiring.candidates import display_name
 from appliance.hiring.scheduling import as_utc, zone
@@ -159,6 +160,7 @@ def _interview_page(
         state = "not yet asked"
     else:
         state = "given" if consent.is_recorded(interview) else "declined"
+    ai = consent.choices(interview).get(consent.AI_ASSISTANCE)
     return page(
         "interview.html",
         request,
@@ -168,6 +170,7 @@ def _interview_page(
         when=f"{_local(interview.starts_at, user.timezone)} ({user.timezone})",
         panel=", ".join(agenda.panel_names([interview.id]).get(interview.id, [])),
         consent_state=state,
+        ai_state={True: "given", False: "declined or withdrawn", None: "not asked"}[ai],
         can_change=is_hiring(user),
         recorded=latest_recording(interview) is not None,
         on_panel=user.id in {u.id for u in scheduling.interviewers(interview)},
@@ -227,3 +230,18 @@ def cancel_interview(
             runtime.config, interview, "cancelled", scheduling.link_key(runtime.keys)
         )
     return see_other(f"/interviews/{interview_id}")
+
+
+@post("/interviews/{interview_id:int}/ai-consent/withdraw", opt=HIRING, include_in_schema=False)
+@in_thread
+def withdraw_ai_consent(
+    request: Request[Any, Any, Any], runtime: AppRuntime, interview_id: FromPath[int]
+) -> Template | Redirect:
+    """The candidate told the recruiter they withdraw consent to AI assistance: recorded, and
+    the evidence already drawn from their interview deleted (both audited)."""
+    interview = _visible(current_user(request), interview_id)
+    try:
+        assistant.withdraw_consent(runtime, actor(request), interview)
+    except ApplianceError as exc:
+        return _interview_page(request, runtime, interview, 409, str(exc))
+    return see_other(f"/interviews/{interview_id}", done="ai-consent-withdrawn")

@@ -16,6 +16,7 @@ from appliance.core.errors import ApplianceError, NotAllowed
 from appliance.db.models import Comment, User
 from appliance.evaluation import scorecards
 from appliance.evaluation.scorecards import ScorecardIn, ScoreIn
+from appliance.evidence import assistant
 from appliance.evidence.interview_data import interview_data
 from appliance.hiring import agenda
 from appliance.hiring.candidates import display_name
@@ -57,10 +58,15 @@ def _review_page(
     interview = agenda.get_interview(interview_id)
     user = _check_reviewer(request, interview.id)
     shown = review.review(runtime, actor(request), interview)
-    remarks, made = [], None
+    remarks, made, evidence = [], None, None
+    may_read_others = scorecards.may_read_others(user, interview)
     if shown.recording is not None and shown.tiles:
         remarks = comments.thread(runtime, shown.recording.id)
         made = composite_jobs.status(shown.recording.id)
+    if shown.recording is not None and shown.turns:
+        evidence = assistant.for_review(
+            runtime, actor(request), shown.recording, may_read_others=may_read_others
+        )
     return page(
         "review.html",
         request,
@@ -76,7 +82,8 @@ def _review_page(
         form=form,
         composite=made,
         figures=interview_data(shown),
-        figures_shown=scorecards.may_read_others(user, interview),
+        figures_shown=may_read_others,
+        evidence=evidence,
     )
 
 

@@ -157,7 +157,7 @@ function clearPassage() {
   commentSpan(null);
 }
 
-for (const list of document.querySelectorAll(".turns, .thread, .asked")) {
+for (const list of document.querySelectorAll(".turns, .thread, .asked, .figures, .evidence")) {
   list.addEventListener("click", (event) => {
     const target = event.target.closest("a[data-start], button.word");
     if (!target) return;

@@ -17,6 +17,7 @@ from appliance.core import sdnotify
 from appliance.core.errors import ApplianceError
 from appliance.core.liveness import HEARTBEAT_SECONDS, heartbeat_path
 from appliance.evaluation import reminders
+from appliance.evidence import suggestion
 from appliance.evidence.assistant import Assistant
 from appliance.hiring import mailer, notifications, scheduling
 from appliance.recordings import composite_jobs, filing, rendition, retention, transcription
@@ -65,6 +66,11 @@ def build_queue(runtime: Runtime) -> Huey:
         outcome = acme_certificates.maintain(runtime.audit, runtime.config)
         if outcome is not None and outcome.state == "failed":
             logger.warning("ACME certificate for %s: %s", outcome.names, outcome.message)
+
+    @huey.periodic_task(crontab(minute="23"))  # type: ignore[untyped-decorator]
+    def retrain_rubric_suggestions() -> None:
+        if runtime.config.interviews.rubric_suggestions:
+            suggestion.retrain_all()
 
     @huey.periodic_task(crontab(hour="3", minute="17"))  # type: ignore[untyped-decorator]
     def apply_retention() -> None:

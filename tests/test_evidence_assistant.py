@@ -19,6 +19,7 @@ from appliance.db.models import (
     AuditEntry,
     Competency,
     Consent,
+    EvidenceFeature,
     InterviewParticipant,
     Kit,
     Question,
@@ -31,6 +32,7 @@ from appliance.evidence import assistant
 from appliance.evidence.embedder import Embedder
 from appliance.interview import consent
 from appliance.recordings import transcription
+from appliance.recordings.erasure import erase_candidate
 from appliance.runtime import Runtime
 from appliance.worker import TranscriptionRunner
 from tests.conftest import csrf_token, make_user, sign_in
@@ -122,6 +124,13 @@ def test_evidence_is_sealed_audited_and_replaced_not_duplicated(
     assert made is not None
     assistant.run(runtime, interview_with_kit, embedder, MODEL)
     assert evidence_blobs(interview_with_kit) == 1
+    features = {
+        f.competency_id: f
+        for f in EvidenceFeature.select().where(EvidenceFeature.recording == interview_with_kit)
+    }  # the figures the suggestion learns from: one row per competency, replaced, not added
+    assert set(features) == {1, 2}
+    assert features[2].best_score == made.competencies[1].best_score
+    assert features[2].relevant_turns == made.competencies[1].relevant_turns
     (blob,) = RecordingBlob.select().where(RecordingBlob.kind == assistant.EVIDENCE_KIND)
     stored_bytes = (runtime.config.blob_dir).rglob(blob.object_id)
     assert all(b"churn" not in p.read_bytes() for p in stored_bytes)  # sealed, not plaintext
@@ -160,6 +169,7 @@ def test_the_review_page_shows_it_to_a_recruiter_and_a_scorer_only_after_submitt
     )
     page = client.get(url).text
     assert "churn figures" in page and "<h3>Data analysis</h3>" in page
+    assert "No suggested level: not enough calibrated data: 0 scored interviews" in page
     assert 'class="at" data-start="60.0">1:00</a>' in page  # seeks the review to the quote
 
     client.cookies.clear()
@@ -188,6 +198,9 @@ def test_withdrawing_consent_deletes_the_evidence_and_says_so(
     assert response.status_code == 200
     assert "The evidence drawn from this interview was deleted" in response.text
     assert evidence_blobs(interview_with_kit) == 0
+    assert (
+        not EvidenceFeature.select().where(EvidenceFeature.recording == interview_with_kit).exists()
+    )
     assert [e.actor for e in audited("evidence.delete")] == ["recruiter@example.com"]
     assert [e.actor for e in audited("consent.withdraw")] == ["recruiter@example.com"]
     page = client.get(f"{interview_url}/review").text
@@ -222,3 +235,15 @@ def test_the_worker_draws_evidence_after_transcribing_a_consented_interview(
     assert panel.evidence is not None
     (planning,) = panel.evidence.competencies
     assert planning.quotes and "budget" in planning.quotes[0].quote.lower()
+
+
+def test_erasing_the_candidate_takes_the_evidence_and_its_figures(
+    runtime: Runtime, interview_with_kit: Recording, embedder: Embedder
+) -> None:
+    agree(interview_with_kit, ai=True)
+    assistant.run(runtime, interview_with_kit, embedder, MODEL)
+    erase_candidate(
+        runtime, "compliance@example.com", interview_with_kit.interview.candidate_id, "request"
+    )
+    assert evidence_blobs(interview_with_kit) == 0
+    assert not EvidenceFeature.select().exists()

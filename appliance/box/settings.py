@@ -27,6 +27,7 @@ EDITABLE = {
     "acme": ("directory_url", "email", "domains"),
     "system": ("hostname",),
     "notifications": ("scorecard_due_hours", "scorecard_repeat_hours", "transcript_ready"),
+    "interviews": ("ai_assistance", "rubric_suggestions"),
 }
 SECRET = {("smtp", "password")}
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")

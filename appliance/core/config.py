@@ -164,6 +164,9 @@ class InterviewsConfig:
     decline_recording: str = _choice("unrecorded", "reschedule")
     # Whether AI assistance will be used on transcripts (the candidate is asked separately).
     ai_assistance: bool = False
+    # Whether the evidence panel may suggest a rubric level where one is proven on this box's
+    # own scores (evidence/suggestion.py); off, it never shows one.
+    rubric_suggestions: bool = True
     # How a waiting candidate gets into the room: "manual" (a panel member admits them) or
     # "at-start" (automatically from the start time; earlier, a panel member may admit them).
     admit: str = _choice("manual", "at-start")

@@ -573,6 +573,43 @@ class CompositeJob(BaseModel):
     requested_by_id: int | None
 
 
+class EvidenceFeature(BaseModel):
+    """The figures of a recording's evidence for one competency (numbers only, no text): what
+    the rubric suggestion learns from and predicts on (evidence/suggestion.py)."""
+
+    id = peewee.AutoField()
+    recording = peewee.ForeignKeyField(Recording, backref="evidence_features", on_delete="CASCADE")
+    competency = peewee.ForeignKeyField(
+        Competency, backref="evidence_features", on_delete="CASCADE"
+    )
+    best_score = peewee.FloatField()
+    relevant_turns = peewee.IntegerField()
+    relevant_share = peewee.FloatField()  # of the candidate's speech, 0..1
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    recording_id: int
+    competency_id: int
+
+    class Meta:
+        indexes = ((("recording", "competency"), True),)
+
+
+class RubricModel(BaseModel):
+    """A competency's suggestion model, learnt from this box's submitted scores, with its
+    agreement with human scorers on held-out interviews."""
+
+    id = peewee.AutoField()
+    competency = peewee.ForeignKeyField(
+        Competency, unique=True, backref="rubric_models", on_delete="CASCADE"
+    )
+    trained_at = peewee.DateTimeField(default=utcnow)
+    interviews = peewee.IntegerField()  # scored interviews with evidence it learnt from
+    kappa = peewee.FloatField(null=True)  # quadratic-weighted, held-out; None: too few to tell
+    mae = peewee.FloatField(null=True)
+    weights = peewee.TextField()  # JSON: feature means, scales, coefficients, intercept
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    competency_id: int
+
+
 class AuditEntry(BaseModel):
     seq = peewee.IntegerField(primary_key=True)
     at = peewee.CharField(max_length=32)
@@ -629,4 +666,6 @@ ALL_MODELS: list[type[BaseModel]] = [
     Invitation,
     OutboxMessage,
     CalendarFeed,
+    EvidenceFeature,
+    RubricModel,
 ]

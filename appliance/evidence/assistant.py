@@ -13,12 +13,12 @@ import hashlib
 import json
 import logging
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from appliance.core.errors import ApplianceError
-from appliance.db.models import Interview, Recording, RecordingBlob
-from appliance.evidence import embedding_model
+from appliance.db.models import EvidenceFeature, Interview, Recording, RecordingBlob
+from appliance.evidence import embedding_model, suggestion
 from appliance.evidence.embedder import Embedder
 from appliance.evidence.ranking import (
     Asked,
@@ -102,6 +102,7 @@ def run(
     stale = _evidence_blobs(recording)
     seal_blob(runtime, ACTOR, recording, spec, [body.encode("utf-8")])
     delete_blobs(runtime, stale)
+    suggestion.store_features(recording, found)
     runtime.audit.record(
         ACTOR,
         "evidence.create",
@@ -141,6 +142,8 @@ class EvidencePanel:
     state: Literal["off", "hidden", "pending", "shown"]
     message: str = ""
     evidence: Evidence | None = None
+    # Per competency id, where the box suggests levels (`[interviews] rubric_suggestions`).
+    suggestions: dict[int, suggestion.Suggestion] = field(default_factory=dict)
 
 
 def for_review(
@@ -163,7 +166,10 @@ def for_review(
     found = stored(runtime, viewer, recording)
     if found is None:
         return EvidencePanel("pending", "Evidence is drawn from the transcript once it is made.")
-    return EvidencePanel("shown", evidence=found)
+    suggested = (
+        suggestion.suggestions(recording) if runtime.config.interviews.rubric_suggestions else {}
+    )
+    return EvidencePanel("shown", evidence=found, suggestions=suggested)
 
 
 def _evidence_from(data: dict[str, Any]) -> Evidence:
@@ -171,7 +177,7 @@ def _evidence_from(data: dict[str, Any]) -> Evidence:
         [
             CompetencyEvidence(
                 c["id"], c["name"], [Quote(**q) for q in c["quotes"]], c["relevant_turns"],
-                c["relevant_seconds"], c["candidate_seconds"],
+                c["relevant_seconds"], c["candidate_seconds"], c["best_score"],
             )
             for c in data["competencies"]
         ],
@@ -188,6 +194,7 @@ def withdraw_consent(runtime: Runtime, actor: str, interview: Interview) -> int:
     gone = 0
     for recording in Recording.select().where(Recording.interview == interview):
         gone += delete_blobs(runtime, _evidence_blobs(recording))
+        EvidenceFeature.delete().where(EvidenceFeature.recording == recording).execute()
     runtime.audit.record(actor, "evidence.delete", f"interview:{interview.id}", {"files": gone})
     return gone
 

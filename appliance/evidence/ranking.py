@@ -110,6 +110,7 @@ class CompetencyEvidence:
     relevant_turns: int  # distinct candidate turns scoring at least `relevant`
     relevant_seconds: float  # their speech
     candidate_seconds: float  # all the candidate's speech
+    best_score: float = 0.0  # the best turn's score, over the threshold or not
 
 
 @dataclass(frozen=True)
@@ -266,6 +267,7 @@ def rank(
                 len(relevant),
                 round(sum(t.seconds for _, t in relevant), 3),
                 round(candidate_seconds, 3),
+                round(scored[0][0], 4),
             )
         )
     return Evidence(results, asked=list(asked), asked_inferred=inferred)

@@ -13,6 +13,7 @@ from appliance.db.models import (
     Comment,
     CompetencyScore,
     Decision,
+    EvidenceFeature,
     Interview,
     OutboxMessage,
     Recording,
@@ -76,6 +77,7 @@ def erase_candidate(runtime: Runtime, actor: str, candidate_id: int, reason: str
             ]
             RecordingBlob.delete().where(RecordingBlob.recording == recording).execute()
             TranscriptSegment.delete().where(TranscriptSegment.recording == recording).execute()
+            EvidenceFeature.delete().where(EvidenceFeature.recording == recording).execute()
             search_index.drop_index(recording)
             recording.status = "erased"  # key_id stays: late SFU events for it are discarded
             recording.save()

@@ -30,6 +30,7 @@ from appliance.db.migrations import (
     m0014_list_indexes,
     m0015_password_change,
     m0016_invitation_no_times,
+    m0017_rubric_suggestion,
 )
 
 Migration = Callable[[peewee.Database, SchemaMigrator], None]
@@ -51,6 +52,7 @@ MIGRATIONS: list[Migration] = [
     m0014_list_indexes.apply,
     m0015_password_change.apply,
     m0016_invitation_no_times.apply,
+    m0017_rubric_suggestion.apply,
 ]
 LATEST = len(MIGRATIONS)
 

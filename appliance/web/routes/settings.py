@@ -41,6 +41,7 @@ def _settings_page(
         hostname=current["system"]["hostname"],
         smtp=current["smtp"],
         notifications=current["notifications"],
+        assistance=current["interviews"],
         password_set=bool(current["smtp"]["password"]),
         securities=choices("smtp", "security"),
         recipients=keystore.list_recipients(),
@@ -86,6 +87,10 @@ def save_settings(request: Request[Any, Any, Any], runtime: AppRuntime, data: Fo
                         data, "scorecard_repeat_hours", notices.scorecard_repeat_hours
                     ),
                     "transcript_ready": data.get("transcript_ready") == "yes",
+                },
+                "interviews": {
+                    "ai_assistance": data.get("ai_assistance") == "yes",
+                    "rubric_suggestions": data.get("rubric_suggestions") == "yes",
                 },
                 "smtp": {
                     "host": data.get("smtp_host", "").strip(),

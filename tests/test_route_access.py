@@ -91,6 +91,8 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("POST", "/interviews/{interview_id:int}/reschedule"): HIRING,
     ("POST", "/interviews/{interview_id:int}/cancel"): HIRING,
     ("POST", "/interviews/{interview_id:int}/ai-consent/withdraw"): HIRING,
+    ("GET", "/compliance/impact-ratio"): {Role.ADMIN, Role.COMPLIANCE},
+    ("POST", "/i/{token:str}/self-identification"): PUBLIC,
     ("POST", "/availability"): {A, R, Role.INTERVIEWER},
     ("POST", "/availability/time-off"): {A, R, Role.INTERVIEWER},
     ("POST", "/availability/feed"): {A, R, Role.INTERVIEWER},

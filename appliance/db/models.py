@@ -610,6 +610,21 @@ class RubricModel(BaseModel):
     competency_id: int
 
 
+class SelfIdentification(BaseModel):
+    """What a candidate chose to say about themselves for the impact-ratio report, sealed with
+    a data key of its own (destroyed with the candidate's data); never shown to scorers."""
+
+    id = peewee.AutoField()
+    candidate = peewee.ForeignKeyField(
+        Candidate, unique=True, backref="self_identifications", on_delete="CASCADE"
+    )
+    key_id = peewee.CharField(max_length=64)
+    sealed = peewee.BlobField()
+    given_at = peewee.DateTimeField(default=utcnow)
+    # Foreign-key id accessors peewee adds, declared for the type checker.
+    candidate_id: int
+
+
 class AuditEntry(BaseModel):
     seq = peewee.IntegerField(primary_key=True)
     at = peewee.CharField(max_length=32)
@@ -668,4 +683,5 @@ ALL_MODELS: list[type[BaseModel]] = [
     CalendarFeed,
     EvidenceFeature,
     RubricModel,
+    SelfIdentification,
 ]

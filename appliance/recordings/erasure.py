@@ -20,6 +20,7 @@ from appliance.db.models import (
     RecordingBlob,
     Scorecard,
     ScorecardVersion,
+    SelfIdentification,
     TranscriptSegment,
 )
 from appliance.recordings import search_index
@@ -93,6 +94,9 @@ def erase_candidate(runtime: Runtime, actor: str, candidate_id: int, reason: str
             named |= OutboxMessage.dedupe_key.startswith(f"decision:{decision.id}:")
         report.messages_deleted = OutboxMessage.delete().where(named).execute()
         _erase_assessments(candidate, interviews)
+        for answers in SelfIdentification.select().where(SelfIdentification.candidate == candidate):
+            report.key_entries_destroyed += keystore.destroy(bytes.fromhex(answers.key_id))
+            answers.delete_instance()
         candidate.name, candidate.email, candidate.phone, candidate.notes = ERASED_NAME, "", "", ""
         candidate.erased_at = utcnow()
         candidate.save()

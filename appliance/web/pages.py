@@ -38,6 +38,8 @@ DONE = {
     "candidate-added": "Candidate added. Invite them to an interview below.",
     "saved": "Saved.",
     "ai-consent-withdrawn": "Recorded. The evidence drawn from this interview was deleted.",
+    "self-identified": "Thank you. Your answers are kept sealed and never shown to the people "
+    "who assess you.",
 }
 
 

@@ -1,4 +1,5 @@
-"""Version 17: the evidence's figures per competency and the rubric suggestion's models."""
+"""Version 17: the evidence's figures per competency, the rubric suggestion's models, and the
+candidates' voluntary self-identification for the impact-ratio report."""
 
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ def apply(db: peewee.Database, migrator: SchemaMigrator) -> None:
         class Meta:
             table_name = "competency"
 
+    class Candidate(Frozen):
+        class Meta:
+            table_name = "candidate"
+
     class EvidenceFeature(Frozen):
         recording = peewee.ForeignKeyField(Recording, on_delete="CASCADE")
         competency = peewee.ForeignKeyField(Competency, on_delete="CASCADE")
@@ -44,4 +49,13 @@ def apply(db: peewee.Database, migrator: SchemaMigrator) -> None:
         class Meta:
             table_name = "rubric_model"
 
-    db.create_tables([EvidenceFeature, RubricModel])
+    class SelfIdentification(Frozen):
+        candidate = peewee.ForeignKeyField(Candidate, unique=True, on_delete="CASCADE")
+        key_id = peewee.CharField(max_length=64)
+        sealed = peewee.BlobField()
+        given_at = peewee.DateTimeField(default=datetime.datetime.now)
+
+        class Meta:
+            table_name = "self_identification"
+
+    db.create_tables([EvidenceFeature, RubricModel, SelfIdentification])

@@ -17,6 +17,7 @@ from litestar.response import Redirect, Response, Template
 
 from appliance.core.errors import ApplianceError
 from appliance.db.models import Interview, Invitation
+from appliance.evidence import self_identification
 from appliance.hiring import notifications, scheduling
 from appliance.hiring.calendar_invites import RECORDING_NOTICE
 from appliance.hiring.scheduling import TIME_ZONES, LinkRefused, as_utc, zone
@@ -107,6 +108,10 @@ def _booked_page(
         may_change=scheduling.candidate_may_change(interview, settings),
         cutoff=f"{cutoff:%A %d %B at %H:%M}",
         timezone=interview.timezone,
+        self_id=runtime.config.interviews.ai_assistance and interview.status != "cancelled",
+        self_id_given=self_identification.given(interview.candidate),
+        sexes=self_identification.SEX,
+        races=self_identification.RACE_ETHNICITY,
     )
 
 
@@ -311,6 +316,22 @@ def give_consent(
     if consent.declined_under_reschedule(runtime.config, interview):
         notifications.recording_declined(runtime.config, interview, invitation)
     return see_other(f"/i/{token}")
+
+
+@post("/i/{token:str}/self-identification", opt=public(), include_in_schema=False)
+@in_thread
+def give_self_identification(
+    request: Request[Any, Any, Any], runtime: AppRuntime, token: FromPath[str], data: FormData
+) -> Template | Redirect:
+    """The booked page's voluntary self-identification (evidence/self_identification.py)."""
+    try:
+        invitation = scheduling.invitation_for(token)
+        self_identification.record(runtime, invitation.candidate, dict(data))
+    except LinkRefused as exc:
+        return _refused(request, exc)
+    except ApplianceError as exc:
+        return page("message.html", request, 400, title="Not saved", message=str(exc))
+    return see_other(f"/i/{token}", done="self-identified")
 
 
 def _candidate_interview(token: str) -> Interview:

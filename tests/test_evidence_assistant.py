@@ -176,6 +176,10 @@ def test_the_review_page_shows_it_to_a_recruiter_and_a_scorer_only_after_submitt
     make_user(runtime, "recruiter")
     assert sign_in(client, "recruiter@example.com") == 303
     assert "churn figures" in client.get(url).text
+    # At the decision: the debrief lists each competency's first quote, linked to its moment.
+    debrief = client.get(f"/candidates/{interview_with_kit.interview.candidate_id}/debrief").text
+    assert "AI evidence per competency" in debrief
+    assert f'href="/interviews/{interview_with_kit.interview_id}/review#t=60.0">1:00</a>' in debrief
 
 
 def test_withdrawing_consent_deletes_the_evidence_and_says_so(

@@ -33,7 +33,7 @@ from appliance.evidence.ranking import (
 )
 from appliance.hiring.kits import kit_document
 from appliance.interview import consent
-from appliance.recordings.review import asked_questions
+from appliance.recordings.review import asked_questions, latest_recording
 from appliance.recordings.store import BlobSpec, delete_blobs, open_blob, seal_blob
 from appliance.recordings.transcription import load_transcript, speaker_names, track_blobs
 from appliance.runtime import Runtime
@@ -170,6 +170,15 @@ def for_review(
         suggestion.suggestions(recording) if runtime.config.interviews.rubric_suggestions else {}
     )
     return EvidencePanel("shown", evidence=found, suggestions=suggested)
+
+
+def for_interview(runtime: Runtime, viewer: str, interview: Interview) -> EvidencePanel | None:
+    """The evidence of an interview's latest recording for a viewer who may read what others
+    wrote (the debrief at the decision); None when it was not recorded."""
+    recording = latest_recording(interview)
+    if recording is None or recording.status == "erased":
+        return None
+    return for_review(runtime, viewer, recording, may_read_others=True)
 
 
 def _evidence_from(data: dict[str, Any]) -> Evidence:

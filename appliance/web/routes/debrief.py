@@ -14,11 +14,21 @@ from appliance.core import validation
 from appliance.core.errors import ApplianceError, NotAllowed
 from appliance.evaluation import debrief, decisions
 from appliance.evaluation.decisions import DecisionView, Outcome
+from appliance.evidence import assistant
+from appliance.hiring import agenda
 from appliance.hiring.candidates import candidate_record
 from appliance.hiring.positions import get_position
 from appliance.web.access import PANEL
 from appliance.web.api_document import refusals
-from appliance.web.pages import AppRuntime, FormData, current_user, optional_int, page, see_other
+from appliance.web.pages import (
+    AppRuntime,
+    FormData,
+    actor,
+    current_user,
+    optional_int,
+    page,
+    see_other,
+)
 from appliance.web.threads import in_thread
 
 
@@ -45,11 +55,19 @@ def _debrief_page(
     form: dict[str, str] | None = None,
 ) -> Template:
     shown = debrief.debrief(runtime, current_user(request), candidate_id, position_id)
+    evidence = {
+        r.interview_id: assistant.for_interview(
+            runtime, actor(request), agenda.get_interview(r.interview_id)
+        )
+        for r in shown.rounds
+        if r.readable and r.recorded
+    }
     return page(
         "debrief.html",
         request,
         status,
         debrief=shown,
+        evidence=evidence,
         outcomes=decisions.OUTCOMES,
         error=error,
         form=form or {},

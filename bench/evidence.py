@@ -32,8 +32,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
@@ -202,20 +200,9 @@ def speed(turns: int, competencies: int) -> None:
     started = time.perf_counter()
     embedder.embed(texts)
     through_product = len(texts) / (time.perf_counter() - started)
-    encoded = embedder.token_ids(texts)
-    order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
-    batches = []
-    for start in range(0, len(order), BATCH):
-        rows = order[start : start + BATCH]
-        width = max(len(encoded[i]) for i in rows)
-        ids = np.zeros((len(rows), width), dtype=np.int64)
-        mask = np.zeros_like(ids)
-        for r, i in enumerate(rows):
-            ids[r, : len(encoded[i])] = encoded[i]
-            mask[r, : len(encoded[i])] = 1
-        batches.append((ids, mask))
+    batches = embedder.batches(texts)
     started = time.perf_counter()
-    for ids, mask in batches:
+    for _, ids, mask in batches:
         embedder.run(ids, mask)
     bare = len(texts) / (time.perf_counter() - started)
     share = through_product / bare if bare else 0.0

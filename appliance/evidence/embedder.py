@@ -41,13 +41,12 @@ class Embedder:
         out: Any = self.session.run(["embedding"], {"input_ids": ids, "attention_mask": mask})
         return np.asarray(out[0], dtype=np.float32)
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """[len(texts), dimensions], each row of unit length (dot product = cosine)."""
-        result = np.zeros((len(texts), self.dimensions), dtype=np.float32)
-        if not texts:
-            return result
+    def batches(self, texts: Sequence[str]) -> list[tuple[list[int], np.ndarray, np.ndarray]]:
+        """The model's batches for `texts`: (which texts, token ids, attention mask), texts of
+        similar length together so little work goes into padding."""
         encoded = self.token_ids(texts)
         order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
+        batches = []
         for start in range(0, len(order), BATCH):
             rows = order[start : start + BATCH]
             width = max(len(encoded[i]) for i in rows)
@@ -56,5 +55,12 @@ class Embedder:
             for r, i in enumerate(rows):
                 ids[r, : len(encoded[i])] = encoded[i]
                 mask[r, : len(encoded[i])] = 1
+            batches.append((rows, ids, mask))
+        return batches
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """[len(texts), dimensions], each row of unit length (dot product = cosine)."""
+        result = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        for rows, ids, mask in self.batches(texts):
             result[rows] = self.run(ids, mask)
         return result

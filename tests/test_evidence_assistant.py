@@ -251,3 +251,31 @@ def test_erasing_the_candidate_takes_the_evidence_and_its_figures(
     )
     assert evidence_blobs(interview_with_kit) == 0
     assert not EvidenceFeature.select().exists()
+
+
+def test_a_model_that_passed_writes_a_summary_per_competency(
+    runtime: Runtime,
+    client: TestClient[Litestar],
+    interview_with_kit: Recording,
+    embedder: Embedder,
+) -> None:
+    agree(interview_with_kit, ai=True)
+    prompts = []
+
+    def first_quote(prompt: str) -> str:
+        prompts.append(prompt)
+        return "They described: " + prompt.split("\n- ", 1)[1].split("\n", 1)[0]
+
+    writer = assistant.Writer("extractive", "1" * 64, first_quote)
+    made = assistant.run(runtime, interview_with_kit, embedder, MODEL, writer)
+    assert made is not None and made.summary_model == "extractive"
+    conflict, data = made.competencies
+    assert data.summary.startswith("They described: I pulled a year of churn figures")
+    assert '"Data analysis" (Uses data and queries to answer business questions.)' in prompts[1]
+    details = json.loads(audited("evidence.create")[-1].details)
+    assert (details["summary_model"], details["summary_model_sha256"]) == ("extractive", "1" * 64)
+    make_user(runtime, "recruiter")
+    assert sign_in(client, "recruiter@example.com") == 303
+    page = client.get(f"/interviews/{interview_with_kit.interview_id}/review").text
+    assert "They described: I pulled a year of churn figures" in page
+    assert "summary written by extractive" in page

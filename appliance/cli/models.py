@@ -4,11 +4,12 @@ speech model, list what is there."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from appliance.asr_onnx import models
-from appliance.cli.common import Subparsers, config_from
-from appliance.evidence import embedding_model
+from appliance.cli.common import Subparsers, config_from, opened
+from appliance.evidence import embedding_model, language_model, summary_evaluation
 
 
 def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -37,6 +38,16 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
     imported.add_argument("--name", help="installed name (default: the directory's name)")
     imported.add_argument("--variant", choices=models.VARIANTS, default="fp32")
     imported.set_defaults(func=import_model)
+
+    llm = actions.add_parser(
+        "import-llm",
+        parents=[common],
+        help="import a language model packaged for onnxruntime-genai to write evidence summaries; "
+        "kept only if it passes the built-in evaluation",
+    )
+    llm.add_argument("path", help="the model's directory (with genai_config.json)")
+    llm.add_argument("--name", help="installed name (default: the directory's name)")
+    llm.set_defaults(func=import_llm)
 
     listed = actions.add_parser(
         "list", parents=[common], help="installed models; * marks the active one"
@@ -70,6 +81,37 @@ def import_model(args: argparse.Namespace) -> int:
     name = args.name or models.model_name(source.absolute().name, args.variant)
     installed = models.import_model(config.models_dir, source, name, args.variant)
     print(f"{installed.name}: built in {installed.directory}")
+    return 0
+
+
+def import_llm(args: argparse.Namespace) -> int:
+    source = Path(args.path)
+    name = args.name or source.absolute().name
+    with opened(args) as runtime:
+        model, evaluation = language_model.import_model(runtime.config.models_dir, source, name)
+        runtime.audit.record(
+            "cli",
+            "llm.evaluate",
+            f"llm:{name}",
+            {
+                "passed": evaluation.passed,
+                "passing": evaluation.passing,
+                "items": len(evaluation.items),
+                "sha256": model.sha256 if model else "",
+            },
+        )
+    for item in evaluation.items:
+        verdict = "pass" if not item.failures else "FAIL: " + "; ".join(item.failures)
+        print(f"  {item.competency}: {verdict}")
+    share = f"{evaluation.passing} of {len(evaluation.items)} items"
+    if model is None:
+        print(
+            f"appliance: error: {name} was refused: it passed {share}, and "
+            f"{summary_evaluation.PASS_SHARE:.0%} are needed; nothing was installed",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"{name}: passed {share}; it writes evidence summaries from now on ({model.sha256})")
     return 0
 
 

@@ -13,12 +13,13 @@ import hashlib
 import json
 import logging
 import threading
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from appliance.core.errors import ApplianceError
 from appliance.db.models import EvidenceFeature, Interview, Recording, RecordingBlob
-from appliance.evidence import embedding_model, suggestion
+from appliance.evidence import embedding_model, language_model, suggestion, summary_evaluation
 from appliance.evidence.embedder import Embedder
 from appliance.evidence.ranking import (
     Asked,
@@ -78,11 +79,16 @@ def _evidence_blobs(recording: Recording) -> list[RecordingBlob]:
 
 
 def run(
-    runtime: Runtime, recording: Recording, embedder: TextEmbedder, model: dict[str, str]
+    runtime: Runtime,
+    recording: Recording,
+    embedder: TextEmbedder,
+    model: dict[str, str],
+    writer: Writer | None = None,
 ) -> Evidence | None:
     """Evidence for the recording's transcript, stored sealed in place of any earlier; None
     (and nothing stored) where AI assistance is not allowed or there is no kit. `model` names
-    the embedding model ("name", "sha256") for the audit log."""
+    the embedding model ("name", "sha256") for the audit log; `writer`, where an imported
+    language model passed its evaluation, writes a summary per competency."""
     interview = recording.interview
     if not allowed(runtime, interview):
         return None
@@ -97,6 +103,8 @@ def run(
     ]
     utterances = [Utterance(s.start, s.end, s.speaker or "", s.text) for s in transcript.segments]
     found = rank(embedder, kit, utterances, candidate, asked=asked, language=transcript.language)
+    if writer is not None:
+        found = _summarised(found, kit, writer)
     body = json.dumps({"model": model, "evidence": asdict(found)}, ensure_ascii=False)
     spec = BlobSpec("", EVIDENCE_KIND, "evidence.json", "application/json")
     stale = _evidence_blobs(recording)
@@ -117,9 +125,37 @@ def run(
             },
             "competencies": len(found.competencies),
             "quotes": sum(len(c.quotes) for c in found.competencies),
+            "summary_model": writer.name if writer else "",
+            "summary_model_sha256": writer.sha256 if writer else "",
         },
     )
     return found
+
+
+@dataclass(frozen=True)
+class Writer:
+    """An imported language model that passed its evaluation, ready to write summaries."""
+
+    name: str
+    sha256: str
+    generate: Callable[[str], str]
+
+
+# The quotes a summary is written from: the best few, as the evaluation set gives them.
+SUMMARY_QUOTES = 3
+
+
+def _summarised(found: Evidence, kit: list[KitCompetency], writer: Writer) -> Evidence:
+    described = {c.id: c.description for c in kit}
+    competencies = []
+    for c in found.competencies:
+        summary = ""
+        if c.quotes:
+            quotes = [q.quote for q in c.quotes[:SUMMARY_QUOTES]]
+            text = writer.generate(summary_evaluation.prompt(c.name, described[c.id], quotes))
+            summary = " ".join(text.split()[: summary_evaluation.MAX_WORDS])
+        competencies.append(replace(c, summary=summary))
+    return replace(found, competencies=competencies, summary_model=writer.name)
 
 
 def stored(runtime: Runtime, viewer: str, recording: Recording) -> Evidence | None:
@@ -186,13 +222,14 @@ def _evidence_from(data: dict[str, Any]) -> Evidence:
         [
             CompetencyEvidence(
                 c["id"], c["name"], [Quote(**q) for q in c["quotes"]], c["relevant_turns"],
-                c["relevant_seconds"], c["candidate_seconds"], c["best_score"],
+                c["relevant_seconds"], c["candidate_seconds"], c["best_score"], c["summary"],
             )
             for c in data["competencies"]
         ],
         data["note"],
         [Asked(**a) for a in data["asked"]],
         data["asked_inferred"],
+        data["summary_model"],
     )  # fmt: skip
 
 
@@ -215,6 +252,7 @@ class Assistant:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self._embedder: Embedder | None = None
+        self._writer: tuple[str, Writer] | None = None  # (the model's hash, its writer)
         self._loading = threading.Lock()
 
     def embedder(self) -> Embedder:
@@ -224,6 +262,18 @@ class Assistant:
                 self._embedder = Embedder(model, threads=self.runtime.config.asr.threads)
             return self._embedder
 
+    def writer(self) -> Writer | None:
+        """The imported language model, if one passed its evaluation; loaded once per model."""
+        imported = language_model.installed(self.runtime.config.models_dir)
+        if imported is None:
+            return None
+        with self._loading:
+            if self._writer is None or self._writer[0] != imported.sha256:
+                summarizer = language_model.Summarizer(imported.directory)
+                writer = Writer(imported.name, imported.sha256, summarizer)
+                self._writer = (imported.sha256, writer)
+            return self._writer[1]
+
     def after_transcript(self, recording: Recording) -> None:
         """Evidence for a freshly transcribed recording; a failure is logged and audited,
         never raised: the transcript stands without it."""
@@ -232,7 +282,7 @@ class Assistant:
         try:
             embedder = self.embedder()
             model = {"name": embedder.model.name, "sha256": embedder.model.sha256}
-            run(self.runtime, recording, embedder, model)
+            run(self.runtime, recording, embedder, model, self.writer())
         except ApplianceError as exc:
             logger.error("evidence for recording %s failed: %s", recording.id, exc)
             self.runtime.audit.record(

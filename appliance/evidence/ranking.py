@@ -111,6 +111,7 @@ class CompetencyEvidence:
     relevant_seconds: float  # their speech
     candidate_seconds: float  # all the candidate's speech
     best_score: float = 0.0  # the best turn's score, over the threshold or not
+    summary: str = ""  # written by an imported language model, where there is one
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ class Evidence:
     note: str = ""  # why there is no evidence, when there is none
     asked: list[Asked] = field(default_factory=list)  # the question times the ranking used
     asked_inferred: bool = False  # True when they came from the transcript, not ticks
+    summary_model: str = ""  # the language model that wrote the summaries
 
 
 class EvidenceRefused(Invalid):

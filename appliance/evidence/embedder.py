@@ -1,7 +1,8 @@
 """Sentence embeddings on onnxruntime: text in, unit-length vectors out.
 
 Texts are tokenized by the model's own tokenizer (lower-cased word pieces, cut at the model's
-limit), sorted by length and run in batches of similar length, so little work goes into padding.
+limit). The float32 model runs them in batches of similar length, so little work goes into
+padding; the int8 model runs one at a time (below).
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ class Embedder:
     def __init__(self, model: EmbeddingModel, *, threads: int = 0) -> None:
         self.model = model
         self.dimensions = int(model.manifest["dims"]["hidden"])
+        # The int8 model quantizes activations with a range measured over the whole batch, so
+        # a text's embedding would depend on the texts beside it: it runs one text at a time
+        # (still faster than float32 in batches, bench/evidence.py).
+        self.batch = 1 if model.manifest.get("variant") == "int8" else BATCH
         self.tokenizer = Tokenizer.from_file(str(model.tokenizer_path))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(int(model.manifest["max_tokens"]))
@@ -47,8 +52,8 @@ class Embedder:
         encoded = self.token_ids(texts)
         order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
         batches = []
-        for start in range(0, len(order), BATCH):
-            rows = order[start : start + BATCH]
+        for start in range(0, len(order), self.batch):
+            rows = order[start : start + self.batch]
             width = max(len(encoded[i]) for i in rows)
             ids = np.zeros((len(rows), width), dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)

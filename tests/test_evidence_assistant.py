@@ -169,7 +169,7 @@ def test_the_review_page_shows_it_to_a_recruiter_and_a_scorer_only_after_submitt
     )
     page = client.get(url).text
     assert "churn figures" in page and "<h3>Data analysis</h3>" in page
-    assert "No suggested level: not enough calibrated data: 0 scored interviews" in page
+    assert "No suggested levels: not enough calibrated data: 0 scored interviews" in page
     assert 'class="at" data-start="60.0">1:00</a>' in page  # seeks the review to the quote
 
     client.cookies.clear()

@@ -45,7 +45,11 @@ def test_a_panel_member_sees_what_comes_next(
     Scorecard.create(interview=scored, author=ivy, submitted_at=utcnow())
     _interview(ivy, "Nina", dt.timedelta(days=-3))  # never took place: nothing to score
     _interview(ivy, "Carl", dt.timedelta(days=-1), ended_at=utcnow(), status="cancelled")
-    week = [scheduling.WeeklyWindow(d, "09:00", "17:30") for d in range(5)]
+    week = [scheduling.WeeklyWindow(d, "09:00", "17:30") for d in range(4)]
+    week += [
+        scheduling.WeeklyWindow(4, "13:00", "00:00"),
+        scheduling.WeeklyWindow(6, "00:00", "00:00"),
+    ]
     scheduling.set_availability(runtime.audit, "t", ivy, "Europe/Berlin", week)
 
     home = client.get("/").text
@@ -56,6 +60,7 @@ def test_a_panel_member_sees_what_comes_next(
     for not_due in ("Sara", "Nina", "Carl"):
         assert not_due not in home
     assert "Monday 09:00\u201317:30" in home and "Saturday" not in home
+    assert "Friday 13:00\u2013midnight" in home and "Sunday all day" in home
     assert "In Europe/Berlin." in home and "no weekly hours" not in home
 
     client.cookies.clear()

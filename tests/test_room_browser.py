@@ -93,6 +93,8 @@ def test_before_the_window_the_room_counts_down_with_the_camera_off(
     time.sleep(1.5)
     assert page.locator("#opens-in").inner_text() != first  # it counts down
     assert page.evaluate("window.openedStreams.length") == 0
+    expect(page.locator("#clock")).to_contain_text("Starts in")
+    expect(page.locator("#clock-slot")).to_be_hidden()
     expect(page.get_by_role("button", name="End interview")).to_be_disabled()
     assert violations(page) == []
     # The window opens: the camera starts and the interview can be ended.

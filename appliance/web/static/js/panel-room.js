@@ -29,7 +29,9 @@ $("slot").textContent = minutes(endsAt - startsAt);
 
 function tick() {
   const elapsed = now() - startsAt;
-  $("elapsed").textContent = elapsed < 0 ? `starts in ${minutes(-elapsed)}` : minutes(elapsed);
+  $("clock-label").textContent = elapsed < 0 ? "Starts in" : "Elapsed";
+  $("clock-slot").hidden = elapsed < 0;
+  $("elapsed").textContent = minutes(Math.abs(elapsed));
   $("elapsed").classList.toggle("over", now() > endsAt);
   $("opens-in").textContent = minutes(opensAt - now());
 }

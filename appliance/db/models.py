@@ -625,6 +625,21 @@ class SelfIdentification(BaseModel):
     candidate_id: int
 
 
+class ApiToken(BaseModel):
+    """A token an administrator made for a system that calls the API (an ATS): only its
+    SHA-256 is kept; its scopes say what it may do."""
+
+    id = peewee.AutoField()
+    name = peewee.CharField(max_length=100, unique=True)
+    token_hash = peewee.CharField(max_length=64, unique=True)
+    scopes = peewee.CharField(max_length=400)  # space-separated
+    created_by = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = peewee.DateTimeField(default=utcnow)
+    expires_at = peewee.DateTimeField()
+    last_used_at = peewee.DateTimeField(null=True)
+    revoked_at = peewee.DateTimeField(null=True)
+
+
 class AuditEntry(BaseModel):
     seq = peewee.IntegerField(primary_key=True)
     at = peewee.CharField(max_length=32)
@@ -684,4 +699,5 @@ ALL_MODELS: list[type[BaseModel]] = [
     EvidenceFeature,
     RubricModel,
     SelfIdentification,
+    ApiToken,
 ]

@@ -17,11 +17,15 @@ from litestar.handlers.base import BaseRouteHandler
 from appliance.core.config import Config
 from appliance.db.models import Role, User
 from appliance.runtime import Runtime
-from appliance.staff import roles
+from appliance.staff import api_tokens, roles
 from appliance.staff.sessions import find_session_user
 
 ACCESS_KEY = "access"
+# Route option: the API-token scope that also admits a call (`allow_token`).
+TOKEN_SCOPE = "token_scope"
 SESSION_COOKIE = "parley_session"
+# Where the guard leaves the API token a call was made with (None for a browser's call).
+API_TOKEN = "api_token"
 CSRF_COOKIE = "parley_csrf"
 
 
@@ -38,6 +42,12 @@ STAFF = frozenset(Role)
 def allow(*roles: Role) -> dict[str, Any]:
     """Route option: only signed-in staff with one of `roles`."""
     return {ACCESS_KEY: frozenset(roles)}
+
+
+def allow_token(scope: str, *roles: Role) -> dict[str, Any]:
+    """Route option: signed-in staff with one of `roles`, or a call with an API token that
+    holds `scope` (`Authorization: Bearer parley_...`; never in the query string)."""
+    return {ACCESS_KEY: frozenset(roles), TOKEN_SCOPE: scope}
 
 
 def public() -> dict[str, Any]:
@@ -73,10 +83,36 @@ def route_rule(handler: BaseRouteHandler) -> frozenset[Role] | str | None:
     return None
 
 
+async def _token_guard(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler, secret: str
+) -> None:
+    """A call made with an API token: the token must be live and hold the route's scope; the
+    call is audited under the token's name."""
+    runtime: Runtime = connection.app.state.runtime
+    scope = handler.opt.get(TOKEN_SCOPE)
+    token = await anyio.to_thread.run_sync(api_tokens.authenticate, secret)
+    if token is None:
+        raise NotAuthorizedException("the API token is unknown, expired or revoked")
+    if scope is None:
+        raise PermissionDeniedException("this route does not take API tokens")
+    if scope not in token.scopes:
+        raise PermissionDeniedException(f"the API token lacks the scope {scope}")
+    connection.scope["user"] = None
+    connection.scope[API_TOKEN] = token  # type: ignore[literal-required]
+    target = f"{connection.scope.get('method', 'GET')} {connection.url.path}"
+    await anyio.to_thread.run_sync(
+        runtime.audit.record, api_tokens.actor_name(token), "api.call", target
+    )
+
+
 async def access_guard(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
     runtime: Runtime = connection.app.state.runtime
+    authorization = connection.headers.get("authorization", "")
+    if authorization[:7].lower() == "bearer " and authorization[7:].startswith(api_tokens.PREFIX):
+        await _token_guard(connection, handler, authorization[7:].strip())
+        return
     token = connection.cookies.get(cookie_name(runtime.config, SESSION_COOKIE), "")
     user: User | None = None
     if token:

@@ -25,7 +25,14 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.routes import HTTPRoute
 
-from appliance.web.access import CSRF_COOKIE, PUBLIC, SESSION_COOKIE, cookie_name, route_rule
+from appliance.web.access import (
+    CSRF_COOKIE,
+    PUBLIC,
+    SESSION_COOKIE,
+    TOKEN_SCOPE,
+    cookie_name,
+    route_rule,
+)
 
 UNSAFE_METHODS = ("post", "put", "patch", "delete")
 CSRF_HEADER = "X-CSRFToken"
@@ -112,6 +119,12 @@ def complete(document: dict[str, Any], app: Litestar) -> dict[str, Any]:
             "name": CSRF_HEADER,
             "description": "On every write: the value of the CSRF cookie.",
         },
+        "token": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API token an administrator made (Settings, API tokens), "
+            "`parley_...`; each route names the scope it needs.",
+        },
         "csrf_cookie": {
             "type": "apiKey",
             "in": "cookie",
@@ -141,6 +154,9 @@ def _complete_operation(
             if method in UNSAFE_METHODS
             else {"session": []}
         ]
+        scope = handler.opt.get(TOKEN_SCOPE)
+        if scope:
+            operation["security"].append({"token": [scope]})
         statuses += [401, 403]
     if "{" in path:
         statuses.append(404)

@@ -63,6 +63,8 @@ from appliance.web.api_document import ApiDocument
 from appliance.web.csrf_binding import CsrfBinding
 from appliance.web.pages import sentence
 from appliance.web.routes import (
+    api_tokens,
+    api_v1,
     audit,
     calibration,
     candidate_link,
@@ -103,6 +105,8 @@ ROUTE_MODULES = (
     kits,
     choices,
     audit,
+    api_v1,
+    api_tokens,
     impact_ratio,
     recordings,
     scheduling,
@@ -314,7 +318,8 @@ def _not_signed_in(request: Request[Any, Any, Any], exc: Exception) -> Response[
     if _wants_html(request):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return Redirect(f"/login?next={quote(target, safe='/')}", status_code=303)
-    return _error(request, 401, "Sign in", "sign in to continue")
+    detail = exc.detail if isinstance(exc, HTTPException) else ""
+    return _error(request, 401, "Sign in", detail or "sign in to continue")
 
 
 def _forbidden(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

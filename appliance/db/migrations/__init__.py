@@ -31,6 +31,7 @@ from appliance.db.migrations import (
     m0015_password_change,
     m0016_invitation_no_times,
     m0017_rubric_suggestion,
+    m0018_api_tokens,
 )
 
 Migration = Callable[[peewee.Database, SchemaMigrator], None]
@@ -53,6 +54,7 @@ MIGRATIONS: list[Migration] = [
     m0015_password_change.apply,
     m0016_invitation_no_times.apply,
     m0017_rubric_suggestion.apply,
+    m0018_api_tokens.apply,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -1,0 +1,127 @@
+"""API tokens: made by an administrator and shown once, kept hashed; a call needs a live token
+with the route's scope, in the Authorization header only; every call is audited under the
+token's name. The first versioned route, interviews, pages by cursor."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from appliance.db.database import utcnow
+from appliance.db.models import ApiToken, AuditEntry, Candidate, Consent, Interview, User
+from appliance.runtime import Runtime
+from appliance.staff import api_tokens
+from tests.conftest import make_user, post_form, sign_in
+
+
+def _token(runtime: Runtime, scopes: list[str], name: str = "ATS") -> str:
+    admin = User.get_or_none(User.email == "admin@example.com") or make_user(runtime, "admin")
+    return api_tokens.create(runtime.audit, admin, name, scopes, 30)[1]
+
+
+def _interviews(count: int) -> list[Interview]:
+    candidate = Candidate.create(name="Cara", email="cara@example.com")
+    start = dt.datetime(2027, 1, 4, 9, 0)
+    return [
+        Interview.create(candidate=candidate, starts_at=start + dt.timedelta(days=n),
+                         ends_at=start + dt.timedelta(days=n, hours=1), timezone="Europe/Paris")
+        for n in range(count)
+    ]  # fmt: skip
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {secret}", "accept": "application/json"}
+
+
+def test_an_administrator_makes_a_token_that_is_shown_once_and_kept_hashed(
+    runtime: Runtime, client: TestClient[Litestar]
+) -> None:
+    make_user(runtime, "admin")
+    assert sign_in(client, "admin@example.com") == 303
+    made = post_form(client, "/admin/api-tokens", {"name": "Greenhouse", "days": "90",
+                                                  "scope-interviews:read": "yes"})  # fmt: skip
+    assert made.status_code == 200
+    secret = re.search(r'<code id="new-token">(parley_[\w-]+)</code>', made.text)
+    assert secret is not None
+    listed = client.get("/admin/api-tokens").text
+    assert "Greenhouse" in listed and secret.group(1) not in listed and "never" in listed
+    (row,) = ApiToken.select()
+    assert row.token_hash != secret.group(1) and secret.group(1)[7:] not in row.token_hash
+    assert row.scopes == "interviews:read"
+    refused = post_form(client, "/admin/api-tokens", {"name": "Greenhouse", "days": "90",
+                                                     "scope-interviews:read": "yes"})  # fmt: skip
+    assert refused.status_code == 400 and "exists" in refused.text
+    none = post_form(client, "/admin/api-tokens", {"name": "No scopes", "days": "90"})
+    assert none.status_code == 400 and "choose at least one" in none.text
+    long = post_form(client, "/admin/api-tokens", {"name": "Forever", "days": "5000",
+                                                  "scope-interviews:read": "yes"})  # fmt: skip
+    assert long.status_code == 400 and "between 1 and 730 days" in long.text
+
+
+def test_interviews_page_by_cursor_and_every_call_is_audited(
+    runtime: Runtime, client: TestClient[Litestar]
+) -> None:
+    first, second, third = _interviews(3)
+    Consent.create(interview=second, kind="recording", granted=True, text_shown="t")
+    secret = _token(runtime, ["interviews:read"])
+    page = client.get("/api/v1/interviews?limit=2", headers=bearer(secret))
+    assert page.status_code == 200, page.text
+    body = page.json()
+    assert [i["id"] for i in body["items"]] == [first.id, second.id]
+    assert body["items"][0]["starts_at"] == "2027-01-04T09:00:00Z"
+    assert body["items"][0]["timezone"] == "Europe/Paris"
+    assert body["items"][1]["consent"] == {"recording": True, "ai_assistance": None}
+    rest = client.get(f"/api/v1/interviews?limit=2&after={body['next_cursor']}",
+                      headers=bearer(secret)).json()  # fmt: skip
+    assert [i["id"] for i in rest["items"]] == [third.id] and rest["next_cursor"] is None
+    one = client.get(f"/api/v1/interviews/{third.id}", headers=bearer(secret))
+    assert one.status_code == 200 and one.json()["status"] == "scheduled"
+    assert client.get("/api/v1/interviews/999999", headers=bearer(secret)).status_code == 404
+    calls = AuditEntry.select().where(AuditEntry.action == "api.call")
+    assert {c.actor for c in calls} == {"token:ATS"} and calls.count() == 4
+    assert ApiToken.get(ApiToken.name == "ATS").last_used_at is not None
+    for bad in ("limit=0", "limit=101", "status=lost", "after=-1"):
+        assert client.get(f"/api/v1/interviews?{bad}", headers=bearer(secret)).status_code == 400
+
+
+def test_a_token_must_be_live_scoped_and_in_the_header(
+    runtime: Runtime, client: TestClient[Litestar]
+) -> None:
+    _interviews(1)
+    narrow = _token(runtime, ["scorecards:read"], "Scorecards only")
+    refused = client.get("/api/v1/interviews", headers=bearer(narrow))
+    assert refused.status_code == 403 and "lacks the scope interviews:read" in refused.text
+    reader = _token(runtime, ["interviews:read"])
+    assert client.get("/api/v1/interviews", headers=bearer(reader)).status_code == 200
+    # A route for browsers only does not take a token, whatever its scopes.
+    assert client.get("/api/candidates", headers=bearer(reader)).status_code == 403
+    assert client.get(f"/api/v1/interviews?access_token={reader}").status_code == 401
+    forged = "parley_" + "A" * 43
+    assert client.get("/api/v1/interviews", headers=bearer(forged)).status_code == 401
+    admin = User.get(User.email == "admin@example.com")
+    api_tokens.revoke(runtime.audit, admin, ApiToken.get(ApiToken.name == "ATS").id)
+    revoked = client.get("/api/v1/interviews", headers=bearer(reader))
+    assert revoked.status_code == 401 and "unknown, expired or revoked" in revoked.text
+    late = _token(runtime, ["interviews:read"], "Expired")
+    ApiToken.update(expires_at=utcnow() - dt.timedelta(seconds=1)).where(
+        ApiToken.name == "Expired"
+    ).execute()
+    assert client.get("/api/v1/interviews", headers=bearer(late)).status_code == 401
+    revocations = AuditEntry.select().where(AuditEntry.action == "api_token.revoke")
+    assert [r.actor for r in revocations] == ["admin@example.com"]
+
+
+def test_signed_in_hiring_staff_read_it_too_and_interviewers_do_not(
+    runtime: Runtime, client: TestClient[Litestar]
+) -> None:
+    _interviews(1)
+    make_user(runtime, "recruiter")
+    make_user(runtime, "interviewer", "ivy@example.com")
+    assert sign_in(client, "recruiter@example.com") == 303
+    assert client.get("/api/v1/interviews").status_code == 200
+    client.cookies.clear()
+    assert sign_in(client, "ivy@example.com") == 303
+    assert client.get("/api/v1/interviews").status_code == 403

@@ -465,14 +465,21 @@ def wait_http(url: str) -> None:
     raise SystemExit(f"{url} did not come up")
 
 
-def slope(results: dict[int, dict[str, Any]]) -> float:
-    """Marginal CPU per subscriber: least-squares slope of CPU over subscriber count."""
+def slope(results: dict[int, dict[str, Any]]) -> float | None:
+    """Marginal CPU per subscriber: least-squares slope of CPU over subscriber count; None with
+    fewer than two distinct counts (no slope to draw)."""
     xs = list(results)
+    if len(set(xs)) < 2:
+        return None
     ys = [results[n]["cpu"] for n in xs]
     mean_x, mean_y = statistics.mean(xs), statistics.mean(ys)
     return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sum(
         (x - mean_x) ** 2 for x in xs
     )
+
+
+def percent(value: float | None) -> str:
+    return "none (fewer than two rounds to fit)" if value is None else f"{value * 100:.2f} %"
 
 
 def row(label: str, n: int, r: dict[str, Any], base_cpu: float) -> str:
@@ -583,14 +590,16 @@ async def main() -> None:
                 f"recorded 3-party rooms held at full frame rate (every track >= 29 fps): "
                 f"{max(held) if held else 0} of those tried ({args.rooms}), with this bench's"
                 " clients on the same box; "
-                f"SFU CPU per room {per_room * 100:.1f} % of one core"
+                f"SFU CPU per room {percent(per_room)} of one core"
             )
-            ratio = relay_slope / max(parley_slope, 1e-6)
             print(
                 "CPU per subscriber (slope over N): "
-                f"Parley {parley_slope * 100:.2f} %, MediaRelay {relay_slope * 100:.2f} %"
+                f"Parley {percent(parley_slope)}, MediaRelay {percent(relay_slope)}"
             )
-            print(f"ratio MediaRelay / Parley: {ratio:.1f}x (goal >= 10x)")
+            if parley_slope is not None and relay_slope is not None and parley_slope > 0:
+                print(f"ratio MediaRelay / Parley: {relay_slope / parley_slope:.1f}x (goal >= 10x)")
+            else:
+                print("ratio MediaRelay / Parley: none (a slope is missing or not above 0)")
     finally:
         sfu.terminate()
         relay.terminate()

@@ -125,3 +125,51 @@ def test_signed_in_hiring_staff_read_it_too_and_interviewers_do_not(
     client.cookies.clear()
     assert sign_in(client, "ivy@example.com") == 303
     assert client.get("/api/v1/interviews").status_code == 403
+
+
+def test_a_candidate_is_made_then_updated_by_external_id_and_a_retry_makes_nothing_twice(
+    runtime: Runtime, client: TestClient[Litestar]
+) -> None:
+    writer = _token(runtime, ["candidates:write"], "Greenhouse")
+    sent = {"external_id": "gh-4711", "name": "Cara Diaz", "email": "Cara@Example.com"}
+    made = client.post("/api/v1/candidates", json=sent, headers=bearer(writer))
+    assert made.status_code == 201, made.text
+    assert made.json()["created"] is True and made.json()["email"] == "cara@example.com"
+    again = client.post(
+        "/api/v1/candidates", json={**sent, "phone": "+33 1 23"}, headers=bearer(writer)
+    )
+    assert again.status_code == 200 and again.json()["created"] is False
+    assert again.json()["id"] == made.json()["id"] and again.json()["phone"] == "+33 1 23"
+    assert Candidate.select().count() == 1
+    entries = AuditEntry.select().where(AuditEntry.action.startswith("candidate."))
+    assert [(e.actor, e.action) for e in entries] == [
+        ("token:Greenhouse", "candidate.create"), ("token:Greenhouse", "candidate.update"),
+    ]  # fmt: skip
+
+    keyed = {**bearer(writer), "idempotency-key": "retry-1"}
+    other = {"external_id": "gh-4712", "name": "Omar Haddad", "email": "omar@example.com"}
+    first = client.post("/api/v1/candidates", json=other, headers=keyed)
+    retry = client.post("/api/v1/candidates", json=other, headers=keyed)
+    assert (first.status_code, retry.status_code) == (201, 201)
+    assert first.json() == retry.json() and Candidate.select().count() == 2
+    reused = client.post("/api/v1/candidates", json={**other, "name": "Omar H."}, headers=keyed)
+    assert reused.status_code == 409 and "different request" in reused.text
+
+    reader = _token(runtime, ["interviews:read"], "Reader")
+    assert client.post("/api/v1/candidates", json=sent, headers=bearer(reader)).status_code == 403
+    for bad in ({**sent, "external_id": ""}, {**sent, "email": "x" * 300}, {"name": "No id"}):
+        answer = client.post("/api/v1/candidates", json=bad, headers=bearer(writer))
+        assert answer.status_code == 400, bad
+    huge = client.post(
+        "/api/v1/candidates", content=b"{" + b" " * (3 << 20), headers=bearer(writer)
+    )
+    assert huge.status_code in (400, 413)
+
+
+def test_a_browser_session_cannot_write_through_the_token_route(
+    runtime: Runtime, client: TestClient[Litestar]
+) -> None:
+    make_user(runtime, "admin")
+    assert sign_in(client, "admin@example.com") == 303
+    answer = post_form(client, "/api/v1/candidates", {"external_id": "x"})
+    assert answer.status_code == 403 and not Candidate.select().exists()

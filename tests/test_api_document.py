@@ -6,7 +6,7 @@ sequences) against a real web process, signed in as a recruiter and as an interv
 panel. Half the ids it draws name things that exist (a finished interview with a kit, its
 recording, the candidate, the position), so the routes' own rules are reached, not only 404.
 
-`PARLEY_API_EXAMPLES` (default 25 per operation) and `PARLEY_API_SEED` run a longer or
+`PARLEY_API_EXAMPLES` (default 15 per operation) and `PARLEY_API_SEED` run a longer or
 different campaign (docs/operations.md, "Fuzzing").
 """
 
@@ -29,7 +29,7 @@ from appliance.web.api_document import SPACE
 from tests.conftest import PASSWORD
 from tests.support.scoring import Panel
 
-EXAMPLES = int(os.environ.get("PARLEY_API_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("PARLEY_API_EXAMPLES", "15"))
 SEED = os.environ.get("PARLEY_API_SEED", "20261203")
 
 

@@ -269,7 +269,7 @@ def test_a_model_that_passed_writes_a_summary_per_competency(
     writer = assistant.Writer("extractive", "1" * 64, first_quote)
     made = assistant.run(runtime, interview_with_kit, embedder, MODEL, writer)
     assert made is not None and made.summary_model == "extractive"
-    conflict, data = made.competencies
+    _, data = made.competencies
     assert data.summary.startswith("They described: I pulled a year of churn figures")
     assert '"Data analysis" (Uses data and queries to answer business questions.)' in prompts[1]
     details = json.loads(audited("evidence.create")[-1].details)

@@ -53,7 +53,7 @@ def test_the_installed_int8_model_keeps_the_similarities(
     scale or a lost zero point moves them by 0.1 or more)."""
     assert embedder.model.manifest["variant"] == "int8"
     assert embedder.model.model_path.stat().st_size < float32.model.model_path.stat().st_size / 3
-    sentences = REFERENCE_SENTENCES + ["I led a team of five engineers.", "We shipped in March."]
+    sentences = [*REFERENCE_SENTENCES, "I led a team of five engineers.", "We shipped in March."]
     quantized, exact = embedder.embed(sentences), float32.embed(sentences)
     np.testing.assert_allclose(quantized @ quantized.T, exact @ exact.T, atol=0.05)
 

@@ -4,6 +4,7 @@ and without the panel's ticks; unreadable or oversized input is refused with one
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from appliance.core.errors import Invalid
+from appliance.evidence.documents import kit_competencies, read_json, transcript_utterances
 from appliance.evidence.embedder import Embedder
 from appliance.evidence.ranking import (
     MAX_SEGMENTS,
@@ -171,32 +174,48 @@ def test_the_command_prints_ranked_evidence_as_json_and_text(
     assert "Data analysis (id 2):" in text.stdout and "churn figures" in text.stdout
 
 
-def test_damaged_input_files_get_one_line_at_every_offset(
-    box_with_model: Path, tmp_path: Path
+def test_damaged_input_files_are_refused_with_one_message_at_every_offset(
+    tmp_path: Path,
 ) -> None:
-    kit, transcript = _documents(tmp_path)
+    _, transcript = _documents(tmp_path)
     whole = transcript.read_bytes()
-    cuts = sorted({1, 7, len(whole) // 3, len(whole) // 2, len(whole) - 2})
-    for cut in cuts:
+    for cut in range(1, len(whole) - 1, max(1, len(whole) // 40)):
         transcript.write_bytes(whole[:cut])
-        done = _cli(box_with_model, kit, transcript, "--candidate", CANDIDATE)
-        assert done.returncode == 1
-        assert done.stderr.startswith("appliance: error: the transcript"), done.stderr
-        assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1
-    transcript.write_bytes(whole)
+        with pytest.raises(Invalid, match=r"^the transcript .* is not JSON"):
+            transcript_utterances(read_json(transcript, "transcript"))
     wrong = {
         "segments: not a list": {"language": "en", "segments": 5},
         "a time span backwards": {"language": "en", "segments": [
             {"start": 5, "end": 1, "speaker": CANDIDATE, "text": "x"}]},
+        "an endless segment": {"language": "en", "segments": [
+            {"start": 0, "end": float("inf"), "speaker": CANDIDATE, "text": "x"}]},
         "a segment without text": {"language": "en", "segments": [{"start": 0, "end": 1}]},
         "no language": {"segments": []},
+        "not an object": [1, 2],
     }  # fmt: skip
-    for case, document in wrong.items():
-        transcript.write_text(json.dumps(document))
-        done = _cli(box_with_model, kit, transcript, "--candidate", CANDIDATE)
-        assert done.returncode == 1, case
-        assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1, case
-    kit.write_text(json.dumps({"competencies": [{"name": 3}]}))
+    for document in wrong.values():
+        with pytest.raises(Invalid):
+            transcript_utterances(document)
+    for document, message in (
+        ({"competencies": [{"name": 3}]}, "competency 1: 'name' is missing or not text"),
+        ({"competencies": [{"name": "A", "guide": [1]}]}, "'guide' is not a list of texts"),
+        ({"competencies": [{"name": "A", "questions": [{}]}]}, "question 1: 'text' is missing"),
+        ({"competencies": "all"}, "'competencies' is missing or not a list"),
+    ):
+        with pytest.raises(Invalid, match=re.escape(message)):
+            kit_competencies(document)
+
+
+def test_the_command_answers_a_damaged_file_with_one_line(
+    box_with_model: Path, tmp_path: Path
+) -> None:
+    kit, transcript = _documents(tmp_path)
+    transcript.write_bytes(transcript.read_bytes()[:50])
     done = _cli(box_with_model, kit, transcript, "--candidate", CANDIDATE)
+    assert done.returncode == 1
+    assert done.stderr.startswith("appliance: error: the transcript"), done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1
+    kit.write_text(json.dumps({"competencies": [{"name": 3}]}))
+    done = _cli(box_with_model, kit, tmp_path / "missing.json", "--candidate", CANDIDATE)
     assert done.returncode == 1
     assert "competency 1: 'name' is missing or not text" in done.stderr

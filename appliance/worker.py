@@ -24,6 +24,7 @@ from appliance.recordings import composite_jobs, filing, rendition, retention, t
 from appliance.recordings.live_transcription import WINDOW_SECONDS, LiveTranscription
 from appliance.recordings.store import get_recording
 from appliance.runtime import Runtime
+from appliance.staff import idempotency
 from appliance.staff.sessions import purge_expired
 from appliance.storage import audit
 from appliance.storage.audit_anchor import anchor_path
@@ -52,6 +53,7 @@ def build_queue(runtime: Runtime) -> Huey:
     @huey.periodic_task(crontab(minute="7"))  # type: ignore[untyped-decorator]
     def purge_expired_sessions() -> None:
         purge_expired()
+        idempotency.purge()
 
     @huey.periodic_task(crontab(minute="*"))  # type: ignore[untyped-decorator]
     def send_mail() -> None:

@@ -11,9 +11,17 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from appliance.db.database import utcnow
-from appliance.db.models import ApiToken, AuditEntry, Candidate, Consent, Interview, User
+from appliance.db.models import (
+    ApiToken,
+    AuditEntry,
+    Candidate,
+    Consent,
+    IdempotentRequest,
+    Interview,
+    User,
+)
 from appliance.runtime import Runtime
-from appliance.staff import api_tokens
+from appliance.staff import api_tokens, idempotency
 from tests.conftest import make_user, post_form, sign_in
 
 
@@ -173,3 +181,18 @@ def test_a_browser_session_cannot_write_through_the_token_route(
     assert sign_in(client, "admin@example.com") == 303
     answer = post_form(client, "/api/v1/candidates", {"external_id": "x"})
     assert answer.status_code == 403 and not Candidate.select().exists()
+
+
+def test_kept_answers_go_after_a_day(runtime: Runtime) -> None:
+    secret = _token(runtime, ["candidates:write"], "Old")
+    token = api_tokens.authenticate(secret)
+    assert token is not None
+    idempotency.remember(token.id, "k1", "d1", 201, {"id": 1})
+    idempotency.remember(token.id, "k2", "d2", 201, {"id": 2})
+    IdempotentRequest.update(created_at=utcnow() - idempotency.KEPT).where(
+        IdempotentRequest.key == "k1"
+    ).execute()
+    assert idempotency.replay(token.id, "k1", "d1") is None  # past its day: not replayed
+    assert idempotency.purge() == 1
+    assert [r.key for r in IdempotentRequest.select()] == ["k2"]
+    assert idempotency.replay(token.id, "k2", "d2") == (201, {"id": 2})

@@ -16,13 +16,21 @@ VERSION=$("$PY" -c 'import appliance; print(appliance.__version__)')
 # checkout, now): two builds of one commit from the same Debian mirror state give the same bytes.
 SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$REPO" log -1 --format=%ct 2>/dev/null || date +%s)}
 export SOURCE_DATE_EPOCH
-WORK="$OUT/work"
+# The work tree (a whole root file system) lives outside the checkout: a build may run beside the
+# tests, and pip walks the checkout when a test installs the package from it.
+WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/parley-image.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
 ROOT="$WORK/root"
-rm -rf "$WORK" && mkdir -p "$WORK" "$OUT"
+mkdir -p "$OUT"
 
 echo "== wheelhouse (locked to the versions the tests ran with)"
 "$PY" -m pip freeze --exclude-editable | grep -v '^-e ' > "$WORK/constraints.txt"
-"$PY" -m pip wheel --quiet -c "$WORK/constraints.txt" -w "$WORK/wheelhouse" "$REPO"
+# Built from a copy of the package, so setuptools writes its in-tree build files there, not in
+# the checkout a test may be installing from at the same time.
+mkdir "$WORK/src"
+cp -r "$REPO/pyproject.toml" "$REPO/README.md" "$REPO/appliance" "$WORK/src/"
+find "$WORK/src" -name __pycache__ -prune -exec rm -rf {} +
+"$PY" -m pip wheel --quiet -c "$WORK/constraints.txt" -w "$WORK/wheelhouse" "$WORK/src"
 
 echo "== speech model"
 MODELS="$WORK/modeldata"
@@ -49,5 +57,4 @@ cp "$ROOT"/boot/vmlinuz-* "$OUT/vmlinuz"
 cp "$ROOT"/boot/initrd.img-* "$OUT/initrd"
 qemu-img convert -O qcow2 "$OUT/parley-$VERSION.raw" "$OUT/parley-$VERSION.qcow2"
 (cd "$OUT" && sha256sum "parley-$VERSION.raw" "parley-$VERSION.qcow2" > "parley-$VERSION.SHA256SUMS")
-rm -rf "$WORK"
 echo "$OUT/parley-$VERSION.raw"

@@ -163,6 +163,10 @@ def stored(runtime: Runtime, viewer: str, recording: Recording) -> Evidence | No
     assistance is no longer allowed for the interview."""
     if not allowed(runtime, recording.interview):
         return None
+    return _open_stored(runtime, viewer, recording)
+
+
+def _open_stored(runtime: Runtime, viewer: str, recording: Recording) -> Evidence | None:
     blobs = _evidence_blobs(recording)
     if not blobs:
         return None
@@ -199,7 +203,7 @@ def for_review(
             "hidden",
             "Shown once you have submitted your scorecard, so that it cannot sway your own scores.",
         )
-    found = stored(runtime, viewer, recording)
+    found = _open_stored(runtime, viewer, recording)  # allowed() was checked above
     if found is None:
         return EvidencePanel("pending", "Evidence is drawn from the transcript once it is made.")
     suggested = (
@@ -264,11 +268,15 @@ class Assistant:
 
     def writer(self) -> Writer | None:
         """The imported language model, if one passed its evaluation; loaded once per model."""
-        imported = language_model.installed(self.runtime.config.models_dir)
-        if imported is None:
+        models_dir = self.runtime.config.models_dir
+        listed = language_model.installed(models_dir, verify=False)
+        if listed is None:
             return None
         with self._loading:
-            if self._writer is None or self._writer[0] != imported.sha256:
+            if self._writer is None or self._writer[0] != listed.sha256:
+                imported = language_model.installed(models_dir)  # hashed once per model
+                if imported is None:
+                    return None
                 summarizer = language_model.Summarizer(imported.directory)
                 writer = Writer(imported.name, imported.sha256, summarizer)
                 self._writer = (imported.sha256, writer)

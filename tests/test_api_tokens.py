@@ -10,6 +10,7 @@ import re
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from appliance.core.ratelimit import AddressLimiter
 from appliance.db.database import utcnow
 from appliance.db.models import (
     ApiToken,
@@ -120,6 +121,29 @@ def test_a_token_must_be_live_scoped_and_in_the_header(
     assert client.get("/api/v1/interviews", headers=bearer(late)).status_code == 401
     revocations = AuditEntry.select().where(AuditEntry.action == "api_token.revoke")
     assert [r.actor for r in revocations] == ["admin@example.com"]
+
+
+def test_errors_are_problem_details_and_a_busy_token_is_told_when_to_come_back(
+    runtime: Runtime, client: TestClient[Litestar]
+) -> None:
+    secret = _token(runtime, ["interviews:read"])
+    missing = client.get("/api/v1/interviews/999999", headers=bearer(secret))
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert missing.json() == {"type": "about:blank", "title": "Not Found", "status": 404,
+                              "detail": "no interview 999999"}  # fmt: skip
+    # The framework's own refusals take the same form.
+    wrong = client.delete("/api/v1/interviews", headers=bearer(secret))
+    assert wrong.status_code == 405 and wrong.json()["title"] == "Method Not Allowed"
+    assert wrong.headers["content-type"] == "application/problem+json"
+    client.app.state.api_calls = AddressLimiter(per_minute=6, burst=3)
+    for _ in range(3):
+        assert client.get("/api/v1/interviews", headers=bearer(secret)).status_code == 200
+    busy = client.get("/api/v1/interviews", headers=bearer(secret))
+    assert busy.status_code == 429 and busy.json()["status"] == 429
+    # Six a minute: the next call is allowed ten seconds after the burst was spent.
+    assert 1 <= int(busy.headers["retry-after"]) <= 10
+    other = _token(runtime, ["interviews:read"], "Another ATS")
+    assert client.get("/api/v1/interviews", headers=bearer(other)).status_code == 200
 
 
 def test_signed_in_hiring_staff_read_it_too_and_interviewers_do_not(

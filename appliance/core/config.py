@@ -114,6 +114,16 @@ class AuthConfig:
     # the account: a flood is refused before any password is hashed.
     signin_burst: int = _int(20, 1, 10_000)
     signins_per_minute: int = _int(30, 1, 100_000)
+    # Calls allowed per API token (a burst, then this many a minute); past them 429 with
+    # Retry-After.
+    api_burst: int = _int(60, 1, 100_000)
+    api_calls_per_minute: int = _int(300, 1, 1_000_000)
+
+
+@dataclasses.dataclass
+class WebhooksConfig:
+    # How long a receiver has to answer one delivery before it counts as a failed try.
+    timeout_seconds: int = _int(10, 1, 60)
 
 
 @dataclasses.dataclass

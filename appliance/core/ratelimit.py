@@ -1,5 +1,5 @@
 """Attempts per client address: a token bucket each, so a flood is refused cheaply. The SFU
-limits joins with it and the web process sign-ins."""
+limits joins with it, the web process sign-ins and the calls made with each API token."""
 
 from __future__ import annotations
 
@@ -28,6 +28,11 @@ class AddressLimiter:
 
     def allow(self, address: str, now: float | None = None) -> bool:
         """Spend one attempt for `address`; False when it has none left."""
+        return self.wait(address, now) == 0.0
+
+    def wait(self, address: str, now: float | None = None) -> float:
+        """Spend one attempt for `address` and answer 0.0; or, when it has none left, the
+        seconds until it has one (what a `Retry-After` tells the client)."""
         now = time.monotonic() if now is None else now
         with self._lock:
             bucket = self._buckets.get(address)
@@ -38,9 +43,9 @@ class AddressLimiter:
             bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
             bucket.updated = now
             if bucket.tokens < 1:
-                return False
+                return (1 - bucket.tokens) / self.rate
             bucket.tokens -= 1
-            return True
+            return 0.0
 
     def _forget_full(self, now: float) -> None:
         """Drop addresses whose buckets have refilled: they carry no state worth keeping."""

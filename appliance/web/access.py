@@ -7,11 +7,16 @@ route-table test fails).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import anyio.to_thread
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import (
+    NotAuthorizedException,
+    PermissionDeniedException,
+    TooManyRequestsException,
+)
 from litestar.handlers.base import BaseRouteHandler
 
 from appliance.core.config import Config
@@ -93,6 +98,12 @@ async def _token_guard(
     token = await anyio.to_thread.run_sync(api_tokens.authenticate, secret)
     if token is None:
         raise NotAuthorizedException("the API token is unknown, expired or revoked")
+    wait = connection.app.state.api_calls.wait(f"token:{token.id}")
+    if wait:
+        raise TooManyRequestsException(
+            "this API token has made too many calls; try again later",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
     if scope is None:
         raise PermissionDeniedException("this route does not take API tokens")
     if scope not in token.scopes:

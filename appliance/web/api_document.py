@@ -6,7 +6,8 @@ the body size limit), so it is described here in one place too, from the same fa
 
 - how a call authenticates (the session cookie; the CSRF header on writes) and the 401 and
   403 every staff route can answer;
-- 404 on every route whose path names something, 413 on every route that takes a body;
+- 400 on every route (malformed input, NUL), 404 on every route whose path names something, 413
+  on every route that takes a body, 429 on every route a token may call;
 - text never holds NUL; text a route requires must hold something other than spaces;
   integers fit in 64 bits; an object has no fields but its own (web/unknown_fields.py); an
   e-mail address is what `staff.accounts.normalize_email` takes.
@@ -53,23 +54,32 @@ PROPERTY_PATTERNS = {
     "email": rf"^[{SPACE}]*{_ADDRESS_PART}@{_ADDRESS_PART}\.{_ADDRESS_PART}[{SPACE}]*$",
 }
 
+# Every error is RFC 9457 problem details (app.problem).
+PROBLEM_JSON = "application/problem+json"
 PROBLEM = {
     "type": "object",
-    "required": ["status_code", "detail"],
+    "required": ["type", "title", "status", "detail"],
     "properties": {
-        "status_code": {"type": "integer"},
+        "type": {"type": "string", "const": "about:blank"},
+        "title": {"type": "string", "description": "the HTTP status's phrase"},
+        "status": {"type": "integer"},
         "detail": {"type": "string", "description": "what was wrong, for a person to read"},
     },
 }
 
 WHY = {
-    401: "Not signed in: no session cookie, or one that expired or was signed out.",
+    400: "Malformed: a value of the wrong type or out of range, a field missing or unknown, "
+    "text holding NUL; `detail` says which.",
+    401: "Not signed in: no session cookie, or one that expired or was signed out; or an API "
+    "token that is unknown, expired or revoked.",
     403: "Signed in, but the role or the interview's panel does not allow this; or a write "
-    "without the CSRF header, or from another site.",
+    "without the CSRF header, or from another site; or an API token without the route's scope.",
     404: "Nothing with that id, or nothing the caller may see.",
     409: "The request contradicts what is stored now (a time taken meanwhile, a duplicate).",
     410: "It existed and was erased with its candidate's data.",
     413: "The request body is larger than the box accepts.",
+    429: "The API token made more calls than `[auth] api_burst` and `api_calls_per_minute` "
+    "allow; `Retry-After` says after how many seconds to try again.",
     422: "Well-formed, but refused by a rule the schema cannot state (the interview has not "
     "started, a competency that is not in the kit, a scorecard already submitted); "
     "`detail` says which.",
@@ -147,7 +157,7 @@ def _complete_operation(
     path: str, method: str, operation: dict[str, Any], handler: HTTPRouteHandler
 ) -> None:
     responses = operation.setdefault("responses", {})
-    statuses: list[int] = []
+    statuses: list[int] = [400]  # the edge checks every query string and body for NUL
     if route_rule(handler) != PUBLIC:
         operation["security"] = [
             {"session": [], "csrf": [], "csrf_cookie": []}
@@ -157,6 +167,7 @@ def _complete_operation(
         scope = handler.opt.get(TOKEN_SCOPE)
         if scope:
             operation["security"].append({"token": [scope]})
+            statuses.append(429)
         statuses += [401, 403]
     if "{" in path:
         statuses.append(404)
@@ -182,7 +193,7 @@ def _complete_operation(
 
 
 def _problem(status: int) -> dict[str, Any]:
-    return {"description": WHY[status], "content": {"application/json": {"schema": PROBLEM}}}
+    return {"description": WHY[status], "content": {PROBLEM_JSON: {"schema": PROBLEM}}}
 
 
 def _constrain(schema: Any) -> None:

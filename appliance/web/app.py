@@ -9,6 +9,7 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable
 from functools import partial
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -59,7 +60,7 @@ from appliance.web.access import (
     cookie_name,
     public,
 )
-from appliance.web.api_document import ApiDocument
+from appliance.web.api_document import PROBLEM_JSON, ApiDocument
 from appliance.web.csrf_binding import CsrfBinding
 from appliance.web.pages import sentence
 from appliance.web.routes import (
@@ -88,6 +89,7 @@ from appliance.web.routes import (
     signin,
     tls,
     users,
+    webhooks,
 )
 from appliance.web.sfu_link import sfu_link
 from appliance.web.unknown_fields import first_unknown
@@ -107,6 +109,7 @@ ROUTE_MODULES = (
     audit,
     api_v1,
     api_tokens,
+    webhooks,
     impact_ratio,
     recordings,
     scheduling,
@@ -160,7 +163,19 @@ def _error(request: Request[Any, Any, Any], status: int, title: str, message: st
             context={"user": request.scope.get("user"), "title": title, "message": message},
             status_code=status,
         )
-    return Response({"status_code": status, "detail": message}, status_code=status)
+    return problem(status, message)
+
+
+def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> Response[Any]:
+    """An error as RFC 9457 problem details: `type` about:blank, so `title` is the status's
+    own phrase, and `detail` says what was wrong, for a person to read."""
+    return Response(
+        {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status,
+         "detail": detail},
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )  # fmt: skip
 
 
 def _domain_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -337,6 +352,21 @@ def _not_found(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
     return _error(request, 404, "Not found", "there is nothing at this address")
 
 
+def _http_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """The framework's own refusals (a method the route does not take, a body too large) in
+    the same form as every other error."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    if status >= 500:
+        return _internal_error(request, exc)
+    detail = exc.detail if isinstance(exc, HTTPException) else ""
+    response = _error(
+        request, status, HTTPStatus(status).phrase, detail or HTTPStatus(status).phrase
+    )
+    if isinstance(exc, HTTPException) and exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
 def _secure_and_count(
     app: ASGIApp, security: dict[str, str], renew_cookie: Callable[[str], Cookie]
 ) -> ASGIApp:
@@ -425,6 +455,7 @@ def create_app(runtime: Runtime) -> Litestar:
             PasswordChangeFirst: _password_change_first,
             PermissionDeniedException: _forbidden,
             NotFoundException: _not_found,
+            HTTPException: _http_error,
         },
         middleware=[
             partial(
@@ -440,6 +471,9 @@ def create_app(runtime: Runtime) -> Litestar:
     app.state.viewings = Viewings()
     app.state.sign_ins = AddressLimiter(
         runtime.config.auth.signins_per_minute, runtime.config.auth.signin_burst
+    )
+    app.state.api_calls = AddressLimiter(
+        runtime.config.auth.api_calls_per_minute, runtime.config.auth.api_burst
     )
     return app
 

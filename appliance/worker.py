@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from functools import partial
 from pathlib import Path
 
 from huey import Huey, RedisHuey, SqliteHuey, crontab
@@ -20,6 +21,7 @@ from appliance.evaluation import reminders
 from appliance.evidence import suggestion
 from appliance.evidence.assistant import Assistant
 from appliance.hiring import mailer, notifications, scheduling
+from appliance.integrations import webhook_delivery
 from appliance.recordings import composite_jobs, filing, rendition, retention, transcription
 from appliance.recordings.live_transcription import WINDOW_SECONDS, LiveTranscription
 from appliance.recordings.store import get_recording
@@ -54,6 +56,7 @@ def build_queue(runtime: Runtime) -> Huey:
     def purge_expired_sessions() -> None:
         purge_expired()
         idempotency.purge()
+        webhook_delivery.prune()
 
     @huey.periodic_task(crontab(minute="*"))  # type: ignore[untyped-decorator]
     def send_mail() -> None:
@@ -261,6 +264,28 @@ class CompositeRunner(threading.Thread):
                 logger.exception("a composite job failed")
 
 
+class WebhookSender(threading.Thread):
+    """Sends due webhook deliveries every `interval` seconds (integrations/webhook_delivery.py);
+    nothing while no endpoint is configured."""
+
+    def __init__(self, runtime: Runtime, interval: float = 2.0) -> None:
+        super().__init__(name="webhooks", daemon=True)
+        self.runtime = runtime
+        self.interval = interval
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.wait(self.interval):
+            try:
+                webhook_delivery.run_due(
+                    self.runtime.audit,
+                    self.runtime.config,
+                    switched_off=partial(notifications.webhook_switched_off, self.runtime.config),
+                )
+            except Exception:  # the deliveries stay pending and are tried on the next round
+                logger.exception("sending webhooks failed")
+
+
 class Heartbeat(threading.Thread):
     """Tells systemd the worker is ready, then alive while every one of its threads is; and
     says so in the data dir for the web process's health report."""
@@ -308,11 +333,14 @@ def run(runtime: Runtime) -> None:
     lower_priority()
     huey = build_queue(runtime)
     runner = TranscriptionRunner(runtime)
-    threads: list[SpoolIngester | TranscriptionRunner | TrackFollowing | CompositeRunner] = [
+    threads: list[
+        SpoolIngester | TranscriptionRunner | TrackFollowing | CompositeRunner | WebhookSender
+    ] = [
         SpoolIngester(runtime),
         runner,
         TrackFollowing(runner),
         CompositeRunner(runtime),
+        WebhookSender(runtime),
     ]
     for thread in threads:
         thread.start()

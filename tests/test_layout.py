@@ -28,6 +28,7 @@ LAYERS = {
     "evaluation": 4,
     "box": 4,
     "evidence": 4,
+    "integrations": 4,
     "web": 5,
     "sfu": 5,
     "worker": 5,
@@ -47,6 +48,7 @@ SFU_NEVER = {
     "recordings",
     "evaluation",
     "evidence",
+    "integrations",
     "box",
     "web",
 }

@@ -95,6 +95,12 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/admin/api-tokens"): {A},
     ("POST", "/admin/api-tokens"): {A},
     ("POST", "/admin/api-tokens/{token_id:int}/revoke"): {A},
+    ("GET", "/admin/webhooks"): {A},
+    ("POST", "/admin/webhooks"): {A},
+    ("GET", "/admin/webhooks/{endpoint_id:int}"): {A},
+    ("POST", "/admin/webhooks/{endpoint_id:int}/enabled"): {A},
+    ("POST", "/admin/webhooks/{endpoint_id:int}/delete"): {A},
+    ("POST", "/admin/webhooks/{endpoint_id:int}/deliveries/{delivery_id:int}/again"): {A},
     ("GET", "/api/v1/interviews"): HIRING,
     ("GET", "/api/v1/interviews/{interview_id:int}"): HIRING,
     ("POST", "/api/v1/candidates"): set(),  # API tokens only

@@ -272,6 +272,7 @@ class Config:
     notifications: NotificationsConfig = dataclasses.field(default_factory=NotificationsConfig)
     acme: AcmeConfig = dataclasses.field(default_factory=AcmeConfig)
     system: SystemConfig = dataclasses.field(default_factory=SystemConfig)
+    webhooks: WebhooksConfig = dataclasses.field(default_factory=WebhooksConfig)
 
     @property
     def public_url(self) -> str:

@@ -658,6 +658,62 @@ class IdempotentRequest(BaseModel):
         indexes = ((("token", "key"), True),)
 
 
+class WebhookEndpoint(BaseModel):
+    """An address an administrator connected: the events it asked for are POSTed to it, signed
+    with its secret as the Standard Webhooks specification says."""
+
+    id = peewee.AutoField()
+    url = peewee.CharField(max_length=2000)
+    events = peewee.CharField(max_length=400)  # space-separated
+    secret = peewee.CharField(max_length=100)  # whsec_...: kept, as it signs every delivery
+    # May reach loopback and link-local addresses (refused otherwise: the box's own network).
+    allow_internal = peewee.BooleanField(default=False)
+    enabled = peewee.BooleanField(default=True)
+    disabled_reason = peewee.CharField(max_length=300, default="")
+    created_by = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = peewee.DateTimeField(default=utcnow)
+
+
+class WebhookEvent(BaseModel):
+    """Something that happened, as sent: written in the same transaction as the change it
+    reports, so no change goes unreported and none is reported that did not happen."""
+
+    id = peewee.AutoField()
+    message_id = peewee.CharField(max_length=40, unique=True)  # webhook-id, on every attempt
+    kind = peewee.CharField(max_length=40)
+    payload = peewee.TextField()  # the JSON body exactly as signed and sent
+    created_at = peewee.DateTimeField(default=utcnow)
+
+
+class WebhookDelivery(BaseModel):
+    """One event on its way to one endpoint: retried with backoff until it is answered 2xx or
+    a day has passed."""
+
+    id = peewee.AutoField()
+    endpoint = peewee.ForeignKeyField(WebhookEndpoint, backref="deliveries", on_delete="CASCADE")
+    event = peewee.ForeignKeyField(WebhookEvent, backref="deliveries", on_delete="CASCADE")
+    status = peewee.CharField(max_length=16, default="pending")  # pending, delivered, failed
+    attempts = peewee.IntegerField(default=0)
+    next_attempt_at = peewee.DateTimeField(index=True)
+    # A sender that takes the delivery holds it until then; one that dies lets it go by itself.
+    claimed_until = peewee.DateTimeField(null=True)
+    last_attempt_at = peewee.DateTimeField(null=True)
+    last_status_code = peewee.IntegerField(null=True)
+    last_error = peewee.CharField(max_length=300, default="")
+    delivered_at = peewee.DateTimeField(null=True)
+
+
+class WebhookAttempt(BaseModel):
+    """One try of a delivery, for the endpoint's delivery log."""
+
+    id = peewee.AutoField()
+    delivery = peewee.ForeignKeyField(WebhookDelivery, backref="tries", on_delete="CASCADE")
+    at = peewee.DateTimeField(default=utcnow)
+    status_code = peewee.IntegerField(null=True)
+    error = peewee.CharField(max_length=300, default="")
+    milliseconds = peewee.IntegerField(default=0)
+
+
 class AuditEntry(BaseModel):
     seq = peewee.IntegerField(primary_key=True)
     at = peewee.CharField(max_length=32)
@@ -719,4 +775,8 @@ ALL_MODELS: list[type[BaseModel]] = [
     SelfIdentification,
     ApiToken,
     IdempotentRequest,
+    WebhookEndpoint,
+    WebhookEvent,
+    WebhookDelivery,
+    WebhookAttempt,
 ]

@@ -18,6 +18,7 @@ from appliance.evaluation.scorecards import name_of, standing
 from appliance.hiring import mailer
 from appliance.hiring.candidates import display_name, set_status
 from appliance.hiring.scheduling import as_utc
+from appliance.integrations import webhook_events
 from appliance.storage.audit import AuditLog
 
 OUTCOMES = {
@@ -148,6 +149,12 @@ def decide(
                 "scorecards_missing": len(missing),
             },
         )
+        webhook_events.emit(
+            "decision.made",
+            {"decision_id": decision.id, "outcome": outcome,
+             "position_id": position.id if position is not None else None,
+             "changed": bool(earlier), **webhook_events.candidate_data(candidate)},
+        )  # fmt: skip
         _tell_recruiters(config, user, candidate, position, decision)
     return history(candidate, position)[0]
 

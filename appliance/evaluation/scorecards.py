@@ -31,6 +31,7 @@ from appliance.db.models import (
     User,
 )
 from appliance.hiring.scheduling import as_utc, interviewers, may_see
+from appliance.integrations import webhook_events
 from appliance.interview.live_room import kit_view
 from appliance.storage.audit import AuditLog
 
@@ -363,7 +364,16 @@ def submit(
                 "after_decision": bool(card.after_decision),
             },
         )
+        _announce(card, interview)
     return _view(card, interview, on_panel(user, interview))
+
+
+def _announce(card: Scorecard, interview: Interview) -> None:
+    webhook_events.emit(
+        "scorecard.submitted",
+        {"scorecard_id": card.id, "version": int(card.version), "author_id": card.author_id,
+         "interview_id": interview.id, **webhook_events.candidate_data(interview.candidate)},
+    )  # fmt: skip
 
 
 def amend(
@@ -396,6 +406,7 @@ def amend(
             f"interview:{interview.id}",
             {"scorecard": card.id, "version": int(card.version)},
         )
+        _announce(card, interview)
     return _view(card, interview, on_panel(user, interview))
 
 

@@ -14,6 +14,7 @@ from appliance.db.database import utcnow
 from appliance.db.models import Candidate, Position
 from appliance.db.paging import PAGE_SIZE, Page, paginate
 from appliance.hiring.positions import get_position
+from appliance.integrations import webhook_events
 from appliance.staff.accounts import normalize_email
 from appliance.storage.audit import AuditLog
 
@@ -91,10 +92,13 @@ def candidate_record(candidate_id: int) -> Candidate:
     return candidate
 
 
-def create_candidate(audit: AuditLog, actor: str, fields: CandidateFields) -> Candidate:
+def create_candidate(
+    audit: AuditLog, actor: str, fields: CandidateFields, external_id: str | None = None
+) -> Candidate:
     with audit.db.atomic():
         clean = fields.cleaned()
         candidate = Candidate.create(
+            external_id=external_id,
             name=clean.name,
             email=clean.email,
             phone=clean.phone,
@@ -104,6 +108,7 @@ def create_candidate(audit: AuditLog, actor: str, fields: CandidateFields) -> Ca
             decided_at=utcnow() if clean.status in DECIDED else None,
         )
         audit.record(actor, "candidate.create", f"candidate:{candidate.id}")
+        webhook_events.emit("candidate.created", webhook_events.candidate_data(candidate))
     return candidate
 
 
@@ -139,10 +144,7 @@ def upsert_by_external_id(
         if known is not None and known.erased_at is not None:
             raise Gone(f"the candidate {external_id!r} was erased; their data is gone for good")
         if known is None:
-            candidate = create_candidate(audit, actor, fields)
-            candidate.external_id = external_id
-            candidate.save()
-            return candidate, True
+            return create_candidate(audit, actor, fields, external_id), True
         return update_candidate(audit, actor, known.id, fields), False
 
 

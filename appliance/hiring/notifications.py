@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from appliance.core.config import Config
 from appliance.db.database import utcnow
-from appliance.db.models import Interview, Invitation
+from appliance.db.models import Interview, Invitation, Role, User, WebhookEndpoint
 from appliance.hiring.calendar_invites import RECORDING_NOTICE, invitation_ics, organizer
 from appliance.hiring.mailer import queue_message
 from appliance.hiring.scheduling import as_utc, interviewers, link_token, stored, zone
@@ -194,3 +194,17 @@ def recording_declined(config: Config, interview: Interview, invitation: Invitat
         interview=interview,
         dedupe_key=f"declined:{interview.id}",
     )
+
+
+def webhook_switched_off(config: Config, endpoint: WebhookEndpoint) -> None:
+    """Every administrator is told that a day of failed deliveries switched an endpoint off."""
+    for admin in User.select().where((User.role == Role.ADMIN) & User.active):
+        queue_message(
+            admin.email,
+            "A webhook endpoint was switched off",
+            f"Parley could not deliver events to {endpoint.url} for a day, so it stopped "
+            "sending to it. Check the receiver, then switch the endpoint on again; its delivery "
+            "log shows each try and its answer.\n\n"
+            f"{config.public_url}/admin/webhooks/{endpoint.id}\n",
+            dedupe_key=f"webhook-off:{endpoint.id}:{endpoint.disabled_reason}",
+        )

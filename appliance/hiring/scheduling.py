@@ -38,6 +38,7 @@ from appliance.db.models import (
     User,
 )
 from appliance.db.paging import Page, paginate
+from appliance.integrations import webhook_events
 from appliance.staff.bearer import digest, new_token
 from appliance.staff.roles import is_hiring
 from appliance.storage.appliance_keys import ApplianceKeys
@@ -483,6 +484,7 @@ def book(
             f"interview:{interview.id}",
             {"starts_at": start.isoformat()},
         )
+        webhook_events.emit("interview.scheduled", webhook_events.interview_data(interview))
     return interview
 
 
@@ -554,6 +556,7 @@ def _move(
         f"interview:{interview.id}",
         {"from": original.isoformat(), "to": start.isoformat(), **details},
     )
+    webhook_events.emit("interview.rescheduled", webhook_events.interview_data(interview))
 
 
 def cancel_by_candidate(
@@ -624,10 +627,14 @@ def reschedule(
 def cancel(audit: AuditLog, actor: str, interview: Interview, reason: str = "") -> Interview:
     if interview.status == "cancelled":
         return interview
-    interview.status = "cancelled"
-    interview.sequence += 1
-    interview.save()
-    audit.record(actor, "interview.cancel", f"interview:{interview.id}", {"reason": reason[:200]})
+    with audit.db.atomic():
+        interview.status = "cancelled"
+        interview.sequence += 1
+        interview.save()
+        audit.record(
+            actor, "interview.cancel", f"interview:{interview.id}", {"reason": reason[:200]}
+        )
+        webhook_events.emit("interview.cancelled", webhook_events.interview_data(interview))
     return interview
 
 

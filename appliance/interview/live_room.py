@@ -25,6 +25,7 @@ from appliance.db.models import (
 from appliance.hiring import scheduling
 from appliance.hiring.candidates import display_name
 from appliance.hiring.scheduling import as_utc, stored
+from appliance.integrations import webhook_events
 from appliance.interview import consent, window
 from appliance.storage.audit import AuditLog
 
@@ -96,9 +97,11 @@ def end(audit: AuditLog, user: User, interview: Interview, now: dt.datetime | No
     if window.is_ended(interview):
         return
     interview.ended_at = stored(_now(now))
-    interview.status = "completed"
-    interview.save()
-    audit.record(user.email, "interview.end", f"interview:{interview.id}")
+    with audit.db.atomic():
+        interview.status = "completed"
+        interview.save()
+        audit.record(user.email, "interview.end", f"interview:{interview.id}")
+        webhook_events.emit("interview.completed", webhook_events.interview_data(interview))
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from appliance.db.models import (
     SelfIdentification,
     TranscriptSegment,
 )
+from appliance.integrations import webhook_events
 from appliance.recordings import search_index
 from appliance.recordings.store import blob_store
 from appliance.runtime import Runtime
@@ -115,6 +116,7 @@ def erase_candidate(runtime: Runtime, actor: str, candidate_id: int, reason: str
                 "messages_deleted": report.messages_deleted,
             },
         )
+        webhook_events.emit("candidate.erased", webhook_events.candidate_data(candidate))
     store = blob_store(runtime)
     for object_id in object_ids:
         store.delete(bytes.fromhex(object_id))

@@ -31,6 +31,7 @@ from appliance.db.models import (
     TranscriptSegment,
     User,
 )
+from appliance.integrations import webhook_events
 from appliance.recordings import ready, search_index
 from appliance.recordings.store import (
     READABLE_BLOBS,
@@ -173,8 +174,15 @@ def transcribe_recording(
         job.error = str(exc) if isinstance(exc, ApplianceError) else f"{type(exc).__name__}: {exc}"
         job.save()
         raise
-    job.status, job.progress, job.finished_at = "done", 1.0, utcnow()
-    job.save()
+    with runtime.db.atomic():
+        job.status, job.progress, job.finished_at = "done", 1.0, utcnow()
+        job.save()
+        interview = recording.interview
+        webhook_events.emit(
+            "transcript.ready",
+            {"recording_id": recording.id, "interview_id": interview.id,
+             **webhook_events.candidate_data(interview.candidate)},
+        )  # fmt: skip
     ready.announce(runtime.config, recording)
     return transcript
 

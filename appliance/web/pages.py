@@ -37,6 +37,7 @@ DONE = {
     "kit-created": "Kit created. Add its competencies and questions below.",
     "candidate-added": "Candidate added. Invite them to an interview below.",
     "saved": "Saved.",
+    "sent-again": "Queued: the event goes to the endpoint again within a few seconds.",
     "ai-consent-withdrawn": "Recorded. The evidence drawn from this interview was deleted.",
     "self-identified": "Thank you. Your answers are kept sealed and never shown to the people "
     "who assess you.",

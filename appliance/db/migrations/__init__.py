@@ -32,6 +32,7 @@ from appliance.db.migrations import (
     m0016_invitation_no_times,
     m0017_rubric_suggestion,
     m0018_api_tokens,
+    m0019_webhooks,
 )
 
 Migration = Callable[[peewee.Database, SchemaMigrator], None]
@@ -55,6 +56,7 @@ MIGRATIONS: list[Migration] = [
     m0016_invitation_no_times.apply,
     m0017_rubric_suggestion.apply,
     m0018_api_tokens.apply,
+    m0019_webhooks.apply,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -26,6 +26,7 @@ from appliance.runtime import Runtime, open_runtime
 from appliance.staff.accounts import create_user
 from appliance.web.app import create_app
 from tests.support.waiting import wait_for_http
+from tests.support.webhooks import Receiver, serve_receiver
 
 PASSWORD = "correct horse battery"
 
@@ -61,10 +62,23 @@ def client(runtime: Runtime) -> Iterator[TestClient[Litestar]]:
 
 
 @pytest.fixture
-def served(runtime: Runtime, tmp_path: Path) -> Iterator[str]:
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on loopback (tests/support/webhooks.py)."""
+    yield from serve_receiver()
+
+
+@pytest.fixture
+def served_env() -> dict[str, str]:
+    """Settings for the `served` web process (`APPLIANCE_*`); a test parametrizes it."""
+    return {}
+
+
+@pytest.fixture
+def served(runtime: Runtime, tmp_path: Path, served_env: dict[str, str]) -> Iterator[str]:
     """This test's data dir served by a real web process; yields its base URL."""
     port = free_port()
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "APPLIANCE_WEB_PORT": str(port)}
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "APPLIANCE_WEB_PORT": str(port),
+           **served_env}  # fmt: skip
     data_dir = str(runtime.config.data_dir)
     process = subprocess.Popen(
         [sys.executable, "-m", "appliance", "serve", "web", "--data-dir", data_dir], env=env

@@ -3,8 +3,9 @@
 schemathesis runs every one of its checks (status codes, response bodies, content types,
 schema-valid requests accepted, schema-invalid ones refused, auth not ignored, stateful
 sequences) against a real web process, signed in as a recruiter and as an interviewer on a
-panel. Half the ids it draws name things that exist (a finished interview with a kit, its
-recording, the candidate, the position), so the routes' own rules are reached, not only 404.
+panel, and with an API token holding every scope. Half the ids it draws name things that exist
+(a finished interview with a kit, its recording, the candidate, the position), so the routes'
+own rules are reached, not only 404.
 
 `PARLEY_API_EXAMPLES` (default 15 per operation) and `PARLEY_API_SEED` run a longer or
 different campaign (docs/operations.md, "Fuzzing").
@@ -25,8 +26,9 @@ from openapi_spec_validator import validate
 
 from appliance.recordings.store import start_recording
 from appliance.runtime import Runtime
+from appliance.staff import api_tokens
 from appliance.web.api_document import SPACE
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, make_user
 from tests.support.scoring import Panel
 
 EXAMPLES = int(os.environ.get("PARLEY_API_EXAMPLES", "15"))
@@ -53,7 +55,8 @@ def _config(path: Path, credentials: dict[str, str], ids: dict[str, list[int]]) 
     lines = ["[checks.positive_data_acceptance]"]
     lines.append('expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "410", "422"]')
     for scheme, value in credentials.items():
-        lines += [f"[auth.openapi.{scheme}]", f'api_key = "{value}"']
+        kind = "bearer" if scheme == "token" else "api_key"
+        lines += [f"[auth.openapi.{scheme}]", f'{kind} = "{value}"']
     for name, values in ids.items():
         lines.append(f"[dictionaries.{name}]")
         lines.append(f"values = {json.dumps(values)}")
@@ -64,7 +67,19 @@ def _config(path: Path, credentials: dict[str, str], ids: dict[str, list[int]]) 
     return path
 
 
-@pytest.mark.parametrize("who", ["recruiter", "ana"])
+def _token(runtime: Runtime) -> dict[str, str]:
+    """An API token with every scope, as an applicant tracking system would hold it."""
+    admin = make_user(runtime, "admin")
+    return {"token": api_tokens.create(runtime.audit, admin, "ATS", list(api_tokens.SCOPES), 1)[1]}
+
+
+# The token's run makes more calls than the default rate allows; the rate is tested elsewhere.
+UNLIMITED = {"APPLIANCE_AUTH_API_BURST": "100000"}
+
+
+@pytest.mark.parametrize(
+    ("who", "served_env"), [("recruiter", {}), ("ana", {}), ("token", UNLIMITED)]
+)
 def test_the_api_answers_as_its_document_says(
     runtime: Runtime, served: str, tmp_path: Path, who: str
 ) -> None:
@@ -82,7 +97,7 @@ def test_the_api_answers_as_its_document_says(
         "recording_id": [recording.id],
         "kit_id": [panel.interview.kit_id],
     }
-    credentials = _signed_in(served, f"{who}@example.com")
+    credentials = _token(runtime) if who == "token" else _signed_in(served, f"{who}@example.com")
     config = _config(tmp_path / "schemathesis.toml", credentials, ids)
     command = [
         str(Path(sys.executable).parent / "schemathesis"),

@@ -189,7 +189,12 @@ def test_a_candidate_is_made_then_updated_by_external_id_and_a_retry_makes_nothi
 
     reader = _token(runtime, ["interviews:read"], "Reader")
     assert client.post("/api/v1/candidates", json=sent, headers=bearer(reader)).status_code == 403
-    for bad in ({**sent, "external_id": ""}, {**sent, "email": "x" * 300}, {"name": "No id"}):
+    refused = (
+        {**sent, "external_id": ""}, {**sent, "external_id": "gh\n4711"},
+        {**sent, "external_id": "gh\x854711"}, {**sent, "external_id": "x" * 201},
+        {**sent, "email": "x" * 300}, {"name": "No id"},
+    )  # fmt: skip
+    for bad in refused:
         answer = client.post("/api/v1/candidates", json=bad, headers=bearer(writer))
         assert answer.status_code == 400, bad
     huge = client.post(

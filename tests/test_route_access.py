@@ -104,6 +104,14 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/api/v1/interviews"): HIRING,
     ("GET", "/api/v1/interviews/{interview_id:int}"): HIRING,
     ("POST", "/api/v1/candidates"): set(),  # API tokens only
+    ("POST", "/api/v1/invitations"): set(),  # API tokens only
+    ("GET", "/api/v1/positions"): HIRING,
+    ("GET", "/api/v1/interview-types"): HIRING,
+    ("GET", "/api/v1/interviews/{interview_id:int}/recordings"): HIRING,
+    ("GET", "/api/v1/interviews/{interview_id:int}/transcript"): HIRING,
+    ("GET", "/api/v1/interviews/{interview_id:int}/scorecards"): HIRING,
+    ("GET", "/api/v1/decisions"): HIRING,
+    ("GET", "/api/v1/decisions/{decision_id:int}"): HIRING,
     ("POST", "/i/{token:str}/self-identification"): PUBLIC,
     ("POST", "/availability"): {A, R, Role.INTERVIEWER},
     ("POST", "/availability/time-off"): {A, R, Role.INTERVIEWER},

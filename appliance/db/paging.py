@@ -33,3 +33,20 @@ def paginate(
     pages = max(1, -(-total // page_size))
     shown = min(page, pages)
     return Page(list(query.paginate(shown, page_size)), shown, pages, total)
+
+
+MAX_CURSOR_LIMIT = 100
+
+
+def after_cursor(
+    query: peewee.ModelSelect[Selected], id_field: peewee.Field, after: int, limit: int
+) -> tuple[list[Selected], int | None]:
+    """Rows with ids above `after`, in id order, at most `limit`, and the cursor for the next
+    page (None on the last). Rows added while a client pages have higher ids, so it misses none
+    and sees none twice."""
+    if not 1 <= limit <= MAX_CURSOR_LIMIT:
+        raise Invalid(f"limit: between 1 and {MAX_CURSOR_LIMIT}")
+    found = list(query.where(id_field > after).order_by(id_field).limit(limit + 1))
+    more = len(found) > limit
+    found = found[:limit]
+    return found, (int(getattr(found[-1], id_field.name)) if more and found else None)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal, cast, get_args
 
 from appliance.core import validation
 from appliance.core.config import Config
-from appliance.core.errors import ApplianceError, Gone, NotAllowed
+from appliance.core.errors import ApplianceError, Gone, NotAllowed, NotFound
 from appliance.db.models import Candidate, Decision, Interview, Position, Role, User
+from appliance.db.paging import after_cursor
 from appliance.evaluation.scorecards import name_of, standing
 from appliance.hiring import mailer
 from appliance.hiring.candidates import display_name, set_status
@@ -74,6 +75,62 @@ def missing_scorecards(candidate: Candidate, position: Position | None) -> list[
         if interview.status == "completed" or interview.ended_at is not None:
             missing += standing(interview).pending
     return missing
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """A decision as the API gives it to another system."""
+
+    id: int
+    candidate_id: int
+    external_id: str | None  # the candidate's id in the system that sent them, if any
+    position_id: int | None
+    outcome: Outcome
+    reason: str
+    decided_by_id: int | None
+    decided_at: dt.datetime
+    without_all_scorecards: bool
+    in_force: bool  # False once a later decision on the same candidate and position replaced it
+
+
+@dataclass(frozen=True)
+class DecisionPage:
+    items: list[DecisionRecord]
+    next_cursor: int | None  # pass as `after` for the next page; None: this was the last
+
+
+def _records(decisions: list[Decision]) -> list[DecisionRecord]:
+    latest: dict[tuple[int, int | None], int] = {}
+    for d in Decision.select(Decision.id, Decision.candidate, Decision.position).where(
+        Decision.candidate.in_({d.candidate_id for d in decisions})
+    ):
+        key = (d.candidate_id, d.position_id)
+        latest[key] = max(latest.get(key, 0), d.id)
+    return [
+        DecisionRecord(
+            d.id, d.candidate_id, d.candidate.external_id, d.position_id, cast(Outcome, d.outcome),
+            str(d.reason), d.decided_by_id, as_utc(d.decided_at), bool(d.without_all_scorecards),
+            latest[(d.candidate_id, d.position_id)] == d.id,
+        )
+        for d in decisions
+    ]  # fmt: skip
+
+
+def decision_records(after: int, limit: int, candidate_id: int | None = None) -> DecisionPage:
+    """Decisions with ids above `after`, in id order (the order they were made), at most
+    `limit`; only the candidate's when `candidate_id` is given."""
+    query = Decision.select(Decision, Candidate).join(Candidate)
+    if candidate_id is not None:
+        query = query.where(Decision.candidate == candidate_id)
+    found, cursor = after_cursor(query, Decision.id, after, limit)
+    return DecisionPage(_records(found), cursor)
+
+
+def decision_record(decision_id: int) -> DecisionRecord:
+    decision = Decision.get_or_none(Decision.id == decision_id)
+    if decision is None:
+        raise NotFound(f"no decision {decision_id}")
+    return _records([decision])[0]
 
 
 def history(candidate: Candidate, position: Position | None) -> list[DecisionView]:

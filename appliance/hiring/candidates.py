@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Annotated, Literal, get_args
 
@@ -132,13 +133,21 @@ def update_candidate(
 MAX_EXTERNAL_ID = 200
 
 
+def check_external_id(external_id: str) -> None:
+    """Another system's id for a candidate: 1 to MAX_EXTERNAL_ID characters, none of them a
+    control character (they would garble logs and exports)."""
+    if not 1 <= len(external_id) <= MAX_EXTERNAL_ID or any(
+        unicodedata.category(c) == "Cc" for c in external_id
+    ):
+        raise Invalid(f"external_id: 1 to {MAX_EXTERNAL_ID} characters, no control characters")
+
+
 def upsert_by_external_id(
     audit: AuditLog, actor: str, external_id: str, fields: CandidateFields
 ) -> tuple[Candidate, bool]:
     """The candidate another system knows as `external_id`, made or brought up to date from
     `fields`; (candidate, whether it was made). Sending the same twice changes nothing."""
-    if not external_id or len(external_id) > MAX_EXTERNAL_ID or not external_id.isprintable():
-        raise Invalid(f"external_id: 1 to {MAX_EXTERNAL_ID} printable characters")
+    check_external_id(external_id)
     with audit.db.atomic():
         known = Candidate.get_or_none(Candidate.external_id == external_id)
         if known is not None and known.erased_at is not None:

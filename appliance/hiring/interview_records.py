@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from appliance.core import validation
-from appliance.core.errors import Invalid, NotFound
+from appliance.core.errors import NotFound
 from appliance.db.models import Consent, Interview, InterviewParticipant, Role, User
+from appliance.db.paging import after_cursor
 from appliance.hiring.scheduling import as_utc
 
 Status = Literal["scheduled", "completed", "cancelled"]
 STATUSES: tuple[Status, ...] = ("scheduled", "completed", "cancelled")
-MAX_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -81,20 +81,20 @@ def _records(interviews: list[Interview]) -> list[InterviewRecord]:
 
 def records(after: int = 0, limit: int = 50, status: str = "") -> RecordPage:
     """Interviews with ids above `after`, in id order, at most `limit`."""
-    if not 1 <= limit <= MAX_LIMIT:
-        raise Invalid(f"limit: between 1 and {MAX_LIMIT}")
-    query = Interview.select().where(Interview.id > after)
+    query = Interview.select()
     if status:
         validation.choice("status", status, STATUSES)
         query = query.where(Interview.status == status)
-    found = list(query.order_by(Interview.id).limit(limit + 1))
-    more = len(found) > limit
-    found = found[:limit]
-    return RecordPage(_records(found), found[-1].id if more and found else None)
+    found, cursor = after_cursor(query, Interview.id, after, limit)
+    return RecordPage(_records(found), cursor)
+
+
+def interview(interview_id: int) -> Interview:
+    found: Interview | None = Interview.get_or_none(Interview.id == interview_id)
+    if found is None:
+        raise NotFound(f"no interview {interview_id}")
+    return found
 
 
 def record(interview_id: int) -> InterviewRecord:
-    interview = Interview.get_or_none(Interview.id == interview_id)
-    if interview is None:
-        raise NotFound(f"no interview {interview_id}")
-    return _records([interview])[0]
+    return _records([interview(interview_id)])[0]

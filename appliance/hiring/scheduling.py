@@ -20,7 +20,7 @@ import peewee
 
 from appliance.core import validation
 from appliance.core.config import SchedulingConfig
-from appliance.core.errors import ApplianceError, Conflict, NotFound
+from appliance.core.errors import ApplianceError, Conflict, Invalid, NotFound
 from appliance.db.database import serialized, utcnow
 from appliance.db.models import (
     AvailabilityRule,
@@ -464,28 +464,69 @@ def book(
         )
         if not slot_free:
             raise Conflict("that time is no longer free; please pick another")
-        interview = Interview.create(
-            candidate=invitation.candidate,
-            position=invitation.candidate.position,
-            kit=kind.kit,
-            starts_at=stored(start),
-            ends_at=stored(start + dt.timedelta(minutes=kind.duration_minutes)),
-            status="scheduled",
-            created_by=invitation.created_by,
-            timezone=timezone,
-        )
-        for member in panel_of(kind):
-            InterviewParticipant.create(interview=interview, user=member, role="interviewer")
-        invitation.status, invitation.interview = "booked", interview
-        invitation.save()
-        audit.record(
-            f"candidate:{invitation.candidate_id}",
-            "interview.book",
-            f"interview:{interview.id}",
-            {"starts_at": start.isoformat()},
-        )
-        webhook_events.emit("interview.scheduled", webhook_events.interview_data(interview))
+        return _book(audit, f"candidate:{invitation.candidate_id}", invitation, start, timezone)
+
+
+def _book(
+    audit: AuditLog, actor: str, invitation: Invitation, start: dt.datetime, timezone: str
+) -> Interview:
+    """The invitation's interview at `start`, its panel the interview type's; the caller
+    checked the time and holds the write lock."""
+    kind = invitation.interview_type
+    interview = Interview.create(
+        candidate=invitation.candidate,
+        position=invitation.candidate.position,
+        kit=kind.kit,
+        starts_at=stored(start),
+        ends_at=stored(start + dt.timedelta(minutes=kind.duration_minutes)),
+        status="scheduled",
+        created_by=invitation.created_by,
+        timezone=timezone,
+    )
+    for member in panel_of(kind):
+        InterviewParticipant.create(interview=interview, user=member, role="interviewer")
+    invitation.status, invitation.interview = "booked", interview
+    invitation.save()
+    audit.record(
+        actor, "interview.book", f"interview:{interview.id}", {"starts_at": start.isoformat()}
+    )
+    webhook_events.emit("interview.scheduled", webhook_events.interview_data(interview))
     return interview
+
+
+def schedule_at(
+    audit: AuditLog,
+    actor: str,
+    candidate_id: int,
+    interview_type_id: int,
+    starts_at: dt.datetime,
+    timezone: str,
+    settings: SchedulingConfig,
+    link_key: bytes,
+    now: dt.datetime | None = None,
+) -> tuple[Invitation, str, Interview]:
+    """Schedule the candidate's interview at a time agreed elsewhere (by an applicant tracking
+    system, say): at any future minute at which its whole panel is free, as a recruiter moving an
+    interview may. The candidate gets an invitation as if they had booked it from their link,
+    so the link still lets them see, move or cancel it."""
+    if starts_at.tzinfo is None:
+        raise Invalid("starts_at: give the time with its offset from UTC, e.g. 09:00:00+01:00")
+    zone(timezone)
+    start = as_utc(starts_at)
+    with serialized(Interview._meta.database):
+        if start <= as_utc(now or utcnow()):
+            raise Conflict("the start has passed; choose a time from now on")
+        invitation, token = invite(
+            audit, actor, candidate_id, interview_type_id, settings, link_key
+        )
+        kind = invitation.interview_type
+        reasons = unavailable(
+            panel_of(kind), start, start + dt.timedelta(minutes=kind.duration_minutes), settings
+        )
+        if reasons:
+            raise Conflict(" ".join(reasons))
+        interview = _book(audit, actor, invitation, start, timezone)
+    return invitation, token, interview
 
 
 def change_cutoff(interview: Interview, settings: SchedulingConfig) -> dt.datetime:

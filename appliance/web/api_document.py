@@ -44,6 +44,8 @@ MEDIA_TYPES_OPT = "media_types"
 # set in the ECMA dialect JSON Schema patterns are read in.
 SPACE = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 NO_NUL = r"^[^\x00]*$"
+# Unicode category Cc: C0, DEL and C1.
+CONTROL_FREE = r"^[^\x00-\x1f\x7f-\x9f]+$"
 # Required text: after trimming, something is left.
 SOMETHING_WRITTEN = rf"^[^\x00]*[^\x00{SPACE}][^\x00]*$"
 INT64 = (-(2**63), 2**63 - 1)
@@ -52,6 +54,8 @@ _ADDRESS_PART = rf"[^@\x00{SPACE}]+"
 PROPERTY_PATTERNS = {
     # staff.accounts.normalize_email: trimmed, then local@domain.tld without spaces.
     "email": rf"^[{SPACE}]*{_ADDRESS_PART}@{_ADDRESS_PART}\.{_ADDRESS_PART}[{SPACE}]*$",
+    # hiring.candidates.check_external_id: no control characters.
+    "external_id": CONTROL_FREE,
 }
 
 # Every error is RFC 9457 problem details (app.problem).
@@ -75,7 +79,8 @@ WHY = {
     403: "Signed in, but the role or the interview's panel does not allow this; or a write "
     "without the CSRF header, or from another site; or an API token without the route's scope.",
     404: "Nothing with that id, or nothing the caller may see.",
-    409: "The request contradicts what is stored now (a time taken meanwhile, a duplicate).",
+    409: "The request contradicts what is stored now (a time taken meanwhile, a duplicate, an "
+    "Idempotency-Key sent before with another request).",
     410: "It existed and was erased with its candidate's data.",
     413: "The request body is larger than the box accepts.",
     429: "The API token made more calls than `[auth] api_burst` and `api_calls_per_minute` "

@@ -24,6 +24,8 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/"): PUBLIC,
     ("GET", "/login"): PUBLIC,
     ("POST", "/login"): PUBLIC,
+    ("GET", "/login/sso"): PUBLIC,
+    ("GET", "/login/sso/callback"): PUBLIC,
     ("POST", "/logout"): STAFF,
     ("GET", "/account"): STAFF,
     ("POST", "/account/password"): STAFF,

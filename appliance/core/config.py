@@ -121,6 +121,25 @@ class AuthConfig:
 
 
 @dataclasses.dataclass
+class OidcConfig:
+    # The OpenID Connect provider staff sign in with (its issuer URL); empty: local passwords.
+    issuer: str = ""
+    client_id: str = ""
+    client_secret: str = ""
+    # The ID token claim holding the user's groups, and which group gives which role:
+    # "group=role, group=role" (roles: admin, recruiter, interviewer, compliance). A user in
+    # several mapped groups gets the first listed; in none, is refused.
+    groups_claim: str = "groups"
+    roles: str = ""
+    # Who may still sign in with a password once single sign-on is on: everyone, or only the
+    # break-glass accounts listed (comma-separated e-mail addresses).
+    password_signin: str = _choice("everyone", "break_glass")
+    break_glass: str = ""
+    # A PEM file of CAs to trust for the provider's HTTPS (an internal CA); empty: the system's.
+    ca_file: str = _absolute_path()
+
+
+@dataclasses.dataclass
 class WebhooksConfig:
     # How long a receiver has to answer one delivery before it counts as a failed try.
     timeout_seconds: int = _int(10, 1, 60)
@@ -273,6 +292,7 @@ class Config:
     acme: AcmeConfig = dataclasses.field(default_factory=AcmeConfig)
     system: SystemConfig = dataclasses.field(default_factory=SystemConfig)
     webhooks: WebhooksConfig = dataclasses.field(default_factory=WebhooksConfig)
+    oidc: OidcConfig = dataclasses.field(default_factory=OidcConfig)
 
     @property
     def public_url(self) -> str:

@@ -48,6 +48,8 @@ class User(BaseModel):
     totp_last_step = peewee.BigIntegerField(default=0)
     # Set when an administrator chose the password: its owner must replace it to go on.
     must_change_password = peewee.BooleanField(default=False)
+    # The OpenID Connect provider's `sub` for a user who signs in with single sign-on.
+    oidc_subject = peewee.CharField(max_length=255, null=True, unique=True)
 
 
 class Session(BaseModel):
@@ -714,6 +716,16 @@ class WebhookAttempt(BaseModel):
     milliseconds = peewee.IntegerField(default=0)
 
 
+class SsoAttempt(BaseModel):
+    """A single sign-on begun in a browser: what the callback must match, used once."""
+
+    state_hash = peewee.CharField(primary_key=True, max_length=64)
+    nonce = peewee.CharField(max_length=64)
+    code_verifier = peewee.CharField(max_length=128)
+    next_path = peewee.CharField(max_length=2000, default="/")
+    created_at = peewee.DateTimeField(default=utcnow)
+
+
 class AuditEntry(BaseModel):
     seq = peewee.IntegerField(primary_key=True)
     at = peewee.CharField(max_length=32)
@@ -779,4 +791,5 @@ ALL_MODELS: list[type[BaseModel]] = [
     WebhookEvent,
     WebhookDelivery,
     WebhookAttempt,
+    SsoAttempt,
 ]

@@ -33,6 +33,7 @@ from appliance.db.migrations import (
     m0017_rubric_suggestion,
     m0018_api_tokens,
     m0019_webhooks,
+    m0020_single_sign_on,
 )
 
 Migration = Callable[[peewee.Database, SchemaMigrator], None]
@@ -57,6 +58,7 @@ MIGRATIONS: list[Migration] = [
     m0017_rubric_suggestion.apply,
     m0018_api_tokens.apply,
     m0019_webhooks.apply,
+    m0020_single_sign_on.apply,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, get, post
 from litestar.datastructures import Cookie
-from litestar.params import FromQuery
+from litestar.params import FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
 from appliance.core.errors import ApplianceError
 from appliance.db.models import User
-from appliance.staff import accounts
+from appliance.staff import accounts, single_sign_on
 from appliance.staff.accounts import SignInAttempt, SignInFailed
 from appliance.staff.sessions import end_session, start_session
 from appliance.web.access import (
@@ -32,9 +32,93 @@ from appliance.web.pages import (
 from appliance.web.threads import in_thread
 
 
+def _login_page(
+    request: Request[Any, Any, Any], status: int = 200, *, next: str = "/", email: str = "",
+    error: str | None = None,
+) -> Template:  # fmt: skip
+    settings = request.app.state.runtime.config.oidc
+    return page(
+        "login.html", request, status, next=next, email=email, error=error,
+        sso=single_sign_on.enabled(settings),
+        password_for_all=settings.password_signin == "everyone",
+    )  # fmt: skip
+
+
 @get("/login", opt=public(), sync_to_thread=False, include_in_schema=False)
 def login_form(request: Request[Any, Any, Any], next: FromQuery[str] = "/") -> Template:
-    return page("login.html", request, next=local_path(next), email="", error=None)
+    return _login_page(request, next=local_path(next))
+
+
+SSO_COOKIE = "parley_sso"
+
+
+def _callback_url(runtime: AppRuntime) -> str:
+    return f"{runtime.config.public_url}/login/sso/callback"
+
+
+@get("/login/sso", opt=public(), include_in_schema=False)
+@in_thread
+def sso_begin(
+    request: Request[Any, Any, Any], runtime: AppRuntime, next: FromQuery[str] = "/"
+) -> Template | Redirect:
+    """Off to the company's sign-in provider, with this browser's state in a cookie."""
+    settings = runtime.config.oidc
+    if not single_sign_on.enabled(settings):
+        return _login_page(request, 404, error="Single sign-on is not set up on this box.")
+    try:
+        target, state = single_sign_on.begin(settings, _callback_url(runtime), local_path(next))
+    except single_sign_on.ProviderUnreachable as exc:
+        return _login_page(
+            request, 503, next=local_path(next),
+            error=f"The sign-in provider cannot be reached right now ({exc}). Try again later; "
+            "an administrator with a break-glass account can sign in with a password below.",
+        )  # fmt: skip
+    response = Redirect(target, status_code=303)
+    response.cookies.append(_sso_cookie(runtime, state, max_age=600))
+    return response
+
+
+def _sso_cookie(runtime: AppRuntime, state: str, max_age: int) -> Cookie:
+    secure = runtime.config.public_url.startswith("https://")
+    return Cookie(
+        key=SSO_COOKIE, value=state, path="/login/sso", httponly=True, samesite="lax",
+        secure=secure, max_age=max_age,
+    )  # fmt: skip
+
+
+@get("/login/sso/callback", opt=public(), include_in_schema=False)
+@in_thread
+def sso_callback(
+    request: Request[Any, Any, Any],
+    runtime: AppRuntime,
+    code: FromQuery[str] = "",
+    oauth_state: Annotated[str, QueryParameter(name="state")] = "",
+    error: FromQuery[str] = "",
+    error_description: FromQuery[str] = "",
+) -> Template | Redirect:
+    """The provider's answer: a signed-in session, or a page saying why not."""
+    settings = runtime.config.oidc
+    if not single_sign_on.enabled(settings):
+        return _login_page(request, 404, error="Single sign-on is not set up on this box.")
+    try:
+        if error:
+            raise single_sign_on.SignInRefused(
+                f"the sign-in provider said {error}: {error_description[:300]}"
+            )
+        signed_in = single_sign_on.finish(
+            runtime.audit, settings, _callback_url(runtime), code, oauth_state,
+            request.cookies.get(SSO_COOKIE, ""),
+        )  # fmt: skip
+    except (single_sign_on.SignInRefused, single_sign_on.ProviderUnreachable) as exc:
+        refused = _login_page(request, 403, error=f"Single sign-on did not work: {exc}.")
+        refused.cookies.append(_sso_cookie(runtime, "", max_age=0))
+        return refused
+    response = see_other(signed_in.next_path)
+    response.cookies.extend(
+        session_cookies(request, runtime, start_session(signed_in.user, runtime.config.auth))
+    )
+    response.cookies.append(_sso_cookie(runtime, "", max_age=0))
+    return response
 
 
 @post("/login", opt=public(), include_in_schema=False)
@@ -50,20 +134,22 @@ def login(
         remote=request_address(request),
     )
     if not request.app.state.sign_ins.allow(attempt.remote):
-        refused = page(
-            "login.html",
-            request,
-            429,
-            next=target,
-            email=attempt.email,
+        refused = _login_page(
+            request, 429, next=target, email=attempt.email,
             error="Too many sign-in attempts from this address. Wait a minute, then try again.",
-        )
+        )  # fmt: skip
         refused.headers["retry-after"] = "60"
         return refused
+    if not single_sign_on.password_allowed(runtime.config.oidc, attempt.email):
+        return _login_page(
+            request, 403, next=target, email=attempt.email,
+            error="Sign in with your company account (single sign-on); passwords are kept for "
+            "break-glass accounts only.",
+        )  # fmt: skip
     try:
         user = accounts.sign_in(runtime.audit, runtime.config.auth, attempt)
     except SignInFailed as exc:
-        return page("login.html", request, 401, next=target, email=attempt.email, error=str(exc))
+        return _login_page(request, 401, next=target, email=attempt.email, error=str(exc))
     response = see_other(target)
     response.cookies.extend(
         session_cookies(request, runtime, start_session(user, runtime.config.auth))

@@ -20,7 +20,7 @@ from appliance.core.liveness import HEARTBEAT_SECONDS, heartbeat_path
 from appliance.evaluation import reminders
 from appliance.evidence import suggestion
 from appliance.evidence.assistant import Assistant
-from appliance.hiring import mailer, notifications, scheduling
+from appliance.hiring import calendar_sync, mailer, notifications, scheduling
 from appliance.integrations import webhook_delivery
 from appliance.recordings import composite_jobs, filing, rendition, retention, transcription
 from appliance.recordings.live_transcription import WINDOW_SECONDS, LiveTranscription
@@ -64,6 +64,12 @@ def build_queue(runtime: Runtime) -> Huey:
         notifications.send_reminders(runtime.config, scheduling.link_key(runtime.keys))
         reminders.send_scorecard_reminders(runtime.config)
         mailer.deliver_pending(runtime.config.smtp)
+
+    @huey.periodic_task(crontab(minute="*"))  # type: ignore[untyped-decorator]
+    def read_calendars() -> None:
+        """Read the busy times of connected calendars not read for `[calendars]
+        refresh_minutes`."""
+        calendar_sync.refresh_due(runtime.keys, runtime.config.calendars)
 
     @huey.periodic_task(crontab(minute="*/5"))  # type: ignore[untyped-decorator]
     def keep_certificate_current() -> None:

@@ -140,6 +140,16 @@ class OidcConfig:
 
 
 @dataclasses.dataclass
+class CalendarsConfig:
+    # Comma-separated address prefixes an interviewer's calendar (CalDAV or ICS) must start with,
+    # e.g. "https://caldav.example.com/, https://outlook.office365.com/owa/calendar/"; empty:
+    # connecting calendars is off.
+    allowed: str = ""
+    # How often the worker reads each connected calendar's busy times.
+    refresh_minutes: int = _int(5, 1, 1440)
+
+
+@dataclasses.dataclass
 class WebhooksConfig:
     # How long a receiver has to answer one delivery before it counts as a failed try.
     timeout_seconds: int = _int(10, 1, 60)
@@ -293,6 +303,7 @@ class Config:
     system: SystemConfig = dataclasses.field(default_factory=SystemConfig)
     webhooks: WebhooksConfig = dataclasses.field(default_factory=WebhooksConfig)
     oidc: OidcConfig = dataclasses.field(default_factory=OidcConfig)
+    calendars: CalendarsConfig = dataclasses.field(default_factory=CalendarsConfig)
 
     @property
     def public_url(self) -> str:

@@ -726,6 +726,34 @@ class SsoAttempt(BaseModel):
     created_at = peewee.DateTimeField(default=utcnow)
 
 
+class CalendarConnection(BaseModel):
+    """An interviewer's calendar, read by the worker so self-scheduling never offers a time
+    they are busy in: a CalDAV account, or an ICS address."""
+
+    id = peewee.AutoField()
+    user = peewee.ForeignKeyField(User, backref="calendars", unique=True, on_delete="CASCADE")
+    kind = peewee.CharField(max_length=8)  # caldav, ics
+    url = peewee.CharField(max_length=2000)
+    username = peewee.CharField(max_length=200, default="")
+    # The CalDAV password, sealed with a key derived from the appliance's (AES-GCM).
+    sealed_password = peewee.BlobField(null=True)
+    connected_at = peewee.DateTimeField(default=utcnow)
+    last_attempt_at = peewee.DateTimeField(null=True)
+    last_read_at = peewee.DateTimeField(null=True)
+    # Why the last read failed, and since when reads fail; empty and None while they work.
+    last_error = peewee.CharField(max_length=300, default="")
+    failing_since = peewee.DateTimeField(null=True)
+
+
+class BusyTime(BaseModel):
+    """A time the calendar's owner is busy, as last read from it."""
+
+    id = peewee.AutoField()
+    connection = peewee.ForeignKeyField(CalendarConnection, backref="busy", on_delete="CASCADE")
+    starts_at = peewee.DateTimeField(index=True)
+    ends_at = peewee.DateTimeField()
+
+
 class AuditEntry(BaseModel):
     seq = peewee.IntegerField(primary_key=True)
     at = peewee.CharField(max_length=32)
@@ -792,4 +820,6 @@ ALL_MODELS: list[type[BaseModel]] = [
     WebhookDelivery,
     WebhookAttempt,
     SsoAttempt,
+    CalendarConnection,
+    BusyTime,
 ]

@@ -24,6 +24,8 @@ from appliance.core.errors import ApplianceError, Conflict, Invalid, NotFound
 from appliance.db.database import serialized, utcnow
 from appliance.db.models import (
     AvailabilityRule,
+    BusyTime,
+    CalendarConnection,
     CalendarFeed,
     Candidate,
     HiringTeamMember,
@@ -312,11 +314,29 @@ def _booked(
     return [Interval(as_utc(i.starts_at) - buffer, as_utc(i.ends_at) + buffer) for i in booked]
 
 
+def _calendar_busy(user: User, start: dt.datetime, end: dt.datetime) -> list[Interval]:
+    """What the user's connected calendar last said they are busy in (hiring/calendar_sync.py)."""
+    return [
+        Interval(as_utc(b.starts_at), as_utc(b.ends_at))
+        for b in BusyTime.select()
+        .join(CalendarConnection)
+        .where(
+            (CalendarConnection.user == user)
+            & (BusyTime.ends_at > stored(start))
+            & (BusyTime.starts_at < stored(end))
+        )
+    ]
+
+
 def _blocked(
     user: User, start: dt.datetime, end: dt.datetime, buffer: dt.timedelta, ignoring: int | None
 ) -> list[Interval]:
-    """Time off, and booked interviews widened by the buffer."""
-    return _time_off(user, start, end) + _booked(user, start, end, buffer, ignoring)
+    """Time off, busy times in their calendar, and booked interviews widened by the buffer."""
+    return (
+        _time_off(user, start, end)
+        + _calendar_busy(user, start, end)
+        + _booked(user, start, end, buffer, ignoring)
+    )
 
 
 def _free_for(slot: Interval, windows: list[Interval], blocked: list[Interval]) -> bool:
@@ -374,9 +394,11 @@ def _free_times(
 
 @dataclass(frozen=True)
 class MemberOutlook:
+    user_id: int
     name: str
     has_hours: bool  # they have set weekly availability at all
     next_free: list[dt.datetime]  # their first free starts on their own (aware UTC)
+    calendar_error: str  # why their connected calendar cannot be read; empty when it can
 
 
 @dataclass(frozen=True)
@@ -400,7 +422,13 @@ def panel_outlook(
     for member in panel:
         hours = AvailabilityRule.select().where(AvailabilityRule.user == member).exists()
         alone = _free_times([member], length, settings, now)[:3] if hours else []
-        members.append(MemberOutlook(member.name or member.email, hours, alone))
+        calendar = CalendarConnection.get_or_none(CalendarConnection.user == member)
+        members.append(
+            MemberOutlook(
+                member.id, member.name or member.email, hours, alone,
+                calendar.last_error if calendar is not None else "",
+            )
+        )  # fmt: skip
     return PanelOutlook(len(shared), shared[0] if shared else None, members)
 
 
@@ -631,6 +659,8 @@ def unavailable(
             reasons.append(f"{who} is not available then (outside their weekly hours).")
         elif any(b.overlaps(slot) for b in _time_off(member, slot.start, slot.end)):
             reasons.append(f"{who} has time off then.")
+        elif any(b.overlaps(slot) for b in _calendar_busy(member, slot.start, slot.end)):
+            reasons.append(f"{who} is busy then (their calendar).")
         elif any(b.overlaps(slot) for b in _booked(member, slot.start, slot.end, buffer, ignoring)):
             reasons.append(
                 f"{who} has another interview then, or within {settings.buffer_minutes} minutes."

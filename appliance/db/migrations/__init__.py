@@ -34,6 +34,7 @@ from appliance.db.migrations import (
     m0018_api_tokens,
     m0019_webhooks,
     m0020_single_sign_on,
+    m0021_calendars,
 )
 
 Migration = Callable[[peewee.Database, SchemaMigrator], None]
@@ -59,6 +60,7 @@ MIGRATIONS: list[Migration] = [
     m0018_api_tokens.apply,
     m0019_webhooks.apply,
     m0020_single_sign_on.apply,
+    m0021_calendars.apply,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -12,15 +12,16 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
-from appliance.core.errors import ApplianceError, Invalid
+from appliance.core.errors import ApplianceError, Invalid, NotFound
 from appliance.db.models import (
     User,
 )
-from appliance.hiring import mailer, notifications, scheduling
+from appliance.hiring import calendar_sync, mailer, notifications, scheduling
 from appliance.hiring.calendar_invites import feed_ics, organizer
 from appliance.hiring.candidates import get_candidate
 from appliance.hiring.scheduling import TIME_ZONES, WeeklyWindow, zone
 from appliance.hiring.scheduling_rules import rules
+from appliance.staff import accounts
 from appliance.web.access import HIRING, PANEL, public
 from appliance.web.pages import (
     AppRuntime,
@@ -35,21 +36,56 @@ from appliance.web.threads import in_thread
 
 
 def _availability_page(
-    request: Request[Any, Any, Any], status: int = 200, **extra: Any
+    request: Request[Any, Any, Any], subject: User | None = None, status: int = 200, **extra: Any
 ) -> Template:
-    fresh = current_user(request)
+    """The availability of `subject` (the signed-in user's own when None): weekly hours and time
+    off, editable; their connected calendar's state; on their own page, the feed and calendar
+    forms."""
+    own = subject is None
+    fresh = current_user(request) if subject is None else accounts.get_user(subject.id)
+    settings = request.app.state.runtime.config.calendars
     return page(
         "availability.html",
         request,
         status,
+        subject=fresh,
+        own=own,
+        base="/availability" if own else f"/users/{fresh.id}/availability",
         zones=TIME_ZONES,
         timezone=fresh.timezone,
         weekdays=scheduling.WEEKDAYS,
         windows=scheduling.availability_of(fresh),
         time_off=scheduling.time_off_of(fresh),
         has_feed=scheduling.has_feed(fresh),
+        calendar=calendar_sync.state_of(fresh),
+        calendars_on=calendar_sync.enabled(settings),
+        calendar_prefixes=calendar_sync.allowed_prefixes(settings),
         **{"error": None, "saved": False, "feed_url": None, **extra},
     )
+
+
+def _save_windows(
+    request: Request[Any, Any, Any], runtime: AppRuntime, user: User, data: FormData
+) -> None:
+    windows = [
+        WeeklyWindow(day, data.get(f"start_{day}", ""), data.get(f"end_{day}", ""))
+        for day in range(7)
+        if data.get(f"start_{day}") or data.get(f"end_{day}")
+    ]
+    scheduling.set_availability(
+        runtime.audit, actor(request), user, data.get("timezone", "UTC"), windows
+    )
+
+
+def _save_time_off(
+    request: Request[Any, Any, Any], runtime: AppRuntime, user: User, data: FormData
+) -> None:
+    try:
+        first = dt.date.fromisoformat(data.get("first_day", ""))
+        last = dt.date.fromisoformat(data.get("last_day", ""))
+    except ValueError:
+        raise Invalid("Give the first and last day as dates.") from None
+    scheduling.add_time_off(runtime.audit, actor(request), user, first, last, data.get("note", ""))
 
 
 @get("/availability", opt=PANEL, include_in_schema=False)
@@ -63,36 +99,87 @@ def availability_page(request: Request[Any, Any, Any]) -> Template:
 def save_availability(
     request: Request[Any, Any, Any], runtime: AppRuntime, data: FormData
 ) -> Template:
-    user: User = request.scope["user"]
-    windows = [
-        WeeklyWindow(day, data.get(f"start_{day}", ""), data.get(f"end_{day}", ""))
-        for day in range(7)
-        if data.get(f"start_{day}") or data.get(f"end_{day}")
-    ]
     try:
-        scheduling.set_availability(
-            runtime.audit, actor(request), user, data.get("timezone", "UTC"), windows
-        )
+        _save_windows(request, runtime, current_user(request), data)
     except ApplianceError as exc:
-        return _availability_page(request, 400, error=str(exc))
+        return _availability_page(request, None, 400, error=str(exc))
     return _availability_page(request, saved=True)
 
 
 @post("/availability/time-off", opt=PANEL, include_in_schema=False)
 @in_thread
 def add_time_off(request: Request[Any, Any, Any], runtime: AppRuntime, data: FormData) -> Template:
-    user = current_user(request)
     try:
-        first = dt.date.fromisoformat(data.get("first_day", ""))
-        last = dt.date.fromisoformat(data.get("last_day", ""))
-        scheduling.add_time_off(
-            runtime.audit, actor(request), user, first, last, data.get("note", "")
-        )
-    except ValueError:
-        return _availability_page(request, 400, error="Give the first and last day as dates.")
+        _save_time_off(request, runtime, current_user(request), data)
     except ApplianceError as exc:
-        return _availability_page(request, 400, error=str(exc))
+        return _availability_page(request, None, 400, error=str(exc))
     return _availability_page(request, saved=True)
+
+
+@post("/availability/calendar", opt=PANEL, include_in_schema=False)
+@in_thread
+def connect_calendar(
+    request: Request[Any, Any, Any], runtime: AppRuntime, data: FormData
+) -> Template:
+    """Connect the interviewer's calendar and read it at once, so they see whether it works."""
+    try:
+        connection = calendar_sync.connect(
+            runtime.audit, runtime.keys, runtime.config.calendars, current_user(request),
+            data.get("kind", ""), data.get("url", ""), data.get("username", ""),
+            data.get("password", ""),
+        )  # fmt: skip
+    except ApplianceError as exc:
+        return _availability_page(request, None, 400, error=str(exc))
+    calendar_sync.refresh(runtime.keys, connection)
+    return _availability_page(request, saved=True)
+
+
+@post("/availability/calendar/disconnect", opt=PANEL, include_in_schema=False)
+@in_thread
+def disconnect_calendar(request: Request[Any, Any, Any], runtime: AppRuntime) -> Template:
+    calendar_sync.disconnect(runtime.audit, current_user(request))
+    return _availability_page(request, saved=True)
+
+
+def _staff_member(user_id: int) -> User:
+    """Someone who can sit on a panel, whose availability a recruiter may set."""
+    user = accounts.get_user(user_id)
+    if not user.active or user.role not in ("interviewer", "recruiter", "admin"):
+        raise NotFound(f"no interviewer {user_id}")
+    return user
+
+
+@get("/users/{user_id:int}/availability", opt=HIRING, include_in_schema=False)
+@in_thread
+def member_availability_page(request: Request[Any, Any, Any], user_id: FromPath[int]) -> Template:
+    return _availability_page(request, _staff_member(user_id))
+
+
+@post("/users/{user_id:int}/availability", opt=HIRING, include_in_schema=False)
+@in_thread
+def save_member_availability(
+    request: Request[Any, Any, Any], runtime: AppRuntime, user_id: FromPath[int], data: FormData
+) -> Template:
+    """A recruiter sets an interviewer's weekly hours (audited under the recruiter's name)."""
+    member = _staff_member(user_id)
+    try:
+        _save_windows(request, runtime, member, data)
+    except ApplianceError as exc:
+        return _availability_page(request, member, 400, error=str(exc))
+    return _availability_page(request, member, saved=True)
+
+
+@post("/users/{user_id:int}/availability/time-off", opt=HIRING, include_in_schema=False)
+@in_thread
+def add_member_time_off(
+    request: Request[Any, Any, Any], runtime: AppRuntime, user_id: FromPath[int], data: FormData
+) -> Template:
+    member = _staff_member(user_id)
+    try:
+        _save_time_off(request, runtime, member, data)
+    except ApplianceError as exc:
+        return _availability_page(request, member, 400, error=str(exc))
+    return _availability_page(request, member, saved=True)
 
 
 @post("/availability/feed", opt=PANEL, include_in_schema=False)
@@ -172,9 +259,12 @@ def create_interview_type(
 
 @dataclass
 class MemberOutlookView:
+    user_id: int
     name: str
     has_hours: bool
     next_free: list[str]  # in the viewer's zone, "Tue 03 Dec 10:00"
+    # Why their calendar cannot be read (the last busy times read stay in force); or empty.
+    calendar_error: str
 
 
 @dataclass
@@ -192,7 +282,11 @@ def _outlook_rows(outlook: scheduling.PanelOutlook, timezone: str) -> list[Membe
     local = zone(timezone)
     return [
         MemberOutlookView(
-            m.name, m.has_hours, [f"{t.astimezone(local):%a %d %b %H:%M}" for t in m.next_free]
+            m.user_id,
+            m.name,
+            m.has_hours,
+            [f"{t.astimezone(local):%a %d %b %H:%M}" for t in m.next_free],
+            m.calendar_error,
         )
         for m in outlook.members
     ]

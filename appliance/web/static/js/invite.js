@@ -23,7 +23,13 @@ async function show(typeId) {
   for (const member of outlook.members) {
     const free = !member.has_hours ? "has set no weekly hours"
       : member.next_free.length ? `free ${member.next_free.join(", ")}` : "no free time within the horizon";
-    list.append(line(`${member.name}: ${free}`, "li"));
+    const calendar = member.calendar_error ? ` (their calendar cannot be read: ${member.calendar_error})` : "";
+    const item = line(`${member.name}: ${free}${calendar} — `, "li");
+    const edit = document.createElement("a");
+    edit.href = `/users/${member.user_id}/availability`;
+    edit.textContent = "see or change their availability";
+    item.append(edit);
+    list.append(item);
   }
   out.append(list);
 }

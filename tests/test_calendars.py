@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -87,6 +88,21 @@ def _offered(runtime: Runtime, type_id: int, day: dt.datetime) -> list[dt.dateti
     return [t.astimezone(PARIS) for t in free]
 
 
+def _event(start: dt.datetime, summary: str, *lines: str) -> str:
+    """An hour-long event from `start`, as iCalendar text (times in UTC)."""
+
+    def utc(moment: dt.datetime) -> str:
+        return moment.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+
+    body = [
+        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//test//EN", "BEGIN:VEVENT",
+        f"UID:{uuid.uuid4().hex}@example.com", f"DTSTAMP:{utc(start)}",
+        f"DTSTART:{utc(start)}", f"DTEND:{utc(start + dt.timedelta(hours=1))}",
+        f"SUMMARY:{summary}", *lines, "END:VEVENT", "END:VCALENDAR",
+    ]  # fmt: skip
+    return "\r\n".join(body) + "\r\n"
+
+
 def test_busy_times_in_a_caldav_calendar_are_never_offered(
     runtime: Runtime, client: TestClient[Litestar], radicale: str
 ) -> None:
@@ -97,13 +113,11 @@ def test_busy_times_in_a_caldav_calendar_are_never_offered(
 
     principal = DAVClient(url=radicale, username="ivy", password="secret").principal()
     work = principal.make_calendar(name="Work")
-    work.save_event(dtstart=monday, dtend=monday + dt.timedelta(hours=1), summary="Dentist")
-    work.save_event(dtstart=tuesday, dtend=tuesday + dt.timedelta(hours=1), summary="1:1",
-                    rrule={"FREQ": "WEEKLY", "COUNT": 4})  # fmt: skip
+    work.save_event(_event(monday, "Dentist"))
+    work.save_event(_event(tuesday, "1:1", "RRULE:FREQ=WEEKLY;COUNT=4"))
     # Marked free: does not block.
     free = _next_weekday(2, 11)
-    work.save_event(dtstart=free, dtend=free + dt.timedelta(hours=1), summary="Reminder",
-                    transp="TRANSPARENT")  # fmt: skip
+    work.save_event(_event(free, "Reminder", "TRANSP:TRANSPARENT"))
 
     runtime.config.calendars.allowed = radicale
     assert sign_in(client, "ivy@example.com") == 303

@@ -210,6 +210,7 @@ def test_a_browser_session_cannot_write_through_the_token_route(
     assert sign_in(client, "admin@example.com") == 303
     answer = post_form(client, "/api/v1/candidates", {"external_id": "x"})
     assert answer.status_code == 403 and not Candidate.select().exists()
+    assert "API tokens only" in answer.text
 
 
 def test_kept_answers_go_after_a_day(runtime: Runtime) -> None:

@@ -248,7 +248,7 @@ def test_a_webhook_tells_the_ats_of_the_interview_it_scheduled(
     type_id = _interview_type(runtime, panel)
     headers = _token(runtime, "interviews:write")
     webhook_endpoints.create(
-        runtime.audit, User.get(User.email == "admin@example.com"), receiver.url,
+        runtime.audit, "admin@example.com", receiver.url,
         ["interview.scheduled"], True,
     )  # fmt: skip
     booked = client.post(

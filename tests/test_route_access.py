@@ -107,6 +107,10 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/api/v1/interviews/{interview_id:int}"): HIRING,
     ("POST", "/api/v1/candidates"): set(),  # API tokens only
     ("POST", "/api/v1/invitations"): set(),  # API tokens only
+    ("GET", "/api/v1/webhooks"): {A},
+    ("POST", "/api/v1/webhooks"): set(),  # API tokens only
+    ("GET", "/api/v1/webhooks/{endpoint_id:int}/deliveries"): {A},
+    ("DELETE", "/api/v1/webhooks/{endpoint_id:int}"): set(),  # API tokens only
     ("GET", "/api/v1/positions"): HIRING,
     ("GET", "/api/v1/interview-types"): HIRING,
     ("GET", "/api/v1/interviews/{interview_id:int}/recordings"): HIRING,
@@ -204,7 +208,10 @@ def _concrete(path: str) -> str:
 def _refused(response: httpx.Response) -> bool:
     """Refused by the guard (a route's own refusals, such as a bad candidate link, differ)."""
     if response.status_code == 403:
-        return "your role does not allow this page" in response.text
+        return any(
+            reason in response.text
+            for reason in ("your role does not allow this page", "takes API tokens only")
+        )
     return response.status_code == 401 and "sign in to continue" in response.text
 
 

@@ -23,7 +23,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from standardwebhooks import Webhook
 
-from appliance.core.errors import Invalid
+from appliance.core.errors import ApplianceError
 from appliance.db.database import utcnow
 from appliance.db.models import (
     AuditEntry,
@@ -40,6 +40,7 @@ from appliance.integrations import webhook_delivery, webhook_endpoints
 from appliance.integrations.webhook_delivery import CLAIM
 from appliance.recordings.erasure import erase_candidate
 from appliance.runtime import Runtime
+from appliance.staff import api_tokens
 from tests.conftest import free_port, make_user, post_form, sign_in
 from tests.support.webhooks import Receiver
 
@@ -49,7 +50,7 @@ def _admin(runtime: Runtime) -> User:
 
 
 def _endpoint(runtime: Runtime, url: str, events: list[str]) -> tuple[WebhookEndpoint, str]:
-    return webhook_endpoints.create(runtime.audit, _admin(runtime), url, events, True)
+    return webhook_endpoints.create(runtime.audit, _admin(runtime).email, url, events, True)
 
 
 def _new_candidate(runtime: Runtime, name: str = "Cara Jones") -> int:
@@ -226,6 +227,8 @@ def test_a_worker_killed_mid_delivery_loses_nothing_and_sends_it_again_with_the_
         ("ftp://ats.example/x", "http or https"),
         ("https://user:secret@ats.example/x", "no user name or password"),
         ("http://ats.example:99999/x", "port"),
+        ("http://[0]/x", "host or the port"),
+        ("http://[::1:]/x", "host or the port"),
         ("https://no-such-host.invalid/x", "does not resolve"),
         ("http://ats.example/\x00", "http or https address"),
         ("http://" + "a" * 2000 + ".example/", "at most 2000"),
@@ -234,8 +237,8 @@ def test_a_worker_killed_mid_delivery_loses_nothing_and_sends_it_again_with_the_
 def test_an_endpoint_on_the_box_own_network_or_malformed_is_refused(
     runtime: Runtime, url: str, why: str
 ) -> None:
-    with pytest.raises(Invalid, match=why):
-        webhook_endpoints.create(runtime.audit, _admin(runtime), url, ["candidate.created"], False)
+    with pytest.raises(ApplianceError, match=why):
+        webhook_endpoints.create(runtime.audit, "admin", url, ["candidate.created"], False)
     assert not WebhookEndpoint.select().exists()
 
 
@@ -265,3 +268,42 @@ def test_events_follow_the_changes_they_report(runtime: Runtime, receiver: Recei
     with pytest.raises(Exception, match="already erased"):
         erase_candidate(runtime, "admin@example.com", made, "again")
     assert WebhookEvent.select().count() == 2
+
+
+def test_an_ats_manages_its_endpoints_with_a_token(
+    runtime: Runtime, client: TestClient[Litestar], receiver: Receiver
+) -> None:
+    secret = api_tokens.create(runtime.audit, _admin(runtime), "ATS", ["webhooks:manage"], 30)[1]
+    headers = {"authorization": f"Bearer {secret}"}
+    wanted = {"url": receiver.url, "events": ["candidate.created"], "allow_internal": True}
+    made = client.post("/api/v1/webhooks", json=wanted, headers=headers)
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert body["secret"].startswith("whsec_") and body["enabled"] is True
+    listed = client.get("/api/v1/webhooks", headers=headers).json()
+    assert [e["id"] for e in listed] == [body["id"]] and "secret" not in listed[0]
+    created = AuditEntry.get(AuditEntry.action == "webhook.create")
+    assert created.actor == "token:ATS"
+
+    _new_candidate(runtime)
+    assert webhook_delivery.run_due(runtime.audit, runtime.config) == 1
+    (sent_headers, sent_body), = receiver.received  # fmt: skip
+    Webhook(body["secret"]).verify(sent_body, sent_headers)
+    (line,) = client.get(f"/api/v1/webhooks/{body['id']}/deliveries", headers=headers).json()
+    assert line["status"] == "delivered" and line["last_status_code"] == 200
+
+    for refused, status, why in (
+        ({**wanted, "events": ["interview.lost"]}, 400, "events"),
+        ({**wanted, "url": "ftp://ats.example/x"}, 400, "http or https"),
+        ({**wanted, "allow_internal": False}, 422, "own network"),
+        ({**wanted, "events": []}, 400, "events"),
+    ):
+        answer = client.post("/api/v1/webhooks", json=refused, headers=headers)
+        assert answer.status_code == status and why in answer.json()["detail"].lower(), answer.text
+    assert client.delete(f"/api/v1/webhooks/{body['id']}", headers=headers).status_code == 204
+    assert client.get("/api/v1/webhooks", headers=headers).json() == []
+    missing = client.get(f"/api/v1/webhooks/{body['id']}/deliveries", headers=headers)
+    assert missing.status_code == 404
+    reader = api_tokens.create(runtime.audit, _admin(runtime), "Reader", ["interviews:read"], 30)[1]
+    other = client.get("/api/v1/webhooks", headers={"authorization": f"Bearer {reader}"})
+    assert other.status_code == 403

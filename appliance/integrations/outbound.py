@@ -13,14 +13,28 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
+import re
 import socket
 import ssl
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from appliance.core.errors import Invalid
+from appliance.core.errors import ApplianceError, Invalid
 
 MAX_URL = 2000
+# An http(s) address with a host (a name, or an IPv6 literal in brackets), no user or password,
+# no spaces or control characters: valid in Python's and JSON Schema's dialects alike.
+URL_PATTERN = (
+    r"^https?://(\[[0-9A-Fa-f:.]+\]|[^\x00-\x20\x7f@/?#:\[\]]+)(:[0-9]{1,5})?"
+    r"([/?#][^\x00-\x20\x7f]*)?$"
+)
+
+
+class Refused(ApplianceError):
+    """A well-formed address the box will not send to: it does not resolve, its port is out of
+    range, or it is on the box's own network."""
+
+
 # What a receiver's answer may hold before it is cut off; nothing of it is kept but its status.
 MAX_ANSWER = 64 * 1024
 
@@ -34,18 +48,25 @@ class Target:
 
 
 def parse_url(url: str) -> Target:
-    """An http(s) URL with a host and no credentials in it, or Invalid saying why not."""
-    if len(url) > MAX_URL or not url.isprintable() or " " in url:
+    """An http(s) URL with a host and no credentials in it (Invalid saying why not), with a
+    port in range (Refused otherwise)."""
+    if len(url) > MAX_URL:
         raise Invalid(f"URL: an http or https address of at most {MAX_URL} characters")
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        raise Invalid("URL: the port is not a number from 1 to 65535") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Invalid("URL: an http or https address with a host, like https://ats.example/hooks")
-    if parts.username is not None or parts.password is not None:
+    authority = re.match(r"^[^:/?#]+://([^/?#]*)", url)
+    if authority is not None and "@" in authority.group(1):
         raise Invalid("URL: no user name or password in the address; the secret signs requests")
+    if re.fullmatch(URL_PATTERN, url) is None:
+        raise Invalid(
+            "URL: an http or https address with a host and no spaces, like "
+            "https://ats.example/hooks"
+        )
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # an IPv6 literal that is not one, a port past 65535
+        raise Refused("URL: the host or the port is not valid") from None
+    if not parts.hostname:
+        raise Refused("URL: the address has no host")
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return Target(
         parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80), path
@@ -65,17 +86,17 @@ def _internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
 
 def resolve(target: Target, allow_internal: bool) -> str:
-    """The address to connect to for `target`; Invalid when the name does not resolve or, unless
+    """The address to connect to for `target`; Refused when the name does not resolve or, unless
     `allow_internal`, when it resolves to a loopback, link-local or otherwise internal one."""
     try:
         found = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise Invalid(f"URL: the name {target.host} does not resolve ({exc})") from None
+        raise Refused(f"URL: the name {target.host} does not resolve ({exc})") from None
     addresses = [str(info[4][0]) for info in found]
     if not allow_internal:
         refused = [a for a in addresses if _internal(ipaddress.ip_address(a.split("%")[0]))]
         if refused:
-            raise Invalid(
+            raise Refused(
                 f"URL: {target.host} is {refused[0]}, an address of the box's own network "
                 "(loopback or link-local); allow internal addresses for this endpoint to use it"
             )
@@ -105,8 +126,8 @@ def post(
     url: str, body: bytes, headers: dict[str, str], allow_internal: bool, timeout: float
 ) -> int:
     """POST `body` to `url` and answer the response's status; redirects are not followed.
-    Raises Invalid for an address that is refused, OSError for one that cannot be reached or
-    does not answer in `timeout` seconds."""
+    Raises Invalid or Refused for an address that is refused, OSError for one that cannot be
+    reached or does not answer in `timeout` seconds."""
     target = parse_url(url)
     address = resolve(target, allow_internal)
     kind = _PinnedHTTPS if target.scheme == "https" else _PinnedHTTP

@@ -22,7 +22,7 @@ from math import floor
 from standardwebhooks import Webhook
 
 from appliance.core.config import Config
-from appliance.core.errors import Conflict, Invalid, NotFound
+from appliance.core.errors import ApplianceError, Conflict, NotFound
 from appliance.db.database import utcnow
 from appliance.db.models import (
     User,
@@ -123,7 +123,7 @@ def deliver(
         )  # fmt: skip
         if not 200 <= code < 300:
             error = f"answered {code}"
-    except (Invalid, OSError) as exc:
+    except (ApplianceError, OSError) as exc:
         error = str(exc) or type(exc).__name__
     elapsed = int((time.monotonic() - started) * 1000)
     if _record(audit, delivery, code, error, now, elapsed) and switched_off is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from appliance.core.errors import Invalid, NotFound
@@ -21,7 +22,7 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def _events(events: list[str]) -> str:
+def _events(events: Sequence[str]) -> str:
     unknown = sorted(set(events) - set(EVENTS))
     if unknown or not events:
         raise Invalid(f"Events: choose at least one of {', '.join(EVENTS)}")
@@ -29,7 +30,12 @@ def _events(events: list[str]) -> str:
 
 
 def create(
-    audit: AuditLog, actor: User, url: str, events: list[str], allow_internal: bool
+    audit: AuditLog,
+    actor: str,
+    url: str,
+    events: Sequence[str],
+    allow_internal: bool,
+    created_by: User | None = None,
 ) -> tuple[WebhookEndpoint, str]:
     """A new endpoint and its secret. The URL must resolve, and to an address outside the box's
     own network unless `allow_internal`."""
@@ -39,10 +45,10 @@ def create(
     with audit.db.atomic():
         endpoint = WebhookEndpoint.create(
             url=url, events=_events(events), secret=secret, allow_internal=allow_internal,
-            created_by=actor,
+            created_by=created_by,
         )  # fmt: skip
         audit.record(
-            actor.email, "webhook.create", f"webhook:{endpoint.id}",
+            actor, "webhook.create", f"webhook:{endpoint.id}",
             {"url": url, "events": endpoint.events.split(), "allow_internal": allow_internal},
         )  # fmt: skip
     return endpoint, secret
@@ -59,7 +65,7 @@ def listing() -> list[WebhookEndpoint]:
     return list(WebhookEndpoint.select().order_by(WebhookEndpoint.id))
 
 
-def set_enabled(audit: AuditLog, actor: User, endpoint_id: int, enabled: bool) -> WebhookEndpoint:
+def set_enabled(audit: AuditLog, actor: str, endpoint_id: int, enabled: bool) -> WebhookEndpoint:
     """Switch an endpoint on (it receives events from now on) or off (it receives none, and
     what was waiting for it is not sent)."""
     with audit.db.atomic():
@@ -67,16 +73,16 @@ def set_enabled(audit: AuditLog, actor: User, endpoint_id: int, enabled: bool) -
         endpoint.enabled, endpoint.disabled_reason = enabled, "" if enabled else "switched off"
         endpoint.save()
         audit.record(
-            actor.email, "webhook.enable" if enabled else "webhook.disable",
+            actor, "webhook.enable" if enabled else "webhook.disable",
             f"webhook:{endpoint.id}",
         )  # fmt: skip
     return endpoint
 
 
-def delete(audit: AuditLog, actor: User, endpoint_id: int) -> None:
+def delete(audit: AuditLog, actor: str, endpoint_id: int) -> None:
     with audit.db.atomic():
         endpoint = get(endpoint_id)
-        audit.record(actor.email, "webhook.delete", f"webhook:{endpoint.id}", {"url": endpoint.url})
+        audit.record(actor, "webhook.delete", f"webhook:{endpoint.id}", {"url": endpoint.url})
         endpoint.delete_instance(recursive=True)
 
 

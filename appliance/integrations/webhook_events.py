@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
-from typing import Any
+from typing import Any, Literal, get_args
 
 from appliance.db.database import utcnow
 from appliance.db.models import (
@@ -22,7 +22,7 @@ from appliance.db.models import (
     WebhookEvent,
 )
 
-EVENTS = (
+EventName = Literal[
     "candidate.created",
     "interview.scheduled",
     "interview.rescheduled",
@@ -32,7 +32,8 @@ EVENTS = (
     "scorecard.submitted",
     "decision.made",
     "candidate.erased",
-)
+]
+EVENTS: tuple[EventName, ...] = get_args(EventName)
 
 
 def _utc(moment: dt.datetime) -> str:

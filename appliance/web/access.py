@@ -137,6 +137,8 @@ async def access_guard(
     if user is None:
         raise NotAuthorizedException("sign in to continue")
     if Role(user.role) not in rule:
+        if not rule and handler.opt.get(TOKEN_SCOPE):
+            raise PermissionDeniedException("this route takes API tokens only, not a sign-in")
         raise PermissionDeniedException("your role does not allow this page")
     if user.must_change_password and not handler.opt.get(BEFORE_PASSWORD_CHANGE):
         raise PasswordChangeFirst("choose your own password on the Account page first")

@@ -26,6 +26,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.routes import HTTPRoute
 
+from appliance.integrations import outbound
 from appliance.web.access import (
     CSRF_COOKIE,
     PUBLIC,
@@ -57,6 +58,9 @@ PROPERTY_PATTERNS = {
     # hiring.candidates.check_external_id: no control characters.
     "external_id": CONTROL_FREE,
 }
+
+# Patterns of one schema's properties, where the name alone does not say what they hold.
+COMPONENT_PATTERNS = {"EndpointIn": {"url": outbound.URL_PATTERN}}
 
 # Every error is RFC 9457 problem details (app.problem).
 PROBLEM_JSON = "application/problem+json"
@@ -153,7 +157,9 @@ def complete(document: dict[str, Any], app: Litestar) -> dict[str, Any]:
             if method not in (*UNSAFE_METHODS, "get", "head"):
                 continue
             _complete_operation(path, method, operation, handlers[(path, method)])
-    for schema in components.get("schemas", {}).values():
+    for name, schema in components.get("schemas", {}).items():
+        for field, pattern in COMPONENT_PATTERNS.get(name, {}).items():
+            schema["properties"][field]["pattern"] = pattern
         _constrain(schema)
     return document
 

@@ -66,6 +66,7 @@ from appliance.web.pages import sentence
 from appliance.web.routes import (
     api_tokens,
     api_v1,
+    api_v1_webhooks,
     audit,
     calibration,
     candidate_link,
@@ -108,6 +109,7 @@ ROUTE_MODULES = (
     choices,
     audit,
     api_v1,
+    api_v1_webhooks,
     api_tokens,
     webhooks,
     impact_ratio,

@@ -14,7 +14,7 @@ from appliance.core.errors import ApplianceError
 from appliance.integrations import webhook_delivery, webhook_endpoints
 from appliance.integrations.webhook_events import EVENTS
 from appliance.web.access import ADMIN
-from appliance.web.pages import AppRuntime, FormData, current_user, page, see_other
+from appliance.web.pages import AppRuntime, FormData, actor, current_user, page, see_other
 from appliance.web.threads import in_thread
 
 
@@ -42,10 +42,11 @@ def add_endpoint(request: Request[Any, Any, Any], runtime: AppRuntime, data: For
     try:
         made, secret = webhook_endpoints.create(
             runtime.audit,
-            current_user(request),
+            actor(request),
             form.get("url", ""),
             [e for e in EVENTS if form.get(f"event-{e}") == "yes"],
             form.get("allow_internal") == "yes",
+            current_user(request),
         )
     except ApplianceError as exc:
         return _list_page(request, 400, error=str(exc), form=form)
@@ -69,7 +70,7 @@ def switch_endpoint(
     request: Request[Any, Any, Any], runtime: AppRuntime, endpoint_id: FromPath[int], data: FormData
 ) -> Redirect:
     webhook_endpoints.set_enabled(
-        runtime.audit, current_user(request), endpoint_id, data.get("enabled") == "yes"
+        runtime.audit, actor(request), endpoint_id, data.get("enabled") == "yes"
     )
     return see_other(f"/admin/webhooks/{endpoint_id}", done="saved")
 
@@ -79,7 +80,7 @@ def switch_endpoint(
 def delete_endpoint(
     request: Request[Any, Any, Any], runtime: AppRuntime, endpoint_id: FromPath[int]
 ) -> Redirect:
-    webhook_endpoints.delete(runtime.audit, current_user(request), endpoint_id)
+    webhook_endpoints.delete(runtime.audit, actor(request), endpoint_id)
     return see_other("/admin/webhooks", done="saved")
 
 

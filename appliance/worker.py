@@ -106,21 +106,46 @@ def check_whole_audit_log(runtime: Runtime) -> audit.Verification:
     return result
 
 
-class SpoolIngester(threading.Thread):
-    """Files the SFU's live-recording events every second, in order, on its own thread."""
+class Every(threading.Thread):
+    """A worker thread doing one round of its work every `interval` seconds until stopped; a
+    round that fails is logged, and the next one runs as usual."""
 
-    def __init__(self, runtime: Runtime, interval: float = 1.0) -> None:
-        super().__init__(name="recording-spool", daemon=True)
+    failure = "a round of background work failed"
+
+    def __init__(self, name: str, runtime: Runtime, interval: float) -> None:
+        super().__init__(name=name, daemon=True)
         self.runtime = runtime
         self.interval = interval
         self.stopping = threading.Event()
 
+    def start_up(self) -> None:
+        """Once, before the first round."""
+
+    def step(self) -> None:
+        raise NotImplementedError
+
     def run(self) -> None:
+        try:
+            self.start_up()
+        except Exception:
+            logger.exception("%s: starting failed", self.name)
         while not self.stopping.wait(self.interval):
             try:
-                filing.ingest(self.runtime)
-            except Exception:  # keep filing later events; the failure is logged
-                logger.exception("filing recording events failed")
+                self.step()
+            except Exception:
+                logger.exception(self.failure)
+
+
+class SpoolIngester(Every):
+    """Files the SFU's live-recording events every second, in order, on its own thread."""
+
+    failure = "filing recording events failed"
+
+    def __init__(self, runtime: Runtime, interval: float = 1.0) -> None:
+        super().__init__("recording-spool", runtime, interval)
+
+    def step(self) -> None:
+        filing.ingest(self.runtime)
 
 
 class TranscriptionRunner(threading.Thread):
@@ -246,50 +271,40 @@ class TrackFollowing(threading.Thread):
         self.runner.live.stop()
 
 
-class CompositeRunner(threading.Thread):
+class CompositeRunner(Every):
     """Makes the single-file exports asked for on review pages, one at a time, oldest first
-    (recordings/composite_jobs.py); at start, jobs a stop interrupted are queued again."""
+    (recordings/composite_jobs.py); at start, jobs a stop interrupted are queued again. A job
+    that fails stays as it was left; the next one still runs."""
+
+    failure = "a composite job failed"
 
     def __init__(self, runtime: Runtime, interval: float = 2.0) -> None:
-        super().__init__(name="composite", daemon=True)
-        self.runtime = runtime
-        self.interval = interval
-        self.stopping = threading.Event()
+        super().__init__("composite", runtime, interval)
 
-    def run(self) -> None:
-        try:
-            composite_jobs.resume_interrupted(self.runtime)
-        except Exception:
-            logger.exception("requeueing interrupted composite jobs failed")
-        while not self.stopping.wait(self.interval):
-            try:
-                job = composite_jobs.next_job()
-                if job is not None:
-                    composite_jobs.run(self.runtime, job)
-            except Exception:  # the next job still runs; this one stays as it was left
-                logger.exception("a composite job failed")
+    def start_up(self) -> None:
+        composite_jobs.resume_interrupted(self.runtime)
+
+    def step(self) -> None:
+        job = composite_jobs.next_job()
+        if job is not None:
+            composite_jobs.run(self.runtime, job)
 
 
-class WebhookSender(threading.Thread):
+class WebhookSender(Every):
     """Sends due webhook deliveries every `interval` seconds (integrations/webhook_delivery.py);
-    nothing while no endpoint is configured."""
+    nothing while no endpoint is configured. Deliveries a failed round left stay pending."""
+
+    failure = "sending webhooks failed"
 
     def __init__(self, runtime: Runtime, interval: float = 2.0) -> None:
-        super().__init__(name="webhooks", daemon=True)
-        self.runtime = runtime
-        self.interval = interval
-        self.stopping = threading.Event()
+        super().__init__("webhooks", runtime, interval)
 
-    def run(self) -> None:
-        while not self.stopping.wait(self.interval):
-            try:
-                webhook_delivery.run_due(
-                    self.runtime.audit,
-                    self.runtime.config,
-                    switched_off=partial(notifications.webhook_switched_off, self.runtime.config),
-                )
-            except Exception:  # the deliveries stay pending and are tried on the next round
-                logger.exception("sending webhooks failed")
+    def step(self) -> None:
+        webhook_delivery.run_due(
+            self.runtime.audit,
+            self.runtime.config,
+            switched_off=partial(notifications.webhook_switched_off, self.runtime.config),
+        )
 
 
 class Heartbeat(threading.Thread):
@@ -339,9 +354,7 @@ def run(runtime: Runtime) -> None:
     lower_priority()
     huey = build_queue(runtime)
     runner = TranscriptionRunner(runtime)
-    threads: list[
-        SpoolIngester | TranscriptionRunner | TrackFollowing | CompositeRunner | WebhookSender
-    ] = [
+    threads: list[Every | TranscriptionRunner | TrackFollowing] = [
         SpoolIngester(runtime),
         runner,
         TrackFollowing(runner),

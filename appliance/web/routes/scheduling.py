@@ -5,6 +5,7 @@ types, invitations and outbox. The candidate's self-scheduling page is under the
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -88,6 +89,22 @@ def _save_time_off(
     scheduling.add_time_off(runtime.audit, actor(request), user, first, last, data.get("note", ""))
 
 
+def _saved(
+    request: Request[Any, Any, Any],
+    runtime: AppRuntime,
+    subject: User | None,
+    save: Callable[[Request[Any, Any, Any], AppRuntime, User, FormData], None],
+    data: FormData,
+) -> Template:
+    """Save a form of the availability page of `subject` (the signed-in user's own when None)
+    and show the page again, with the error when there is one."""
+    try:
+        save(request, runtime, subject or current_user(request), data)
+    except ApplianceError as exc:
+        return _availability_page(request, subject, 400, error=str(exc))
+    return _availability_page(request, subject, saved=True)
+
+
 @get("/availability", opt=PANEL, include_in_schema=False)
 @in_thread
 def availability_page(request: Request[Any, Any, Any]) -> Template:
@@ -99,21 +116,13 @@ def availability_page(request: Request[Any, Any, Any]) -> Template:
 def save_availability(
     request: Request[Any, Any, Any], runtime: AppRuntime, data: FormData
 ) -> Template:
-    try:
-        _save_windows(request, runtime, current_user(request), data)
-    except ApplianceError as exc:
-        return _availability_page(request, None, 400, error=str(exc))
-    return _availability_page(request, saved=True)
+    return _saved(request, runtime, None, _save_windows, data)
 
 
 @post("/availability/time-off", opt=PANEL, include_in_schema=False)
 @in_thread
 def add_time_off(request: Request[Any, Any, Any], runtime: AppRuntime, data: FormData) -> Template:
-    try:
-        _save_time_off(request, runtime, current_user(request), data)
-    except ApplianceError as exc:
-        return _availability_page(request, None, 400, error=str(exc))
-    return _availability_page(request, saved=True)
+    return _saved(request, runtime, None, _save_time_off, data)
 
 
 @post("/availability/calendar", opt=PANEL, include_in_schema=False)
@@ -161,12 +170,7 @@ def save_member_availability(
     request: Request[Any, Any, Any], runtime: AppRuntime, user_id: FromPath[int], data: FormData
 ) -> Template:
     """A recruiter sets an interviewer's weekly hours (audited under the recruiter's name)."""
-    member = _staff_member(user_id)
-    try:
-        _save_windows(request, runtime, member, data)
-    except ApplianceError as exc:
-        return _availability_page(request, member, 400, error=str(exc))
-    return _availability_page(request, member, saved=True)
+    return _saved(request, runtime, _staff_member(user_id), _save_windows, data)
 
 
 @post("/users/{user_id:int}/availability/time-off", opt=HIRING, include_in_schema=False)
@@ -174,12 +178,7 @@ def save_member_availability(
 def add_member_time_off(
     request: Request[Any, Any, Any], runtime: AppRuntime, user_id: FromPath[int], data: FormData
 ) -> Template:
-    member = _staff_member(user_id)
-    try:
-        _save_time_off(request, runtime, member, data)
-    except ApplianceError as exc:
-        return _availability_page(request, member, 400, error=str(exc))
-    return _availability_page(request, member, saved=True)
+    return _saved(request, runtime, _staff_member(user_id), _save_time_off, data)
 
 
 @post("/availability/feed", opt=PANEL, include_in_schema=False)

@@ -24,8 +24,10 @@ from appliance.db.models import (
     Recording,
     RecordingBlob,
     TranscriptionJob,
+    WebhookEvent,
 )
 from appliance.hiring.candidates import CandidateFields, create_candidate
+from appliance.integrations import webhook_endpoints
 from appliance.recordings import transcription
 from appliance.recordings.erasure import erase_candidate
 from appliance.recordings.store import BlobSpec, blob_store, seal_blob, start_recording
@@ -39,14 +41,28 @@ from tests.support.speech import link_models, wer
 SETTINGS = AsrConfig(device="cpu", threads=2)
 
 
+def _told_of_transcripts(runtime: Runtime) -> None:
+    """A webhook endpoint for transcript.ready, so the event is written (not sent: no worker)."""
+    url = "http://127.0.0.1:9/x"
+    webhook_endpoints.create(runtime.audit, "admin", url, ["transcript.ready"], True)
+
+
 def test_a_recording_gets_one_transcript_with_a_speaker_on_every_word(
     runtime: Runtime, tmp_path: Path, transcriber: Transcriber
 ) -> None:
     recording, said = two_person_recording(runtime, tmp_path)
+    webhook_endpoints.create(
+        runtime.audit, "admin", "http://127.0.0.1:9/x", ["transcript.ready"], True
+    )
     fractions: list[float] = []
     result = transcription.transcribe_recording(
         runtime, recording.id, transcriber, SETTINGS, fractions.append
     )
+    (ready,) = WebhookEvent.select()
+    assert json.loads(ready.payload)["data"] == {
+        "recording_id": recording.id, "interview_id": recording.interview.id,
+        "candidate_id": recording.interview.candidate_id, "external_id": None,
+    }  # fmt: skip
     speakers = [s.speaker for s in result.segments]
     assert speakers[0] == "Una Park" and speakers[-1] == "Alex"
     assert [s.start for s in result.segments] == sorted(s.start for s in result.segments)
@@ -105,6 +121,9 @@ def test_damaged_or_erased_recordings_fail_with_a_reason_and_keep_their_data(
     runtime: Runtime, tmp_path: Path, transcriber: Transcriber
 ) -> None:
     recording, _ = two_person_recording(runtime, tmp_path)
+    webhook_endpoints.create(
+        runtime.audit, "admin", "http://127.0.0.1:9/x", ["transcript.ready"], True
+    )
     blob = RecordingBlob.get(RecordingBlob.participant_identity == "candidate")
     path = blob_store(runtime).path(bytes.fromhex(blob.object_id))
     original = path.read_bytes()
@@ -115,6 +134,7 @@ def test_damaged_or_erased_recordings_fail_with_a_reason_and_keep_their_data(
         transcription.transcribe_recording(runtime, recording.id, transcriber, SETTINGS)
     job = TranscriptionJob.get(TranscriptionJob.recording == recording)
     assert job.status == "failed" and "does not authenticate" in job.error
+    assert not WebhookEvent.select().where(WebhookEvent.kind == "transcript.ready").exists()
     assert path.read_bytes() == bytes(damaged)
     assert RecordingBlob.select().where(RecordingBlob.recording == recording).count() == 2
 

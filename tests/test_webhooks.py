@@ -34,14 +34,19 @@ from appliance.db.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
-from appliance.hiring import candidates, notifications
+from appliance.hiring import candidates, notifications, scheduling
 from appliance.hiring.candidates import CandidateFields
+from appliance.hiring.scheduling import WeeklyWindow
+from appliance.hiring.scheduling_rules import rules
 from appliance.integrations import webhook_delivery, webhook_endpoints
 from appliance.integrations.webhook_delivery import CLAIM
+from appliance.integrations.webhook_events import EVENTS
+from appliance.interview import live_room
 from appliance.recordings.erasure import erase_candidate
 from appliance.runtime import Runtime
 from appliance.staff import api_tokens
 from tests.conftest import free_port, make_user, post_form, sign_in
+from tests.support.scoring import Panel, signed_in_as, submit
 from tests.support.webhooks import Receiver
 
 
@@ -307,3 +312,55 @@ def test_an_ats_manages_its_endpoints_with_a_token(
     reader = api_tokens.create(runtime.audit, _admin(runtime), "Reader", ["interviews:read"], 30)[1]
     other = client.get("/api/v1/webhooks", headers={"authorization": f"Bearer {reader}"})
     assert other.status_code == 403
+
+
+def test_every_change_is_told_once_as_it_happens(
+    runtime: Runtime, client: TestClient[Litestar]
+) -> None:
+    panel = Panel(runtime)
+    admin = _admin(runtime)
+    webhook_endpoints.create(runtime.audit, admin.email, "http://127.0.0.1:9/x", list(EVENTS), True)
+    ana = signed_in_as(client, "ana@example.com")
+    assert submit(client, panel, ana, panel.card(4, 3)).status_code == 201
+    boss = signed_in_as(client, "admin@example.com")
+    decided = client.post(
+        f"/api/candidates/{panel.candidate.id}/decisions",
+        json={"outcome": "advance", "reason": "Strong", "position_id": panel.position.id,
+              "without_all_scorecards": True},
+        headers=boss,
+    )  # fmt: skip
+    assert decided.status_code in (200, 201), decided.text
+
+    windows = [WeeklyWindow(day, "00:00", "00:00") for day in range(7)]
+    scheduling.set_availability(runtime.audit, "t", panel.ana, "UTC", windows)
+    kind = scheduling.create_interview_type(runtime.audit, "t", "Second", 60, [panel.ana.id])
+    settings, key = rules(runtime.config), scheduling.link_key(runtime.keys)
+    start = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).replace(minute=0, second=0,
+                                                                      microsecond=0)  # fmt: skip
+    _, _, second = scheduling.schedule_at(
+        runtime.audit, "t", panel.candidate.id, kind.id, start, "UTC", settings, key
+    )
+    scheduling.reschedule(runtime.audit, "t", second, start + dt.timedelta(hours=2), settings)
+    scheduling.cancel(runtime.audit, "t", second)
+    scheduling.cancel(runtime.audit, "t", second)  # already cancelled: nothing more to tell
+    _, _, third = scheduling.schedule_at(
+        runtime.audit, "t", panel.candidate.id, kind.id, start + dt.timedelta(days=1), "UTC",
+        settings, key,
+    )  # fmt: skip
+    live_room.end(runtime.audit, panel.ana, third, scheduling.as_utc(third.starts_at))
+
+    told = [json.loads(e.payload) for e in WebhookEvent.select().order_by(WebhookEvent.id)]
+    assert [t["type"] for t in told] == [
+        "scorecard.submitted", "decision.made", "interview.scheduled", "interview.rescheduled",
+        "interview.cancelled", "interview.scheduled", "interview.completed",
+    ]  # fmt: skip
+    assert told[0]["data"]["interview_id"] == panel.interview.id
+    assert told[0]["data"]["version"] == 1 and told[0]["data"]["author_id"] == panel.ana.id
+    assert told[1]["data"]["outcome"] == "advance" and told[1]["data"]["changed"] is False
+    assert told[3]["data"]["starts_at"] == (start + dt.timedelta(hours=2)).isoformat().replace(
+        "+00:00", "Z"
+    )
+    assert told[4]["data"]["status"] == "cancelled" and told[6]["data"]["status"] == "completed"
+    assert {t["data"]["candidate_id"] for t in told} == {panel.candidate.id}
+    # One delivery per event to the one endpoint.
+    assert WebhookDelivery.select().count() == len(told)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -168,21 +168,26 @@ def test_a_good_id_token_passes() -> None:
     assert verify_id_token(_id_token(), KEYS, ISSUER, CLIENT_ID, "n-1")["sub"] == "u1"
 
 
+def _expired() -> dict[str, Any]:
+    return {"exp": int(time.time()) - 3600, "iat": int(time.time()) - 7200}
+
+
+# Each token is made when its test runs: made at collection, a good one could expire first.
 @pytest.mark.parametrize(
-    ("token", "nonce", "why"),
+    ("make", "nonce", "why"),
     [
-        (_id_token(OTHER), "n-1", "signature"),
-        (_id_token(aud="another-app"), "n-1", "aud"),
-        (_id_token(iss="https://evil.example.com"), "n-1", "iss"),
-        (_id_token(exp=int(time.time()) - 3600, iat=int(time.time()) - 7200), "n-1", "exp"),
-        (_id_token(), "n-2", "nonce"),
-        (_id_token(nonce=None), "n-1", "nonce"),
-        ("not.a.token", "n-1", "refused"),
-        (_id_token()[:-8] + "AAAAAAAA", "n-1", "signature"),
+        (lambda: _id_token(OTHER), "n-1", "signature"),
+        (lambda: _id_token(aud="another-app"), "n-1", "aud"),
+        (lambda: _id_token(iss="https://evil.example.com"), "n-1", "iss"),
+        (lambda: _id_token(**_expired()), "n-1", "expired"),
+        (lambda: _id_token(), "n-2", "nonce"),
+        (lambda: _id_token(nonce=None), "n-1", "nonce"),
+        (lambda: "not.a.token", "n-1", "refused"),
+        (lambda: _id_token()[:-8] + "AAAAAAAA", "n-1", "signature"),
     ],
 )
 def test_a_forged_misaddressed_expired_or_replayed_id_token_is_refused(
-    token: str, nonce: str, why: str
+    make: Callable[[], str], nonce: str, why: str
 ) -> None:
     with pytest.raises(SignInRefused, match=why):
-        verify_id_token(token, KEYS, ISSUER, CLIENT_ID, nonce)
+        verify_id_token(make(), KEYS, ISSUER, CLIENT_ID, nonce)
